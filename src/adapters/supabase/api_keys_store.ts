@@ -1,0 +1,104 @@
+import type { SupabaseClient } from "@supabase/supabase-js";
+import {
+  generateApiKey,
+  hashApiKey,
+  type KeyEnvironment,
+  type Scope,
+} from "../../core/auth/api_keys.ts";
+
+export interface ApiKeyRecord {
+  id: string;
+  client_id: string;
+  name: string;
+  environment: KeyEnvironment;
+  prefix: string;
+  scopes: Scope[];
+  expires_at: string | null;
+  revoked_at: string | null;
+  last_used_at: string | null;
+  created_by: string;
+  created_at: string;
+}
+
+const PUBLIC_COLUMNS =
+  "id, client_id, name, environment, prefix, scopes, expires_at, revoked_at, last_used_at, created_by, created_at";
+
+function check<T>(result: { data: T | null; error: { message: string } | null }, what: string): T {
+  if (result.error) throw new Error(`${what}: ${result.error.message}`);
+  return result.data as T;
+}
+
+/**
+ * Creates a key and returns it once; only its keyed hash is stored. Works with the service client
+ * (operator CLI) and with a tenant client (a client managing its own keys under RLS).
+ */
+export async function createApiKey(
+  db: SupabaseClient,
+  pepper: CryptoKey,
+  input: {
+    clientId: string;
+    name: string;
+    environment: KeyEnvironment;
+    scopes: Scope[];
+    expiresAt?: string | null;
+    createdBy: string;
+  },
+): Promise<{ key: string; record: ApiKeyRecord }> {
+  const { key, prefix } = generateApiKey(input.environment);
+  const record = check(
+    await db.from("api_keys").insert({
+      client_id: input.clientId,
+      name: input.name,
+      environment: input.environment,
+      prefix,
+      key_hash: await hashApiKey(pepper, key),
+      scopes: input.scopes,
+      expires_at: input.expiresAt ?? null,
+      created_by: input.createdBy,
+    }).select(PUBLIC_COLUMNS).single(),
+    "Could not create the API key",
+  ) as ApiKeyRecord;
+  return { key, record };
+}
+
+export async function listApiKeys(db: SupabaseClient, clientId: string): Promise<ApiKeyRecord[]> {
+  return check(
+    await db.from("api_keys").select(PUBLIC_COLUMNS).eq("client_id", clientId).order("created_at"),
+    "Could not list API keys",
+  ) as ApiKeyRecord[];
+}
+
+/** Revokes a key; returns the record, or null when no such live key exists for the client. */
+export async function revokeApiKey(
+  db: SupabaseClient,
+  clientId: string,
+  keyId: string,
+): Promise<ApiKeyRecord | null> {
+  const rows = check(
+    await db.from("api_keys").update({ revoked_at: new Date().toISOString() })
+      .eq("client_id", clientId).eq("id", keyId).is("revoked_at", null).select(PUBLIC_COLUMNS),
+    "Could not revoke the API key",
+  ) as ApiKeyRecord[];
+  return rows[0] ?? null;
+}
+
+export interface StoredKey extends ApiKeyRecord {
+  key_hash: string;
+  client_status: string;
+}
+
+/** Key lookup by hash: a cross-tenant read, so it needs the service client. */
+export async function findApiKeyByHash(
+  service: SupabaseClient,
+  keyHash: string,
+): Promise<StoredKey | null> {
+  const rows = check(
+    await service.from("api_keys").select(`${PUBLIC_COLUMNS}, key_hash, clients!inner(status)`)
+      .eq("key_hash", keyHash).limit(1),
+    "Could not look up the API key",
+  ) as unknown as Array<ApiKeyRecord & { key_hash: string; clients: { status: string } }>;
+  const row = rows[0];
+  if (!row) return null;
+  const { clients, ...rest } = row;
+  return { ...rest, client_status: clients.status };
+}

@@ -1,0 +1,102 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { swaggerUI } from "@hono/swagger-ui";
+import { bodyLimit } from "hono/body-limit";
+import { secureHeaders } from "hono/secure-headers";
+import type { Env } from "./config/env.ts";
+import type { DatabaseAccess } from "./adapters/supabase/database.ts";
+import type { DataKeys } from "./adapters/supabase/data_keys.ts";
+import type { Keyring } from "./core/crypto/envelope.ts";
+import type { Logger } from "./ports/logger.ts";
+import type { RequestLogSink } from "./ports/request_log.ts";
+import { AppError } from "./core/errors.ts";
+import { errorBody, onError, onNotFound } from "./http/errors.ts";
+import { createAuthenticator } from "./http/middleware/auth.ts";
+import { requestContext } from "./http/middleware/request_context.ts";
+import { healthRoutes } from "./http/routes/health.ts";
+import { apiKeyRoutes } from "./http/routes/v1/api_keys.ts";
+import { meRoutes } from "./http/routes/v1/me.ts";
+import type { AppEnv } from "./http/types.ts";
+
+export interface AppDeps {
+  env: Env;
+  db: DatabaseAccess;
+  logger: Logger;
+  requestLog: RequestLogSink;
+  pepper: CryptoKey;
+  keyring: Keyring;
+  dataKeys: DataKeys;
+  /** seconds a verified API key stays cached per isolate (0 in tests that revoke and retry) */
+  authCacheSeconds?: number;
+}
+
+export const API_VERSION = "1.0.0";
+
+/** Builds the one Hono app both runtimes serve; everything runtime-specific comes in through deps. */
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const details = result.error.issues.map((i) => ({
+          path: i.path.join("."),
+          message: i.message,
+        }));
+        return c.json(
+          errorBody(c, "invalid_request", "The request does not match the schema", details),
+          400,
+        );
+      }
+    },
+  });
+  const auth = createAuthenticator({
+    service: deps.db.service,
+    pepper: deps.pepper,
+    jwtSecret: deps.env.SUPABASE_JWT_SECRET,
+    jwksUrl: deps.env.SUPABASE_JWKS_URL,
+    cacheSeconds: deps.authCacheSeconds ?? 10,
+    failuresPerMinute: deps.env.AUTH_FAILURES_PER_MINUTE,
+  });
+
+  app.onError(onError);
+  app.notFound(onNotFound);
+  app.use(requestContext({ logger: deps.logger, sink: deps.requestLog }));
+  app.use(secureHeaders({ crossOriginResourcePolicy: "same-origin" }));
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: deps.env.MAX_BODY_BYTES,
+      onError: () => {
+        throw new AppError(
+          413,
+          "payload_too_large",
+          `Request bodies are limited to ${deps.env.MAX_BODY_BYTES} bytes`,
+        );
+      },
+    }),
+  );
+
+  app.route("/", healthRoutes(deps.db.service));
+
+  app.use("/v1/*", auth.authenticate);
+  app.route("/v1", meRoutes(deps.db));
+  app.route("/v1", apiKeyRoutes({ db: deps.db, pepper: deps.pepper, onRevoke: auth.invalidate }));
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "An API key (glf_live_… / glf_test_…) or a Supabase Auth access token",
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "glooft-edge API",
+      version: API_VERSION,
+      description:
+        "WhatsApp Business messaging for client businesses. Errors always use the envelope " +
+        '`{"error": {"code", "message", "request_id"}}`.',
+    },
+  });
+  app.get("/docs", swaggerUI({ url: "/openapi.json", title: "glooft-edge API reference" }));
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,81 @@
+import * as z from "zod";
+
+/** How master keys are written: `v1:<base64 of 32 bytes>,v2:<...>`; the active one is named apart. */
+const MASTER_KEYS_PATTERN =
+  /^[a-z0-9_-]{1,16}:[A-Za-z0-9+/=_-]{43,44}(,[a-z0-9_-]{1,16}:[A-Za-z0-9+/=_-]{43,44})*$/;
+
+const secret = (min: number) =>
+  z.string({ error: "is required" }).min(min, { error: `must be at least ${min} characters` });
+
+const intFromString = (def: number, min: number, max: number) =>
+  z.coerce.number({ error: "must be a number" }).int().min(min).max(max).default(def);
+
+export const EnvSchema = z.object({
+  ENVIRONMENT: z.enum(["development", "test", "production"]).default("production"),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  PUBLIC_BASE_URL: z.url({ error: "must be an absolute URL" }).optional(),
+
+  SUPABASE_URL: z.url({ error: "must be an absolute URL such as https://xyz.supabase.co" }),
+  SUPABASE_ANON_KEY: secret(20),
+  SUPABASE_SERVICE_ROLE_KEY: secret(20),
+  // Signs the short-lived per-client JWTs the edge hands to PostgREST (HS256), and verifies
+  // Supabase Auth user tokens when SUPABASE_JWKS_URL is not set.
+  SUPABASE_JWT_SECRET: secret(32),
+  SUPABASE_JWKS_URL: z.url().optional(),
+
+  MASTER_KEYS: z.string({ error: "is required" }).regex(MASTER_KEYS_PATTERN, {
+    error: "must look like v1:<base64 of 32 random bytes>[,v2:...]",
+  }),
+  MASTER_KEY_ACTIVE: z.string().regex(/^[a-z0-9_-]{1,16}$/).optional(),
+  API_KEY_PEPPER: secret(32),
+
+  META_APP_SECRET: secret(16),
+  META_VERIFY_TOKEN: secret(8),
+  GRAPH_API_BASE_URL: z.url().default("https://graph.facebook.com"),
+  GRAPH_API_VERSION: z.string().regex(/^v\d+\.\d+$/, { error: "must look like v24.0" }).default(
+    "v24.0",
+  ),
+  GRAPH_API_TIMEOUT_MS: intFromString(10_000, 100, 60_000),
+
+  MAX_BODY_BYTES: intFromString(1_048_576, 1024, 10_485_760),
+  WEBHOOK_MAX_BODY_BYTES: intFromString(3_145_728, 1024, 10_485_760),
+  AUTH_FAILURES_PER_MINUTE: intFromString(10, 1, 10_000),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration: ${problems.join("; ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * Parses the environment once at the composition root. Every bad key is named in one message so
+ * an operator can fix them all in one go; values are never echoed, since most are secrets.
+ */
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  const cleaned = Object.fromEntries(
+    Object.entries(source).filter(([, v]) => v !== undefined && v !== ""),
+  );
+  const result = EnvSchema.safeParse(cleaned);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const key = issue.path.join(".") || "(root)";
+      const message = issue.code === "invalid_type" && cleaned[key] === undefined
+        ? "is required"
+        : issue.message;
+      return `${key} ${message}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const env = result.data;
+  if (
+    env.MASTER_KEY_ACTIVE &&
+    !env.MASTER_KEYS.split(",").some((k) => k.startsWith(`${env.MASTER_KEY_ACTIVE}:`))
+  ) {
+    throw new ConfigError(["MASTER_KEY_ACTIVE names a version that is not in MASTER_KEYS"]);
+  }
+  return env;
+}

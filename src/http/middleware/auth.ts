@@ -1,0 +1,195 @@
+import type { MiddlewareHandler } from "hono";
+import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose";
+import type { SupabaseClient } from "@supabase/supabase-js";
+import {
+  constantTimeEqual,
+  hashApiKey,
+  looksLikeApiKey,
+  type Scope,
+  SCOPES,
+} from "../../core/auth/api_keys.ts";
+import { AppError, forbidden, unauthorized } from "../../core/errors.ts";
+import { findApiKeyByHash, type StoredKey } from "../../adapters/supabase/api_keys_store.ts";
+import type { AppEnv, Principal } from "../types.ts";
+import { clientIp } from "./request_context.ts";
+
+export interface AuthOptions {
+  service: SupabaseClient;
+  pepper: CryptoKey;
+  jwtSecret: string;
+  jwksUrl?: string;
+  /** how long a verified key stays cached in this isolate; revocation elsewhere waits this long */
+  cacheSeconds: number;
+  failuresPerMinute: number;
+  now?: () => number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ALL_SCOPES: ReadonlySet<Scope> = new Set(SCOPES);
+
+/**
+ * Counts failed authentications per address in a fixed one-minute window. Per isolate: on Workers
+ * each isolate counts on its own, which still slows a guesser by orders of magnitude; the keys'
+ * ~190 bits of entropy are the real defence.
+ */
+class FailureThrottle {
+  #windows = new Map<string, { count: number; resetAt: number }>();
+  constructor(private limit: number, private now: () => number) {}
+
+  retryAfter(ip: string): number | null {
+    const w = this.#windows.get(ip);
+    if (!w) return null;
+    const now = this.now();
+    if (now >= w.resetAt) {
+      this.#windows.delete(ip);
+      return null;
+    }
+    return w.count >= this.limit ? Math.ceil((w.resetAt - now) / 1000) : null;
+  }
+
+  fail(ip: string) {
+    const now = this.now();
+    const w = this.#windows.get(ip);
+    if (!w || now >= w.resetAt) {
+      if (this.#windows.size > 50_000) this.#windows.clear();
+      this.#windows.set(ip, { count: 1, resetAt: now + 60_000 });
+    } else w.count++;
+  }
+}
+
+export function createAuthenticator(options: AuthOptions) {
+  const now = options.now ?? Date.now;
+  const throttle = new FailureThrottle(options.failuresPerMinute, now);
+  const keyCache = new Map<string, { key: StoredKey | null; until: number }>();
+  const clientCache = new Map<string, { active: boolean; until: number }>();
+  const lastUsedWritten = new Map<string, number>();
+  const secret = new TextEncoder().encode(options.jwtSecret);
+  const jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : null;
+
+  async function lookupKey(hash: string): Promise<StoredKey | null> {
+    const cached = keyCache.get(hash);
+    if (cached && cached.until > now()) return cached.key;
+    const key = await findApiKeyByHash(options.service, hash);
+    if (options.cacheSeconds > 0) {
+      if (keyCache.size > 10_000) keyCache.clear();
+      keyCache.set(hash, { key, until: now() + options.cacheSeconds * 1000 });
+    }
+    return key;
+  }
+
+  async function clientIsActive(clientId: string): Promise<boolean> {
+    const cached = clientCache.get(clientId);
+    if (cached && cached.until > now()) return cached.active;
+    const { data, error } = await options.service.from("clients").select("status")
+      .eq("id", clientId).maybeSingle();
+    if (error) throw new Error(`Could not look up the client: ${error.message}`);
+    const active = data?.status === "active";
+    if (options.cacheSeconds > 0) {
+      clientCache.set(clientId, { active, until: now() + options.cacheSeconds * 1000 });
+    }
+    return active;
+  }
+
+  async function fromApiKey(token: string): Promise<Principal | string> {
+    const hash = await hashApiKey(options.pepper, token);
+    const key = await lookupKey(hash);
+    // the index lookup found the row by hash; compare again in constant time before trusting it
+    if (!key || !constantTimeEqual(key.key_hash, hash)) return "Unknown API key";
+    if (key.revoked_at) return "This API key has been revoked";
+    if (key.expires_at && Date.parse(key.expires_at) <= now()) return "This API key has expired";
+    if (key.client_status !== "active") return "This client is suspended";
+    return {
+      clientId: key.client_id,
+      scopes: new Set(key.scopes),
+      actor: `api_key:${key.id}`,
+      keyId: key.id,
+      kind: "api_key",
+    };
+  }
+
+  async function fromUserJwt(token: string): Promise<Principal | string> {
+    let payload: JWTPayload;
+    try {
+      payload = jwks
+        ? (await jwtVerify(token, jwks)).payload
+        : (await jwtVerify(token, secret, { algorithms: ["HS256"] })).payload;
+    } catch {
+      return "The access token is invalid or expired";
+    }
+    const clientId = (payload.app_metadata as Record<string, unknown> | undefined)?.client_id;
+    if (payload.role !== "authenticated" || typeof clientId !== "string" || !UUID.test(clientId)) {
+      return "The access token does not name a client in app_metadata.client_id";
+    }
+    if (!(await clientIsActive(clientId))) return "This client is unknown or suspended";
+    return {
+      clientId,
+      scopes: ALL_SCOPES,
+      actor: `user:${payload.sub ?? "unknown"}`,
+      keyId: null,
+      kind: "user",
+    };
+  }
+
+  function touchLastUsed(principal: Principal): Promise<unknown> | null {
+    if (!principal.keyId) return null;
+    const last = lastUsedWritten.get(principal.keyId) ?? 0;
+    if (now() - last < 60_000) return null;
+    lastUsedWritten.set(principal.keyId, now());
+    return Promise.resolve(
+      options.service.from("api_keys").update({ last_used_at: new Date(now()).toISOString() })
+        .eq("id", principal.keyId),
+    ).catch(() => {});
+  }
+
+  /** Resolves the Bearer credential (API key or Supabase user JWT) into a Principal. */
+  const authenticate: MiddlewareHandler<AppEnv> = async function authenticate(c, next) {
+    const ip = clientIp(c.req.raw.headers, c.env?.remoteAddr) ?? "unknown";
+    const wait = throttle.retryAfter(ip);
+    if (wait !== null) {
+      throw new AppError(
+        429,
+        "too_many_failed_attempts",
+        "Too many failed authentication attempts from this address; retry later",
+        { headers: { "Retry-After": String(wait) } },
+      );
+    }
+    const header = c.req.header("authorization") ?? "";
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) {
+      throttle.fail(ip);
+      throw unauthorized("Send an API key or access token as `Authorization: Bearer <token>`");
+    }
+    const token = match[1];
+    const result = looksLikeApiKey(token)
+      ? await fromApiKey(token)
+      : token.startsWith("glf_")
+      ? "The API key is malformed"
+      : await fromUserJwt(token);
+    if (typeof result === "string") {
+      throttle.fail(ip);
+      throw unauthorized(result);
+    }
+    c.set("principal", result);
+    const touched = touchLastUsed(result);
+    if (touched) c.env?.waitUntil?.(touched);
+    await next();
+  };
+
+  return {
+    authenticate,
+    /** Forget cached key state, e.g. right after a revocation handled by this isolate. */
+    invalidate() {
+      keyCache.clear();
+      clientCache.clear();
+    },
+  };
+}
+
+export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
+  return async function requireScope(c, next) {
+    if (!c.get("principal").scopes.has(scope)) {
+      throw forbidden(`This credential lacks the ${scope} scope`);
+    }
+    await next();
+  };
+}

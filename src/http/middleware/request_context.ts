@@ -1,0 +1,54 @@
+import type { MiddlewareHandler } from "hono";
+import type { Logger } from "../../ports/logger.ts";
+import type { RequestLogSink } from "../../ports/request_log.ts";
+import type { AppEnv } from "../types.ts";
+
+const INCOMING_ID = /^[A-Za-z0-9._-]{8,64}$/;
+
+/** The caller's address: Cloudflare's header on Workers, the socket address on Deno. */
+export function clientIp(headers: Headers, remoteAddr: string | undefined): string | null {
+  return headers.get("cf-connecting-ip") ?? remoteAddr ?? null;
+}
+
+/**
+ * Gives each request an id (a well-formed incoming X-Request-Id is kept, so traces join up), a
+ * logger tagged with it, and after the response one API request log entry and one log line.
+ * Only technical metadata is recorded: never bodies, query strings or credentials.
+ */
+export function requestContext(options: { logger: Logger; sink: RequestLogSink }) {
+  return async function requestContext(c, next) {
+    const started = performance.now();
+    const incoming = c.req.header("x-request-id");
+    const requestId = incoming && INCOMING_ID.test(incoming) ? incoming : crypto.randomUUID();
+    c.set("requestId", requestId);
+    c.set("logger", options.logger.child({ request_id: requestId }));
+    await next();
+    c.header("X-Request-Id", requestId);
+    const latency = Math.round((performance.now() - started) * 100) / 100;
+    const principal = c.get("principal");
+    // the matched pattern, not the path: paths can carry ids that are personal data
+    const route = c.req.routePath === "/*" ? "(unmatched)" : c.req.routePath;
+    const entry = {
+      client_id: principal?.clientId ?? null,
+      request_id: requestId,
+      method: c.req.method,
+      route,
+      status: c.res.status,
+      latency_ms: latency,
+      ip: clientIp(c.req.raw.headers, c.env?.remoteAddr),
+      user_agent: c.req.header("user-agent")?.slice(0, 512) ?? null,
+    };
+    c.get("logger").info("http_request", {
+      method: entry.method,
+      route,
+      status: entry.status,
+      latency_ms: latency,
+      client_id: entry.client_id,
+    });
+    if (route === "/healthz") return;
+    const pending = options.sink.record(entry).catch((error) =>
+      options.logger.error("request_log_failed", { message: String(error?.message ?? error) })
+    );
+    c.env?.waitUntil?.(pending);
+  } satisfies MiddlewareHandler<AppEnv>;
+}

@@ -1,0 +1,36 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { SupabaseClient } from "@supabase/supabase-js";
+import type { AppEnv } from "../types.ts";
+
+const route = createRoute({
+  method: "get",
+  path: "/healthz",
+  tags: ["Operations"],
+  summary: "Liveness and database reachability",
+  responses: {
+    200: {
+      content: { "application/json": { schema: z.object({ status: z.literal("ok") }) } },
+      description: "The database answers",
+    },
+    503: {
+      content: {
+        "application/json": { schema: z.object({ status: z.literal("unavailable") }) },
+      },
+      description: "The database does not answer",
+    },
+  },
+});
+
+export function healthRoutes(service: SupabaseClient) {
+  return new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
+    try {
+      const { error } = await service.from("clients").select("id").limit(1)
+        .abortSignal(AbortSignal.timeout(2000));
+      if (!error) return c.json({ status: "ok" as const }, 200);
+      c.get("logger").warn("healthcheck_failed", { message: error.message });
+    } catch (error) {
+      c.get("logger").warn("healthcheck_failed", { message: (error as Error).message });
+    }
+    return c.json({ status: "unavailable" as const }, 503);
+  });
+}

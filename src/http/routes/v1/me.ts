@@ -1,0 +1,40 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { DatabaseAccess } from "../../../adapters/supabase/database.ts";
+import { notFound } from "../../../core/errors.ts";
+import { AUTH_ERRORS } from "../../schemas.ts";
+import type { AppEnv } from "../../types.ts";
+
+const MeSchema = z.object({
+  client: z.object({ id: z.uuid(), name: z.string(), status: z.string() }),
+  credential: z.object({
+    kind: z.enum(["api_key", "user"]),
+    key_id: z.uuid().nullable(),
+    scopes: z.array(z.string()),
+  }),
+}).openapi("Me");
+
+const route = createRoute({
+  method: "get",
+  path: "/me",
+  tags: ["Account"],
+  summary: "The client and credential behind this request",
+  security: [{ bearer: [] }],
+  responses: {
+    200: { content: { "application/json": { schema: MeSchema } }, description: "Who you are" },
+    ...AUTH_ERRORS,
+  },
+});
+
+export function meRoutes(db: DatabaseAccess) {
+  return new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
+    const p = c.get("principal");
+    const { data, error } = await db.forClient(p.clientId).from("clients")
+      .select("id, name, status").eq("id", p.clientId).maybeSingle();
+    if (error) throw new Error(`Could not read the client: ${error.message}`);
+    if (!data) throw notFound("Client");
+    return c.json({
+      client: data,
+      credential: { kind: p.kind, key_id: p.keyId, scopes: [...p.scopes].sort() },
+    }, 200);
+  });
+}

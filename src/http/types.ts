@@ -1,0 +1,26 @@
+import type { Scope } from "../core/auth/api_keys.ts";
+import type { Logger } from "../ports/logger.ts";
+
+export interface Principal {
+  clientId: string;
+  scopes: ReadonlySet<Scope>;
+  /** `api_key:<id>` or `user:<sub>`: who did it, for the audit log */
+  actor: string;
+  keyId: string | null;
+  kind: "api_key" | "user";
+}
+
+/** Per-request values the runtime passes as Hono's `env` (Workers bindings, Deno connection info). */
+export interface RuntimeBindings {
+  remoteAddr?: string;
+  waitUntil?: (promise: Promise<unknown>) => void;
+}
+
+export interface AppEnv {
+  Bindings: RuntimeBindings;
+  Variables: {
+    requestId: string;
+    logger: Logger;
+    principal: Principal;
+  };
+}

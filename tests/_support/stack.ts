@@ -1,0 +1,78 @@
+import pg from "pg";
+import { createClient, type SupabaseClient } from "@supabase/supabase-js";
+import { SignJWT } from "jose";
+import { parseEnv } from "../../src/config/env.ts";
+import { composeApp } from "../../src/compose.ts";
+import type { StackSecrets } from "../../tools/stack/secrets.ts";
+
+export interface TestStack {
+  supabaseUrl: string;
+  adminDbUrl: string;
+  appEnv: Record<string, string>;
+  secrets: StackSecrets;
+}
+
+/** The stack `deno task test` started for this run (see tools/test.ts). */
+export function testStack(): TestStack {
+  const raw = Deno.env.get("GLOOFT_TEST_STACK");
+  if (!raw) {
+    throw new Error(
+      "These tests need the local stack: run them with `deno task test` (add `-- <file>` for one)",
+    );
+  }
+  return JSON.parse(raw);
+}
+
+export async function sql<T = Record<string, unknown>>(
+  text: string,
+  params: unknown[] = [],
+): Promise<T[]> {
+  const client = new pg.Client({ connectionString: testStack().adminDbUrl });
+  await client.connect();
+  try {
+    return (await client.query(text, params)).rows as T[];
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n  in: ${text}`);
+  } finally {
+    await client.end();
+  }
+}
+
+export function serviceClient(): SupabaseClient {
+  const s = testStack();
+  return createClient(s.supabaseUrl, s.secrets.service_role_key, {
+    auth: { persistSession: false, autoRefreshToken: false },
+  });
+}
+
+/** A JWT as a client of PostgREST would hold it; `claims` override the defaults. */
+export async function signJwt(claims: Record<string, unknown>, expiresIn = "5m"): Promise<string> {
+  return await new SignJWT({ role: "authenticated", ...claims })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setIssuedAt()
+    .setExpirationTime(expiresIn)
+    .sign(new TextEncoder().encode(testStack().secrets.jwt_secret));
+}
+
+/** supabase-js as a tenant would use it directly against the API, with `token` as its JWT. */
+export function clientWithToken(token: string | null): SupabaseClient {
+  const s = testStack();
+  return createClient(s.supabaseUrl, s.secrets.anon_key, {
+    auth: { persistSession: false, autoRefreshToken: false },
+    ...(token ? { accessToken: () => Promise.resolve(token) } : {}),
+  });
+}
+
+export async function createTestClient(name = "Test client"): Promise<string> {
+  const [row] = await sql<{ id: string }>(
+    "insert into public.clients (name) values ($1) returning id",
+    [name],
+  );
+  return row.id;
+}
+
+/** The real app, composed exactly as the Deno entry does, against the test stack. */
+export async function testApp(overrides: Record<string, string> = {}) {
+  const env = parseEnv({ ...testStack().appEnv, LOG_LEVEL: "error", ...overrides });
+  return await composeApp(env, { authCacheSeconds: 0 });
+}

@@ -1,0 +1,224 @@
+import assert from "node:assert/strict";
+import { clientWithToken, createTestClient, signJwt, sql } from "../_support/stack.ts";
+
+/**
+ * Every table in an API-exposed schema, read from the catalog, must appear here with a way to make
+ * a row for a given client. A new table without RLS, or without an entry here, fails the suite.
+ */
+type Ctx = { clientId: string; uid: string; ids: Record<string, string> };
+interface Fixture {
+  /** column that names the owning client */
+  tenant: string;
+  /** inserts a row owned by ctx.clientId through SQL (superuser); returns its primary key */
+  seed(ctx: Ctx): Promise<string>;
+  /** a row for ctx.clientId as an API caller would send it */
+  row(ctx: Ctx): Record<string, unknown>;
+  /** a harmless change, to try on another client's row */
+  change: Record<string, unknown>;
+  key?: string;
+}
+
+const u = () => crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+const digits = () => String(Math.floor(Math.random() * 1e14));
+const one = async (text: string, params: unknown[]) => String((await sql(text, params))[0].id);
+
+export const FIXTURES: Record<string, Fixture> = {
+  clients: {
+    tenant: "id",
+    seed: (ctx) => Promise.resolve(ctx.clientId),
+    row: (ctx) => ({ id: ctx.clientId, name: "Hijacked" }),
+    change: { name: "Hijacked" },
+  },
+  client_data_keys: {
+    tenant: "client_id",
+    key: "client_id",
+    seed: (ctx) =>
+      one(
+        "insert into client_data_keys (client_id, wrapped_key, master_key_version) values ($1, 'x.y', 'v1') returning client_id as id",
+        [ctx.clientId],
+      ),
+    row: (ctx) => ({ client_id: ctx.clientId, wrapped_key: "a.b", master_key_version: "v1" }),
+    change: { wrapped_key: "evil.key" },
+  },
+  whatsapp_business_accounts: {
+    tenant: "client_id",
+    seed: async (ctx) =>
+      ctx.ids.waba = await one(
+        "insert into whatsapp_business_accounts (client_id, waba_id, name) values ($1, $2, 'w') returning id",
+        [ctx.clientId, digits()],
+      ),
+    row: (ctx) => ({ client_id: ctx.clientId, waba_id: digits() }),
+    change: { name: "Hijacked" },
+  },
+  phone_numbers: {
+    tenant: "client_id",
+    seed: (ctx) =>
+      one(
+        "insert into phone_numbers (client_id, waba_account_id, phone_number_id, display_phone_number) values ($1, $2, $3, '1555') returning id",
+        [ctx.clientId, ctx.ids.waba, digits()],
+      ),
+    row: (ctx) => ({
+      client_id: ctx.clientId,
+      waba_account_id: ctx.ids.waba,
+      phone_number_id: digits(),
+      display_phone_number: "1555",
+    }),
+    change: { verified_name: "Hijacked" },
+  },
+  api_keys: {
+    tenant: "client_id",
+    seed: (ctx) =>
+      one(
+        "insert into api_keys (client_id, name, environment, prefix, key_hash, scopes, created_by) values ($1, 'k', 'test', 'glf_test_x', $2, '{messages:read}', 't') returning id",
+        [ctx.clientId, u() + u()],
+      ),
+    row: (ctx) => ({
+      client_id: ctx.clientId,
+      name: "k",
+      environment: "test",
+      prefix: "glf_test_y",
+      key_hash: u() + u(),
+      scopes: ["messages:send"],
+      created_by: "attacker",
+    }),
+    change: { revoked_at: new Date().toISOString() },
+  },
+  audit_log: {
+    tenant: "client_id",
+    seed: (ctx) =>
+      one(
+        "insert into audit_log (client_id, actor, action) values ($1, 't', 'test.seeded') returning id",
+        [
+          ctx.clientId,
+        ],
+      ),
+    row: (ctx) => ({ client_id: ctx.clientId, actor: "attacker", action: "forged" }),
+    change: { action: "tampered" },
+  },
+  api_request_log: {
+    tenant: "client_id",
+    seed: (ctx) =>
+      one(
+        "insert into api_request_log (client_id, request_id, method, route, status, latency_ms) values ($1, $2, 'GET', '/v1/me', 200, 1) returning id",
+        [ctx.clientId, u()],
+      ),
+    row: (ctx) => ({
+      client_id: ctx.clientId,
+      request_id: u(),
+      method: "GET",
+      route: "/x",
+      status: 200,
+      latency_ms: 1,
+    }),
+    change: { status: 500 },
+  },
+  plugin_installations: {
+    tenant: "client_id",
+    seed: (ctx) =>
+      one(
+        "insert into plugin_installations (client_id, plugin_id, routing_key) values ($1, $2, $3) returning id",
+        [ctx.clientId, `test-${u()}`, u()],
+      ),
+    row: (ctx) => ({ client_id: ctx.clientId, plugin_id: `evil-${u()}`, routing_key: u() }),
+    change: { enabled: false },
+  },
+};
+
+const EXPOSED_SCHEMAS = ["public"];
+
+async function exposedTables() {
+  return await sql<{ name: string; rls: boolean; policies: number }>(
+    `select c.relname as name, c.relrowsecurity as rls,
+            (select count(*)::int from pg_policy p where p.polrelid = c.oid) as policies
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = any($1) and c.relkind in ('r', 'p')
+      order by 1`,
+    [EXPOSED_SCHEMAS],
+  );
+}
+
+Deno.test("every table in an exposed schema has RLS enabled, policies and an RLS-matrix fixture", async () => {
+  const tables = await exposedTables();
+  assert.ok(tables.length >= Object.keys(FIXTURES).length, "the catalog lists the tenancy tables");
+  const problems: string[] = [];
+  for (const t of tables) {
+    if (!t.rls) problems.push(`${t.name}: row-level security is not enabled`);
+    if (t.policies === 0 && t.rls) {
+      problems.push(`${t.name}: RLS is on but no policy lets anyone in`);
+    }
+    if (!FIXTURES[t.name]) {
+      problems.push(`${t.name}: add a fixture to tests/supabase/rls_matrix_test.ts`);
+    }
+  }
+  assert.deepEqual(problems, []);
+});
+
+Deno.test("a table created without RLS makes the catalog check fail", async () => {
+  await sql("create table public.rls_probe_unprotected (id int primary key)");
+  try {
+    const probe = (await exposedTables()).find((t) => t.name === "rls_probe_unprotected");
+    assert.equal(probe?.rls, false, "the check sees the unprotected table");
+  } finally {
+    await sql("drop table public.rls_probe_unprotected");
+  }
+});
+
+Deno.test("client A's JWT can neither select, insert, update nor delete client B's rows; anon sees nothing", async (t) => {
+  const [a, b] = [await createTestClient("Client A"), await createTestClient("Client B")];
+  const ctxA: Ctx = { clientId: a, uid: crypto.randomUUID(), ids: {} };
+  const ctxB: Ctx = { clientId: b, uid: crypto.randomUUID(), ids: {} };
+  const seededB: Record<string, string> = {};
+  const seededA: Record<string, string> = {};
+  for (const [name, f] of Object.entries(FIXTURES)) {
+    seededA[name] = await f.seed(ctxA);
+    seededB[name] = await f.seed(ctxB);
+  }
+  const asA = clientWithToken(await signJwt({ client_id: a, sub: ctxA.uid }));
+  const anon = clientWithToken(null);
+  const snapshot = async (name: string, f: Fixture) =>
+    JSON.stringify(
+      await sql(`select * from public.${name} where ${f.key ?? "id"}::text = $1`, [seededB[name]]),
+    );
+
+  for (const [name, f] of Object.entries(FIXTURES)) {
+    await t.step(name, async () => {
+      const before = await snapshot(name, f);
+      assert.notEqual(before, "[]", `${name}: B's row exists`);
+
+      const sel = await asA.from(name).select("*").eq(f.tenant, b);
+      assert.deepEqual(sel.data ?? [], [], `${name}: A must not read B's rows`);
+
+      const own = await asA.from(name).select(f.tenant).eq(f.tenant, a);
+      const selectGranted = !own.error;
+      if (selectGranted) {
+        assert.ok((own.data ?? []).length > 0, `${name}: A reads its own rows (the check is live)`);
+      }
+
+      const ins = await asA.from(name).insert(f.row(ctxB)).select();
+      assert.ok(ins.error, `${name}: A must not insert a row owned by B`);
+
+      const upd = await asA.from(name).update(f.change).eq(f.tenant, b).select();
+      assert.deepEqual(upd.data ?? [], [], `${name}: A must not update B's rows`);
+
+      const del = await asA.from(name).delete().eq(f.tenant, b).select();
+      assert.deepEqual(del.data ?? [], [], `${name}: A must not delete B's rows`);
+
+      assert.equal(await snapshot(name, f), before, `${name}: B's row is unchanged`);
+
+      const anonSel = await anon.from(name).select("*");
+      assert.deepEqual(anonSel.data ?? [], [], `${name}: anon reads nothing`);
+      const anonIns = await anon.from(name).insert(f.row(ctxB));
+      assert.ok(anonIns.error, `${name}: anon cannot insert`);
+    });
+  }
+});
+
+Deno.test("no API role may update or delete audit records", async () => {
+  const rows = await sql<{ role: string; privilege: string }>(
+    `select grantee as role, privilege_type as privilege from information_schema.role_table_grants
+      where table_schema = 'public' and table_name = 'audit_log'
+        and privilege_type in ('UPDATE', 'DELETE', 'TRUNCATE')
+        and grantee in ('anon', 'authenticated', 'service_role', 'privacy_staff')`,
+  );
+  assert.deepEqual(rows, []);
+});
