@@ -28,19 +28,21 @@ export function createDatabaseAccess(options: {
   const now = options.now ?? Date.now;
   const base = {
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-    global: options.fetch ? { fetch: options.fetch } : undefined,
+    // an explicit `global: undefined` would replace supabase-js's defaults, so add it only when set
+    ...(options.fetch ? { global: { fetch: options.fetch } } : {}),
   };
   const service = createClient(options.url, options.serviceRoleKey, base);
   const clients = new Map<string, SupabaseClient>();
 
   const tokenSource = (clientId: string) => {
-    let token = "";
+    // the promise is cached, not the string: concurrent first calls must share one signing
+    let token: Promise<string> | undefined;
     let expiresAt = 0;
-    return async () => {
+    return () => {
       const nowS = Math.floor(now() / 1000);
-      if (nowS < expiresAt - RENEW_BEFORE_S) return token;
+      if (token && nowS < expiresAt - RENEW_BEFORE_S) return token;
       expiresAt = nowS + TOKEN_TTL_S;
-      token = await new SignJWT({ role: "authenticated", client_id: clientId })
+      token = new SignJWT({ role: "authenticated", client_id: clientId })
         .setProtectedHeader({ alg: "HS256", typ: "JWT" })
         .setSubject(clientId)
         .setIssuer("glooft-edge")
@@ -48,6 +50,7 @@ export function createDatabaseAccess(options: {
         .setIssuedAt(nowS)
         .setExpirationTime(expiresAt)
         .sign(secret);
+      token.catch(() => (token = undefined));
       return token;
     };
   };

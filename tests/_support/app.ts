@@ -1,0 +1,37 @@
+import { createApiKey } from "../../src/adapters/supabase/api_keys_store.ts";
+import { importPepper, type Scope, SCOPES } from "../../src/core/auth/api_keys.ts";
+import { createTestClient, serviceClient, testApp, testStack } from "./stack.ts";
+
+/** A fresh client with one API key holding `scopes` (default: all). */
+export async function clientWithKey(
+  options: { scopes?: Scope[]; expiresAt?: string; name?: string } = {},
+) {
+  const clientId = await createTestClient(options.name ?? "HTTP test client");
+  const pepper = await importPepper(testStack().secrets.api_key_pepper);
+  const { key, record } = await createApiKey(serviceClient(), pepper, {
+    clientId,
+    name: "test",
+    environment: "test",
+    scopes: options.scopes ?? [...SCOPES],
+    expiresAt: options.expiresAt,
+    createdBy: "operator:test",
+  });
+  return { clientId, key, keyId: record.id };
+}
+
+export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+/** The app plus a `call` helper that parses JSON answers. */
+export async function appUnderTest(overrides: Record<string, string> = {}) {
+  const { app, deps } = await testApp(overrides);
+  const call = async (path: string, init: RequestInit & { ip?: string } = {}) => {
+    const res = await app.request(path, init, { remoteAddr: init.ip ?? "198.51.100.7" });
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch { /* not JSON */ }
+    return { status: res.status, headers: res.headers, body: body as Record<string, any> };
+  };
+  return { app, deps, call };
+}
