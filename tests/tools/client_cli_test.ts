@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { runTool } from "../_support/cli.ts";
+import { appUnderTest, bearer } from "../_support/app.ts";
+import { sql } from "../_support/stack.ts";
+
+const CLI = "tools/client_cli.ts";
+
+Deno.test("client create prints a working key once; list shows it without the secret", async () => {
+  const created = await runTool(CLI, [
+    "create",
+    "--name",
+    "CLI Shop",
+    "--scopes",
+    "messages:read",
+    "--json",
+  ]);
+  assert.equal(created.code, 0, created.stderr);
+  const { client, key, api_key } = JSON.parse(created.stdout);
+  assert.match(key, /^glf_live_/);
+  const { call } = await appUnderTest();
+  const me = await call("/v1/me", { headers: bearer(key) });
+  assert.equal(me.status, 200);
+  assert.equal(me.body.client.id, client.id);
+
+  const listed = await runTool(CLI, ["list"]);
+  assert.equal(listed.code, 0);
+  assert.match(listed.stdout, new RegExp(api_key.id));
+  assert.ok(!listed.stdout.includes(key));
+});
+
+Deno.test("client rotate-key issues a replacement and revokes the old key at once", async () => {
+  const created = JSON.parse(
+    (await runTool(CLI, ["create", "--name", "Rotating", "--json"])).stdout,
+  );
+  const rotated = await runTool(CLI, [
+    "rotate-key",
+    created.client.id,
+    created.api_key.id,
+    "--json",
+  ]);
+  assert.equal(rotated.code, 0, rotated.stderr);
+  const { key } = JSON.parse(rotated.stdout);
+  const { call } = await appUnderTest();
+  assert.equal((await call("/v1/me", { headers: bearer(key) })).status, 200);
+  assert.equal(
+    (await call("/v1/me", { headers: bearer(created.key), ip: "198.51.100.201" })).status,
+    401,
+  );
+});
+
+Deno.test("client rotate-key with --grace keeps the old key working until it expires", async () => {
+  const created = JSON.parse(
+    (await runTool(CLI, ["create", "--name", "Graceful", "--json"])).stdout,
+  );
+  const rotated = await runTool(CLI, [
+    "rotate-key",
+    created.client.id,
+    created.api_key.id,
+    "--grace",
+    "30",
+  ]);
+  assert.equal(rotated.code, 0, rotated.stderr);
+  const [old] = await sql<{ expires_at: Date; revoked_at: Date | null }>(
+    "select expires_at, revoked_at from api_keys where id = $1",
+    [created.api_key.id],
+  );
+  assert.equal(old.revoked_at, null);
+  const minutes = (old.expires_at.getTime() - Date.now()) / 60_000;
+  assert.ok(minutes > 29 && minutes <= 30, `expires in ${minutes} min`);
+});
+
+Deno.test("client revoke-key and delete act and leave an audit record", async () => {
+  const created = JSON.parse((await runTool(CLI, ["create", "--name", "Doomed", "--json"])).stdout);
+  assert.equal((await runTool(CLI, ["revoke-key", created.client.id, created.api_key.id])).code, 0);
+  const refused = await runTool(CLI, ["delete", created.client.id]);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /--yes/);
+  const deleted = await runTool(CLI, ["delete", created.client.id, "--yes"]);
+  assert.equal(deleted.code, 0, deleted.stderr);
+  assert.deepEqual(await sql("select id from clients where id = $1", [created.client.id]), []);
+  assert.deepEqual(
+    await sql("select id from api_keys where client_id = $1", [created.client.id]),
+    [],
+  );
+  const actions = await sql<{ action: string }>(
+    "select action from audit_log where target_id = $1 or details->>'replacement' = $1 order by id",
+    [created.client.id],
+  );
+  assert.deepEqual(actions.map((a) => a.action), ["client.created", "client.deleted"]);
+});
+
+Deno.test("client commands explain bad input and --help", async () => {
+  const help = await runTool(CLI, ["--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /rotate-key/);
+  const bad = await runTool(CLI, ["create", "--name", "x", "--scopes", "messages:everything"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unknown scope\(s\): messages:everything/);
+  const unknown = await runTool(CLI, ["frobnicate"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown command "frobnicate"/);
+});

@@ -1,0 +1,212 @@
+import { parseArgs } from "node:util";
+import {
+  createApiKey,
+  listApiKeys,
+  revokeApiKey,
+} from "../src/adapters/supabase/api_keys_store.ts";
+import { audit } from "../src/adapters/supabase/audit.ts";
+import { importPepper, type Scope, SCOPES } from "../src/core/auth/api_keys.ts";
+import { operatorEnv, requireKeys, serviceClientFrom } from "./cli_env.ts";
+
+const HELP = `deno task client <command> [options]
+
+Manage client businesses and their API keys (operator tool; uses the service role).
+
+Commands:
+  create --name NAME [--scopes a,b] [--test]    create a client and its first API key
+  list                                          list clients with their keys
+  rotate-key CLIENT_ID KEY_ID [--grace MIN]     issue a replacement key; the old one expires
+                                                after MIN minutes (default 0: at once)
+  revoke-key CLIENT_ID KEY_ID                   revoke a key at once
+  delete CLIENT_ID --yes                        delete a client and everything it owns, and
+                                                crypto-shred its data key
+
+Options:
+  --json        machine-readable output
+  -h, --help    show this help
+
+Scopes: ${SCOPES.join(", ")}
+Configuration: SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY, API_KEY_PEPPER (falls back to the local
+stack started by \`deno task dev\`).`;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function fail(message: string, code = 2): never {
+  console.error(`client: ${message}`);
+  Deno.exit(code);
+}
+
+let parsed;
+try {
+  parsed = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: {
+      name: { type: "string" },
+      scopes: { type: "string" },
+      test: { type: "boolean", default: false },
+      grace: { type: "string", default: "0" },
+      yes: { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+} catch (error) {
+  fail(`${(error as Error).message}. See \`deno task client --help\``);
+}
+const { values: opts, positionals } = parsed;
+const [command, ...rest] = positionals;
+if (opts.help || !command) {
+  console.log(HELP);
+  Deno.exit(opts.help ? 0 : 2);
+}
+
+const env = await operatorEnv();
+requireKeys(env, ["SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "API_KEY_PEPPER"]);
+const db = serviceClientFrom(env);
+const pepper = await importPepper(env.API_KEY_PEPPER);
+const actor = `operator:${Deno.env.get("USER") ?? "cli"}`;
+const out = (value: unknown, text: string) =>
+  console.log(opts.json ? JSON.stringify(value, null, 2) : text);
+
+function parseScopes(raw: string | undefined): Scope[] {
+  if (!raw) return [...SCOPES];
+  const scopes = raw.split(",").map((s) => s.trim()).filter(Boolean);
+  const bad = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
+  if (bad.length) fail(`unknown scope(s): ${bad.join(", ")}. Valid: ${SCOPES.join(", ")}`);
+  return scopes as Scope[];
+}
+
+function ids(count: number): string[] {
+  const got = rest.slice(0, count);
+  if (got.length < count || got.some((id) => !UUID.test(id))) {
+    fail(`${command} needs ${count === 1 ? "a client id" : "a client id and a key id"} (UUIDs)`);
+  }
+  return got;
+}
+
+switch (command) {
+  case "create": {
+    if (!opts.name) fail("create needs --name");
+    const scopes = parseScopes(opts.scopes);
+    const { data: client, error } = await db.from("clients").insert({ name: opts.name })
+      .select("id, name").single();
+    if (error) fail(`could not create the client: ${error.message}`, 1);
+    const { key, record } = await createApiKey(db, pepper, {
+      clientId: client.id,
+      name: "Initial key",
+      environment: opts.test ? "test" : "live",
+      scopes,
+      createdBy: actor,
+    });
+    await audit(db, {
+      clientId: client.id,
+      actor,
+      action: "client.created",
+      targetType: "client",
+      targetId: client.id,
+    });
+    out(
+      { client, api_key: record, key },
+      `Created client ${client.name} (${client.id})\nAPI key (shown once, store it now): ${key}\nScopes: ${
+        scopes.join(", ")
+      }`,
+    );
+    break;
+  }
+  case "list": {
+    const { data: clients, error } = await db.from("clients").select("id, name, status, created_at")
+      .order("created_at");
+    if (error) fail(`could not list clients: ${error.message}`, 1);
+    const withKeys = await Promise.all(
+      clients.map(async (c) => ({ ...c, api_keys: await listApiKeys(db, c.id) })),
+    );
+    out(
+      withKeys,
+      withKeys.map((c) =>
+        [
+          `${c.id}  ${c.status.padEnd(9)} ${c.name}`,
+          ...c.api_keys.map((k) =>
+            `    key ${k.id}  ${k.prefix}…  ${
+              k.revoked_at ? "revoked" : k.expires_at ? `expires ${k.expires_at}` : "active"
+            }  [${k.scopes.join(", ")}]`
+          ),
+        ].join("\n")
+      ).join("\n") || "No clients yet. Create one with `deno task client create --name NAME`.",
+    );
+    break;
+  }
+  case "rotate-key": {
+    const [clientId, keyId] = ids(2);
+    const grace = Number(opts.grace);
+    if (!Number.isFinite(grace) || grace < 0) fail("--grace must be a number of minutes ≥ 0");
+    const old = (await listApiKeys(db, clientId)).find((k) => k.id === keyId && !k.revoked_at);
+    if (!old) fail(`no active key ${keyId} for client ${clientId}`, 1);
+    const { key, record } = await createApiKey(db, pepper, {
+      clientId,
+      name: old.name,
+      environment: old.environment,
+      scopes: old.scopes,
+      createdBy: actor,
+    });
+    if (grace === 0) await revokeApiKey(db, clientId, keyId);
+    else {
+      const until = new Date(Date.now() + grace * 60_000).toISOString();
+      const { error } = await db.from("api_keys").update({ expires_at: until }).eq("id", keyId);
+      if (error) {
+        fail(`new key created, but the old one could not be set to expire: ${error.message}`, 1);
+      }
+    }
+    await audit(db, {
+      clientId,
+      actor,
+      action: "api_key.rotated",
+      targetType: "api_key",
+      targetId: keyId,
+      details: { replacement: record.id, grace_minutes: grace },
+    });
+    out(
+      { api_key: record, key, old_key_id: keyId },
+      `New key (shown once): ${key}\nOld key ${keyId} ${
+        grace ? `expires in ${grace} min` : "revoked"
+      }`,
+    );
+    break;
+  }
+  case "revoke-key": {
+    const [clientId, keyId] = ids(2);
+    const record = await revokeApiKey(db, clientId, keyId);
+    if (!record) fail(`no active key ${keyId} for client ${clientId}`, 1);
+    await audit(db, {
+      clientId,
+      actor,
+      action: "api_key.revoked",
+      targetType: "api_key",
+      targetId: keyId,
+    });
+    out({ api_key: record }, `Revoked key ${keyId}`);
+    break;
+  }
+  case "delete": {
+    const [clientId] = ids(1);
+    if (!opts.yes) fail("delete removes every row the client owns and cannot be undone; add --yes");
+    const { data, error } = await db.from("clients").delete().eq("id", clientId).select("id, name");
+    if (error) fail(`could not delete the client: ${error.message}`, 1);
+    if (!data.length) fail(`no client ${clientId}`, 1);
+    // the data key row went with the client (on delete cascade): its ciphertext is now unreadable
+    await audit(db, {
+      clientId: null,
+      actor,
+      action: "client.deleted",
+      targetType: "client",
+      targetId: clientId,
+    });
+    out(
+      { deleted: data[0] },
+      `Deleted client ${data[0].name} (${clientId}) and crypto-shredded its data key`,
+    );
+    break;
+  }
+  default:
+    fail(`unknown command "${command}". See \`deno task client --help\``);
+}

@@ -1,0 +1,60 @@
+import { parseArgs } from "node:util";
+import { dataKeys } from "../src/adapters/supabase/data_keys.ts";
+import { audit } from "../src/adapters/supabase/audit.ts";
+import { generateMasterKey, parseKeyring } from "../src/core/crypto/envelope.ts";
+import { operatorEnv, requireKeys, serviceClientFrom } from "./cli_env.ts";
+
+const HELP = `deno task keys <command>
+
+Master key management for envelope encryption (AES-256-GCM).
+
+Commands:
+  generate VERSION   print a new master key entry (e.g. v2:<base64>) to append to MASTER_KEYS
+  rotate             re-wrap every client data key under the active master key
+                     (MASTER_KEY_ACTIVE, or the last entry of MASTER_KEYS)
+
+Rotation without downtime:
+  1. deno task keys generate v2            → append the output to MASTER_KEYS everywhere
+  2. deploy (old and new versions both decrypt; new data keys use v2)
+  3. deno task keys rotate                 → re-wraps data keys; fields are not re-encrypted
+  4. once it reports 0 remaining, remove v1 from MASTER_KEYS
+
+Options: -h, --help`;
+
+const { values, positionals } = parseArgs({
+  args: Deno.args,
+  allowPositionals: true,
+  options: { help: { type: "boolean", short: "h", default: false } },
+});
+const [command, version] = positionals;
+if (values.help || !command) {
+  console.log(HELP);
+  Deno.exit(values.help ? 0 : 2);
+}
+
+if (command === "generate") {
+  if (!version || !/^[a-z0-9_-]{1,16}$/.test(version)) {
+    console.error("keys: generate needs a version name such as v2");
+    Deno.exit(2);
+  }
+  console.log(generateMasterKey(version));
+} else if (command === "rotate") {
+  const env = await operatorEnv();
+  requireKeys(env, ["SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "MASTER_KEYS"]);
+  const keyring = await parseKeyring(env.MASTER_KEYS, env.MASTER_KEY_ACTIVE || undefined);
+  const service = serviceClientFrom(env);
+  const result = await dataKeys({ keyring, service }).rewrapAll();
+  await audit(service, {
+    clientId: null,
+    actor: `operator:${Deno.env.get("USER") ?? "cli"}`,
+    action: "master_key.rotated",
+    details: { active: keyring.active, ...result },
+  });
+  console.log(
+    `Re-wrapped ${result.rewrapped} of ${result.total} data keys under master key ${keyring.active}; ` +
+      `${result.total - result.rewrapped} were already on it.`,
+  );
+} else {
+  console.error(`keys: unknown command "${command}". See \`deno task keys --help\``);
+  Deno.exit(2);
+}
