@@ -52,8 +52,8 @@ export const FIXTURES: Record<string, Fixture> = {
   },
   phone_numbers: {
     tenant: "client_id",
-    seed: (ctx) =>
-      one(
+    seed: async (ctx) =>
+      ctx.ids.phone = await one(
         "insert into phone_numbers (client_id, waba_account_id, phone_number_id, display_phone_number) values ($1, $2, $3, '1555') returning id",
         [ctx.clientId, ctx.ids.waba, digits()],
       ),
@@ -112,6 +112,73 @@ export const FIXTURES: Record<string, Fixture> = {
     }),
     change: { status: 500 },
   },
+  contacts: {
+    tenant: "client_id",
+    seed: async (ctx) =>
+      ctx.ids.contact = await one(
+        "insert into contacts (client_id, wa_id) values ($1, $2) returning id",
+        [ctx.clientId, digits()],
+      ),
+    row: (ctx) => ({ client_id: ctx.clientId, wa_id: digits() }),
+    change: { consent_status: "opted_out" },
+  },
+  consent_events: {
+    tenant: "client_id",
+    seed: (ctx) =>
+      one(
+        "insert into consent_events (client_id, contact_id, status, source, actor) values ($1, $2, 'opted_in', 'test', 't') returning id",
+        [ctx.clientId, ctx.ids.contact],
+      ),
+    row: (ctx) => ({
+      client_id: ctx.clientId,
+      contact_id: ctx.ids.contact,
+      status: "opted_out",
+      source: "forged",
+      actor: "attacker",
+    }),
+    change: { status: "opted_out" },
+  },
+  messages: {
+    tenant: "client_id",
+    seed: async (ctx) =>
+      ctx.ids.message = await one(
+        "insert into messages (client_id, phone_number_id, contact_id, direction, type, status, wamid) values ($1, (select id from phone_numbers where client_id = $1 limit 1), $2, 'outbound', 'text', 'queued', $3) returning id",
+        [ctx.clientId, ctx.ids.contact, `wamid.${u()}`],
+      ),
+    row: (ctx) => ({
+      client_id: ctx.clientId,
+      phone_number_id: ctx.ids.phone,
+      direction: "outbound",
+      type: "text",
+      status: "queued",
+    }),
+    change: { status: "failed" },
+  },
+  message_status_events: {
+    tenant: "client_id",
+    seed: (ctx) =>
+      one(
+        "insert into message_status_events (client_id, message_id, wamid, status, occurred_at) values ($1, $2, $3, 'sent', now()) returning id",
+        [ctx.clientId, ctx.ids.message, `wamid.${u()}`],
+      ),
+    row: (ctx) => ({
+      client_id: ctx.clientId,
+      wamid: `wamid.${u()}`,
+      status: "read",
+      occurred_at: new Date().toISOString(),
+    }),
+    change: { status: "failed" },
+  },
+  whatsapp_account_events: {
+    tenant: "client_id",
+    seed: (ctx) =>
+      one(
+        "insert into whatsapp_account_events (client_id, field, value) values ($1, 'account_update', '{}') returning id",
+        [ctx.clientId],
+      ),
+    row: (ctx) => ({ client_id: ctx.clientId, field: "forged", value: {} }),
+    change: { field: "tampered" },
+  },
   plugin_installations: {
     tenant: "client_id",
     seed: (ctx) =>
@@ -121,6 +188,32 @@ export const FIXTURES: Record<string, Fixture> = {
       ),
     row: (ctx) => ({ client_id: ctx.clientId, plugin_id: `evil-${u()}`, routing_key: u() }),
     change: { enabled: false },
+  },
+};
+
+/**
+ * Tables no API role may touch at all (system work through the service role only). For these the
+ * matrix checks that a client JWT and anon can neither read, insert, update nor delete anything.
+ */
+export const SYSTEM_TABLES: Record<
+  string,
+  { seed(): Promise<string>; row: Record<string, unknown> }
+> = {
+  webhook_inbox: {
+    seed: () =>
+      one(
+        "insert into webhook_inbox (provider, dedupe_key, payload_ciphertext) values ('meta', $1, 'x') returning id",
+        [u()],
+      ),
+    row: { provider: "meta", dedupe_key: "forged", payload_ciphertext: "x" },
+  },
+  unrouted_webhook_events: {
+    seed: () =>
+      one(
+        "insert into unrouted_webhook_events (phone_number_id, kind) values ('1', 'message') returning id",
+        [],
+      ),
+    row: { phone_number_id: "2", kind: "message" },
   },
 };
 
@@ -146,7 +239,7 @@ Deno.test("every table in an exposed schema has RLS enabled, policies and an RLS
     if (t.policies === 0 && t.rls) {
       problems.push(`${t.name}: RLS is on but no policy lets anyone in`);
     }
-    if (!FIXTURES[t.name]) {
+    if (!FIXTURES[t.name] && !SYSTEM_TABLES[t.name]) {
       problems.push(`${t.name}: add a fixture to tests/supabase/rls_matrix_test.ts`);
     }
   }
@@ -221,4 +314,29 @@ Deno.test("no API role may update or delete audit records", async () => {
         and grantee in ('anon', 'authenticated', 'service_role', 'privacy_staff')`,
   );
   assert.deepEqual(rows, []);
+});
+
+Deno.test("system tables are closed to client JWTs and anon", async (t) => {
+  const a = await createTestClient("System probe");
+  const asA = clientWithToken(await signJwt({ client_id: a }));
+  const anon = clientWithToken(null);
+  for (const [name, f] of Object.entries(SYSTEM_TABLES)) {
+    await t.step(name, async () => {
+      const id = await f.seed();
+      const before = JSON.stringify(await sql(`select * from public.${name} where id = $1`, [id]));
+      for (const who of [asA, anon]) {
+        const sel = await who.from(name).select("*");
+        assert.deepEqual(sel.data ?? [], [], `${name}: nothing readable`);
+        assert.ok((await who.from(name).insert(f.row)).error, `${name}: insert refused`);
+        const upd = await who.from(name).update({ id: -1 }).eq("id", id).select();
+        assert.deepEqual(upd.data ?? [], []);
+        const del = await who.from(name).delete().eq("id", id).select();
+        assert.deepEqual(del.data ?? [], []);
+      }
+      assert.equal(
+        JSON.stringify(await sql(`select * from public.${name} where id = $1`, [id])),
+        before,
+      );
+    });
+  }
 });
