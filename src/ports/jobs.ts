@@ -1,0 +1,13 @@
+/**
+ * Work the edge does after answering: each job names a durable row, so a lost job only delays
+ * work (the sweeper finds the row again), and running a job twice is harmless.
+ */
+export type Job =
+  | { kind: "inbox"; id: number }
+  | { kind: "send"; clientId: string; messageId: string }
+  | { kind: "webhook_delivery"; clientId: string; deliveryId: string };
+
+/** Rings the consumer: a Cloudflare Queue on Workers, an in-process queue on Deno. */
+export interface Doorbell {
+  ring(jobs: Job[]): Promise<void>;
+}
