@@ -126,6 +126,8 @@ create table public.messages (
   )),
   status_updated_at timestamptz not null default now(),
   error jsonb,
+  -- who it goes to or came from: wa_id digits, or the BSUID when no number is known
+  recipient text,
   idempotency_key text,
   request_hash text,
   attempts integer not null default 0,
@@ -342,7 +344,13 @@ begin
     status_updated_at = now()
   where id = m.id
   returning * into m;
-  return jsonb_build_object('outcome', 'claimed', 'message', to_jsonb(m));
+  return jsonb_build_object(
+    'outcome', 'claimed',
+    'message', to_jsonb(m),
+    'phone', (select jsonb_build_object('phone_number_id', p.phone_number_id,
+        'waba_account_id', p.waba_account_id)
+      from public.phone_numbers p where p.id = m.phone_number_id)
+  );
 end
 $$;
 revoke all on function public.claim_outbound_message(uuid, integer, integer) from public, anon;
@@ -399,3 +407,179 @@ end
 $$;
 revoke all on function public.record_send_result(uuid, jsonb) from public, anon;
 grant execute on function public.record_send_result(uuid, jsonb) to authenticated;
+
+/*
+ * Puts an outbound message in the queue for the calling client, in one round trip:
+ * resolves the sending number, finds or creates the contact, applies the rules that must hold
+ * before Meta is called (consent, 24-hour window) and honours the idempotency key.
+ * p: {id, phone_number_id (Meta's, optional when the client has one), wa_id | user_id, type,
+ *     content_ciphertext, free_form boolean, idempotency_key, request_hash, window_hours}
+ * Returns {"outcome": "created" | "existing" | "idempotency_conflict" | "opted_out" |
+ *          "outside_window" | "unknown_phone_number" | "ambiguous_phone_number", "message": ...}
+ */
+create or replace function public.enqueue_message(p jsonb) returns jsonb
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  cid uuid := private.current_client_id();
+  phone_id uuid;
+  phone_count integer;
+  c public.contacts;
+  m public.messages;
+begin
+  if cid is null then
+    raise exception 'enqueue_message needs a client JWT' using errcode = '42501';
+  end if;
+  if p ->> 'idempotency_key' is not null then
+    select * into m from public.messages
+      where client_id = cid and idempotency_key = p ->> 'idempotency_key';
+    if found then
+      if m.request_hash is distinct from p ->> 'request_hash' then
+        return jsonb_build_object('outcome', 'idempotency_conflict', 'message', to_jsonb(m));
+      end if;
+      return jsonb_build_object('outcome', 'existing', 'message', to_jsonb(m));
+    end if;
+  end if;
+  if p ->> 'phone_number_id' is not null then
+    select id into phone_id from public.phone_numbers
+      where client_id = cid and phone_number_id = p ->> 'phone_number_id';
+    if phone_id is null then
+      return jsonb_build_object('outcome', 'unknown_phone_number');
+    end if;
+  else
+    select count(*), min(id::text)::uuid into phone_count, phone_id from public.phone_numbers
+      where client_id = cid;
+    if phone_count = 0 then
+      return jsonb_build_object('outcome', 'unknown_phone_number');
+    elsif phone_count > 1 then
+      return jsonb_build_object('outcome', 'ambiguous_phone_number');
+    end if;
+  end if;
+  if p ->> 'wa_id' is not null then
+    insert into public.contacts (client_id, wa_id) values (cid, p ->> 'wa_id')
+      on conflict (client_id, wa_id) do nothing;
+    select * into c from public.contacts where client_id = cid and wa_id = p ->> 'wa_id';
+  else
+    insert into public.contacts (client_id, user_id) values (cid, p ->> 'user_id')
+      on conflict (client_id, user_id) do nothing;
+    select * into c from public.contacts where client_id = cid and user_id = p ->> 'user_id';
+  end if;
+  if c.consent_status = 'opted_out' then
+    return jsonb_build_object('outcome', 'opted_out', 'contact_id', c.id);
+  end if;
+  if (p ->> 'free_form')::boolean and (c.last_inbound_at is null
+      or c.last_inbound_at < now() - make_interval(hours => coalesce((p ->> 'window_hours')::int, 24))) then
+    return jsonb_build_object('outcome', 'outside_window', 'contact_id', c.id,
+      'last_inbound_at', c.last_inbound_at);
+  end if;
+  insert into public.messages (id, client_id, phone_number_id, contact_id, direction, type,
+    content_ciphertext, status, recipient, idempotency_key, request_hash, next_attempt_at)
+  values ((p ->> 'id')::uuid, cid, phone_id, c.id, 'outbound', p ->> 'type',
+    p ->> 'content_ciphertext', 'queued', coalesce(c.wa_id, c.user_id),
+    p ->> 'idempotency_key', p ->> 'request_hash', now())
+  on conflict (client_id, idempotency_key) do nothing
+  returning * into m;
+  if m.id is null then
+    -- a concurrent request with the same key won the insert
+    select * into m from public.messages
+      where client_id = cid and idempotency_key = p ->> 'idempotency_key';
+    return jsonb_build_object('outcome',
+      case when m.request_hash is distinct from p ->> 'request_hash'
+        then 'idempotency_conflict' else 'existing' end, 'message', to_jsonb(m));
+  end if;
+  return jsonb_build_object('outcome', 'created', 'message', to_jsonb(m));
+end
+$$;
+revoke all on function public.enqueue_message(jsonb) from public, anon;
+grant execute on function public.enqueue_message(jsonb) to authenticated;
+
+/*
+ * Stores one client's share of a webhook delivery in one round trip: contacts (created or
+ * touched, last inbound time moved forward only), inbound messages (deduplicated by wamid),
+ * status events (through apply_status_events) and other fields.
+ * batch: {"messages": [{id, phone_number_id (ours), wa_id, user_id, profile_name_ciphertext,
+ *          wamid, type, content_ciphertext, media, context_wamid, timestamp}],
+ *         "statuses": [...as apply_status_events...], "fields": [{waba_id, phone_number_id, field, value}]}
+ * Returns {"inserted": [message ids new in this call], "statuses": number applied}.
+ */
+create or replace function public.ingest_whatsapp_batch(batch jsonb) returns jsonb
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  cid uuid := private.current_client_id();
+  msg jsonb;
+  contact_id uuid;
+  new_id uuid;
+  inserted jsonb := '[]'::jsonb;
+  applied integer := 0;
+begin
+  if cid is null then
+    raise exception 'ingest_whatsapp_batch needs a client JWT' using errcode = '42501';
+  end if;
+  for msg in select * from jsonb_array_elements(coalesce(batch -> 'messages', '[]')) loop
+    if msg ->> 'wa_id' is not null then
+      insert into public.contacts as c (client_id, wa_id, user_id, profile_name_ciphertext,
+        last_inbound_at)
+      values (cid, msg ->> 'wa_id', msg ->> 'user_id', msg ->> 'profile_name_ciphertext',
+        (msg ->> 'timestamp')::timestamptz)
+      on conflict (client_id, wa_id) do update set
+        user_id = coalesce(c.user_id, excluded.user_id),
+        profile_name_ciphertext = coalesce(excluded.profile_name_ciphertext, c.profile_name_ciphertext),
+        last_inbound_at = greatest(c.last_inbound_at, excluded.last_inbound_at)
+      returning c.id into contact_id;
+    else
+      insert into public.contacts as c (client_id, user_id, profile_name_ciphertext, last_inbound_at)
+      values (cid, msg ->> 'user_id', msg ->> 'profile_name_ciphertext',
+        (msg ->> 'timestamp')::timestamptz)
+      on conflict (client_id, user_id) do update set
+        profile_name_ciphertext = coalesce(excluded.profile_name_ciphertext, c.profile_name_ciphertext),
+        last_inbound_at = greatest(c.last_inbound_at, excluded.last_inbound_at)
+      returning c.id into contact_id;
+    end if;
+    new_id := null;
+    insert into public.messages (id, client_id, phone_number_id, contact_id, direction, wamid,
+      type, content_ciphertext, media, status, recipient, context_wamid, created_at)
+    values ((msg ->> 'id')::uuid, cid, (msg ->> 'phone_number_id')::uuid, contact_id, 'inbound',
+      msg ->> 'wamid', msg ->> 'type', msg ->> 'content_ciphertext', msg -> 'media', 'received',
+      coalesce(msg ->> 'wa_id', msg ->> 'user_id'), msg ->> 'context_wamid',
+      (msg ->> 'timestamp')::timestamptz)
+    on conflict (client_id, wamid) do nothing
+    returning id into new_id;
+    if new_id is not null then
+      inserted := inserted || to_jsonb(new_id);
+    end if;
+  end loop;
+  if jsonb_array_length(coalesce(batch -> 'statuses', '[]')) > 0 then
+    applied := public.apply_status_events(batch -> 'statuses');
+  end if;
+  insert into public.whatsapp_account_events (client_id, waba_id, phone_number_id, field, value)
+  select cid, f ->> 'waba_id', f ->> 'phone_number_id', f ->> 'field', f -> 'value'
+    from jsonb_array_elements(coalesce(batch -> 'fields', '[]')) f;
+  return jsonb_build_object('inserted', inserted, 'statuses', applied);
+end
+$$;
+revoke all on function public.ingest_whatsapp_batch(jsonb) from public, anon;
+grant execute on function public.ingest_whatsapp_batch(jsonb) to authenticated;
+
+-- Inbox claim for the consumer (service role only): a lease, so a crashed consumer's item comes
+-- back to the sweeper once the lease runs out.
+create or replace function public.claim_inbox_item(item_id bigint, lease_seconds integer default 60)
+returns jsonb
+language sql
+security invoker
+set search_path = ''
+as $$
+  update public.webhook_inbox set
+    attempts = attempts + 1,
+    locked_until = now() + make_interval(secs => lease_seconds)
+  where id = item_id and processed_at is null
+    and (locked_until is null or locked_until < now())
+  returning jsonb_build_object('id', id, 'provider', provider,
+    'payload_ciphertext', payload_ciphertext, 'attempts', attempts, 'received_at', received_at)
+$$;
+revoke all on function public.claim_inbox_item(bigint, integer) from public, anon, authenticated;
+grant execute on function public.claim_inbox_item(bigint, integer) to service_role;

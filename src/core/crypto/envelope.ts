@@ -17,6 +17,8 @@ const decoder = new TextDecoder();
 export interface Keyring {
   readonly active: string;
   readonly versions: ReadonlyMap<string, CryptoKey>;
+  /** the same master keys as HKDF input, for keys derived per purpose (see systemKey) */
+  readonly derivation: ReadonlyMap<string, CryptoKey>;
 }
 
 export class DecryptionError extends Error {
@@ -39,6 +41,7 @@ function importAesKey(raw: Uint8Array, usages: KeyUsage[]): Promise<CryptoKey> {
  */
 export async function parseKeyring(spec: string, active?: string): Promise<Keyring> {
   const versions = new Map<string, CryptoKey>();
+  const derivation = new Map<string, CryptoKey>();
   for (const part of spec.split(",")) {
     const [version, encoded] = part.trim().split(":");
     if (!version || !encoded) throw new Error(`Master key entry "${version ?? ""}" is malformed`);
@@ -48,10 +51,14 @@ export async function parseKeyring(spec: string, active?: string): Promise<Keyri
     }
     if (versions.has(version)) throw new Error(`Master key ${version} is listed twice`);
     versions.set(version, await importAesKey(raw, ["encrypt", "decrypt"]));
+    derivation.set(
+      version,
+      await crypto.subtle.importKey("raw", raw, "HKDF", false, ["deriveKey"]),
+    );
   }
   const chosen = active ?? [...versions.keys()].at(-1)!;
   if (!versions.has(chosen)) throw new Error(`Active master key ${chosen} is not in the keyring`);
-  return { active: chosen, versions };
+  return { active: chosen, versions, derivation };
 }
 
 /** A new random master key in the configuration format, for set-up scripts and rotation. */
@@ -156,4 +163,52 @@ export async function decryptField(key: CryptoKey, ciphertext: string, context: 
     throw new DecryptionError("Ciphertext has an unknown format");
   }
   return decoder.decode(await open(key, ciphertext.slice(FIELD_PREFIX.length + 1), context));
+}
+
+const derivedKeys = new WeakMap<Keyring, Map<string, Promise<CryptoKey>>>();
+
+function systemKey(keyring: Keyring, version: string, label: string): Promise<CryptoKey> {
+  let systemKeys = derivedKeys.get(keyring);
+  if (!systemKeys) derivedKeys.set(keyring, systemKeys = new Map());
+  const id = `${version}/${label}`;
+  let key = systemKeys.get(id);
+  if (!key) {
+    const base = keyring.derivation.get(version);
+    if (!base) throw new DecryptionError(`Master key ${version} is not configured`);
+    key = crypto.subtle.deriveKey(
+      { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(32), info: encoder.encode(label) },
+      base,
+      { name: "AES-GCM", length: 256 },
+      false,
+      ["encrypt", "decrypt"],
+    );
+    if (systemKeys.size > 256) systemKeys.clear();
+    systemKeys.set(id, key);
+  }
+  return key;
+}
+
+/**
+ * Encrypts data that belongs to no client yet (a webhook before it is routed). The key is derived
+ * per purpose and per UTC day from the active master key, which keeps each AES-GCM key far below
+ * its random-nonce usage limit at any webhook rate, and lets old days be shredded by rotation.
+ */
+export async function encryptSystem(
+  keyring: Keyring,
+  purpose: string,
+  plaintext: string,
+  now = new Date(),
+): Promise<string> {
+  const label = `${purpose}:${now.toISOString().slice(0, 10)}`;
+  const key = await systemKey(keyring, keyring.active, label);
+  return `s1.${keyring.active}.${label}.${await seal(key, encoder.encode(plaintext), label)}`;
+}
+
+export async function decryptSystem(keyring: Keyring, ciphertext: string): Promise<string> {
+  const [prefix, version, label, iv, ct] = ciphertext.split(".");
+  if (prefix !== "s1" || !version || !label || !iv || !ct) {
+    throw new DecryptionError("Ciphertext has an unknown format");
+  }
+  const key = await systemKey(keyring, version, label);
+  return decoder.decode(await open(key, `${iv}.${ct}`, label));
 }

@@ -4,7 +4,9 @@ import {
   createDataKey,
   decryptField,
   DecryptionError,
+  decryptSystem,
   encryptField,
+  encryptSystem,
   generateMasterKey,
   parseKeyring,
   rewrapDataKey,
@@ -60,4 +62,18 @@ Deno.test("parseKeyring() refuses short keys, duplicates and an unknown active v
   const k = generateMasterKey("v1");
   await assert.rejects(parseKeyring(`${k},${k}`), /listed twice/);
   await assert.rejects(parseKeyring(k, "v9"), /not in the keyring/);
+});
+
+Deno.test("encryptSystem() round-trips with a per-day key and fails under another keyring", async () => {
+  const ring = await parseKeyring(generateMasterKey("v1"));
+  const ct = await encryptSystem(
+    ring,
+    "inbox",
+    '{"hello":"world"}',
+    new Date("2026-11-24T10:00:00Z"),
+  );
+  assert.match(ct, /^s1\.v1\.inbox:2026-11-24\./);
+  assert.equal(await decryptSystem(ring, ct), '{"hello":"world"}');
+  const other = await parseKeyring(generateMasterKey("v1"));
+  await assert.rejects(decryptSystem(other, ct), DecryptionError);
 });
