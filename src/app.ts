@@ -15,6 +15,11 @@ import { requestContext } from "./http/middleware/request_context.ts";
 import { healthRoutes } from "./http/routes/health.ts";
 import { apiKeyRoutes } from "./http/routes/v1/api_keys.ts";
 import { meRoutes } from "./http/routes/v1/me.ts";
+import { contactRoutes } from "./http/routes/v1/contacts.ts";
+import { mediaRoutes } from "./http/routes/v1/media.ts";
+import { messageRoutes } from "./http/routes/v1/messages.ts";
+import { whatsappWebhookRoutes } from "./http/routes/webhooks/whatsapp.ts";
+import type { ServiceDeps } from "./services/deps.ts";
 import type { AppEnv } from "./http/types.ts";
 
 export interface AppDeps {
@@ -25,6 +30,7 @@ export interface AppDeps {
   pepper: CryptoKey;
   keyring: Keyring;
   dataKeys: DataKeys;
+  services: ServiceDeps;
   /** seconds a verified API key stays cached per isolate (0 in tests that revoke and retry) */
   authCacheSeconds?: number;
 }
@@ -75,10 +81,14 @@ export function createApp(deps: AppDeps) {
   );
 
   app.route("/", healthRoutes(deps.db.service));
+  app.route("/", whatsappWebhookRoutes(deps.services));
 
   app.use("/v1/*", auth.authenticate);
   app.route("/v1", meRoutes(deps.db));
   app.route("/v1", apiKeyRoutes({ db: deps.db, pepper: deps.pepper, onRevoke: auth.invalidate }));
+  app.route("/v1", messageRoutes(deps.services));
+  app.route("/v1", contactRoutes(deps.services));
+  app.route("/v1", mediaRoutes(deps.services));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

@@ -1,14 +1,29 @@
 import { createApp } from "./app.ts";
 import type { Env } from "./config/env.ts";
+import { graphClient } from "./adapters/http/graph_client.ts";
 import { jsonLogger } from "./adapters/logging/json_logger.ts";
 import { dataKeys } from "./adapters/supabase/data_keys.ts";
 import { createDatabaseAccess } from "./adapters/supabase/database.ts";
 import { supabaseRequestLogSink } from "./adapters/supabase/request_log_sink.ts";
 import { importPepper } from "./core/auth/api_keys.ts";
 import { parseKeyring } from "./core/crypto/envelope.ts";
+import { type EventPublisher, noEvents } from "./ports/events.ts";
+import type { Doorbell, Job } from "./ports/jobs.ts";
+import { jobConsumer } from "./services/consumer.ts";
+import type { ServiceDeps } from "./services/deps.ts";
+import { webhookRouter } from "./services/routing.ts";
+import { type DueWork, sweep } from "./services/sweeper.ts";
 
-/** Everything both composition roots share: from parsed configuration to a ready app. */
-export async function composeApp(env: Env, options: { authCacheSeconds?: number } = {}) {
+export interface ComposeOptions {
+  /** builds the runtime's doorbell; it is handed the job handler (Deno runs jobs in-process) */
+  doorbell: (handle: (job: Job) => Promise<unknown>) => Doorbell;
+  authCacheSeconds?: number;
+  fetch?: typeof fetch;
+  now?: () => number;
+}
+
+/** Everything both composition roots share: from parsed configuration to a ready app and jobs. */
+export async function composeApp(env: Env, options: ComposeOptions) {
   const logger = jsonLogger({ level: env.LOG_LEVEL, base: { service: "glooft-edge" } });
   const db = createDatabaseAccess({
     url: env.SUPABASE_URL,
@@ -17,16 +32,47 @@ export async function composeApp(env: Env, options: { authCacheSeconds?: number 
     jwtSecret: env.SUPABASE_JWT_SECRET,
   });
   const keyring = await parseKeyring(env.MASTER_KEYS, env.MASTER_KEY_ACTIVE);
+  const keys = dataKeys({ keyring, service: db.service });
+  const events: EventPublisher = noEvents;
+  const dueWork: DueWork[] = [];
+
+  let handle: (job: Job) => Promise<unknown> = () => Promise.resolve();
+  const doorbell = options.doorbell((job) => handle(job));
+  const services: ServiceDeps = {
+    env,
+    db,
+    dataKeys: keys,
+    keyring,
+    logger,
+    doorbell,
+    events,
+    now: options.now ?? Date.now,
+    graph: graphClient({
+      baseUrl: env.GRAPH_API_BASE_URL,
+      version: env.GRAPH_API_VERSION,
+      timeoutMs: env.GRAPH_API_TIMEOUT_MS,
+      fetch: options.fetch,
+    }),
+  };
+  const router = webhookRouter(db.service);
+  handle = jobConsumer({ ...services, router });
+
   const requestLog = supabaseRequestLogSink(db.service);
-  const deps = {
+  const app = createApp({
     env,
     db,
     logger,
     requestLog,
     keyring,
     pepper: await importPepper(env.API_KEY_PEPPER),
-    dataKeys: dataKeys({ keyring, service: db.service }),
+    dataKeys: keys,
+    services,
     authCacheSeconds: options.authCacheSeconds,
+  });
+  return {
+    app,
+    deps: { env, db, logger, requestLog, services },
+    handleJob: handle,
+    sweep: () => sweep(services, { extra: dueWork }),
   };
-  return { app: createApp(deps), deps };
 }

@@ -37,6 +37,14 @@ export const EnvSchema = z.object({
   ),
   GRAPH_API_TIMEOUT_MS: intFromString(10_000, 100, 60_000),
 
+  // Meta's pair rate: about one message per 6 s to the same recipient
+  RECIPIENT_MIN_INTERVAL_MS: intFromString(6000, 0, 60_000),
+  // after a send whose response was lost, how long to wait for a status webhook naming our id
+  // before sending again (Meta's status webhooks normally arrive within seconds)
+  SEND_AMBIGUOUS_WAIT_MS: intFromString(30_000, 100, 600_000),
+  // how often the sweeper re-rings recorded work that is not finished
+  SWEEP_INTERVAL_SECONDS: intFromString(30, 1, 3600),
+
   MAX_BODY_BYTES: intFromString(1_048_576, 1024, 10_485_760),
   WEBHOOK_MAX_BODY_BYTES: intFromString(3_145_728, 1024, 10_485_760),
   AUTH_FAILURES_PER_MINUTE: intFromString(10, 1, 10_000),

@@ -1,7 +1,12 @@
 import { ConfigError, parseEnv } from "../config/env.ts";
 import { composeApp } from "../compose.ts";
+import { localDoorbell } from "../adapters/deno/local_doorbell.ts";
+import { jsonLogger } from "../adapters/logging/json_logger.ts";
 
-/** Deno composition root: the same app as on Workers, served with Deno.serve. */
+/**
+ * Deno composition root: the same app as on Workers, served with Deno.serve; jobs run in-process
+ * (the doorbell) and the sweeper runs on a timer, as the Cron Trigger does on Workers.
+ */
 if (import.meta.main) {
   let env;
   try {
@@ -11,7 +16,11 @@ if (import.meta.main) {
     console.error(`${error.message}\nSee .dev.vars.example and README.md (Configuration).`);
     Deno.exit(78);
   }
-  const { app, deps } = await composeApp(env);
+  const jobLogger = jsonLogger({ level: env.LOG_LEVEL, base: { service: "glooft-edge" } });
+  let bell: ReturnType<typeof localDoorbell> | undefined;
+  const { app, deps, sweep } = await composeApp(env, {
+    doorbell: (handle) => bell = localDoorbell({ handle, logger: jobLogger, concurrency: 32 }),
+  });
   const port = Number(Deno.env.get("PORT") ?? 8787);
   const hostname = Deno.env.get("HOST") ?? "127.0.0.1";
   const server = Deno.serve({
@@ -23,8 +32,15 @@ if (import.meta.main) {
     const addr = info.remoteAddr as Deno.NetAddr;
     return app.fetch(req, { remoteAddr: addr.hostname, waitUntil: () => {} });
   });
+  const sweeper = setInterval(() => {
+    sweep().catch((e) => deps.logger.error("sweep_failed", { message: (e as Error).message }));
+  }, env.SWEEP_INTERVAL_SECONDS * 1000);
+  // work recorded before a restart is picked up at once, not a sweep interval later
+  sweep().catch((e) => deps.logger.error("sweep_failed", { message: (e as Error).message }));
   const stop = async () => {
+    clearInterval(sweeper);
     await server.shutdown();
+    bell?.close();
     await deps.requestLog.flush();
     Deno.exit(0);
   };

@@ -1,22 +1,43 @@
 import { ConfigError, parseEnv } from "../config/env.ts";
 import { composeApp } from "../compose.ts";
+import { type QueueBinding, queueDoorbell } from "../adapters/workers/queue_doorbell.ts";
+import type { Job } from "../ports/jobs.ts";
 
 type Composed = Awaited<ReturnType<typeof composeApp>>;
 let composed: Promise<Composed> | undefined;
 
-/** Parsed once per isolate; a configuration error is logged once and answered with a 503. */
+interface ExecutionContext {
+  waitUntil(promise: Promise<unknown>): void;
+}
+interface QueueMessage {
+  body: Job;
+  ack(): void;
+  retry(options?: { delaySeconds?: number }): void;
+}
+
+/** Parsed once per isolate; a configuration error is logged and answered with a 503. */
 function boot(bindings: Record<string, unknown>): Promise<Composed> {
   composed ??= (async () => {
     const strings = Object.fromEntries(
       Object.entries(bindings).filter(([, v]) => typeof v === "string"),
     ) as Record<string, string>;
-    return await composeApp(parseEnv(strings));
+    const queue = bindings.JOBS as QueueBinding | undefined;
+    if (!queue) throw new ConfigError(["JOBS queue binding is missing (see wrangler.toml)"]);
+    return await composeApp(parseEnv(strings), { doorbell: () => queueDoorbell(queue) });
   })();
+  composed.catch(() => (composed = undefined));
   return composed;
 }
 
-interface ExecutionContext {
-  waitUntil(promise: Promise<unknown>): void;
+function bootFailure(error: unknown): Response {
+  const message = error instanceof ConfigError ? error.message : "Start-up failed";
+  console.error(JSON.stringify({ level: "error", event: "boot_failed", message }));
+  return Response.json(
+    {
+      error: { code: "misconfigured", message: "The service is not configured", request_id: null },
+    },
+    { status: 503 },
+  );
 }
 
 export default {
@@ -25,20 +46,31 @@ export default {
     try {
       ({ app } = await boot(bindings));
     } catch (error) {
-      composed = undefined;
-      const message = error instanceof ConfigError ? error.message : "Start-up failed";
-      console.error(JSON.stringify({ level: "error", event: "boot_failed", message }));
-      return Response.json(
-        {
-          error: {
-            code: "misconfigured",
-            message: "The service is not configured",
-            request_id: null,
-          },
-        },
-        { status: 503 },
-      );
+      return bootFailure(error);
     }
     return app.fetch(request, { waitUntil: (p) => ctx.waitUntil(p) }, ctx as never);
+  },
+
+  /** Cloudflare Queue consumer: each message is one job; failures come back with a delay. */
+  async queue(batch: { messages: QueueMessage[] }, bindings: Record<string, unknown>) {
+    const { handleJob, deps } = await boot(bindings);
+    await Promise.all(batch.messages.map(async (message) => {
+      try {
+        await handleJob(message.body);
+        message.ack();
+      } catch (error) {
+        deps.logger.error("job_failed", {
+          kind: message.body.kind,
+          message: (error as Error).message,
+        });
+        message.retry({ delaySeconds: 10 });
+      }
+    }));
+  },
+
+  /** Cron Trigger: the sweeper re-rings recorded work that is not finished. */
+  async scheduled(_event: unknown, bindings: Record<string, unknown>, ctx: ExecutionContext) {
+    const { sweep } = await boot(bindings);
+    ctx.waitUntil(sweep());
   },
 };

@@ -9,5 +9,6 @@ export type Job =
 
 /** Rings the consumer: a Cloudflare Queue on Workers, an in-process queue on Deno. */
 export interface Doorbell {
-  ring(jobs: Job[]): Promise<void>;
+  /** `delayMs` asks for the jobs no earlier than that; the sweeper is the backstop either way */
+  ring(jobs: Job[], options?: { delayMs?: number }): Promise<void>;
 }

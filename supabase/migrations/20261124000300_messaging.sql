@@ -229,12 +229,12 @@ grant execute on function private.status_rank(text) to authenticated, service_ro
 
 /*
  * Records a batch of status events for the calling client and advances each message's status,
- * in one round trip. Runs as the caller (security invoker), so RLS applies. Duplicates are
+ * in one round trip; returns the events that were new (duplicates are left out). Runs as the caller (security invoker), so RLS applies. Duplicates are
  * ignored by the unique key; the advance compares ranks, so any arrival order converges.
  * A message is matched by wamid, or by our own id carried in biz_opaque_callback_data (which
  * is how a send whose HTTP response was lost still gets its wamid).
  */
-create or replace function public.apply_status_events(events jsonb) returns integer
+create or replace function public.apply_status_events(events jsonb) returns jsonb
 language plpgsql
 security invoker
 set search_path = ''
@@ -243,8 +243,9 @@ declare
   e jsonb;
   cid uuid := private.current_client_id();
   mid uuid;
-  applied integer := 0;
+  applied jsonb := '[]'::jsonb;
   new_status text;
+  fresh integer;
 begin
   if cid is null then
     raise exception 'apply_status_events needs a client JWT' using errcode = '42501';
@@ -261,6 +262,12 @@ begin
     values (cid, mid, e ->> 'wamid', new_status, (e ->> 'occurred_at')::timestamptz,
       e -> 'pricing', e -> 'errors', e ->> 'conversation_id')
     on conflict do nothing;
+    get diagnostics fresh = row_count;
+    if fresh = 0 then
+      continue; -- a duplicate delivery of an event we already have
+    end if;
+    applied := applied || jsonb_build_object('wamid', e ->> 'wamid', 'status', new_status,
+      'message_id', mid, 'occurred_at', e ->> 'occurred_at', 'errors', e -> 'errors');
     if mid is null or new_status not in ('sent', 'delivered', 'read', 'failed') then
       continue;
     end if;
@@ -283,7 +290,6 @@ begin
         else m.next_attempt_at end,
       locked_until = null
     where m.id = mid;
-    applied := applied + 1;
   end loop;
   return applied;
 end
@@ -348,7 +354,7 @@ begin
     'outcome', 'claimed',
     'message', to_jsonb(m),
     'phone', (select jsonb_build_object('phone_number_id', p.phone_number_id,
-        'waba_account_id', p.waba_account_id)
+        'waba_account_id', p.waba_account_id, 'messages_per_second', p.messages_per_second)
       from public.phone_numbers p where p.id = m.phone_number_id)
   );
 end
@@ -502,7 +508,7 @@ grant execute on function public.enqueue_message(jsonb) to authenticated;
  * batch: {"messages": [{id, phone_number_id (ours), wa_id, user_id, profile_name_ciphertext,
  *          wamid, type, content_ciphertext, media, context_wamid, timestamp}],
  *         "statuses": [...as apply_status_events...], "fields": [{waba_id, phone_number_id, field, value}]}
- * Returns {"inserted": [message ids new in this call], "statuses": number applied}.
+ * Returns {"inserted": [message ids new in this call], "statuses": [new status events]}.
  */
 create or replace function public.ingest_whatsapp_batch(batch jsonb) returns jsonb
 language plpgsql
@@ -515,7 +521,7 @@ declare
   contact_id uuid;
   new_id uuid;
   inserted jsonb := '[]'::jsonb;
-  applied integer := 0;
+  applied jsonb := '[]'::jsonb;
 begin
   if cid is null then
     raise exception 'ingest_whatsapp_batch needs a client JWT' using errcode = '42501';

@@ -2,7 +2,9 @@ import pg from "pg";
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import { SignJWT } from "jose";
 import { parseEnv } from "../../src/config/env.ts";
-import { composeApp } from "../../src/compose.ts";
+import { composeApp, type ComposeOptions } from "../../src/compose.ts";
+import { localDoorbell } from "../../src/adapters/deno/local_doorbell.ts";
+import { jsonLogger } from "../../src/adapters/logging/json_logger.ts";
 import type { StackSecrets } from "../../tools/stack/secrets.ts";
 
 export interface TestStack {
@@ -71,8 +73,23 @@ export async function createTestClient(name = "Test client"): Promise<string> {
   return row.id;
 }
 
-/** The real app, composed exactly as the Deno entry does, against the test stack. */
-export async function testApp(overrides: Record<string, string> = {}) {
+/**
+ * The real app, composed exactly as the Deno entry does (in-process doorbell), against the test
+ * stack. `bell.idle()` waits until every job it rang has run; `bell.close()` stops it.
+ */
+export async function testApp(
+  overrides: Record<string, string> = {},
+  options: { doorbell?: ComposeOptions["doorbell"]; fetch?: typeof fetch } = {},
+) {
   const env = parseEnv({ ...testStack().appEnv, LOG_LEVEL: "error", ...overrides });
-  return await composeApp(env, { authCacheSeconds: 0 });
+  let bell: ReturnType<typeof localDoorbell> | undefined;
+  const composed = await composeApp(env, {
+    authCacheSeconds: 0,
+    fetch: options.fetch,
+    doorbell: options.doorbell ??
+      ((handle) => bell = localDoorbell({ handle, logger: silentLogger, concurrency: 16 })),
+  });
+  return { ...composed, bell: bell ?? null };
 }
+
+const silentLogger = jsonLogger({ level: "error", write: () => {} });

@@ -1,0 +1,27 @@
+import type { Doorbell, Job } from "../../ports/jobs.ts";
+
+/** The part of a Cloudflare Queue binding we use. */
+export interface QueueBinding {
+  sendBatch(
+    messages: Array<{ body: Job; delaySeconds?: number }>,
+  ): Promise<unknown>;
+}
+
+const MAX_BATCH = 100; // Cloudflare Queues accept at most 100 messages per sendBatch
+const MAX_DELAY_S = 43_200; // and delays of at most 12 hours
+
+export function queueDoorbell(queue: QueueBinding): Doorbell {
+  return {
+    async ring(jobs, options) {
+      const delaySeconds = Math.min(MAX_DELAY_S, Math.ceil((options?.delayMs ?? 0) / 1000));
+      for (let i = 0; i < jobs.length; i += MAX_BATCH) {
+        await queue.sendBatch(
+          jobs.slice(i, i + MAX_BATCH).map((body) => ({
+            body,
+            ...(delaySeconds > 0 ? { delaySeconds } : {}),
+          })),
+        );
+      }
+    },
+  };
+}

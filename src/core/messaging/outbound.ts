@@ -1,0 +1,33 @@
+/**
+ * Pure rules about outbound messages, shared by the API (before enqueueing) and the sender.
+ */
+
+/** Types Meta lets a business send only inside the 24-hour customer service window. */
+export function isFreeForm(type: string): boolean {
+  return type !== "template";
+}
+
+/** WhatsApp ids are phone digits without '+'; accept what people type (+44 20 7946 0958). */
+export function normaliseRecipient(to: string): { waId: string } | { userId: string } | null {
+  const trimmed = to.trim();
+  // business-scoped user ids look like "US.13491208655302741918" (country code, dot, id)
+  if (/^[A-Z]{2}\.[A-Za-z0-9.]{1,128}$/.test(trimmed)) return { userId: trimmed };
+  const digits = trimmed.replace(/[\s().-]/g, "").replace(/^\+/, "").replace(/^00/, "");
+  return /^[1-9][0-9]{6,14}$/.test(digits) ? { waId: digits } : null;
+}
+
+/** The Graph API body for a stored message; our id rides along to match statuses by it. */
+export function graphBody(
+  recipient: string,
+  content: Record<string, unknown>,
+  messageId: string,
+): Record<string, unknown> {
+  const to = /^[A-Z]{2}\./.test(recipient) ? { recipient } : { to: recipient };
+  return {
+    messaging_product: "whatsapp",
+    recipient_type: "individual",
+    ...to,
+    ...content,
+    biz_opaque_callback_data: messageId,
+  };
+}

@@ -1,0 +1,244 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { decryptField } from "../../../core/crypto/envelope.ts";
+import { AppError, notFound } from "../../../core/errors.ts";
+import type { ServiceDeps } from "../../../services/deps.ts";
+import { enqueueMessage, markRead } from "../../../services/whatsapp_send.ts";
+import { requireScope } from "../../middleware/auth.ts";
+import { AUTH_ERRORS, ErrorSchema, notFoundResponse } from "../../schemas.ts";
+import type { AppEnv } from "../../types.ts";
+import {
+  MarkReadSchema,
+  MessageSchema,
+  MessageStatus,
+  SendMessageSchema,
+  StatusEventSchema,
+} from "./message_schemas.ts";
+
+const LIST_COLUMNS =
+  "id, direction, wamid, type, status, recipient, contact_id, error, attempts, dead_lettered_at, created_at, sent_at, delivered_at, read_at, failed_at, pricing_category";
+const security = [{ bearer: [] }];
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { "application/json": { schema } },
+  description,
+});
+const refusal = json(
+  ErrorSchema,
+  "Refused before anything was sent: opted-out contact (`contact_opted_out`), free-form outside the 24-hour window (`outside_customer_service_window`), unknown phone number",
+);
+
+const send = createRoute({
+  method: "post",
+  path: "/messages",
+  tags: ["Messages"],
+  summary: "Send a message (or mark one as read)",
+  description:
+    "The body mirrors the Cloud API's `POST /{phone_number_id}/messages`. The message is queued " +
+    "durably and sent by the pipeline (paced, retried, tracked); the answer is 202 with our id. " +
+    "With an `Idempotency-Key` header the same key always returns the same message and never " +
+    'sends twice. A body `{"status": "read", "message_id": wamid}` marks an inbound message as read.',
+  security,
+  middleware: [requireScope("messages:send")] as const,
+  request: {
+    headers: z.object({ "idempotency-key": z.string().min(1).max(255).optional() }),
+    body: {
+      content: { "application/json": { schema: z.union([SendMessageSchema, MarkReadSchema]) } },
+      required: true,
+    },
+  },
+  responses: {
+    202: json(
+      z.object({ message: MessageSchema }),
+      "Queued (or, for a repeated Idempotency-Key, the message it created)",
+    ),
+    200: json(z.object({ success: z.literal(true) }), "Marked as read"),
+    409: json(ErrorSchema, "Idempotency-Key reused with a different body"),
+    422: refusal,
+    ...AUTH_ERRORS,
+  },
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/messages",
+  tags: ["Messages"],
+  summary: "List messages, newest first, with cursor pagination",
+  security,
+  middleware: [requireScope("messages:read")] as const,
+  request: {
+    query: z.object({
+      status: MessageStatus.optional(),
+      direction: z.enum(["inbound", "outbound"]).optional(),
+      contact: z.string().optional().openapi({ description: "wa_id or business-scoped user id" }),
+      dead_letter: z.enum(["true", "false"]).optional().openapi({
+        description: "only messages whose retries ran out",
+      }),
+      since: z.iso.datetime({ offset: true }).optional(),
+      until: z.iso.datetime({ offset: true }).optional(),
+      limit: z.coerce.number().int().min(1).max(200).default(50),
+      cursor: z.string().optional().openapi({ description: "next_cursor from the previous page" }),
+    }),
+  },
+  responses: {
+    200: json(
+      z.object({ data: z.array(MessageSchema), next_cursor: z.string().nullable() }),
+      "A page",
+    ),
+    ...AUTH_ERRORS,
+  },
+});
+
+const get = createRoute({
+  method: "get",
+  path: "/messages/{id}",
+  tags: ["Messages"],
+  summary: "One message with its content and status timeline",
+  security,
+  middleware: [requireScope("messages:read")] as const,
+  request: { params: z.object({ id: z.uuid() }) },
+  responses: {
+    200: json(
+      z.object({ message: MessageSchema, timeline: z.array(StatusEventSchema) }),
+      "The message",
+    ),
+    404: notFoundResponse,
+    ...AUTH_ERRORS,
+  },
+});
+
+const retry = createRoute({
+  method: "post",
+  path: "/messages/{id}/retry",
+  tags: ["Messages"],
+  summary: "Re-drive a dead-lettered message (retries ran out on retryable errors)",
+  security,
+  middleware: [requireScope("messages:send")] as const,
+  request: { params: z.object({ id: z.uuid() }) },
+  responses: {
+    202: json(z.object({ message: MessageSchema }), "Queued again"),
+    404: notFoundResponse,
+    409: json(ErrorSchema, "The message is not dead-lettered"),
+    ...AUTH_ERRORS,
+  },
+});
+
+function encodeCursor(row: { created_at: string; id: string }) {
+  return btoa(`${row.created_at}|${row.id}`).replaceAll("=", "");
+}
+
+function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  try {
+    const [createdAt, id] = atob(cursor).split("|");
+    if (createdAt && /^[0-9a-f-]{36}$/.test(id) && !Number.isNaN(Date.parse(createdAt))) {
+      return { createdAt, id };
+    }
+  } catch { /* fall through */ }
+  throw new AppError(400, "invalid_cursor", "The cursor is not one this API returned");
+}
+
+export function messageRoutes(deps: ServiceDeps) {
+  return new OpenAPIHono<AppEnv>()
+    .openapi(send, async (c) => {
+      const p = c.get("principal");
+      const body = c.req.valid("json");
+      if ("status" in body) {
+        await markRead(deps, p.clientId, body.message_id, body.phone_number_id ?? null);
+        return c.json({ success: true as const }, 200);
+      }
+      const { to, type, phone_number_id, messaging_product: _m, recipient_type: _r, ...content } =
+        body;
+      const { message } = await enqueueMessage(deps, p.clientId, {
+        to,
+        type,
+        phone_number_id,
+        content,
+      }, c.req.valid("header")["idempotency-key"] ?? null);
+      return c.json({ message: pick(message) }, 202);
+    })
+    .openapi(list, async (c) => {
+      const p = c.get("principal");
+      const q = c.req.valid("query");
+      let query = deps.db.forClient(p.clientId).from("messages").select(LIST_COLUMNS)
+        .eq("client_id", p.clientId);
+      if (q.status) query = query.eq("status", q.status);
+      if (q.direction) query = query.eq("direction", q.direction);
+      if (q.contact) query = query.eq("recipient", q.contact.replace(/^\+/, ""));
+      if (q.dead_letter === "true") query = query.not("dead_lettered_at", "is", null);
+      if (q.dead_letter === "false") query = query.is("dead_lettered_at", null);
+      if (q.since) query = query.gte("created_at", q.since);
+      if (q.until) query = query.lt("created_at", q.until);
+      if (q.cursor) {
+        const cur = decodeCursor(q.cursor);
+        query = query.or(
+          `created_at.lt.${cur.createdAt},and(created_at.eq.${cur.createdAt},id.lt.${cur.id})`,
+        );
+      }
+      const { data, error } = await query.order("created_at", { ascending: false })
+        .order("id", { ascending: false }).limit(q.limit + 1);
+      if (error) throw new Error(`Could not list messages: ${error.message}`);
+      const rows = data as unknown as Array<z.infer<typeof MessageSchema>>;
+      const page = rows.slice(0, q.limit);
+      const next = rows.length > q.limit ? encodeCursor(page[page.length - 1]) : null;
+      return c.json({ data: page, next_cursor: next }, 200);
+    })
+    .openapi(get, async (c) => {
+      const p = c.get("principal");
+      const db = deps.db.forClient(p.clientId);
+      const { data, error } = await db.from("messages").select(
+        `${LIST_COLUMNS}, content_ciphertext`,
+      )
+        .eq("id", c.req.valid("param").id).maybeSingle();
+      if (error) throw new Error(`Could not read the message: ${error.message}`);
+      if (!data) throw notFound("Message");
+      const { content_ciphertext, ...message } = data as unknown as
+        & z.infer<typeof MessageSchema>
+        & { content_ciphertext: string | null };
+      const content = content_ciphertext
+        ? JSON.parse(
+          await decryptField(
+            await deps.dataKeys.forClient(p.clientId),
+            content_ciphertext,
+            `message:${message.id}`,
+          ),
+        )
+        : null;
+      const events = await db.from("message_status_events").select(
+        "status, occurred_at, pricing, errors",
+      )
+        .eq("message_id", message.id).order("occurred_at").order("id");
+      if (events.error) throw new Error(`Could not read the timeline: ${events.error.message}`);
+      return c.json({ message: { ...message, content }, timeline: events.data }, 200);
+    })
+    .openapi(retry, async (c) => {
+      const p = c.get("principal");
+      const db = deps.db.forClient(p.clientId);
+      const id = c.req.valid("param").id;
+      const { data, error } = await db.from("messages").update({
+        status: "queued",
+        dead_lettered_at: null,
+        error: null,
+        attempts: 0,
+        next_attempt_at: new Date(deps.now()).toISOString(),
+        failed_at: null,
+      }).eq("id", id).eq("direction", "outbound").not("dead_lettered_at", "is", null).select(
+        LIST_COLUMNS,
+      );
+      if (error) throw new Error(`Could not re-drive the message: ${error.message}`);
+      if (!data.length) {
+        const exists = await db.from("messages").select("id").eq("id", id).maybeSingle();
+        if (!exists.data) throw notFound("Message");
+        throw new AppError(
+          409,
+          "not_dead_lettered",
+          "Only messages whose retries ran out can be re-driven",
+        );
+      }
+      await deps.doorbell.ring([{ kind: "send", clientId: p.clientId, messageId: id }]);
+      return c.json({ message: data[0] as unknown as z.infer<typeof MessageSchema> }, 202);
+    });
+}
+
+function pick(m: Record<string, unknown>): z.infer<typeof MessageSchema> {
+  const out: Record<string, unknown> = {};
+  for (const k of LIST_COLUMNS.split(", ")) out[k] = m[k] ?? null;
+  return out as z.infer<typeof MessageSchema>;
+}

@@ -1,0 +1,75 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { constantTimeEqual } from "../../../core/auth/api_keys.ts";
+import { AppError } from "../../../core/errors.ts";
+import { parseMetaWebhook } from "../../../core/whatsapp/parse_webhook.ts";
+import { verifyMetaSignature } from "../../../core/whatsapp/signature.ts";
+import type { ServiceDeps } from "../../../services/deps.ts";
+import { recordMetaWebhook } from "../../../services/whatsapp_inbox.ts";
+import type { AppEnv } from "../../types.ts";
+
+/**
+ * Meta's webhook endpoint. GET is the subscription handshake (no signature on GET). POST bodies
+ * are verified over the raw bytes before anything is parsed or stored, recorded durably, and
+ * acknowledged at once; processing happens after the answer (docs: DESIGN.md §5).
+ */
+export function whatsappWebhookRoutes(
+  deps: Pick<ServiceDeps, "env" | "db" | "keyring" | "doorbell">,
+) {
+  const appSecretKey = crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(deps.env.META_APP_SECRET),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign", "verify"],
+  );
+  return new Hono<AppEnv>()
+    .get("/webhooks/whatsapp", (c) => {
+      const mode = c.req.query("hub.mode");
+      const token = c.req.query("hub.verify_token") ?? "";
+      const challenge = c.req.query("hub.challenge") ?? "";
+      if (mode === "subscribe" && constantTimeEqual(token, deps.env.META_VERIFY_TOKEN)) {
+        return c.text(challenge, 200);
+      }
+      throw new AppError(403, "verification_failed", "The verify token does not match");
+    })
+    .post(
+      "/webhooks/whatsapp",
+      bodyLimit({
+        maxSize: deps.env.WEBHOOK_MAX_BODY_BYTES,
+        onError: () => {
+          throw new AppError(
+            413,
+            "payload_too_large",
+            `Webhook bodies are limited to ${deps.env.WEBHOOK_MAX_BODY_BYTES} bytes`,
+          );
+        },
+      }),
+      async (c) => {
+        const raw = new Uint8Array(await c.req.arrayBuffer());
+        const verdict = await verifyMetaSignature(
+          raw,
+          c.req.header("x-hub-signature-256") ?? null,
+          await appSecretKey,
+        );
+        if (!verdict.valid) {
+          c.get("logger").warn("webhook_signature_rejected", { reason: verdict.reason });
+          throw new AppError(
+            401,
+            "invalid_signature",
+            `The X-Hub-Signature-256 header is ${verdict.reason}`,
+          );
+        }
+        let body: unknown;
+        try {
+          body = JSON.parse(new TextDecoder().decode(raw));
+        } catch {
+          throw new AppError(400, "invalid_json", "The body is not JSON");
+        }
+        const parsed = parseMetaWebhook(body);
+        if (!parsed.ok) throw new AppError(400, "invalid_payload", parsed.error);
+        const { duplicate } = await recordMetaWebhook(deps, raw);
+        return c.json({ received: true, duplicate }, 200);
+      },
+    );
+}

@@ -1,0 +1,11 @@
+import type { Job } from "./jobs.ts";
+
+/**
+ * Hands an event to the client's own webhook endpoints. Returns the delivery jobs to ring, so the
+ * caller can ring them together with its other work.
+ */
+export interface EventPublisher {
+  publish(event: { clientId: string; type: string; data: Record<string, unknown> }): Promise<Job[]>;
+}
+
+export const noEvents: EventPublisher = { publish: () => Promise.resolve([]) };

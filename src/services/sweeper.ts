@@ -1,0 +1,47 @@
+import type { Job } from "../ports/jobs.ts";
+import type { ServiceDeps } from "./deps.ts";
+
+export type DueWork = (limit: number) => Promise<Job[]>;
+
+/**
+ * Step 5: finds work that was recorded but not finished (a lost doorbell, a crashed consumer, a
+ * retry whose time has come) and rings it again. Cross-tenant, so it uses the service role.
+ * `extra` lets other parts (client webhook deliveries) add their own due work.
+ */
+export async function sweep(
+  deps: Pick<ServiceDeps, "db" | "doorbell" | "logger" | "now">,
+  options: { limit?: number; extra?: DueWork[] } = {},
+): Promise<{ inbox: number; sends: number; other: number }> {
+  const limit = options.limit ?? 500;
+  const now = new Date(deps.now()).toISOString();
+  const service = deps.db.service;
+  const [inbox, sends] = await Promise.all([
+    service.from("webhook_inbox").select("id").is("processed_at", null)
+      .lte("next_attempt_at", now).or(`locked_until.is.null,locked_until.lt.${now}`)
+      .order("next_attempt_at").limit(limit),
+    service.from("messages").select("id, client_id").in("status", ["queued", "sending"])
+      .lte("next_attempt_at", now).or(`locked_until.is.null,locked_until.lt.${now}`)
+      .order("next_attempt_at").limit(limit),
+  ]);
+  if (inbox.error) throw new Error(`Sweep of the inbox failed: ${inbox.error.message}`);
+  if (sends.error) throw new Error(`Sweep of outbound messages failed: ${sends.error.message}`);
+  const jobs: Job[] = [
+    ...inbox.data.map((r) => ({ kind: "inbox" as const, id: r.id as number })),
+    ...sends.data.map((r) => ({
+      kind: "send" as const,
+      clientId: r.client_id as string,
+      messageId: r.id as string,
+    })),
+  ];
+  let other = 0;
+  for (const due of options.extra ?? []) {
+    const found = await due(limit);
+    other += found.length;
+    jobs.push(...found);
+  }
+  if (jobs.length) {
+    await deps.doorbell.ring(jobs);
+    deps.logger.info("sweep", { inbox: inbox.data.length, sends: sends.data.length, other });
+  }
+  return { inbox: inbox.data.length, sends: sends.data.length, other };
+}

@@ -1,0 +1,221 @@
+import { decryptSystem, encryptField, encryptSystem } from "../core/crypto/envelope.ts";
+import {
+  type FieldEvent,
+  type InboundMessageEvent,
+  type MetaEvent,
+  parseMetaWebhook,
+  type StatusEvent,
+} from "../core/whatsapp/parse_webhook.ts";
+import type { Job } from "../ports/jobs.ts";
+import type { ServiceDeps } from "./deps.ts";
+import type { WebhookRouter } from "./routing.ts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MAX_INBOX_ATTEMPTS = 10;
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>))
+    .toHex();
+}
+
+/**
+ * Step 2 of the event flow: the verified delivery is recorded (encrypted, idempotently: Meta
+ * retries repeat the exact body) before we answer, then the consumer is rung. A duplicate is
+ * acknowledged without a second record.
+ */
+export async function recordMetaWebhook(
+  deps: Pick<ServiceDeps, "db" | "keyring" | "doorbell">,
+  raw: Uint8Array,
+): Promise<{ id: number | null; duplicate: boolean }> {
+  const dedupeKey = await sha256Hex(raw);
+  const payload = await encryptSystem(deps.keyring, "inbox", new TextDecoder().decode(raw));
+  const { data, error } = await deps.db.service.from("webhook_inbox")
+    .upsert({ provider: "meta", dedupe_key: dedupeKey, payload_ciphertext: payload }, {
+      onConflict: "provider,dedupe_key",
+      ignoreDuplicates: true,
+    })
+    .select("id");
+  if (error) throw new Error(`Could not record the webhook: ${error.message}`);
+  const id = (data?.[0]?.id as number | undefined) ?? null;
+  if (id !== null) await deps.doorbell.ring([{ kind: "inbox", id }]);
+  return { id, duplicate: id === null };
+}
+
+interface ClientBatch {
+  messages: Record<string, unknown>[];
+  statuses: Record<string, unknown>[];
+  fields: Record<string, unknown>[];
+  inbound: Map<string, InboundMessageEvent>;
+}
+
+async function inboundRow(
+  deps: Pick<ServiceDeps, "dataKeys">,
+  clientId: string,
+  phoneId: string,
+  e: InboundMessageEvent,
+) {
+  const key = await deps.dataKeys.forClient(clientId);
+  const id = crypto.randomUUID();
+  const media = e.media
+    ? { id: e.media.id, mime_type: e.media.mimeType, sha256: e.media.sha256 ?? null }
+    : null;
+  return {
+    id,
+    phone_number_id: phoneId,
+    wa_id: e.waId,
+    user_id: e.userId,
+    profile_name_ciphertext: e.profileName
+      ? await encryptField(key, e.profileName, `contact_name:${clientId}`)
+      : null,
+    wamid: e.wamid,
+    type: e.type,
+    content_ciphertext: await encryptField(
+      key,
+      JSON.stringify({ text: e.text, content: e.content }),
+      `message:${id}`,
+    ),
+    media,
+    context_wamid: e.contextWamid,
+    timestamp: e.timestamp,
+  };
+}
+
+function statusRow(e: StatusEvent) {
+  return {
+    wamid: e.wamid,
+    status: e.status,
+    occurred_at: e.timestamp,
+    pricing: e.pricing,
+    errors: e.errors.length ? e.errors : null,
+    conversation_id: e.conversationId,
+    // our message id travels in biz_opaque_callback_data: it finds the message even when the
+    // send's HTTP response (and so the wamid) was lost
+    message_id: e.bizOpaqueCallbackData && UUID.test(e.bizOpaqueCallbackData)
+      ? e.bizOpaqueCallbackData
+      : null,
+  };
+}
+
+function fieldRow(e: FieldEvent) {
+  return { waba_id: e.wabaId, phone_number_id: e.phoneNumberId, field: e.field, value: e.value };
+}
+
+/**
+ * Step 3: processes one recorded delivery. Every entry, change, message and status is routed by
+ * phone number id (or WABA id for account-level fields) and stored under the owning client's RLS;
+ * events for unknown numbers are recorded for operators. Safe to run twice.
+ */
+export async function processInboxItem(
+  deps: ServiceDeps & { router: WebhookRouter },
+  id: number,
+): Promise<{ outcome: "processed" | "skipped" | "failed"; clients?: number; unrouted?: number }> {
+  const service = deps.db.service;
+  const claim = await service.rpc("claim_inbox_item", { item_id: id, lease_seconds: 60 });
+  if (claim.error) throw new Error(`Could not claim inbox item ${id}: ${claim.error.message}`);
+  const item = claim.data as { payload_ciphertext: string; attempts: number } | null;
+  if (!item) return { outcome: "skipped" };
+
+  try {
+    const parsed = parseMetaWebhook(
+      JSON.parse(await decryptSystem(deps.keyring, item.payload_ciphertext)),
+    );
+    if (!parsed.ok) throw new Error(`Unusable payload: ${parsed.error}`);
+    const batches = new Map<string, ClientBatch>();
+    const unrouted: Array<
+      { phone_number_id: string | null; waba_id: string | null; kind: string; inbox_id: number }
+    > = [];
+    const batchFor = (clientId: string) => {
+      let b = batches.get(clientId);
+      if (!b) {
+        batches.set(clientId, b = { messages: [], statuses: [], fields: [], inbound: new Map() });
+      }
+      return b;
+    };
+
+    for (const event of parsed.events as MetaEvent[]) {
+      const route = event.phoneNumberId ? await deps.router.phone(event.phoneNumberId) : null;
+      const clientId = route?.clientId ??
+        (event.kind === "field" && event.wabaId ? await deps.router.waba(event.wabaId) : null);
+      if (!clientId) {
+        unrouted.push({
+          phone_number_id: event.phoneNumberId ?? null,
+          waba_id: event.wabaId ?? null,
+          kind: event.kind === "field" ? event.field : event.kind,
+          inbox_id: id,
+        });
+        continue;
+      }
+      const batch = batchFor(clientId);
+      if (event.kind === "message" && route) {
+        const row = await inboundRow(deps, clientId, route.phoneId, event);
+        batch.messages.push(row);
+        batch.inbound.set(row.id, event);
+      } else if (event.kind === "status") batch.statuses.push(statusRow(event));
+      else if (event.kind === "field") batch.fields.push(fieldRow(event));
+    }
+
+    const jobs: Job[] = [];
+    for (const [clientId, batch] of batches) {
+      const { data, error } = await deps.db.forClient(clientId).rpc("ingest_whatsapp_batch", {
+        batch: { messages: batch.messages, statuses: batch.statuses, fields: batch.fields },
+      });
+      if (error) throw new Error(`Could not store events for a client: ${error.message}`);
+      const result = data as { inserted: string[]; statuses: Array<Record<string, unknown>> };
+      for (const messageId of result.inserted) {
+        const e = batch.inbound.get(messageId)!;
+        jobs.push(
+          ...await deps.events.publish({
+            clientId,
+            type: "message.received",
+            data: {
+              id: messageId,
+              wamid: e.wamid,
+              phone_number_id: e.phoneNumberId,
+              from: e.waId,
+              from_user_id: e.userId,
+              profile_name: e.profileName,
+              type: e.type,
+              text: e.text,
+              content: e.content,
+              context_wamid: e.contextWamid,
+              timestamp: e.timestamp,
+            },
+          }),
+        );
+      }
+      for (const s of result.statuses) {
+        jobs.push(...await deps.events.publish({ clientId, type: "message.status", data: s }));
+      }
+    }
+    if (unrouted.length) {
+      const { error } = await service.from("unrouted_webhook_events").insert(unrouted);
+      if (error) throw new Error(`Could not record unrouted events: ${error.message}`);
+      deps.logger.warn("webhook_unrouted", { inbox_id: id, count: unrouted.length });
+    }
+    const done = await service.from("webhook_inbox").update({
+      processed_at: new Date(deps.now()).toISOString(),
+      locked_until: null,
+      last_error: null,
+    }).eq("id", id);
+    if (done.error) throw new Error(`Could not mark inbox item ${id} done: ${done.error.message}`);
+    if (jobs.length) await deps.doorbell.ring(jobs);
+    return { outcome: "processed", clients: batches.size, unrouted: unrouted.length };
+  } catch (error) {
+    const message = (error as Error).message;
+    const giveUp = item.attempts >= MAX_INBOX_ATTEMPTS;
+    const wait = Math.min(3_600_000, 1000 * 2 ** item.attempts);
+    await service.from("webhook_inbox").update({
+      locked_until: null,
+      last_error: message.slice(0, 500),
+      next_attempt_at: new Date(deps.now() + wait).toISOString(),
+      ...(giveUp ? { processed_at: new Date(deps.now()).toISOString() } : {}),
+    }).eq("id", id);
+    deps.logger.error("inbox_item_failed", {
+      inbox_id: id,
+      attempts: item.attempts,
+      give_up: giveUp,
+      message,
+    });
+    return { outcome: "failed" };
+  }
+}

@@ -1,0 +1,310 @@
+import { decryptField, encryptField } from "../core/crypto/envelope.ts";
+import { AppError } from "../core/errors.ts";
+import { graphBody, isFreeForm, normaliseRecipient } from "../core/messaging/outbound.ts";
+import {
+  backoffMs,
+  classifyGraphError,
+  type GraphError,
+  minimumWaitFor,
+} from "../core/whatsapp/graph_errors.ts";
+import type { ServiceDeps } from "./deps.ts";
+import { phonePacer } from "./pacing.ts";
+
+export const MAX_SEND_ATTEMPTS = 8;
+
+export interface SendRequest {
+  to: string;
+  type: string;
+  phone_number_id?: string;
+  /** the Meta-shaped content: { text: {...} } / { template: {...} } / ... plus context */
+  content: Record<string, unknown>;
+}
+
+export interface MessageRow {
+  id: string;
+  client_id: string;
+  phone_number_id: string;
+  contact_id: string | null;
+  direction: "inbound" | "outbound";
+  wamid: string | null;
+  type: string;
+  content_ciphertext: string | null;
+  status: string;
+  recipient: string | null;
+  attempts: number;
+  error: unknown;
+  created_at: string;
+}
+
+async function requestHash(body: unknown): Promise<string> {
+  const bytes = new TextEncoder().encode(JSON.stringify(body));
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)).toHex();
+}
+
+/**
+ * Accepts a client's send request: rules first (consent, 24-hour window), then one durable queued
+ * row (idempotent on the client's Idempotency-Key), then the doorbell. Returns the message and
+ * whether it was new.
+ */
+export async function enqueueMessage(
+  deps: Pick<ServiceDeps, "db" | "dataKeys" | "doorbell">,
+  clientId: string,
+  request: SendRequest,
+  idempotencyKey: string | null,
+): Promise<{ message: MessageRow; created: boolean }> {
+  const recipient = normaliseRecipient(request.to);
+  if (!recipient) {
+    throw new AppError(
+      400,
+      "invalid_recipient",
+      "`to` must be a phone number in international format (or a business-scoped user id)",
+    );
+  }
+  const id = crypto.randomUUID();
+  const key = await deps.dataKeys.forClient(clientId);
+  const { data, error } = await deps.db.forClient(clientId).rpc("enqueue_message", {
+    p: {
+      id,
+      phone_number_id: request.phone_number_id ?? null,
+      wa_id: "waId" in recipient ? recipient.waId : null,
+      user_id: "userId" in recipient ? recipient.userId : null,
+      type: request.type,
+      content_ciphertext: await encryptField(key, JSON.stringify(request.content), `message:${id}`),
+      free_form: isFreeForm(request.type),
+      idempotency_key: idempotencyKey,
+      request_hash: idempotencyKey ? await requestHash(request) : null,
+    },
+  });
+  if (error) throw new Error(`Could not queue the message: ${error.message}`);
+  const result = data as { outcome: string; message?: MessageRow; last_inbound_at?: string | null };
+  switch (result.outcome) {
+    case "created":
+      await deps.doorbell.ring([{ kind: "send", clientId, messageId: result.message!.id }]);
+      return { message: result.message!, created: true };
+    case "existing":
+      return { message: result.message!, created: false };
+    case "idempotency_conflict":
+      throw new AppError(
+        409,
+        "idempotency_key_reused",
+        "This Idempotency-Key was already used with a different request body",
+      );
+    case "opted_out":
+      throw new AppError(
+        422,
+        "contact_opted_out",
+        "The contact has opted out of messages from this business; nothing was sent",
+      );
+    case "outside_window":
+      throw new AppError(
+        422,
+        "outside_customer_service_window",
+        "Free-form messages can only be sent within 24 hours of the contact's last message; send an approved template instead",
+        { details: { last_inbound_at: result.last_inbound_at ?? null } },
+      );
+    case "unknown_phone_number":
+      throw new AppError(
+        422,
+        "unknown_phone_number",
+        "No such sending phone number for this client; check phone_number_id",
+      );
+    case "ambiguous_phone_number":
+      throw new AppError(
+        422,
+        "phone_number_required",
+        "This client has several phone numbers; say which one sends with phone_number_id",
+      );
+    default:
+      throw new Error(`Unexpected enqueue outcome ${result.outcome}`);
+  }
+}
+
+const tokenCache = new Map<string, { token: string; until: number }>();
+
+export async function accessTokenFor(
+  deps: ServiceDeps,
+  clientId: string,
+  wabaAccountId: string,
+): Promise<string | null> {
+  const cached = tokenCache.get(wabaAccountId);
+  if (cached && cached.until > deps.now()) return cached.token;
+  const { data, error } = await deps.db.forClient(clientId).from("whatsapp_business_accounts")
+    .select("waba_id, access_token_ciphertext").eq("id", wabaAccountId).maybeSingle();
+  if (error) throw new Error(`Could not read the access token: ${error.message}`);
+  if (!data?.access_token_ciphertext) return null;
+  const token = await decryptField(
+    await deps.dataKeys.forClient(clientId),
+    data.access_token_ciphertext,
+    `wa_token:${data.waba_id}`,
+  );
+  tokenCache.set(wabaAccountId, { token, until: deps.now() + 300_000 });
+  return token;
+}
+
+const pacer = phonePacer();
+
+type SendOutcome =
+  | "accepted"
+  | "retry"
+  | "ambiguous"
+  | "failed"
+  | "dead_lettered"
+  | "deferred"
+  | "busy"
+  | "done";
+
+/**
+ * Step 4: one send attempt. Claims the message (a lease, and the per-recipient gap), calls the
+ * Graph API, and records the outcome without moving a status backwards. A lost response is
+ * "ambiguous": we wait for a status webhook naming our id before sending again, so a message Meta
+ * accepted is never sent twice.
+ */
+export async function sendQueuedMessage(
+  deps: ServiceDeps,
+  job: { clientId: string; messageId: string },
+): Promise<{ outcome: SendOutcome; retryAt?: number }> {
+  const db = deps.db.forClient(job.clientId);
+  const claim = await db.rpc("claim_outbound_message", {
+    message_id: job.messageId,
+    lease_seconds: Math.ceil(deps.env.GRAPH_API_TIMEOUT_MS / 1000) + 20,
+    recipient_gap_ms: deps.env.RECIPIENT_MIN_INTERVAL_MS,
+  });
+  if (claim.error) throw new Error(`Could not claim the message: ${claim.error.message}`);
+  const c = claim.data as {
+    outcome: string;
+    retry_at?: string;
+    message?: MessageRow;
+    phone?: { phone_number_id: string; waba_account_id: string; messages_per_second: number };
+  };
+  if (c.outcome === "deferred" || c.outcome === "not_due") {
+    const retryAt = Date.parse(c.retry_at!);
+    await deps.doorbell.ring([{ kind: "send", ...job }], {
+      delayMs: Math.max(0, retryAt - deps.now()),
+    });
+    return { outcome: "deferred", retryAt };
+  }
+  if (c.outcome === "locked") return { outcome: "busy" };
+  if (c.outcome !== "claimed") return { outcome: "done" };
+  const message = c.message!;
+  const phone = c.phone!;
+
+  const record = async (result: Record<string, unknown>) => {
+    const { error } = await db.rpc("record_send_result", { message_id: message.id, result });
+    if (error) throw new Error(`Could not record the send result: ${error.message}`);
+  };
+  const fail = async (
+    err: GraphError | { code: string | number; title: string; details?: string | null },
+    deadLetter = false,
+  ) => {
+    const error = { code: err.code, title: err.title, details: err.details ?? null };
+    await record({ outcome: "failed", error, dead_letter: deadLetter });
+    const jobs = await deps.events.publish({
+      clientId: job.clientId,
+      type: "message.status",
+      data: { message_id: message.id, wamid: message.wamid, status: "failed", errors: [error] },
+    });
+    if (jobs.length) await deps.doorbell.ring(jobs);
+    return { outcome: deadLetter ? "dead_lettered" as const : "failed" as const };
+  };
+
+  const token = await accessTokenFor(deps, job.clientId, phone.waba_account_id);
+  if (!token) {
+    return await fail({
+      code: "no_access_token",
+      title: "The WhatsApp Business account has no access token configured",
+    });
+  }
+  const content = JSON.parse(
+    await decryptField(
+      await deps.dataKeys.forClient(job.clientId),
+      message.content_ciphertext!,
+      `message:${message.id}`,
+    ),
+  );
+  const wait = pacer.reserve(phone.phone_number_id, phone.messages_per_second);
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+
+  const sent = await deps.graph.sendMessage(
+    phone.phone_number_id,
+    token,
+    graphBody(message.recipient!, content, message.id),
+  );
+  if (sent.ok) {
+    await record({ outcome: "accepted", wamid: sent.value.wamid });
+    return { outcome: "accepted" };
+  }
+  const error = sent.error;
+  const klass = classifyGraphError(error);
+  deps.logger.warn("graph_send_failed", {
+    message_id: message.id,
+    code: error.code,
+    http_status: error.httpStatus,
+    kind: error.kind,
+    class: klass,
+    attempt: message.attempts,
+  });
+  if (klass === "token") {
+    tokenCache.delete(phone.waba_account_id);
+    const jobs = await deps.events.publish({
+      clientId: job.clientId,
+      type: "account.alert",
+      data: {
+        reason: "access_token_invalid",
+        code: error.code,
+        title: error.title,
+        phone_number_id: phone.phone_number_id,
+      },
+    });
+    if (jobs.length) await deps.doorbell.ring(jobs);
+    deps.logger.error("access_token_invalid", { client_id: job.clientId, code: error.code });
+    return await fail(error);
+  }
+  if (klass === "terminal") return await fail(error);
+  if (message.attempts >= MAX_SEND_ATTEMPTS) return await fail(error, true);
+  const ambiguous = error.kind !== "graph";
+  const delay = ambiguous
+    ? deps.env.SEND_AMBIGUOUS_WAIT_MS
+    : backoffMs(message.attempts, { minMs: minimumWaitFor(error.code) });
+  const retryAt = deps.now() + delay;
+  await record({
+    outcome: ambiguous ? "ambiguous" : "retry",
+    retry_at: new Date(retryAt).toISOString(),
+    error: { code: error.code, title: error.title, details: error.details },
+  });
+  await deps.doorbell.ring([{ kind: "send", ...job }], { delayMs: delay });
+  return { outcome: ambiguous ? "ambiguous" : "retry", retryAt };
+}
+
+/** Marks an inbound message as read at Meta (synchronous: the client wants to know it worked). */
+export async function markRead(
+  deps: ServiceDeps,
+  clientId: string,
+  wamid: string,
+  phoneNumberId: string | null,
+): Promise<void> {
+  const db = deps.db.forClient(clientId);
+  const { data, error } = await db.from("messages")
+    .select("phone_numbers!inner(phone_number_id, waba_account_id)")
+    .eq("wamid", wamid).eq("direction", "inbound").maybeSingle();
+  if (error) throw new Error(`Could not find the message: ${error.message}`);
+  const phone = (data?.phone_numbers ?? null) as unknown as
+    | { phone_number_id: string; waba_account_id: string }
+    | null;
+  if (!phone || (phoneNumberId && phone.phone_number_id !== phoneNumberId)) {
+    throw new AppError(404, "not_found", "No inbound message with this wamid for this client");
+  }
+  const token = await accessTokenFor(deps, clientId, phone.waba_account_id);
+  if (!token) {
+    throw new AppError(
+      422,
+      "no_access_token",
+      "The WhatsApp Business account has no access token configured",
+    );
+  }
+  const result = await deps.graph.markRead(phone.phone_number_id, token, wamid);
+  if (!result.ok) {
+    throw new AppError(502, "graph_error", `The Graph API refused: ${result.error.title}`, {
+      details: { code: result.error.code, details: result.error.details },
+    });
+  }
+}
