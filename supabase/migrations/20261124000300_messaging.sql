@@ -415,6 +415,50 @@ revoke all on function public.record_send_result(uuid, jsonb) from public, anon;
 grant execute on function public.record_send_result(uuid, jsonb) to authenticated;
 
 /*
+ * The one contact for a phone number and/or business-scoped user id: found by either, created
+ * when new, and given the other identifier when it learns it (a user first seen by BSUID only may
+ * later arrive with a number, and the reverse). Runs as the caller, so RLS applies.
+ */
+create or replace function private.resolve_contact(cid uuid, wa text, uid text) returns uuid
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  found_id uuid;
+begin
+  if wa is null and uid is null then
+    raise exception 'a contact needs a wa_id or a user_id' using errcode = '22023';
+  end if;
+  select c.id into found_id from public.contacts c
+    where c.client_id = cid and ((wa is not null and c.wa_id = wa) or (uid is not null and c.user_id = uid))
+    order by (c.wa_id is not distinct from wa) desc
+    limit 1;
+  if found_id is null then
+    insert into public.contacts (client_id, wa_id, user_id) values (cid, wa, uid)
+      on conflict do nothing
+      returning id into found_id;
+    if found_id is null then
+      -- lost a race with a concurrent insert of the same contact
+      select c.id into found_id from public.contacts c
+        where c.client_id = cid and ((wa is not null and c.wa_id = wa) or (uid is not null and c.user_id = uid))
+        limit 1;
+    end if;
+    return found_id;
+  end if;
+  update public.contacts c set
+    wa_id = coalesce(c.wa_id, case when not exists (
+      select 1 from public.contacts o where o.client_id = cid and o.wa_id = wa) then wa end),
+    user_id = coalesce(c.user_id, case when not exists (
+      select 1 from public.contacts o where o.client_id = cid and o.user_id = uid) then uid end)
+  where c.id = found_id and ((c.wa_id is null and wa is not null) or (c.user_id is null and uid is not null));
+  return found_id;
+end
+$$;
+revoke all on function private.resolve_contact(uuid, text, text) from public;
+grant execute on function private.resolve_contact(uuid, text, text) to authenticated, service_role;
+
+/*
  * Puts an outbound message in the queue for the calling client, in one round trip:
  * resolves the sending number, finds or creates the contact, applies the rules that must hold
  * before Meta is called (consent, 24-hour window) and honours the idempotency key.
@@ -463,15 +507,8 @@ begin
       return jsonb_build_object('outcome', 'ambiguous_phone_number');
     end if;
   end if;
-  if p ->> 'wa_id' is not null then
-    insert into public.contacts (client_id, wa_id) values (cid, p ->> 'wa_id')
-      on conflict (client_id, wa_id) do nothing;
-    select * into c from public.contacts where client_id = cid and wa_id = p ->> 'wa_id';
-  else
-    insert into public.contacts (client_id, user_id) values (cid, p ->> 'user_id')
-      on conflict (client_id, user_id) do nothing;
-    select * into c from public.contacts where client_id = cid and user_id = p ->> 'user_id';
-  end if;
+  select * into c from public.contacts
+    where id = private.resolve_contact(cid, p ->> 'wa_id', p ->> 'user_id');
   if c.consent_status = 'opted_out' then
     return jsonb_build_object('outcome', 'opted_out', 'contact_id', c.id);
   end if;
@@ -527,25 +564,11 @@ begin
     raise exception 'ingest_whatsapp_batch needs a client JWT' using errcode = '42501';
   end if;
   for msg in select * from jsonb_array_elements(coalesce(batch -> 'messages', '[]')) loop
-    if msg ->> 'wa_id' is not null then
-      insert into public.contacts as c (client_id, wa_id, user_id, profile_name_ciphertext,
-        last_inbound_at)
-      values (cid, msg ->> 'wa_id', msg ->> 'user_id', msg ->> 'profile_name_ciphertext',
-        (msg ->> 'timestamp')::timestamptz)
-      on conflict (client_id, wa_id) do update set
-        user_id = coalesce(c.user_id, excluded.user_id),
-        profile_name_ciphertext = coalesce(excluded.profile_name_ciphertext, c.profile_name_ciphertext),
-        last_inbound_at = greatest(c.last_inbound_at, excluded.last_inbound_at)
-      returning c.id into contact_id;
-    else
-      insert into public.contacts as c (client_id, user_id, profile_name_ciphertext, last_inbound_at)
-      values (cid, msg ->> 'user_id', msg ->> 'profile_name_ciphertext',
-        (msg ->> 'timestamp')::timestamptz)
-      on conflict (client_id, user_id) do update set
-        profile_name_ciphertext = coalesce(excluded.profile_name_ciphertext, c.profile_name_ciphertext),
-        last_inbound_at = greatest(c.last_inbound_at, excluded.last_inbound_at)
-      returning c.id into contact_id;
-    end if;
+    contact_id := private.resolve_contact(cid, msg ->> 'wa_id', msg ->> 'user_id');
+    update public.contacts c set
+      profile_name_ciphertext = coalesce(msg ->> 'profile_name_ciphertext', c.profile_name_ciphertext),
+      last_inbound_at = greatest(c.last_inbound_at, (msg ->> 'timestamp')::timestamptz)
+    where c.id = contact_id;
     new_id := null;
     insert into public.messages (id, client_id, phone_number_id, contact_id, direction, wamid,
       type, content_ciphertext, media, status, recipient, context_wamid, created_at)

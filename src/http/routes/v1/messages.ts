@@ -152,7 +152,7 @@ export function messageRoutes(deps: ServiceDeps) {
         phone_number_id,
         content,
       }, c.req.valid("header")["idempotency-key"] ?? null);
-      return c.json({ message: pick(message) }, 202);
+      return c.json({ message: pick(message as unknown as Record<string, unknown>) }, 202);
     })
     .openapi(list, async (c) => {
       const p = c.get("principal");
