@@ -1,0 +1,131 @@
+import { encryptField } from "../../src/core/crypto/envelope.ts";
+import { signMetaPayload } from "../../src/core/whatsapp/signature.ts";
+import { clientWithKey } from "./app.ts";
+import { sql, testApp, testStack } from "./stack.ts";
+
+let counter = Date.now() % 1_000_000_000;
+const uniqueDigits = (prefix: string) => `${prefix}${String(++counter).padStart(12, "0")}`;
+
+/**
+ * A whole WhatsApp channel for one fresh client: the real app served over HTTP, the Graph API
+ * emulator posting signed status webhooks back to it, and the client's WABA (with its access token
+ * encrypted as production stores it) and phone number.
+ */
+export async function startChannel(options: {
+  env?: Record<string, string>;
+  doorbell?: NonNullable<Parameters<typeof testApp>[1]>["doorbell"];
+  /** the Graph API the app talks to (an emulator); unset = an address where nothing listens */
+  graph?: (
+    ids: { appWebhookUrl: string; phoneNumberId: string; accessToken: string; wabaId: string },
+  ) => Promise<{ url: string; close(): Promise<void> }>;
+} = {}) {
+  const secrets = testStack().secrets;
+  const { clientId, key } = await clientWithKey({ name: "Channel test client" });
+  const wabaId = uniqueDigits("9");
+  const phoneNumberId = uniqueDigits("8");
+  const accessToken = `EMU-${crypto.randomUUID()}`;
+
+  const appPort = { value: 0 };
+  const appWebhookUrl = `http://127.0.0.1:${await reservePort(appPort)}/webhooks/whatsapp`;
+  const graph = options.graph
+    ? await options.graph({ appWebhookUrl, phoneNumberId, accessToken, wabaId })
+    : { url: "http://127.0.0.1:9", close: () => Promise.resolve() };
+  const composed = await testApp({
+    GRAPH_API_BASE_URL: graph.url,
+    RECIPIENT_MIN_INTERVAL_MS: "0",
+    SEND_AMBIGUOUS_WAIT_MS: "1500",
+    GRAPH_API_TIMEOUT_MS: "1000",
+    ...options.env,
+  }, { doorbell: options.doorbell });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: appPort.value, onListen: () => {} },
+    (req, info) =>
+      composed.app.fetch(req, { remoteAddr: (info.remoteAddr as Deno.NetAddr).hostname }),
+  );
+  const appUrl = `http://127.0.0.1:${appPort.value}`;
+
+  const dek = await composed.deps.services.dataKeys.forClient(clientId);
+  const [waba] = await sql<{ id: string }>(
+    "insert into whatsapp_business_accounts (client_id, waba_id, access_token_ciphertext) values ($1, $2, $3) returning id",
+    [clientId, wabaId, await encryptField(dek, accessToken, `wa_token:${wabaId}`)],
+  );
+  await sql(
+    "insert into phone_numbers (client_id, waba_account_id, phone_number_id, display_phone_number) values ($1, $2, $3, '15550001111')",
+    [clientId, waba.id, phoneNumberId],
+  );
+
+  const api = async (path: string, init: RequestInit = {}) => {
+    const res = await fetch(`${appUrl}${path}`, {
+      ...init,
+      headers: {
+        authorization: `Bearer ${key}`,
+        "content-type": "application/json",
+        ...init.headers,
+      },
+    });
+    const text = await res.text();
+    let body: any = text;
+    try {
+      body = JSON.parse(text);
+    } catch { /* not JSON */ }
+    return { status: res.status, body, headers: res.headers };
+  };
+
+  /** Posts a webhook body to the app exactly as Meta would: raw JSON with its signature. */
+  const postWebhook = async (payload: unknown, signWith = secrets.meta_app_secret) => {
+    const raw = typeof payload === "string" ? payload : JSON.stringify(payload);
+    const res = await fetch(`${appUrl}/webhooks/whatsapp`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-hub-signature-256": await signMetaPayload(new TextEncoder().encode(raw), signWith),
+      },
+      body: raw,
+    });
+    return { status: res.status, body: await res.json().catch(() => null) };
+  };
+
+  return {
+    clientId,
+    key,
+    wabaId,
+    phoneNumberId,
+    accessToken,
+    appUrl,
+    graphUrl: graph.url,
+    app: composed,
+    api,
+    postWebhook,
+    /** waits until every rung job (and every job those rang) has run */
+    idle: () => composed.bell?.idle() ?? Promise.resolve(),
+    async close() {
+      composed.bell?.close();
+      await server.shutdown();
+      await graph.close();
+      await composed.deps.requestLog.flush().catch(() => {});
+    },
+  };
+}
+
+async function reservePort(out: { value: number }): Promise<number> {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  out.value = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return out.value;
+}
+
+/** Polls `check` until it returns a truthy value or the time runs out (condition, not timing). */
+export async function eventually<T>(
+  check: () => Promise<T>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T;
+  do {
+    last = await check();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 50));
+  } while (Date.now() < deadline);
+  throw new Error(`Timed out waiting for ${what}`);
+}
