@@ -37,15 +37,33 @@ export interface AppDeps {
 
 export const API_VERSION = "1.0.0";
 
+type Issue = { path: PropertyKey[]; message: string; code?: string; errors?: Issue[][] };
+
+/**
+ * Validation issues as `{path, message}`. For a union (send body vs mark-as-read), zod reports one
+ * opaque "Invalid input"; the branch with the fewest issues is the one the caller meant, so its
+ * issues are reported instead.
+ */
+function flattenIssues(
+  issues: readonly Issue[],
+  prefix: PropertyKey[] = [],
+): Array<{ path: string; message: string }> {
+  return issues.flatMap((i) => {
+    const path = [...prefix, ...i.path];
+    if (i.code === "invalid_union" && i.errors?.length) {
+      const best = i.errors.reduce((a, b) => (b.length < a.length ? b : a));
+      if (best.length) return flattenIssues(best, path);
+    }
+    return [{ path: path.map(String).join("."), message: i.message }];
+  });
+}
+
 /** Builds the one Hono app both runtimes serve; everything runtime-specific comes in through deps. */
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result, c) => {
       if (!result.success) {
-        const details = result.error.issues.map((i) => ({
-          path: i.path.join("."),
-          message: i.message,
-        }));
+        const details = flattenIssues(result.error.issues);
         return c.json(
           errorBody(c, "invalid_request", "The request does not match the schema", details),
           400,

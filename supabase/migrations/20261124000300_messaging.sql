@@ -476,6 +476,7 @@ declare
   cid uuid := private.current_client_id();
   phone_id uuid;
   phone_count integer;
+  contact_id uuid;
   c public.contacts;
   m public.messages;
 begin
@@ -507,8 +508,9 @@ begin
       return jsonb_build_object('outcome', 'ambiguous_phone_number');
     end if;
   end if;
-  select * into c from public.contacts
-    where id = private.resolve_contact(cid, p ->> 'wa_id', p ->> 'user_id');
+  -- resolve first: called inside a WHERE clause it would run once per row scanned
+  contact_id := private.resolve_contact(cid, p ->> 'wa_id', p ->> 'user_id');
+  select * into c from public.contacts where id = contact_id;
   if c.consent_status = 'opted_out' then
     return jsonb_build_object('outcome', 'opted_out', 'contact_id', c.id);
   end if;

@@ -1,0 +1,229 @@
+import assert from "node:assert/strict";
+import type { Job } from "../../src/ports/jobs.ts";
+import { startChannel } from "../_support/channel.ts";
+import { envelope, inbound } from "../_support/meta_fixtures.ts";
+import { sql } from "../_support/stack.ts";
+
+/** A channel whose sender never runs: these tests are about what happens before Meta is called. */
+async function queuedOnly() {
+  const rung: Job[] = [];
+  const ch = await startChannel({
+    doorbell: () => ({ ring: (jobs) => (rung.push(...jobs), Promise.resolve()) }),
+  });
+  return { ch, rung };
+}
+
+const text = (to: string, body = "Your order shipped") => ({
+  messaging_product: "whatsapp",
+  to,
+  type: "text",
+  text: { body },
+});
+const template = (to: string) => ({
+  to,
+  type: "template",
+  template: {
+    name: "order_update",
+    language: { code: "en_US" },
+    components: [{ type: "body", parameters: [{ type: "text", text: "Ana" }] }],
+  },
+});
+
+async function openWindow(ch: Awaited<ReturnType<typeof startChannel>>, from: string) {
+  const res = await ch.postWebhook(
+    envelope(ch.wabaId, ch.phoneNumberId, inbound(from, "text", { text: { body: "hello" } })),
+  );
+  assert.equal(res.status, 200);
+}
+
+Deno.test("a free-form message inside the 24-hour window is queued: 202 with our id, one durable row, the doorbell rung", async () => {
+  const { ch, rung } = await queuedOnly();
+  try {
+    await openWindow(ch, "447700900301");
+    const inboxJob = rung.find((j) => j.kind === "inbox")!;
+    const { processInboxItem } = await import("../../src/services/whatsapp_inbox.ts");
+    const { webhookRouter } = await import("../../src/services/routing.ts");
+    await processInboxItem({
+      ...ch.app.deps.services,
+      router: webhookRouter(ch.app.deps.services.db.service),
+    }, (inboxJob as { id: number }).id);
+
+    const res = await ch.api("/v1/messages", {
+      method: "POST",
+      body: JSON.stringify(text("+44 7700 900301")),
+    });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.equal(res.body.message.status, "queued");
+    assert.equal(res.body.message.recipient, "447700900301");
+    assert.ok(rung.some((j) => j.kind === "send" && j.messageId === res.body.message.id));
+    const [row] = await sql<{ content_ciphertext: string }>(
+      "select content_ciphertext from messages where id = $1",
+      [res.body.message.id],
+    );
+    assert.ok(!row.content_ciphertext.includes("Your order shipped"));
+  } finally {
+    await ch.close();
+  }
+});
+
+Deno.test("a free-form message outside the window is refused with an error that says to use a template; a template goes", async () => {
+  const { ch } = await queuedOnly();
+  try {
+    const refused = await ch.api("/v1/messages", {
+      method: "POST",
+      body: JSON.stringify(text("447700900302")),
+    });
+    assert.equal(refused.status, 422);
+    assert.equal(refused.body.error.code, "outside_customer_service_window");
+    assert.match(refused.body.error.message, /template/);
+    const tpl = await ch.api("/v1/messages", {
+      method: "POST",
+      body: JSON.stringify(template("447700900302")),
+    });
+    assert.equal(tpl.status, 202);
+  } finally {
+    await ch.close();
+  }
+});
+
+Deno.test("an opted-out contact is never messaged, not even with a template", async () => {
+  const { ch, rung } = await queuedOnly();
+  try {
+    const consent = await ch.api("/v1/contacts/447700900303/consent", {
+      method: "PUT",
+      body: JSON.stringify({ status: "opted_out", source: "reply_stop" }),
+    });
+    assert.equal(consent.status, 200);
+    assert.equal(consent.body.contact.consent.status, "opted_out");
+    const res = await ch.api("/v1/messages", {
+      method: "POST",
+      body: JSON.stringify(template("447700900303")),
+    });
+    assert.equal(res.status, 422);
+    assert.equal(res.body.error.code, "contact_opted_out");
+    assert.ok(!rung.some((j) => j.kind === "send"));
+    const events = await sql("select status, source from consent_events where client_id = $1", [
+      ch.clientId,
+    ]);
+    assert.deepEqual(events, [{ status: "opted_out", source: "reply_stop" }]);
+  } finally {
+    await ch.close();
+  }
+});
+
+Deno.test("the same Idempotency-Key returns the same message and never queues a second; another body gets 409", async () => {
+  const { ch, rung } = await queuedOnly();
+  try {
+    const headers = { "idempotency-key": "order-1001-shipped" };
+    const body = JSON.stringify(template("447700900304"));
+    const answers = await Promise.all(
+      [1, 2, 3].map(() => ch.api("/v1/messages", { method: "POST", headers, body })),
+    );
+    assert.ok(answers.every((a) => a.status === 202));
+    assert.equal(new Set(answers.map((a) => a.body.message.id)).size, 1);
+    const rows = await sql<{ n: number }>(
+      "select count(*)::int as n from messages where client_id = $1",
+      [ch.clientId],
+    );
+    assert.equal(rows[0].n, 1);
+    assert.equal(rung.filter((j) => j.kind === "send").length, 1);
+    const other = await ch.api("/v1/messages", {
+      method: "POST",
+      headers,
+      body: JSON.stringify(template("447700900399")),
+    });
+    assert.equal(other.status, 409);
+    assert.equal(other.body.error.code, "idempotency_key_reused");
+  } finally {
+    await ch.close();
+  }
+});
+
+Deno.test("bad send bodies get 400 with the fields named, and nothing is stored", async () => {
+  const { ch } = await queuedOnly();
+  try {
+    const cases: Array<[unknown, string]> = [
+      [{ to: "447700900305", type: "text", text: { body: "" } }, "text.body"],
+      [{
+        to: "447700900305",
+        type: "interactive",
+        interactive: {
+          type: "button",
+          body: { text: "Pick" },
+          action: {
+            buttons: [1, 2, 3, 4].map((i) => ({
+              type: "reply",
+              reply: { id: `b${i}`, title: "x" },
+            })),
+          },
+        },
+      }, "interactive.action.buttons"],
+      [{ to: "447700900305", type: "image", image: {} }, "image"],
+      [{ to: "447700900305", type: "telepathy" }, "type"],
+    ];
+    for (const [body, path] of cases) {
+      const res = await ch.api("/v1/messages", { method: "POST", body: JSON.stringify(body) });
+      assert.equal(res.status, 400, path);
+      assert.equal(res.body.error.code, "invalid_request");
+      assert.ok(
+        res.body.error.details.some((d: { path: string }) => d.path.startsWith(path)),
+        `${path}: ${JSON.stringify(res.body.error.details)}`,
+      );
+    }
+    const badTo = await ch.api("/v1/messages", {
+      method: "POST",
+      body: JSON.stringify(template("12")),
+    });
+    assert.equal(badTo.status, 400);
+    const rows = await sql<{ n: number }>(
+      "select count(*)::int as n from messages where client_id = $1",
+      [ch.clientId],
+    );
+    assert.equal(rows[0].n, 0);
+  } finally {
+    await ch.close();
+  }
+});
+
+Deno.test("messages list with filters and cursor pagination; one message shows its timeline; other clients see nothing", async () => {
+  const { ch } = await queuedOnly();
+  const other = await queuedOnly();
+  try {
+    for (let i = 0; i < 5; i++) {
+      assert.equal(
+        (await ch.api("/v1/messages", {
+          method: "POST",
+          body: JSON.stringify(template(`44770090040${i}`)),
+        })).status,
+        202,
+      );
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { status: number; body: any } = await ch.api(
+        `/v1/messages?limit=2${cursor ? `&cursor=${cursor}` : ""}`,
+      );
+      assert.equal(page.status, 200);
+      seen.push(...page.body.data.map((m: { id: string }) => m.id));
+      cursor = page.body.next_cursor;
+    } while (cursor);
+    assert.equal(seen.length, 5);
+    assert.equal(new Set(seen).size, 5);
+    const filtered = await ch.api("/v1/messages?contact=447700900402&status=queued");
+    assert.equal(filtered.body.data?.length, 1, JSON.stringify(filtered.body));
+    const one = await ch.api(`/v1/messages/${seen[0]}`);
+    assert.equal(one.status, 200);
+    assert.equal(one.body.message.content.template.name, "order_update");
+    assert.deepEqual(one.body.timeline, []);
+    const foreign = await other.ch.api(`/v1/messages/${seen[0]}`);
+    assert.equal(foreign.status, 404);
+    const foreignList = await other.ch.api("/v1/messages");
+    assert.deepEqual(foreignList.body.data, []);
+    const badCursor = await ch.api("/v1/messages?cursor=garbage");
+    assert.equal(badCursor.status, 400);
+  } finally {
+    await ch.close();
+    await other.ch.close();
+  }
+});
