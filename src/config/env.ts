@@ -42,6 +42,9 @@ export const EnvSchema = z.object({
   // after a send whose response was lost, how long to wait for a status webhook naming our id
   // before sending again (Meta's status webhooks normally arrive within seconds)
   SEND_AMBIGUOUS_WAIT_MS: intFromString(30_000, 100, 600_000),
+  // retryable send failures: attempts before the message is dead-lettered, and the backoff base
+  SEND_MAX_ATTEMPTS: intFromString(8, 1, 50),
+  SEND_BACKOFF_BASE_MS: intFromString(1000, 10, 60_000),
   // how often the sweeper re-rings recorded work that is not finished
   SWEEP_INTERVAL_SECONDS: intFromString(30, 1, 3600),
 

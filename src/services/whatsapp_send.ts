@@ -10,8 +10,6 @@ import {
 import type { ServiceDeps } from "./deps.ts";
 import { phonePacer } from "./pacing.ts";
 
-export const MAX_SEND_ATTEMPTS = 8;
-
 export interface SendRequest {
   to: string;
   type: string;
@@ -260,11 +258,14 @@ export async function sendQueuedMessage(
     return await fail(error);
   }
   if (klass === "terminal") return await fail(error);
-  if (message.attempts >= MAX_SEND_ATTEMPTS) return await fail(error, true);
+  if (message.attempts >= deps.env.SEND_MAX_ATTEMPTS) return await fail(error, true);
   const ambiguous = error.kind !== "graph";
   const delay = ambiguous
     ? deps.env.SEND_AMBIGUOUS_WAIT_MS
-    : backoffMs(message.attempts, { minMs: minimumWaitFor(error.code) });
+    : backoffMs(message.attempts, {
+      baseMs: deps.env.SEND_BACKOFF_BASE_MS,
+      minMs: Math.min(minimumWaitFor(error.code), deps.env.SEND_BACKOFF_BASE_MS * 6),
+    });
   const retryAt = deps.now() + delay;
   await record({
     outcome: ambiguous ? "ambiguous" : "retry",
