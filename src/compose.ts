@@ -4,6 +4,7 @@ import { graphClient } from "./adapters/http/graph_client.ts";
 import { jsonLogger } from "./adapters/logging/json_logger.ts";
 import { dataKeys } from "./adapters/supabase/data_keys.ts";
 import { createDatabaseAccess } from "./adapters/supabase/database.ts";
+import { inboxWriter } from "./adapters/supabase/inbox_writer.ts";
 import { supabaseRequestLogSink } from "./adapters/supabase/request_log_sink.ts";
 import { importPepper } from "./core/auth/api_keys.ts";
 import { parseKeyring } from "./core/crypto/envelope.ts";
@@ -46,6 +47,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     logger,
     doorbell,
     events,
+    inbox: inboxWriter(db.service),
     now: options.now ?? Date.now,
     graph: graphClient({
       baseUrl: env.GRAPH_API_BASE_URL,

@@ -2,6 +2,7 @@ import type { Env } from "../config/env.ts";
 import type { DataKeys } from "../adapters/supabase/data_keys.ts";
 import type { DatabaseAccess } from "../adapters/supabase/database.ts";
 import type { GraphClient } from "../adapters/http/graph_client.ts";
+import type { InboxWriter } from "../adapters/supabase/inbox_writer.ts";
 import type { Keyring } from "../core/crypto/envelope.ts";
 import type { EventPublisher } from "../ports/events.ts";
 import type { Doorbell } from "../ports/jobs.ts";
@@ -17,5 +18,6 @@ export interface ServiceDeps {
   logger: Logger;
   doorbell: Doorbell;
   events: EventPublisher;
+  inbox: InboxWriter;
   now: () => number;
 }

@@ -6,6 +6,7 @@ import {
   parseMetaWebhook,
   type StatusEvent,
 } from "../core/whatsapp/parse_webhook.ts";
+import type { InboxWriter } from "../adapters/supabase/inbox_writer.ts";
 import type { Job } from "../ports/jobs.ts";
 import type { ServiceDeps } from "./deps.ts";
 import type { WebhookRouter } from "./routing.ts";
@@ -24,19 +25,12 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
  * acknowledged without a second record.
  */
 export async function recordMetaWebhook(
-  deps: Pick<ServiceDeps, "db" | "keyring" | "doorbell">,
+  deps: Pick<ServiceDeps, "keyring" | "doorbell"> & { inbox: InboxWriter },
   raw: Uint8Array,
 ): Promise<{ id: number | null; duplicate: boolean }> {
   const dedupeKey = await sha256Hex(raw);
   const payload = await encryptSystem(deps.keyring, "inbox", new TextDecoder().decode(raw));
-  const { data, error } = await deps.db.service.from("webhook_inbox")
-    .upsert({ provider: "meta", dedupe_key: dedupeKey, payload_ciphertext: payload }, {
-      onConflict: "provider,dedupe_key",
-      ignoreDuplicates: true,
-    })
-    .select("id");
-  if (error) throw new Error(`Could not record the webhook: ${error.message}`);
-  const id = (data?.[0]?.id as number | undefined) ?? null;
+  const id = await deps.inbox.write(dedupeKey, payload);
   if (id !== null) await deps.doorbell.ring([{ kind: "inbox", id }]);
   return { id, duplicate: id === null };
 }

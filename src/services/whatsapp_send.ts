@@ -260,12 +260,10 @@ export async function sendQueuedMessage(
   if (klass === "terminal") return await fail(error);
   if (message.attempts >= deps.env.SEND_MAX_ATTEMPTS) return await fail(error, true);
   const ambiguous = error.kind !== "graph";
-  const delay = ambiguous
-    ? deps.env.SEND_AMBIGUOUS_WAIT_MS
-    : backoffMs(message.attempts, {
-      baseMs: deps.env.SEND_BACKOFF_BASE_MS,
-      minMs: Math.min(minimumWaitFor(error.code), deps.env.SEND_BACKOFF_BASE_MS * 6),
-    });
+  const delay = ambiguous ? deps.env.SEND_AMBIGUOUS_WAIT_MS : backoffMs(message.attempts, {
+    baseMs: deps.env.SEND_BACKOFF_BASE_MS,
+    minMs: Math.min(minimumWaitFor(error.code), deps.env.SEND_BACKOFF_BASE_MS * 6),
+  });
   const retryAt = deps.now() + delay;
   await record({
     outcome: ambiguous ? "ambiguous" : "retry",

@@ -14,7 +14,7 @@ import type { AppEnv } from "../../types.ts";
  * acknowledged at once; processing happens after the answer (docs: DESIGN.md §5).
  */
 export function whatsappWebhookRoutes(
-  deps: Pick<ServiceDeps, "env" | "db" | "keyring" | "doorbell">,
+  deps: Pick<ServiceDeps, "env" | "keyring" | "doorbell" | "inbox">,
 ) {
   const appSecretKey = crypto.subtle.importKey(
     "raw",

@@ -1,0 +1,162 @@
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { signMetaPayload } from "../src/core/whatsapp/signature.ts";
+import { withAdmin } from "../tools/stack/database.ts";
+import { freePort, freePorts, ROOT, startStack } from "../tools/stack/mod.ts";
+import { startAppProcess } from "../tools/stack/app_process.ts";
+import { loadAverage, percentile } from "./stats.ts";
+
+const HELP =
+  `deno run -A bench/whatsapp_ingest.ts [--connections N] [--seconds S] [--runtime deno|workerd]
+
+Ingest throughput of the whole local stack on this machine: a throwaway PostgreSQL + PostgREST, the
+app as its own process, and a closed-loop client posting unique signed inbound-message webhooks
+(~4 KB each, several messages per delivery) to POST /webhooks/whatsapp. Reports accepted
+webhooks/s with p50/p99 answer latency, then how long the consumer took to finish processing
+everything that was acknowledged (end-to-end processed/s). Traffic goes to 127.0.0.1 only.`;
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    connections: { type: "string", default: "32" },
+    seconds: { type: "string", default: "15" },
+    runtime: { type: "string", default: "deno" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (values.help) {
+  console.log(HELP);
+  Deno.exit(0);
+}
+const connections = Math.min(256, Number(values.connections));
+const seconds = Math.min(120, Number(values.seconds));
+const runtime = values.runtime === "workerd" ? "workerd" : "deno";
+
+const dir = join(ROOT, ".dev", `bench-ingest-${Date.now()}`);
+const stack = await startStack({ dir, ports: await freePorts(), seed: false, log: () => {} });
+const phoneNumberId = "106540352242999";
+const wabaId = "102290129340999";
+await withAdmin(stack.adminDbUrl, async (c) => {
+  const { rows } = await c.query("insert into clients (name) values ('Bench') returning id");
+  const w = await c.query(
+    "insert into whatsapp_business_accounts (client_id, waba_id) values ($1, $2) returning id",
+    [rows[0].id, wabaId],
+  );
+  await c.query(
+    "insert into phone_numbers (client_id, waba_account_id, phone_number_id, display_phone_number) values ($1, $2, $3, '15550001111')",
+    [rows[0].id, w.rows[0].id, phoneNumberId],
+  );
+});
+const port = await freePort();
+const app = await startAppProcess({
+  runtime,
+  env: { ...stack.appEnv, LOG_LEVEL: "error" },
+  port,
+  dir: join(dir, "app"),
+});
+
+let seq = 0;
+/** A unique delivery of ~4 KB: four inbound text messages from different customers. */
+function delivery(): string {
+  const messages = Array.from({ length: 4 }, (_, i) => ({
+    from: `4477009${String((seq * 4 + i) % 100000).padStart(5, "0")}`,
+    id: `wamid.BENCH${seq}_${i}_${crypto.randomUUID().replaceAll("-", "")}`,
+    timestamp: String(Math.floor(Date.now() / 1000)),
+    type: "text",
+    text: { body: `Order question ${seq}/${i}: ${"lorem ipsum dolor sit amet ".repeat(28)}` },
+  }));
+  seq++;
+  return JSON.stringify({
+    object: "whatsapp_business_account",
+    entry: [{
+      id: wabaId,
+      changes: [{
+        field: "messages",
+        value: {
+          messaging_product: "whatsapp",
+          metadata: { display_phone_number: "15550001111", phone_number_id: phoneNumberId },
+          contacts: messages.map((m) => ({ profile: { name: "Customer" }, wa_id: m.from })),
+          messages,
+        },
+      }],
+    }],
+  });
+}
+
+const secret = stack.secrets.meta_app_secret;
+const url = `http://127.0.0.1:${port}/webhooks/whatsapp`;
+const client = Deno.createHttpClient({ poolMaxIdlePerHost: connections });
+const latencies: number[] = [];
+let errors = 0;
+let bytes = 0;
+try {
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  await Promise.all(Array.from({ length: connections }, async () => {
+    while (performance.now() < end) {
+      const body = delivery();
+      bytes += body.length;
+      const sig = await signMetaPayload(new TextEncoder().encode(body), secret);
+      const t = performance.now();
+      try {
+        const res = await fetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-hub-signature-256": sig },
+          body,
+          client,
+        });
+        await res.arrayBuffer();
+        if (res.status !== 200) errors++;
+      } catch {
+        errors++;
+      }
+      latencies.push(performance.now() - t);
+    }
+  }));
+  const elapsed = (performance.now() - started) / 1000;
+  const accepted = latencies.length - errors;
+
+  // wait for the consumer to finish everything acknowledged
+  let pending = Infinity;
+  let processedAt = performance.now();
+  const deadline = performance.now() + 300_000;
+  while (pending > 0 && performance.now() < deadline) {
+    pending = await withAdmin(
+      stack.adminDbUrl,
+      async (c) =>
+        Number(
+          (await c.query("select count(*) from webhook_inbox where processed_at is null")).rows[0]
+            .count,
+        ),
+    );
+    processedAt = performance.now();
+    if (pending > 0) await new Promise((r) => setTimeout(r, 250));
+  }
+  const stored = await withAdmin(
+    stack.adminDbUrl,
+    async (c) =>
+      Number(
+        (await c.query("select count(*) from messages where direction = 'inbound'")).rows[0].count,
+      ),
+  );
+  const total = (processedAt - started) / 1000;
+  console.log(
+    `| runtime | connections | webhooks acknowledged/s | p50 | p99 | errors | processed end-to-end/s | messages stored |
+|---|---|---|---|---|---|---|---|
+| ${runtime} | ${connections} | ${(accepted / elapsed).toFixed(0)} | ${
+      percentile(latencies, 50).toFixed(1)
+    } ms | ${percentile(latencies, 99).toFixed(1)} ms | ${errors} | ${
+      (accepted / total).toFixed(0)
+    } (${pending} left) | ${stored} |`,
+  );
+  console.log(
+    `\n${accepted} deliveries of ~${Math.round(bytes / latencies.length)} B in ${
+      elapsed.toFixed(1)
+    } s; all processed after ${total.toFixed(1)} s. ${loadAverage()}`,
+  );
+} finally {
+  client.close();
+  await app.stop();
+  await stack.stop();
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
