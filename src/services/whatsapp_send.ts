@@ -225,7 +225,7 @@ export async function sendQueuedMessage(
   const sent = await deps.graph.sendMessage(
     phone.phone_number_id,
     token,
-    graphBody(message.recipient!, content, message.id),
+    graphBody({ id: message.id, recipient: message.recipient!, type: message.type }, content),
   );
   if (sent.ok) {
     await record({ outcome: "accepted", wamid: sent.value.wamid });

@@ -116,14 +116,13 @@ async function reservePort(out: { value: number }): Promise<number> {
 
 /** Polls `check` until it returns a truthy value or the time runs out (condition, not timing). */
 export async function eventually<T>(
-  check: () => Promise<T>,
+  check: () => Promise<T | null | undefined | false>,
   what: string,
   timeoutMs = 15_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last: T;
   do {
-    last = await check();
+    const last = await check();
     if (last) return last;
     await new Promise((r) => setTimeout(r, 50));
   } while (Date.now() < deadline);

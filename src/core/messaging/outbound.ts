@@ -18,16 +18,18 @@ export function normaliseRecipient(to: string): { waId: string } | { userId: str
 
 /** The Graph API body for a stored message; our id rides along to match statuses by it. */
 export function graphBody(
-  recipient: string,
+  message: { id: string; recipient: string; type: string },
   content: Record<string, unknown>,
-  messageId: string,
 ): Record<string, unknown> {
-  const to = /^[A-Z]{2}\./.test(recipient) ? { recipient } : { to: recipient };
+  const to = /^[A-Z]{2}\./.test(message.recipient)
+    ? { recipient: message.recipient }
+    : { to: message.recipient };
   return {
     messaging_product: "whatsapp",
     recipient_type: "individual",
     ...to,
+    type: message.type,
     ...content,
-    biz_opaque_callback_data: messageId,
+    biz_opaque_callback_data: message.id,
   };
 }

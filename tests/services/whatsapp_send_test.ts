@@ -1,0 +1,253 @@
+import assert from "node:assert/strict";
+import { startGraphEmulator } from "../../tools/emulators/graph_api.ts";
+import { startChannel } from "../_support/channel.ts";
+import { eventually } from "../_support/channel.ts";
+import { envelope, inbound } from "../_support/meta_fixtures.ts";
+import { sql, testStack } from "../_support/stack.ts";
+
+type Emulator = Awaited<ReturnType<typeof startGraphEmulator>>;
+
+/** A channel whose Graph API is the emulator, which posts signed status webhooks back to the app. */
+async function emulatedChannel(
+  env: Record<string, string> = {},
+  emulatorOptions: Partial<Parameters<typeof startGraphEmulator>[0]> = {},
+) {
+  let emulator: Emulator | undefined;
+  const ch = await startChannel({
+    env,
+    graph: async ({ appWebhookUrl, phoneNumberId, accessToken, wabaId }) => {
+      emulator = await startGraphEmulator({
+        port: 0,
+        appSecret: testStack().secrets.meta_app_secret,
+        webhookUrl: appWebhookUrl,
+        tokens: { [phoneNumberId]: accessToken },
+        wabaIdFor: () => wabaId,
+        statusDelaysMs: { sent: 20, delivered: 40, read: null },
+        quiet: true,
+        ...emulatorOptions,
+      });
+      return emulator;
+    },
+  });
+  return { ch, emulator: emulator! };
+}
+
+const template = (to: string) => ({
+  to,
+  type: "template",
+  template: { name: "order_update", language: { code: "en_US" } },
+});
+
+Deno.test("a sent message reaches the emulator once, carries our id, and its status webhooks advance it to delivered", async () => {
+  const { ch, emulator } = await emulatedChannel();
+  try {
+    const res = await ch.api("/v1/messages", {
+      method: "POST",
+      body: JSON.stringify(template("447700900501")),
+    });
+    assert.equal(res.status, 202);
+    const id = res.body.message.id;
+    const done = await eventually(async () => {
+      const m = await ch.api(`/v1/messages/${id}`);
+      return m.body.message.status === "delivered" ? m.body : null;
+    }, "the message to be delivered");
+    assert.match(done.message.wamid, /^wamid\./);
+    assert.deepEqual(done.timeline.map((t: { status: string }) => t.status), ["sent", "delivered"]);
+    const received = emulator.messages().filter((m) => m.to === "447700900501");
+    assert.equal(received.length, 1);
+    assert.equal(received[0].bizOpaqueCallbackData, id);
+  } finally {
+    await ch.close();
+  }
+});
+
+Deno.test("with 20% of Graph calls faulted, every accepted message ends sent or failed with a reason, and no recipient gets one twice", async () => {
+  const { ch, emulator } = await emulatedChannel(
+    {
+      SEND_BACKOFF_BASE_MS: "50",
+      SEND_AMBIGUOUS_WAIT_MS: "1200",
+      GRAPH_API_TIMEOUT_MS: "500",
+      SEND_MAX_ATTEMPTS: "12",
+    },
+  );
+  try {
+    emulator.setFaults({
+      rate: 0.2,
+      kinds: ["rate_limit", "server_error", "slow", "drop_after_accept"],
+      slowMs: 800,
+      seed: 1234,
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const res = await ch.api("/v1/messages", {
+        method: "POST",
+        body: JSON.stringify(template(`4477009006${String(i).padStart(2, "0")}`)),
+      });
+      assert.equal(res.status, 202);
+      ids.push(res.body.message.id);
+    }
+    const final = await eventually(
+      async () => {
+        const rows = await sql<{ id: string; status: string; error: unknown }>(
+          "select id, status, error from messages where id = any($1)",
+          [ids],
+        );
+        return rows.every((r) => ["sent", "delivered", "read", "failed"].includes(r.status))
+          ? rows
+          : null;
+      },
+      "every message to reach a final state",
+      60_000,
+    );
+    const failed = final.filter((r) => r.status === "failed");
+    assert.ok(failed.every((r) => r.error), "a failed message says why");
+    // 12 attempts against a 20% fault rate: every message must get through
+    assert.deepEqual(failed, [], "no message failed");
+    const injected = await (await fetch(`${emulator.url}/__emulator/faults`)).json();
+    const kinds = Object.entries(injected.injected).filter(([, n]) => (n as number) > 0).map((
+      [k],
+    ) => k).sort();
+    assert.deepEqual(
+      kinds,
+      ["drop_after_accept", "rate_limit", "server_error", "slow"],
+      "every fault kind happened",
+    );
+    const perMessage = new Map<string, number>();
+    for (const m of emulator.messages()) {
+      if (m.bizOpaqueCallbackData) {
+        perMessage.set(m.bizOpaqueCallbackData, (perMessage.get(m.bizOpaqueCallbackData) ?? 0) + 1);
+      }
+    }
+    const twice = [...perMessage].filter(([, n]) => n > 1);
+    assert.deepEqual(twice, [], "the emulator's log shows no message accepted twice");
+    const accepted = final.filter((r) => r.status !== "failed").length;
+    assert.equal(
+      accepted,
+      perMessage.size,
+      "every message the emulator accepted ended sent or later",
+    );
+  } finally {
+    await ch.close();
+  }
+});
+
+Deno.test("an invalid access token (190) fails the message with that code and stops retrying", async () => {
+  const { ch } = await emulatedChannel({}, { tokens: { "0": "other" } });
+  try {
+    const res = await ch.api("/v1/messages", {
+      method: "POST",
+      body: JSON.stringify(template("447700900701")),
+    });
+    const row = await eventually(async () => {
+      const [r] = await sql<{ status: string; error: { code: number }; attempts: number }>(
+        "select status, error, attempts from messages where id = $1",
+        [res.body.message.id],
+      );
+      return r.status === "failed" ? r : null;
+    }, "the message to fail");
+    assert.equal(row.error.code, 190);
+    assert.equal(row.attempts, 1);
+  } finally {
+    await ch.close();
+  }
+});
+
+Deno.test("retries that run out dead-letter the message; re-driving it through the API sends it", async () => {
+  const { ch, emulator } = await emulatedChannel({
+    SEND_BACKOFF_BASE_MS: "20",
+    SEND_MAX_ATTEMPTS: "2",
+  });
+  try {
+    emulator.setFaults({ rate: 1, kinds: ["server_error"], seed: 1 });
+    const res = await ch.api("/v1/messages", {
+      method: "POST",
+      body: JSON.stringify(template("447700900801")),
+    });
+    const id = res.body.message.id;
+    await eventually(
+      async () =>
+        (await ch.api(`/v1/messages?dead_letter=true`)).body.data.some((m: { id: string }) =>
+          m.id === id
+        ),
+      "dead letter",
+    );
+    emulator.setFaults({ rate: 0, kinds: [] });
+    const again = await ch.api(`/v1/messages/${id}/retry`, { method: "POST" });
+    assert.equal(again.status, 202);
+    await eventually(
+      async () =>
+        ["accepted", "sent", "delivered"].includes(
+          (await ch.api(`/v1/messages/${id}`)).body.message.status,
+        ),
+      "re-driven send",
+    );
+    const notDead = await ch.api(`/v1/messages/${id}/retry`, { method: "POST" });
+    assert.equal(notDead.status, 409);
+  } finally {
+    await ch.close();
+  }
+});
+
+Deno.test("media of an inbound message streams through /v1/media/{id}; another client cannot fetch it", async () => {
+  const { ch, emulator } = await emulatedChannel();
+  const other = await emulatedChannel();
+  try {
+    const bytes = crypto.getRandomValues(new Uint8Array(4096));
+    const up = await fetch(`${emulator.url}/__emulator/media`, {
+      method: "POST",
+      headers: { "content-type": "image/jpeg" },
+      body: bytes,
+    });
+    const { id } = await up.json();
+    await ch.postWebhook(
+      envelope(
+        ch.wabaId,
+        ch.phoneNumberId,
+        inbound("447700900901", "image", { image: { id, mime_type: "image/jpeg", sha256: "x" } }),
+      ),
+    );
+    await ch.idle();
+    const res = await fetch(`${ch.appUrl}/v1/media/${id}`, {
+      headers: { authorization: `Bearer ${ch.key}` },
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "image/jpeg");
+    assert.deepEqual(new Uint8Array(await res.arrayBuffer()), bytes);
+    const foreign = await fetch(`${other.ch.appUrl}/v1/media/${id}`, {
+      headers: { authorization: `Bearer ${other.ch.key}` },
+    });
+    assert.equal(foreign.status, 404);
+    await foreign.body?.cancel();
+  } finally {
+    await ch.close();
+    await other.ch.close();
+  }
+});
+
+Deno.test("marking an inbound message as read calls the Graph API with the documented body", async () => {
+  const { ch } = await emulatedChannel();
+  try {
+    const w = `wamid.read${crypto.randomUUID().slice(0, 8)}`;
+    await ch.postWebhook(
+      envelope(
+        ch.wabaId,
+        ch.phoneNumberId,
+        inbound("447700900951", "text", { text: { body: "hi" } }, { id: w }),
+      ),
+    );
+    await ch.idle();
+    const res = await ch.api("/v1/messages", {
+      method: "POST",
+      body: JSON.stringify({ messaging_product: "whatsapp", status: "read", message_id: w }),
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(res.body, { success: true });
+    const unknown = await ch.api("/v1/messages", {
+      method: "POST",
+      body: JSON.stringify({ status: "read", message_id: "wamid.unknown" }),
+    });
+    assert.equal(unknown.status, 404);
+  } finally {
+    await ch.close();
+  }
+});
