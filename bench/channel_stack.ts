@@ -1,0 +1,86 @@
+import { join } from "node:path";
+import { createApiKey } from "../src/adapters/supabase/api_keys_store.ts";
+import { dataKeys } from "../src/adapters/supabase/data_keys.ts";
+import { importPepper, SCOPES } from "../src/core/auth/api_keys.ts";
+import { encryptField, parseKeyring } from "../src/core/crypto/envelope.ts";
+import { createClient } from "@supabase/supabase-js";
+import { withAdmin } from "../tools/stack/database.ts";
+import { freePort, freePorts, ROOT, startStack } from "../tools/stack/mod.ts";
+import { type AppRuntime, startAppProcess } from "../tools/stack/app_process.ts";
+
+/**
+ * For load runs: a throwaway local stack, one client with a WhatsApp number (its access token
+ * encrypted as in production) and an API key, and the app as its own process on `runtime`.
+ */
+export async function benchChannel(options: {
+  runtime: AppRuntime;
+  env?: Record<string, string>;
+  graph?: (
+    appWebhookUrl: string,
+    ids: { phoneNumberId: string; token: string; wabaId: string },
+  ) => Promise<{ url: string; close(): Promise<void> }>;
+}) {
+  const dir = join(ROOT, ".dev", `bench-${Date.now()}-${Deno.pid}`);
+  const stack = await startStack({ dir, ports: await freePorts(), seed: false, log: () => {} });
+  const phoneNumberId = "106540352242999";
+  const wabaId = "102290129340999";
+  const token = `EMU-${crypto.randomUUID()}`;
+  const service = createClient(stack.supabaseUrl, stack.secrets.service_role_key, {
+    auth: { persistSession: false, autoRefreshToken: false },
+  });
+  const clientId = await withAdmin(stack.adminDbUrl, async (c) => {
+    const { rows } = await c.query("insert into clients (name) values ('Bench') returning id");
+    return rows[0].id as string;
+  });
+  const dek = await dataKeys({ keyring: await parseKeyring(stack.secrets.master_keys), service })
+    .forClient(clientId);
+  await withAdmin(stack.adminDbUrl, async (c) => {
+    const w = await c.query(
+      "insert into whatsapp_business_accounts (client_id, waba_id, access_token_ciphertext) values ($1, $2, $3) returning id",
+      [clientId, wabaId, await encryptField(dek, token, `wa_token:${wabaId}`)],
+    );
+    await c.query(
+      "insert into phone_numbers (client_id, waba_account_id, phone_number_id, display_phone_number, messages_per_second) values ($1, $2, $3, '15550001111', 1000)",
+      [clientId, w.rows[0].id, phoneNumberId],
+    );
+  });
+  const { key } = await createApiKey(service, await importPepper(stack.secrets.api_key_pepper), {
+    clientId,
+    name: "bench",
+    environment: "test",
+    scopes: [...SCOPES],
+    createdBy: "bench",
+  });
+  const port = await freePort();
+  const appUrl = `http://127.0.0.1:${port}`;
+  const graph = options.graph
+    ? await options.graph(`${appUrl}/webhooks/whatsapp`, { phoneNumberId, token, wabaId })
+    : null;
+  const app = await startAppProcess({
+    runtime: options.runtime,
+    env: {
+      ...stack.appEnv,
+      LOG_LEVEL: "error",
+      ...(graph ? { GRAPH_API_BASE_URL: graph.url } : {}),
+      ...options.env,
+    },
+    port,
+    dir: join(dir, "app"),
+  });
+  return {
+    stack,
+    appUrl,
+    key,
+    clientId,
+    phoneNumberId,
+    wabaId,
+    sql: <T>(text: string, params: unknown[] = []) =>
+      withAdmin(stack.adminDbUrl, async (c) => (await c.query(text, params)).rows as T[]),
+    async close() {
+      await app.stop();
+      await graph?.close();
+      await stack.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import { parseArgs } from "node:util";
+import { startGraphEmulator } from "../tools/emulators/graph_api.ts";
+import { benchChannel } from "./channel_stack.ts";
+import { loadAverage, percentile } from "./stats.ts";
+
+const HELP =
+  `deno run -A bench/whatsapp_send.ts [--messages N] [--connections C] [--runtime deno|workerd]
+
+Send pipeline throughput on the local stack: C clients post N template messages (distinct
+recipients) to POST /v1/messages; the app's pipeline claims, paces, sends them to the Graph API
+emulator and records the answers. Reports API accept rate (202/s, p50/p99) and the pipeline's
+rate: messages accepted by the emulator per second, first request to last acceptance.
+Per-recipient pacing is off (distinct recipients); per-number pacing is 1,000/s. 127.0.0.1 only.`;
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    messages: { type: "string", default: "3000" },
+    connections: { type: "string", default: "32" },
+    runtime: { type: "string", default: "deno" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (values.help) {
+  console.log(HELP);
+  Deno.exit(0);
+}
+const total = Math.min(20_000, Number(values.messages));
+const connections = Math.min(256, Number(values.connections));
+const runtime = values.runtime === "workerd" ? "workerd" : "deno";
+
+let emulator: Awaited<ReturnType<typeof startGraphEmulator>> | undefined;
+const ch = await benchChannel({
+  runtime,
+  env: { RECIPIENT_MIN_INTERVAL_MS: "0" },
+  graph: async (webhookUrl, ids) => {
+    emulator = await startGraphEmulator({
+      port: 0,
+      appSecret: "unused-no-webhooks",
+      tokens: { [ids.phoneNumberId]: ids.token },
+      quiet: true,
+      // status webhooks off: this measures the send path alone
+      webhookUrl: undefined,
+    });
+    return emulator;
+  },
+});
+const client = Deno.createHttpClient({ poolMaxIdlePerHost: connections });
+try {
+  const latencies: number[] = [];
+  let errors = 0;
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: connections }, async () => {
+    while (next < total) {
+      const i = next++;
+      const t = performance.now();
+      const res = await fetch(`${ch.appUrl}/v1/messages`, {
+        method: "POST",
+        client,
+        headers: { authorization: `Bearer ${ch.key}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          to: `44770${String(i).padStart(7, "0")}`,
+          type: "template",
+          template: { name: "order_update", language: { code: "en_US" } },
+        }),
+      });
+      await res.arrayBuffer();
+      if (res.status !== 202) errors++;
+      latencies.push(performance.now() - t);
+    }
+  }));
+  const enqueued = (performance.now() - started) / 1000;
+  const deadline = performance.now() + 300_000;
+  while (emulator!.messages().length < total - errors && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const done = (performance.now() - started) / 1000;
+  const sent = emulator!.messages().length;
+  const [row] = await ch.sql<{ accepted: string }>(
+    "select count(*) filter (where status = 'accepted') as accepted from messages",
+  );
+  console.log(
+    `| runtime | messages | connections | API 202/s | p50 | p99 | errors | pipeline sent/s | recorded accepted |
+|---|---|---|---|---|---|---|---|---|
+| ${runtime} | ${total} | ${connections} | ${((total - errors) / enqueued).toFixed(0)} | ${
+      percentile(latencies, 50).toFixed(1)
+    } ms | ${percentile(latencies, 99).toFixed(1)} ms | ${errors} | ${
+      (sent / done).toFixed(0)
+    } | ${row.accepted} |`,
+  );
+  console.log(
+    `\nAll ${sent} at the emulator after ${done.toFixed(1)} s (requests done after ${
+      enqueued.toFixed(1)
+    } s). ${loadAverage()}`,
+  );
+} finally {
+  client.close();
+  await ch.close();
+}

@@ -1,0 +1,118 @@
+import { basename, join, relative } from "node:path";
+import { type ChildHandle, spawnChild } from "../tools/stack/postgrest.ts";
+import { ROOT } from "../tools/stack/mod.ts";
+
+export const WRANGLER = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
+export const WORKERD = join(ROOT, "node_modules/@cloudflare/workerd-linux-64/bin/workerd");
+
+/** Runs wrangler under Deno (wrangler 4 refuses Node 20) and returns its output. */
+export async function wrangler(args: string[]): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", WRANGLER, ...args],
+    cwd: ROOT,
+    env: { WRANGLER_SEND_METRICS: "false", CI: "1" },
+    stdin: "null",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  if (!out.success) throw new Error(`wrangler ${args.join(" ")} failed:\n${text}`);
+  return text;
+}
+
+/**
+ * The Worker exactly as `wrangler deploy` would upload it (minified, per wrangler.toml), written to
+ * `outdir` with esbuild's metafile. Returns the path of the bundled module and wrangler's output.
+ */
+export async function buildWorkerBundle(outdir: string) {
+  const output = await wrangler([
+    "deploy",
+    "--dry-run",
+    "--outdir",
+    outdir,
+    "--metafile",
+    join(outdir, "meta.json"),
+  ]);
+  return { module: join(outdir, "workers.js"), metafile: join(outdir, "meta.json"), output };
+}
+
+/** compatibility_date and compatibility_flags from wrangler.toml, so workerd runs what deploys. */
+export async function compatibility(): Promise<{ date: string; flags: string[] }> {
+  const toml = await Deno.readTextFile(join(ROOT, "wrangler.toml"));
+  const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1];
+  const flags = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml)?.[1] ?? "";
+  if (!date) throw new Error("wrangler.toml has no compatibility_date");
+  return { date, flags: [...flags.matchAll(/"([^"]+)"/g)].map((m) => m[1]) };
+}
+
+const capnpString = (value: string) => JSON.stringify(value);
+
+/**
+ * A workerd config (Cap'n Proto text) serving `modules` (the first is the main one; each is named
+ * by its file name; all must live in `dir`, as Cap'n Proto reads a leading "/" in embed paths as
+ * its own import root) on 127.0.0.1:`port` with `bindings` as text
+ * bindings, a JOBS queue binding whose messages go to a sink (the benchmarks never enqueue), and
+ * outbound fetch allowed to loopback so the Worker reaches the local Supabase gateway. This is
+ * workerd without wrangler dev's proxy layers in front: the runtime, not the tooling.
+ */
+export async function writeWorkerdConfig(options: {
+  dir: string;
+  modules: string[];
+  port: number;
+  bindings: Record<string, string>;
+}): Promise<string> {
+  const { date, flags } = await compatibility();
+  const bindings = Object.entries(options.bindings)
+    .map(([name, value]) => `(name = ${capnpString(name)}, text = ${capnpString(value)})`)
+    .concat(`(name = "JOBS", queue = "jobs-sink")`);
+  const config = `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .app),
+    (name = "jobs-sink", worker = .sink),
+    (name = "internet", network = (allow = ["public", "private", "local"])),
+  ],
+  sockets = [(name = "http", address = "127.0.0.1:${options.port}", http = (), service = "main")],
+);
+const app :Workerd.Worker = (
+  modules = [${
+    options.modules.map((m) =>
+      `(name = ${capnpString(basename(m))}, esModule = embed ${
+        capnpString(relative(options.dir, m))
+      })`
+    )
+      .join(", ")
+  }],
+  compatibilityDate = ${capnpString(date)},
+  compatibilityFlags = [${flags.map(capnpString).join(", ")}],
+  bindings = [${bindings.join(",\n    ")}],
+);
+const sink :Workerd.Worker = (
+  modules = [(name = "sink.js", esModule = "export default { async queue() {} };")],
+  compatibilityDate = ${capnpString(date)},
+);
+`;
+  const path = join(options.dir, `workerd-${options.port}.capnp`);
+  await Deno.writeTextFile(path, config, { mode: 0o600 });
+  return path;
+}
+
+/** Starts workerd on a config written by writeWorkerdConfig; resolves once it accepts TCP. */
+export async function startWorkerd(config: string, port: number): Promise<ChildHandle> {
+  const child = spawnChild("workerd", WORKERD, ["serve", config], {
+    env: {},
+    log: (line) => {
+      // the flag is still in wrangler.toml for older deploy targets; the notice is noise here
+      if (!line.includes("became the default")) console.error(`[workerd] ${line}`);
+    },
+  });
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return child;
+    } catch {
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+  await child.stop();
+  throw new Error(`workerd did not listen on ${port} within 10 s`);
+}

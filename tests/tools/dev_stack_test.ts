@@ -1,0 +1,214 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ROOT } from "../../tools/stack/mod.ts";
+import { isRunning, processTree } from "../_support/processes.ts";
+
+/**
+ * The `deno task dev` contract (DESIGN.md §7), checked on a real launcher: a stack in its own
+ * directory on free ports, so it runs beside the test stack and any `deno task dev` of yours.
+ */
+
+const STACK_FIELDS = [
+  "app_url",
+  "emulator_url",
+  "client_id",
+  "api_key",
+  "phone_number_id",
+  "meta_app_secret",
+  "meta_verify_token",
+  "shopify_api_secret",
+  "shop_domain",
+] as const;
+
+type StackInfo = Record<(typeof STACK_FIELDS)[number], string> & {
+  pids: number[];
+  runtime: string;
+};
+
+interface Launcher {
+  pid: number;
+  output(): string;
+  status: Promise<Deno.CommandStatus>;
+}
+
+function launch(dir: string, options: { workers?: boolean } = {}): Launcher {
+  const env = Deno.env.toObject();
+  delete env.PORT;
+  const args = ["run", "-A", join(ROOT, "tools/dev.ts"), "--dir", dir, "--ports", "auto"];
+  if (options.workers) args.push("--workers");
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  const decoder = new TextDecoder();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  return {
+    pid: child.pid,
+    output: () => text,
+    status: pumps.then(() => child.status),
+  };
+}
+
+/** Waits for stack.json, the launcher's "ready" signal; fails with its output if it exits first. */
+async function ready(launcher: Launcher, dir: string): Promise<StackInfo> {
+  const deadline = Date.now() + 120_000;
+  let exited = false;
+  launcher.status.then(() => exited = true);
+  while (Date.now() < deadline && !exited) {
+    try {
+      return JSON.parse(await Deno.readTextFile(join(dir, "stack.json")));
+    } catch { /* not written yet, or half written */ }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(
+    `deno task dev did not become ready (${
+      exited ? "it exited" : "timed out"
+    }):\n${launcher.output()}`,
+  );
+}
+
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function api(info: StackInfo, path: string, init: RequestInit = {}) {
+  const res = await fetch(`${info.app_url}${path}`, {
+    ...init,
+    headers: {
+      authorization: `Bearer ${info.api_key}`,
+      "content-type": "application/json",
+      ...init.headers,
+    },
+    signal: AbortSignal.timeout(10_000),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+/** Checks a running launcher against the contract; returns every process it runs. */
+async function assertRunning(info: StackInfo, launcher: Launcher): Promise<number[]> {
+  for (const field of STACK_FIELDS) {
+    assert.equal(typeof info[field], "string", `stack.json has ${field}`);
+    assert.ok(info[field].length > 0, `stack.json has a value for ${field}`);
+  }
+  const health = await fetch(`${info.app_url}/healthz`);
+  assert.equal(health.status, 200);
+  assert.deepEqual(await health.json(), { status: "ok" });
+  const me = await api(info, "/v1/me");
+  assert.equal(me.status, 200, JSON.stringify(me.body));
+  assert.equal(me.body.client.id, info.client_id);
+  const emulator = await fetch(info.emulator_url, { signal: AbortSignal.timeout(5000) });
+  await emulator.body?.cancel();
+
+  assert.ok(info.pids.includes(launcher.pid), "stack.json lists the launcher itself");
+  for (const pid of info.pids) assert.ok(isRunning(pid), `pid ${pid} from stack.json runs`);
+  // everything below the launcher too (PostgreSQL's own workers, wrangler's workerd, ...)
+  return [...new Set([...info.pids, ...processTree(launcher.pid).map((p) => p.pid)])];
+}
+
+async function assertStopped(
+  launcher: Launcher,
+  signal: Deno.Signal,
+  dir: string,
+  pids: number[],
+) {
+  Deno.kill(launcher.pid, signal);
+  const status = await within(launcher.status, 30_000, `stopping on ${signal}`);
+  assert.equal(status.code, 0, launcher.output());
+  // pieces stopped out of order show up as errors (the app flushing into a stopped database)
+  assert.doesNotMatch(launcher.output(), /Uncaught|request_log_failed/, launcher.output());
+  // orphans are re-parented and reaped by init: give that a moment, no more
+  const deadline = Date.now() + 5000;
+  while (pids.some(isRunning) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.deepEqual(pids.filter(isRunning), [], `every process is gone after ${signal}`);
+  await assert.rejects(Deno.stat(join(dir, "stack.lock")), Deno.errors.NotFound);
+  await assert.rejects(Deno.stat(join(dir, "stack.json")), Deno.errors.NotFound);
+}
+
+Deno.test("`deno task dev` starts the stack, refuses a second copy, stops everything on SIGTERM and SIGINT, and keeps its data across restarts (Deno, then workerd)", async () => {
+  await Deno.mkdir(join(ROOT, ".dev"), { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: join(ROOT, ".dev"), prefix: "dev-stack-test-" });
+  // PostgreSQL runs as its own system user when we are root: it must be able to enter the dir
+  await Deno.chmod(dir, 0o755);
+  const launchers: Launcher[] = [];
+  // every process seen, so that a failed run does not leave any of them behind
+  const seen = new Set<number>();
+  const start = (options: { workers?: boolean } = {}): Launcher => {
+    const l = launch(dir, options);
+    launchers.push(l);
+    return l;
+  };
+  try {
+    const first = start();
+    const info = await ready(first, dir);
+    assert.equal(info.runtime, "deno");
+    const pids = await assertRunning(info, first);
+    pids.forEach((pid) => seen.add(pid));
+    const created = await api(info, "/v1/api-keys", {
+      method: "POST",
+      body: JSON.stringify({ name: "survives a restart", scopes: ["messages:read"] }),
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+
+    const started = performance.now();
+    const second = start();
+    const refused = await within(second.status, 15_000, "refusing a second copy");
+    assert.equal(refused.code, 1);
+    assert.ok(performance.now() - started < 10_000, "the second copy fails fast");
+    assert.match(second.output(), new RegExp(`already running .*\\(pid ${first.pid}\\)`));
+    assert.ok(isRunning(first.pid), "the first copy is undisturbed");
+    assert.equal((await fetch(`${info.app_url}/healthz`)).status, 200);
+
+    await assertStopped(first, "SIGTERM", dir, pids);
+
+    // the restart runs the app in workerd: the same data, and wrangler's processes must stop too
+    const again = start({ workers: true });
+    const restarted = await ready(again, dir);
+    assert.equal(restarted.runtime, "workerd");
+    const pidsAgain = await assertRunning(restarted, again);
+    pidsAgain.forEach((pid) => seen.add(pid));
+    const binaries = processTree(again.pid).map((p) => p.comm);
+    assert.ok(binaries.includes("workerd"), `the app runs in workerd: ${binaries.join(", ")}`);
+    assert.equal(restarted.api_key, info.api_key, "the demo key is kept");
+    const keys = await api(restarted, "/v1/api-keys");
+    assert.equal(keys.status, 200);
+    assert.ok(
+      keys.body.data.some((k: { id: string }) => k.id === created.body.api_key.id),
+      "the key created before the restart is still there",
+    );
+
+    await assertStopped(again, "SIGINT", dir, pidsAgain);
+  } finally {
+    for (const l of launchers) {
+      if (!isRunning(l.pid)) continue;
+      const tree = processTree(l.pid).map((p) => p.pid);
+      Deno.kill(l.pid, "SIGTERM");
+      await within(l.status, 30_000, "stopping after a failure").catch(() => {
+        for (const pid of tree.filter(isRunning)) Deno.kill(pid, "SIGKILL");
+      });
+    }
+    await Promise.all(launchers.map((l) => l.status.catch(() => {})));
+    for (const pid of [...seen].filter(isRunning)) Deno.kill(pid, "SIGKILL");
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
