@@ -19,6 +19,12 @@ export interface ComposeOptions {
   /** builds the runtime's doorbell; it is handed the job handler (Deno runs jobs in-process) */
   doorbell: (handle: (job: Job) => Promise<unknown>) => Doorbell;
   authCacheSeconds?: number;
+  /**
+   * Share one database write between concurrent requests (request log, webhook inbox). Off on
+   * Workers, where a promise settled from another request's context has its continuations
+   * cancelled when that request ends.
+   */
+  shareWrites?: boolean;
   fetch?: typeof fetch;
   now?: () => number;
 }
@@ -47,7 +53,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     logger,
     doorbell,
     events,
-    inbox: inboxWriter(db.service),
+    inbox: inboxWriter(db.service, options.shareWrites === false ? { maxBatch: 1 } : {}),
     now: options.now ?? Date.now,
     graph: graphClient({
       baseUrl: env.GRAPH_API_BASE_URL,
@@ -59,7 +65,10 @@ export async function composeApp(env: Env, options: ComposeOptions) {
   const router = webhookRouter(db.service);
   handle = jobConsumer({ ...services, router });
 
-  const requestLog = supabaseRequestLogSink(db.service);
+  const requestLog = supabaseRequestLogSink(
+    db.service,
+    options.shareWrites === false ? { maxBatch: 1 } : {},
+  );
   const app = createApp({
     env,
     db,

