@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Job } from "../../src/ports/jobs.ts";
-import { startChannel } from "../_support/channel.ts";
+import { eventually, startChannel } from "../_support/channel.ts";
 import { envelope, inbound, status, wamid } from "../_support/meta_fixtures.ts";
 import { sql } from "../_support/stack.ts";
 
@@ -144,7 +144,14 @@ Deno.test("killing the consumer between recorded and processed loses nothing: th
     const restarted = await testApp();
     try {
       await restarted.sweep();
-      await restarted.bell!.idle();
+      // other tests' unfinished work is swept too (and may wait on backoff): wait for ours only
+      await eventually(async () => {
+        const [row] = await sql<{ n: number }>(
+          "select count(*)::int as n from messages where wamid = any($1)",
+          [ids],
+        );
+        return row.n === 3;
+      }, "the swept inbox items to be processed");
     } finally {
       restarted.bell!.close();
     }

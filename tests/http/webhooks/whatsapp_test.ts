@@ -78,12 +78,13 @@ Deno.test("inbound text, image, interactive and button messages are stored for t
           sha256: "abc",
           caption: "the parcel",
         },
-      }, { id: ids.image }),
+      }, { id: ids.image, name: "Ana Souza" }),
       inbound(CUSTOMER, "interactive", {
         interactive: { type: "button_reply", button_reply: { id: "track", title: "Track it" } },
-      }, { id: ids.interactive }),
+      }, { id: ids.interactive, name: "Ana Souza" }),
       inbound(CUSTOMER, "button", { button: { text: "Confirm", payload: "CONFIRM_1" } }, {
         id: ids.button,
+        name: "Ana Souza",
       }),
     ];
     for (const value of bodies) {
