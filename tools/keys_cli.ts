@@ -48,12 +48,26 @@ if (command === "generate") {
     clientId: null,
     actor: `operator:${Deno.env.get("USER") ?? "cli"}`,
     action: "master_key.rotated",
-    details: { active: keyring.active, ...result },
+    details: {
+      active: keyring.active,
+      rewrapped: result.rewrapped,
+      total: result.total,
+      failed: result.failed,
+    },
   });
   console.log(
     `Re-wrapped ${result.rewrapped} of ${result.total} data keys under master key ${keyring.active}; ` +
-      `${result.total - result.rewrapped} were already on it.`,
+      `${result.total - result.rewrapped - result.failed.length} were already on it.`,
   );
+  if (result.failed.length) {
+    console.error(
+      `${result.failed.length} data key(s) could not be unwrapped with the configured master keys ` +
+        `(clients ${
+          result.failed.join(", ")
+        }). Keep their master key in MASTER_KEYS and check them.`,
+    );
+    Deno.exit(1);
+  }
 } else {
   console.error(`keys: unknown command "${command}". See \`deno task keys --help\``);
   Deno.exit(2);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { clientWithToken, createTestClient, signJwt, sql } from "../_support/stack.ts";
+import { createDataKey, parseKeyring } from "../../src/core/crypto/envelope.ts";
+import { clientWithToken, createTestClient, signJwt, sql, testStack } from "../_support/stack.ts";
 
 /**
  * Every table in an API-exposed schema, read from the catalog, must appear here with a way to make
@@ -32,11 +33,17 @@ export const FIXTURES: Record<string, Fixture> = {
   client_data_keys: {
     tenant: "client_id",
     key: "client_id",
-    seed: (ctx) =>
-      one(
-        "insert into client_data_keys (client_id, wrapped_key, master_key_version) values ($1, 'x.y', 'v1') returning client_id as id",
-        [ctx.clientId],
-      ),
+    // a real wrapped key, so jobs that walk every data key (rotation) find only valid ones
+    seed: async (ctx) => {
+      const { stored } = await createDataKey(
+        await parseKeyring(testStack().secrets.master_keys),
+        ctx.clientId,
+      );
+      return await one(
+        "insert into client_data_keys (client_id, wrapped_key, master_key_version) values ($1, $2, $3) returning client_id as id",
+        [ctx.clientId, stored.wrapped, stored.masterKeyVersion],
+      );
+    },
     row: (ctx) => ({ client_id: ctx.clientId, wrapped_key: "a.b", master_key_version: "v1" }),
     change: { wrapped_key: "evil.key" },
   },

@@ -56,17 +56,25 @@ export function dataKeys(options: {
      * Re-wraps every data key not yet under the active master key. Safe to run while serving:
      * each row is updated only if it still holds the version read (optimistic check).
      */
-    async rewrapAll(): Promise<{ rewrapped: number; total: number }> {
+    async rewrapAll(): Promise<{ rewrapped: number; total: number; failed: string[] }> {
       const { data, error } = await options.service.from("client_data_keys")
         .select("client_id, wrapped_key, master_key_version");
       if (error) throw new Error(`Could not list data keys: ${error.message}`);
       let rewrapped = 0;
+      // one unreadable key must not stop the rotation of the others: report it instead
+      const failed: string[] = [];
       for (const row of data) {
         if (row.master_key_version === options.keyring.active) continue;
-        const next = await rewrapDataKey(options.keyring, {
-          wrapped: row.wrapped_key,
-          masterKeyVersion: row.master_key_version,
-        }, row.client_id);
+        let next;
+        try {
+          next = await rewrapDataKey(options.keyring, {
+            wrapped: row.wrapped_key,
+            masterKeyVersion: row.master_key_version,
+          }, row.client_id);
+        } catch {
+          failed.push(row.client_id);
+          continue;
+        }
         const update = await options.service.from("client_data_keys").update({
           wrapped_key: next.wrapped,
           master_key_version: next.masterKeyVersion,
@@ -75,7 +83,7 @@ export function dataKeys(options: {
         if (update.error) throw new Error(`Could not re-wrap a data key: ${update.error.message}`);
         rewrapped++;
       }
-      return { rewrapped, total: data.length };
+      return { rewrapped, total: data.length, failed };
     },
   };
 }
