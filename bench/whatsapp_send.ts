@@ -33,7 +33,7 @@ let emulator: Awaited<ReturnType<typeof startGraphEmulator>> | undefined;
 const ch = await benchChannel({
   runtime,
   env: { RECIPIENT_MIN_INTERVAL_MS: "0" },
-  graph: async (webhookUrl, ids) => {
+  graph: async (_webhookUrl, ids) => {
     emulator = await startGraphEmulator({
       port: 0,
       appSecret: "unused-no-webhooks",

@@ -21,6 +21,12 @@ export async function clientWithKey(
 
 export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
+/**
+ * Parsed JSON answers, read freely by assertions (a wrong shape fails the assertion that reads it).
+ */
+// deno-lint-ignore no-explicit-any
+export type Json = any;
+
 /** The app plus a `call` helper that parses JSON answers. */
 export async function appUnderTest(overrides: Record<string, string> = {}) {
   const { app, deps } = await testApp(overrides);
@@ -31,7 +37,7 @@ export async function appUnderTest(overrides: Record<string, string> = {}) {
     try {
       body = JSON.parse(text);
     } catch { /* not JSON */ }
-    return { status: res.status, headers: res.headers, body: body as Record<string, any> };
+    return { status: res.status, headers: res.headers, body: body as Json };
   };
   return { app, deps, call };
 }

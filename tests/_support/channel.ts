@@ -1,6 +1,6 @@
 import { encryptField } from "../../src/core/crypto/envelope.ts";
 import { signMetaPayload } from "../../src/core/whatsapp/signature.ts";
-import { clientWithKey } from "./app.ts";
+import { clientWithKey, type Json } from "./app.ts";
 import { sql, testApp, testStack } from "./stack.ts";
 
 let counter = Date.now() % 1_000_000_000;
@@ -26,7 +26,7 @@ export async function startChannel(options: {
   const accessToken = `EMU-${crypto.randomUUID()}`;
 
   const appPort = { value: 0 };
-  const appWebhookUrl = `http://127.0.0.1:${await reservePort(appPort)}/webhooks/whatsapp`;
+  const appWebhookUrl = `http://127.0.0.1:${reservePort(appPort)}/webhooks/whatsapp`;
   const graph = options.graph
     ? await options.graph({ appWebhookUrl, phoneNumberId, accessToken, wabaId })
     : { url: "http://127.0.0.1:9", close: () => Promise.resolve() };
@@ -64,7 +64,7 @@ export async function startChannel(options: {
       },
     });
     const text = await res.text();
-    let body: any = text;
+    let body: Json = text;
     try {
       body = JSON.parse(text);
     } catch { /* not JSON */ }
@@ -107,7 +107,7 @@ export async function startChannel(options: {
   };
 }
 
-async function reservePort(out: { value: number }): Promise<number> {
+function reservePort(out: { value: number }): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   out.value = (l.addr as Deno.NetAddr).port;
   l.close();

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { appUnderTest, bearer, clientWithKey } from "../_support/app.ts";
+import { appUnderTest, bearer, clientWithKey, type Json } from "../_support/app.ts";
 import { signJwt, sql } from "../_support/stack.ts";
 
 const ENVELOPE_KEYS = ["code", "message", "request_id"];
 
-function assertEnvelope(body: Record<string, any>, code: string) {
+function assertEnvelope(body: Json, code: string) {
   assert.equal(body.error?.code, code, JSON.stringify(body));
   for (const k of ENVELOPE_KEYS) assert.ok(k in body.error, `envelope has ${k}`);
   assert.match(body.error.message, /^[A-Z]/, "message is sentence case");

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { Job } from "../../src/ports/jobs.ts";
+import type { Json } from "../_support/app.ts";
 import { startChannel } from "../_support/channel.ts";
 import { envelope, inbound } from "../_support/meta_fixtures.ts";
 import { sql } from "../_support/stack.ts";
@@ -201,7 +202,7 @@ Deno.test("messages list with filters and cursor pagination; one message shows i
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: { status: number; body: any } = await ch.api(
+      const page: { status: number; body: Json } = await ch.api(
         `/v1/messages?limit=2${cursor ? `&cursor=${cursor}` : ""}`,
       );
       assert.equal(page.status, 200);

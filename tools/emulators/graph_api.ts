@@ -88,7 +88,11 @@ function graphError(status: number, code: number, message: string, details?: str
 }
 
 /** Why a send body is invalid, as Meta would say it, or null when it is fine. */
-function validate(body: Record<string, any>): Response | null {
+/** A send body as received: any JSON object; `validate` checks what Meta would. */
+// deno-lint-ignore no-explicit-any
+type SendBody = Record<string, any>;
+
+function validate(body: SendBody): Response | null {
   if (body.messaging_product !== "whatsapp") {
     return graphError(400, 100, "(#100) Invalid parameter", "messaging_product must be whatsapp");
   }
@@ -153,7 +157,7 @@ function validate(body: Record<string, any>): Response | null {
   return null;
 }
 
-export async function startGraphEmulator(options: GraphEmulatorOptions) {
+export function startGraphEmulator(options: GraphEmulatorOptions) {
   const log: EmulatedMessage[] = [];
   const reads: Array<{ phoneNumberId: string; messageId: string; at: string }> = [];
   const media = new Map<string, { bytes: Uint8Array; mimeType: string; sha256: string }>();
@@ -295,7 +299,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions) {
 
   async function send(req: Request, phoneNumberId: string): Promise<Response> {
     if (!authorised(req, phoneNumberId)) return badToken();
-    let body: Record<string, any>;
+    let body: SendBody;
     try {
       body = await req.json();
     } catch {
@@ -497,7 +501,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions) {
   );
   url = `http://${options.hostname ?? "127.0.0.1"}:${(server.addr as Deno.NetAddr).port}`;
   if (!options.quiet) console.log(`Graph API emulator on ${url}`);
-  return {
+  return Promise.resolve({
     url,
     port: (server.addr as Deno.NetAddr).port,
     messages: () => [...log],
@@ -511,7 +515,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions) {
       await Promise.all([...inflight]);
       await server.shutdown();
     },
-  };
+  });
 }
 
 if (import.meta.main) {

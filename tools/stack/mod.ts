@@ -35,11 +35,11 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
-  return port;
+  return Promise.resolve(port);
 }
 
 export async function freePorts(): Promise<StackPorts> {

@@ -201,7 +201,13 @@ Deno.test("statuses delivered, read and failed(131047), duplicated and out of or
     }
     await ch.idle();
     const rows = await sql<
-      { wamid: string; status: string; error: any; read_at: Date | null; delivered_at: Date | null }
+      {
+        wamid: string;
+        status: string;
+        error: Array<{ code: number }>;
+        read_at: Date | null;
+        delivered_at: Date | null;
+      }
     >(
       "select wamid, status, error, read_at, delivered_at from messages where client_id = $1",
       [ch.clientId],
