@@ -17,7 +17,7 @@ import { type DueWork, sweep } from "./services/sweeper.ts";
 
 export interface ComposeOptions {
   /** builds the runtime's doorbell; it is handed the job handler (Deno runs jobs in-process) */
-  doorbell: (handle: (job: Job) => Promise<unknown>) => Doorbell;
+  doorbell: (handle: (jobs: Job[]) => Promise<unknown>) => Doorbell;
   authCacheSeconds?: number;
   /**
    * Share one database write between concurrent requests (request log, webhook inbox). Off on
@@ -43,8 +43,8 @@ export async function composeApp(env: Env, options: ComposeOptions) {
   const events: EventPublisher = noEvents;
   const dueWork: DueWork[] = [];
 
-  let handle: (job: Job) => Promise<unknown> = () => Promise.resolve();
-  const doorbell = options.doorbell((job) => handle(job));
+  let handle: (jobs: Job[]) => Promise<unknown> = () => Promise.resolve();
+  const doorbell = options.doorbell((jobs) => handle(jobs));
   const services: ServiceDeps = {
     env,
     db,
@@ -83,7 +83,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
   return {
     app,
     deps: { env, db, logger, requestLog, services },
-    handleJob: handle,
+    handleJobs: (jobs: Job[]) => handle(jobs),
     sweep: () => sweep(services, { extra: dueWork }),
   };
 }

@@ -54,21 +54,22 @@ export default {
     return app.fetch(request, { waitUntil: (p) => ctx.waitUntil(p) }, ctx as never);
   },
 
-  /** Cloudflare Queue consumer: each message is one job; failures come back with a delay. */
+  /**
+   * Cloudflare Queue consumer: a batch of jobs is handled together (inbox items share their
+   * database round trips). A failed batch comes back later; the work is idempotent.
+   */
   async queue(batch: { messages: QueueMessage[] }, bindings: Record<string, unknown>) {
-    const { handleJob, deps } = await boot(bindings);
-    await Promise.all(batch.messages.map(async (message) => {
-      try {
-        await handleJob(message.body);
-        message.ack();
-      } catch (error) {
-        deps.logger.error("job_failed", {
-          kind: message.body.kind,
-          message: (error as Error).message,
-        });
-        message.retry({ delaySeconds: 10 });
-      }
-    }));
+    const { handleJobs, deps } = await boot(bindings);
+    try {
+      await handleJobs(batch.messages.map((m) => m.body));
+      for (const m of batch.messages) m.ack();
+    } catch (error) {
+      deps.logger.error("job_batch_failed", {
+        size: batch.messages.length,
+        message: (error as Error).message,
+      });
+      for (const m of batch.messages) m.retry({ delaySeconds: 10 });
+    }
   },
 
   /** Cron Trigger: the sweeper re-rings recorded work that is not finished. */

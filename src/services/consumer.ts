@@ -1,14 +1,16 @@
 import type { Job } from "../ports/jobs.ts";
 import type { ServiceDeps } from "./deps.ts";
 import type { WebhookRouter } from "./routing.ts";
-import { processInboxItem } from "./whatsapp_inbox.ts";
+import { processInboxItems } from "./whatsapp_inbox.ts";
 import { sendQueuedMessage } from "./whatsapp_send.ts";
 
-export type JobHandler = (job: Job) => Promise<unknown>;
+export type JobHandler = (jobs: Job[]) => Promise<unknown>;
 
 /**
- * The one place a rung job turns into work. Every handler is idempotent and keyed on a durable
- * row, so a job delivered twice, or never, changes nothing but timing.
+ * The one place rung jobs turn into work. Inbox jobs that arrive together are processed as one
+ * batch (one claim, one store per client, one completion); the rest run concurrently. Every
+ * handler is idempotent and keyed on a durable row, so a job delivered twice, or never, changes
+ * nothing but timing.
  */
 export function jobConsumer(
   deps: ServiceDeps & { router: WebhookRouter },
@@ -16,14 +18,15 @@ export function jobConsumer(
     webhookDelivery?: (job: { clientId: string; deliveryId: string }) => Promise<unknown>;
   } = {},
 ): JobHandler {
-  return function handleJob(job) {
-    switch (job.kind) {
-      case "inbox":
-        return processInboxItem(deps, job.id);
-      case "send":
-        return sendQueuedMessage(deps, job);
-      case "webhook_delivery":
-        return others.webhookDelivery?.(job) ?? Promise.resolve(null);
-    }
+  return async function handleJobs(jobs) {
+    const inbox = jobs.flatMap((j) => (j.kind === "inbox" ? [j.id] : []));
+    await Promise.all([
+      inbox.length ? processInboxItems(deps, [...new Set(inbox)]) : null,
+      ...jobs.map((job) => {
+        if (job.kind === "send") return sendQueuedMessage(deps, job);
+        if (job.kind === "webhook_delivery") return others.webhookDelivery?.(job) ?? null;
+        return null;
+      }),
+    ]);
   };
 }

@@ -94,122 +94,163 @@ function fieldRow(e: FieldEvent) {
   return { waba_id: e.wabaId, phone_number_id: e.phoneNumberId, field: e.field, value: e.value };
 }
 
+type Unrouted = {
+  phone_number_id: string | null;
+  waba_id: string | null;
+  kind: string;
+  inbox_id: number;
+};
+
 /**
- * Step 3: processes one recorded delivery. Every entry, change, message and status is routed by
- * phone number id (or WABA id for account-level fields) and stored under the owning client's RLS;
- * events for unknown numbers are recorded for operators. Safe to run twice.
+ * Step 3: processes recorded deliveries, many at a time. Every entry, change, message and status
+ * is routed by phone number id (or WABA id for account-level fields) and each client's share of
+ * the whole batch is stored under that client's RLS in one round trip; events for unknown numbers
+ * are recorded for operators. Claim, store and completion are one round trip each per batch, not
+ * per delivery. Safe to run twice: messages are unique by wamid and status events by their key.
  */
-export async function processInboxItem(
+export async function processInboxItems(
   deps: ServiceDeps & { router: WebhookRouter },
-  id: number,
-): Promise<{ outcome: "processed" | "skipped" | "failed"; clients?: number; unrouted?: number }> {
+  ids: number[],
+): Promise<{ processed: number; failed: number; skipped: number }> {
   const service = deps.db.service;
-  const claim = await service.rpc("claim_inbox_item", { item_id: id, lease_seconds: 60 });
-  if (claim.error) throw new Error(`Could not claim inbox item ${id}: ${claim.error.message}`);
-  const item = claim.data as { payload_ciphertext: string; attempts: number } | null;
-  if (!item) return { outcome: "skipped" };
+  const claim = await service.rpc("claim_inbox_items", { item_ids: ids, lease_seconds: 60 });
+  if (claim.error) throw new Error(`Could not claim inbox items: ${claim.error.message}`);
+  const items = claim.data as Array<{ id: number; payload_ciphertext: string; attempts: number }>;
+  const skipped = ids.length - items.length;
+  if (!items.length) return { processed: 0, failed: 0, skipped };
 
-  try {
-    const parsed = parseMetaWebhook(
-      JSON.parse(await decryptSystem(deps.keyring, item.payload_ciphertext)),
-    );
-    if (!parsed.ok) throw new Error(`Unusable payload: ${parsed.error}`);
-    const batches = new Map<string, ClientBatch>();
-    const unrouted: Array<
-      { phone_number_id: string | null; waba_id: string | null; kind: string; inbox_id: number }
-    > = [];
-    const batchFor = (clientId: string) => {
-      let b = batches.get(clientId);
-      if (!b) {
-        batches.set(clientId, b = { messages: [], statuses: [], fields: [], inbound: new Map() });
-      }
-      return b;
-    };
-
-    for (const event of parsed.events as MetaEvent[]) {
-      const route = event.phoneNumberId ? await deps.router.phone(event.phoneNumberId) : null;
-      const clientId = route?.clientId ??
-        (event.kind === "field" && event.wabaId ? await deps.router.waba(event.wabaId) : null);
-      if (!clientId) {
-        unrouted.push({
-          phone_number_id: event.phoneNumberId ?? null,
-          waba_id: event.wabaId ?? null,
-          kind: event.kind === "field" ? event.field : event.kind,
-          inbox_id: id,
-        });
-        continue;
-      }
-      const batch = batchFor(clientId);
-      if (event.kind === "message" && route) {
-        const row = await inboundRow(deps, clientId, route.phoneId, event);
-        batch.messages.push(row);
-        batch.inbound.set(row.id, event);
-      } else if (event.kind === "status") batch.statuses.push(statusRow(event));
-      else if (event.kind === "field") batch.fields.push(fieldRow(event));
+  const batches = new Map<string, ClientBatch>();
+  const unrouted: Unrouted[] = [];
+  const failures = new Map<number, string>();
+  const batchFor = (clientId: string) => {
+    let b = batches.get(clientId);
+    if (!b) {
+      batches.set(clientId, b = { messages: [], statuses: [], fields: [], inbound: new Map() });
     }
+    return b;
+  };
 
-    const jobs: Job[] = [];
+  for (const item of items) {
+    try {
+      const parsed = parseMetaWebhook(
+        JSON.parse(await decryptSystem(deps.keyring, item.payload_ciphertext)),
+      );
+      if (!parsed.ok) throw new Error(`Unusable payload: ${parsed.error}`);
+      for (const event of parsed.events as MetaEvent[]) {
+        const route = event.phoneNumberId ? await deps.router.phone(event.phoneNumberId) : null;
+        const clientId = route?.clientId ??
+          (event.kind === "field" && event.wabaId ? await deps.router.waba(event.wabaId) : null);
+        if (!clientId) {
+          unrouted.push({
+            phone_number_id: event.phoneNumberId ?? null,
+            waba_id: event.wabaId ?? null,
+            kind: event.kind === "field" ? event.field : event.kind,
+            inbox_id: item.id,
+          });
+          continue;
+        }
+        const batch = batchFor(clientId);
+        if (event.kind === "message" && route) {
+          const row = await inboundRow(deps, clientId, route.phoneId, event);
+          batch.messages.push(row);
+          batch.inbound.set(row.id, event);
+        } else if (event.kind === "status") batch.statuses.push(statusRow(event));
+        else if (event.kind === "field") batch.fields.push(fieldRow(event));
+      }
+    } catch (error) {
+      failures.set(item.id, (error as Error).message);
+    }
+  }
+
+  const jobs: Job[] = [];
+  try {
     for (const [clientId, batch] of batches) {
-      const { data, error } = await deps.db.forClient(clientId).rpc("ingest_whatsapp_batch", {
-        batch: { messages: batch.messages, statuses: batch.statuses, fields: batch.fields },
-      });
-      if (error) throw new Error(`Could not store events for a client: ${error.message}`);
-      const result = data as { inserted: string[]; statuses: Array<Record<string, unknown>> };
-      for (const messageId of result.inserted) {
-        const e = batch.inbound.get(messageId)!;
-        jobs.push(
-          ...await deps.events.publish({
-            clientId,
-            type: "message.received",
-            data: {
-              id: messageId,
-              wamid: e.wamid,
-              phone_number_id: e.phoneNumberId,
-              from: e.waId,
-              from_user_id: e.userId,
-              profile_name: e.profileName,
-              type: e.type,
-              text: e.text,
-              content: e.content,
-              context_wamid: e.contextWamid,
-              timestamp: e.timestamp,
-            },
-          }),
-        );
-      }
-      for (const s of result.statuses) {
-        jobs.push(...await deps.events.publish({ clientId, type: "message.status", data: s }));
-      }
+      jobs.push(...await storeClientBatch(deps, clientId, batch));
     }
     if (unrouted.length) {
       const { error } = await service.from("unrouted_webhook_events").insert(unrouted);
       if (error) throw new Error(`Could not record unrouted events: ${error.message}`);
-      deps.logger.warn("webhook_unrouted", { inbox_id: id, count: unrouted.length });
+      deps.logger.warn("webhook_unrouted", { count: unrouted.length });
     }
-    const done = await service.from("webhook_inbox").update({
+  } catch (error) {
+    // nothing of this batch is marked done: it is all retried, which is safe (idempotent)
+    for (const item of items) failures.set(item.id, (error as Error).message);
+  }
+
+  const done = items.filter((i) => !failures.has(i.id)).map((i) => i.id);
+  if (done.length) {
+    const { error } = await service.from("webhook_inbox").update({
       processed_at: new Date(deps.now()).toISOString(),
       locked_until: null,
       last_error: null,
-    }).eq("id", id);
-    if (done.error) throw new Error(`Could not mark inbox item ${id} done: ${done.error.message}`);
-    if (jobs.length) await deps.doorbell.ring(jobs);
-    return { outcome: "processed", clients: batches.size, unrouted: unrouted.length };
-  } catch (error) {
-    const message = (error as Error).message;
-    const giveUp = item.attempts >= MAX_INBOX_ATTEMPTS;
-    const wait = Math.min(3_600_000, 1000 * 2 ** item.attempts);
-    await service.from("webhook_inbox").update({
-      locked_until: null,
-      last_error: message.slice(0, 500),
-      next_attempt_at: new Date(deps.now() + wait).toISOString(),
-      ...(giveUp ? { processed_at: new Date(deps.now()).toISOString() } : {}),
-    }).eq("id", id);
-    deps.logger.error("inbox_item_failed", {
-      inbox_id: id,
-      attempts: item.attempts,
-      give_up: giveUp,
-      message,
-    });
-    return { outcome: "failed" };
+    }).in("id", done);
+    if (error) throw new Error(`Could not mark inbox items done: ${error.message}`);
   }
+  for (const item of items.filter((i) => failures.has(i.id))) {
+    await releaseFailed(deps, item, failures.get(item.id)!);
+  }
+  if (jobs.length) await deps.doorbell.ring(jobs);
+  return { processed: done.length, failed: items.length - done.length, skipped };
+}
+
+async function storeClientBatch(
+  deps: ServiceDeps,
+  clientId: string,
+  batch: ClientBatch,
+): Promise<Job[]> {
+  const { data, error } = await deps.db.forClient(clientId).rpc("ingest_whatsapp_batch", {
+    batch: { messages: batch.messages, statuses: batch.statuses, fields: batch.fields },
+  });
+  if (error) throw new Error(`Could not store events for a client: ${error.message}`);
+  const result = data as { inserted: string[]; statuses: Array<Record<string, unknown>> };
+  const jobs: Job[] = [];
+  for (const messageId of result.inserted) {
+    const e = batch.inbound.get(messageId)!;
+    jobs.push(
+      ...await deps.events.publish({
+        clientId,
+        type: "message.received",
+        data: {
+          id: messageId,
+          wamid: e.wamid,
+          phone_number_id: e.phoneNumberId,
+          from: e.waId,
+          from_user_id: e.userId,
+          profile_name: e.profileName,
+          type: e.type,
+          text: e.text,
+          content: e.content,
+          context_wamid: e.contextWamid,
+          timestamp: e.timestamp,
+        },
+      }),
+    );
+  }
+  for (const s of result.statuses) {
+    jobs.push(...await deps.events.publish({ clientId, type: "message.status", data: s }));
+  }
+  return jobs;
+}
+
+/** A delivery that could not be processed waits with exponential backoff; after many tries it is
+ * set aside (processed, with its error) for operators instead of blocking the sweeper forever. */
+async function releaseFailed(
+  deps: ServiceDeps,
+  item: { id: number; attempts: number },
+  message: string,
+) {
+  const giveUp = item.attempts >= MAX_INBOX_ATTEMPTS;
+  const wait = Math.min(3_600_000, 1000 * 2 ** item.attempts);
+  await deps.db.service.from("webhook_inbox").update({
+    locked_until: null,
+    last_error: message.slice(0, 500),
+    next_attempt_at: new Date(deps.now() + wait).toISOString(),
+    ...(giveUp ? { processed_at: new Date(deps.now()).toISOString() } : {}),
+  }).eq("id", item.id);
+  deps.logger.error("inbox_item_failed", {
+    inbox_id: item.id,
+    attempts: item.attempts,
+    give_up: giveUp,
+    message,
+  });
 }

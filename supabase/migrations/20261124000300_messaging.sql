@@ -596,21 +596,25 @@ $$;
 revoke all on function public.ingest_whatsapp_batch(jsonb) from public, anon;
 grant execute on function public.ingest_whatsapp_batch(jsonb) to authenticated;
 
--- Inbox claim for the consumer (service role only): a lease, so a crashed consumer's item comes
--- back to the sweeper once the lease runs out.
-create or replace function public.claim_inbox_item(item_id bigint, lease_seconds integer default 60)
+-- Inbox claim for the consumer (service role only): a lease on each item, so a crashed consumer's
+-- items come back to the sweeper once it runs out. Claims a batch in one round trip.
+create or replace function public.claim_inbox_items(item_ids bigint[], lease_seconds integer default 60)
 returns jsonb
 language sql
 security invoker
 set search_path = ''
 as $$
-  update public.webhook_inbox set
-    attempts = attempts + 1,
-    locked_until = now() + make_interval(secs => lease_seconds)
-  where id = item_id and processed_at is null
-    and (locked_until is null or locked_until < now())
-  returning jsonb_build_object('id', id, 'provider', provider,
-    'payload_ciphertext', payload_ciphertext, 'attempts', attempts, 'received_at', received_at)
+  with claimed as (
+    update public.webhook_inbox set
+      attempts = attempts + 1,
+      locked_until = now() + make_interval(secs => lease_seconds)
+    where id = any(item_ids) and processed_at is null
+      and (locked_until is null or locked_until < now())
+    returning id, payload_ciphertext, attempts
+  )
+  select coalesce(jsonb_agg(jsonb_build_object('id', id,
+    'payload_ciphertext', payload_ciphertext, 'attempts', attempts)), '[]'::jsonb)
+  from claimed
 $$;
-revoke all on function public.claim_inbox_item(bigint, integer) from public, anon, authenticated;
-grant execute on function public.claim_inbox_item(bigint, integer) to service_role;
+revoke all on function public.claim_inbox_items(bigint[], integer) from public, anon, authenticated;
+grant execute on function public.claim_inbox_items(bigint[], integer) to service_role;

@@ -42,12 +42,12 @@ Deno.test("a free-form message inside the 24-hour window is queued: 202 with our
   try {
     await openWindow(ch, "447700900301");
     const inboxJob = rung.find((j) => j.kind === "inbox")!;
-    const { processInboxItem } = await import("../../src/services/whatsapp_inbox.ts");
+    const { processInboxItems } = await import("../../src/services/whatsapp_inbox.ts");
     const { webhookRouter } = await import("../../src/services/routing.ts");
-    await processInboxItem({
+    await processInboxItems({
       ...ch.app.deps.services,
       router: webhookRouter(ch.app.deps.services.db.service),
-    }, (inboxJob as { id: number }).id);
+    }, [(inboxJob as { id: number }).id]);
 
     const res = await ch.api("/v1/messages", {
       method: "POST",

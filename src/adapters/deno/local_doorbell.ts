@@ -7,11 +7,14 @@ import type { Logger } from "../../ports/logger.ts";
  * rings again whatever a restart dropped.
  */
 export function localDoorbell(options: {
-  handle: (job: Job) => Promise<unknown>;
+  /** runs a batch of jobs (what a queue consumer gets); batches keep per-job round trips down */
+  handle: (jobs: Job[]) => Promise<unknown>;
   concurrency?: number;
+  batchSize?: number;
   logger: Logger;
 }): Doorbell & { idle(): Promise<void>; close(): void } {
   const concurrency = options.concurrency ?? 16;
+  const batchSize = options.batchSize ?? 25;
   const queue: Job[] = [];
   const timers = new Set<ReturnType<typeof setTimeout>>();
   let running = 0;
@@ -26,11 +29,14 @@ export function localDoorbell(options: {
   };
   const pump = () => {
     while (!closed && running < concurrency && queue.length) {
-      const job = queue.shift()!;
+      const jobs = queue.splice(0, batchSize);
       running++;
-      options.handle(job)
+      options.handle(jobs)
         .catch((error) =>
-          options.logger.error("job_failed", { kind: job.kind, message: (error as Error).message })
+          options.logger.error("job_failed", {
+            kinds: [...new Set(jobs.map((j) => j.kind))].join(","),
+            message: (error as Error).message,
+          })
         )
         .finally(() => {
           running--;
