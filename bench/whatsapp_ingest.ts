@@ -1,9 +1,6 @@
 import { parseArgs } from "node:util";
-import { join } from "node:path";
 import { signMetaPayload } from "../src/core/whatsapp/signature.ts";
-import { withAdmin } from "../tools/stack/database.ts";
-import { freePort, freePorts, ROOT, startStack } from "../tools/stack/mod.ts";
-import { startAppProcess } from "../tools/stack/app_process.ts";
+import { benchChannel } from "./channel_stack.ts";
 import { loadAverage, percentile } from "./stats.ts";
 
 const HELP =
@@ -32,28 +29,8 @@ const connections = Math.min(256, Number(values.connections));
 const seconds = Math.min(120, Number(values.seconds));
 const runtime = values.runtime === "workerd" ? "workerd" : "deno";
 
-const dir = join(ROOT, ".dev", `bench-ingest-${Date.now()}`);
-const stack = await startStack({ dir, ports: await freePorts(), seed: false, log: () => {} });
-const phoneNumberId = "106540352242999";
-const wabaId = "102290129340999";
-await withAdmin(stack.adminDbUrl, async (c) => {
-  const { rows } = await c.query("insert into clients (name) values ('Bench') returning id");
-  const w = await c.query(
-    "insert into whatsapp_business_accounts (client_id, waba_id) values ($1, $2) returning id",
-    [rows[0].id, wabaId],
-  );
-  await c.query(
-    "insert into phone_numbers (client_id, waba_account_id, phone_number_id, display_phone_number) values ($1, $2, $3, '15550001111')",
-    [rows[0].id, w.rows[0].id, phoneNumberId],
-  );
-});
-const port = await freePort();
-const app = await startAppProcess({
-  runtime,
-  env: { ...stack.appEnv, LOG_LEVEL: "error" },
-  port,
-  dir: join(dir, "app"),
-});
+const ch = await benchChannel({ runtime });
+const { phoneNumberId, wabaId } = ch;
 
 let seq = 0;
 /** A unique delivery of ~4 KB: four inbound text messages from different customers. */
@@ -83,8 +60,8 @@ function delivery(): string {
   });
 }
 
-const secret = stack.secrets.meta_app_secret;
-const url = `http://127.0.0.1:${port}/webhooks/whatsapp`;
+const secret = ch.stack.secrets.meta_app_secret;
+const url = `${ch.appUrl}/webhooks/whatsapp`;
 const client = Deno.createHttpClient({ poolMaxIdlePerHost: connections });
 const latencies: number[] = [];
 let errors = 0;
@@ -121,24 +98,17 @@ try {
   let processedAt = performance.now();
   const deadline = performance.now() + 300_000;
   while (pending > 0 && performance.now() < deadline) {
-    pending = await withAdmin(
-      stack.adminDbUrl,
-      async (c) =>
-        Number(
-          (await c.query("select count(*) from webhook_inbox where processed_at is null")).rows[0]
-            .count,
-        ),
+    const [row] = await ch.sql<{ n: string }>(
+      "select count(*) as n from webhook_inbox where processed_at is null",
     );
+    pending = Number(row.n);
     processedAt = performance.now();
     if (pending > 0) await new Promise((r) => setTimeout(r, 250));
   }
-  const stored = await withAdmin(
-    stack.adminDbUrl,
-    async (c) =>
-      Number(
-        (await c.query("select count(*) from messages where direction = 'inbound'")).rows[0].count,
-      ),
+  const [inbound] = await ch.sql<{ n: string }>(
+    "select count(*) as n from messages where direction = 'inbound'",
   );
+  const stored = Number(inbound.n);
   const total = (processedAt - started) / 1000;
   console.log(
     `| runtime | connections | webhooks acknowledged/s | p50 | p99 | errors | processed end-to-end/s | messages stored |
@@ -156,7 +126,5 @@ try {
   );
 } finally {
   client.close();
-  await app.stop();
-  await stack.stop();
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await ch.close();
 }

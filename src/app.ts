@@ -1,6 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { swaggerUI } from "@hono/swagger-ui";
-import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
 import type { Env } from "./config/env.ts";
 import type { DatabaseAccess } from "./adapters/supabase/database.ts";
@@ -8,9 +7,9 @@ import type { DataKeys } from "./adapters/supabase/data_keys.ts";
 import type { Keyring } from "./core/crypto/envelope.ts";
 import type { Logger } from "./ports/logger.ts";
 import type { RequestLogSink } from "./ports/request_log.ts";
-import { AppError } from "./core/errors.ts";
 import { errorBody, onError, onNotFound } from "./http/errors.ts";
 import { createAuthenticator } from "./http/middleware/auth.ts";
+import { limitBody } from "./http/middleware/limit_body.ts";
 import { requestContext } from "./http/middleware/request_context.ts";
 import { healthRoutes } from "./http/routes/health.ts";
 import { apiKeyRoutes } from "./http/routes/v1/api_keys.ts";
@@ -86,16 +85,7 @@ export function createApp(deps: AppDeps) {
   app.use(secureHeaders({ crossOriginResourcePolicy: "same-origin" }));
   app.use(
     "/v1/*",
-    bodyLimit({
-      maxSize: deps.env.MAX_BODY_BYTES,
-      onError: () => {
-        throw new AppError(
-          413,
-          "payload_too_large",
-          `Request bodies are limited to ${deps.env.MAX_BODY_BYTES} bytes`,
-        );
-      },
-    }),
+    limitBody(deps.env.MAX_BODY_BYTES),
   );
 
   app.route("/", healthRoutes(deps.db.service));

@@ -1,11 +1,11 @@
+import { buildEnvelope, buildInbound, buildStatus, newWamid } from "./meta_payloads.ts";
+
 /**
- * Meta webhook payloads built in code (never pasted traffic), in the documented envelope shape.
- * Signatures are real: the channel helper signs the exact bytes it posts.
+ * Short forms of the builders in meta_payloads.ts for tests that post to a channel: one WABA, one
+ * business number, and a `value` of contacts/messages or statuses. Signatures are made by the
+ * channel helper over the exact bytes it posts.
  */
-let seq = 0;
-export const wamid = () =>
-  `wamid.HBgL${crypto.randomUUID().replaceAll("-", "").toUpperCase()}${++seq}`;
-const ts = (date = new Date()) => String(Math.floor(date.getTime() / 1000));
+export const wamid = newWamid;
 
 export function envelope(
   wabaId: string,
@@ -13,20 +13,14 @@ export function envelope(
   value: Record<string, unknown>,
   field = "messages",
 ) {
-  return {
-    object: "whatsapp_business_account",
-    entry: [{
-      id: wabaId,
-      changes: [{
-        field,
-        value: {
-          messaging_product: "whatsapp",
-          metadata: { display_phone_number: "15550001111", phone_number_id: phoneNumberId },
-          ...value,
-        },
-      }],
-    }],
-  };
+  return buildEnvelope([{
+    field,
+    value: {
+      messaging_product: "whatsapp",
+      metadata: { display_phone_number: "15550001111", phone_number_id: phoneNumberId },
+      ...value,
+    },
+  }], { wabaId });
 }
 
 export function inbound(
@@ -35,14 +29,16 @@ export function inbound(
   body: Record<string, unknown>,
   options: { id?: string; name?: string; at?: Date; userId?: string } = {},
 ) {
-  return {
-    contacts: [{
-      profile: { name: options.name ?? "Ana" },
-      wa_id: from,
-      ...(options.userId ? { user_id: options.userId } : {}),
-    }],
-    messages: [{ from, id: options.id ?? wamid(), timestamp: ts(options.at), type, ...body }],
-  };
+  const { contact, message } = buildInbound({
+    type,
+    payload: body[type],
+    waId: from,
+    id: options.id,
+    at: options.at,
+    name: options.name ?? "Ana",
+    userId: options.userId,
+  });
+  return { contacts: [contact], messages: [message] };
 }
 
 export function status(
@@ -51,18 +47,13 @@ export function status(
   options: { at?: Date; recipient?: string; callback?: string; errors?: unknown[] } = {},
 ) {
   return {
-    statuses: [{
+    statuses: [buildStatus({
       id,
       status: value,
-      timestamp: ts(options.at),
-      recipient_id: options.recipient ?? "447700900123",
-      ...(options.callback ? { biz_opaque_callback_data: options.callback } : {}),
-      ...(value === "sent" || value === "delivered"
-        ? {
-          pricing: { billable: true, pricing_model: "PMP", category: "utility", type: "regular" },
-        }
-        : {}),
-      ...(options.errors ? { errors: options.errors } : {}),
-    }],
+      at: options.at,
+      recipientId: options.recipient ?? "447700900123",
+      callback: options.callback,
+      errors: options.errors,
+    })],
   };
 }

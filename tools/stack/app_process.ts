@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { type ChildHandle, spawnChild } from "./postgrest.ts";
+import { type ChildHandle, spawnChild, waitForHttp } from "./postgrest.ts";
 import { ROOT } from "./mod.ts";
 
 export type AppRuntime = "deno" | "workerd";
@@ -85,12 +85,11 @@ export async function startAppProcess(options: {
     });
   }
   try {
-    await waitUntilReady(
-      `${url}/healthz`,
-      child.pid,
-      `The app (${runtime})`,
-      { timeoutMs: options.readyTimeoutMs, signal: options.signal },
-    );
+    await waitForHttp(`${url}/healthz`, `The app (${runtime})`, {
+      timeoutMs: options.readyTimeoutMs ?? 60_000,
+      signal: options.signal,
+      gone: () => isGone(child.pid),
+    });
   } catch (error) {
     await child.stop();
     const output = recent.length ? `\n  last output:\n    ${recent.join("\n    ")}` : "";
@@ -107,30 +106,4 @@ function isGone(pid: number): boolean {
   } catch {
     return true;
   }
-}
-
-/** Like waitForHttp, but gives up as soon as the process has exited (a config error, say). */
-async function waitUntilReady(
-  url: string,
-  pid: number,
-  what: string,
-  options: { timeoutMs?: number; signal?: AbortSignal },
-) {
-  const timeoutMs = options.timeoutMs ?? 60_000;
-  const deadline = Date.now() + timeoutMs;
-  let last = "no answer";
-  while (Date.now() < deadline) {
-    options.signal?.throwIfAborted();
-    if (isGone(pid)) throw new Error(`${what} exited before it was ready`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      await res.body?.cancel();
-      if (res.ok) return;
-      last = `HTTP ${res.status}`;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} did not become ready at ${url} within ${timeoutMs} ms (${last})`);
 }

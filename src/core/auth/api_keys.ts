@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { timingSafeEqual } from "../crypto/hmac.ts";
 
 /** What an API key may do. A Supabase Auth user of the client holds every scope. */
 export const SCOPES = [
@@ -56,11 +57,7 @@ export async function hashApiKey(pepper: CryptoKey, key: string): Promise<string
   return new Uint8Array(mac).toHex();
 }
 
-/** Constant-time equality for secrets of equal length (hex digests, tokens). */
+/** Constant-time equality for secrets held as text (hex digests, tokens). */
 export function constantTimeEqual(a: string, b: string): boolean {
-  const x = encoder.encode(a);
-  const y = encoder.encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
+  return timingSafeEqual(encoder.encode(a), encoder.encode(b));
 }

@@ -259,7 +259,10 @@ Deno.test("a batch with several entries, changes, messages and statuses is read 
           {
             field: "messages",
             value: {
-              ...envelope(ch.wabaId, ch.phoneNumberId, {}).entry[0].changes[0].value,
+              ...(envelope(ch.wabaId, ch.phoneNumberId, {}).entry[0].changes[0].value as Record<
+                string,
+                unknown
+              >),
               contacts: [...a.contacts, ...b.contacts],
               messages: [...a.messages, ...b.messages].map((m) => ({ ...m, id: wamid() })),
             },

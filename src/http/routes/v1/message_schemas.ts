@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { MESSAGE_STATUSES } from "../../../core/messaging/status.ts";
 
 /**
  * Send bodies mirror the Cloud API's own (`POST /{phone_number_id}/messages`), so WhatsApp
@@ -139,16 +140,8 @@ export const MarkReadSchema = z.object({
   phone_number_id: z.string().regex(/^[0-9]{1,32}$/).optional(),
 }).openapi("MarkRead");
 
-export const MessageStatus = z.enum([
-  "received",
-  "queued",
-  "sending",
-  "accepted",
-  "sent",
-  "delivered",
-  "read",
-  "failed",
-]);
+/** Inbound messages are `received`; outbound ones move through the send statuses. */
+export const MessageStatus = z.enum(["received", ...MESSAGE_STATUSES]);
 
 export const MessageSchema = z.object({
   id: z.uuid(),

@@ -1,11 +1,11 @@
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { constantTimeEqual } from "../../../core/auth/api_keys.ts";
 import { AppError } from "../../../core/errors.ts";
 import { parseMetaWebhook } from "../../../core/whatsapp/parse_webhook.ts";
 import { verifyMetaSignature } from "../../../core/whatsapp/signature.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
 import { recordMetaWebhook } from "../../../services/whatsapp_inbox.ts";
+import { limitBody } from "../../middleware/limit_body.ts";
 import type { AppEnv } from "../../types.ts";
 
 /**
@@ -35,16 +35,7 @@ export function whatsappWebhookRoutes(
     })
     .post(
       "/webhooks/whatsapp",
-      bodyLimit({
-        maxSize: deps.env.WEBHOOK_MAX_BODY_BYTES,
-        onError: () => {
-          throw new AppError(
-            413,
-            "payload_too_large",
-            `Webhook bodies are limited to ${deps.env.WEBHOOK_MAX_BODY_BYTES} bytes`,
-          );
-        },
-      }),
+      limitBody(deps.env.WEBHOOK_MAX_BODY_BYTES, "Webhook bodies"),
       async (c) => {
         const raw = new Uint8Array(await c.req.arrayBuffer());
         const verdict = await verifyMetaSignature(
