@@ -19,6 +19,8 @@ import { mediaRoutes } from "./http/routes/v1/media.ts";
 import { messageRoutes } from "./http/routes/v1/messages.ts";
 import { whatsappWebhookRoutes } from "./http/routes/webhooks/whatsapp.ts";
 import type { ServiceDeps } from "./services/deps.ts";
+import type { ClientWebhooks } from "./services/client_webhooks.ts";
+import { webhookEndpointRoutes } from "./http/routes/v1/webhook_endpoints.ts";
 import type { AppEnv } from "./http/types.ts";
 
 export interface AppDeps {
@@ -30,6 +32,7 @@ export interface AppDeps {
   keyring: Keyring;
   dataKeys: DataKeys;
   services: ServiceDeps;
+  webhooks: ClientWebhooks;
   /** seconds a verified API key stays cached per isolate (0 in tests that revoke and retry) */
   authCacheSeconds?: number;
 }
@@ -97,6 +100,7 @@ export function createApp(deps: AppDeps) {
   app.route("/v1", messageRoutes(deps.services));
   app.route("/v1", contactRoutes(deps.services));
   app.route("/v1", mediaRoutes(deps.services));
+  app.route("/v1", webhookEndpointRoutes(deps.services, deps.webhooks));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

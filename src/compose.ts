@@ -8,8 +8,8 @@ import { inboxWriter } from "./adapters/supabase/inbox_writer.ts";
 import { supabaseRequestLogSink } from "./adapters/supabase/request_log_sink.ts";
 import { importPepper } from "./core/auth/api_keys.ts";
 import { parseKeyring } from "./core/crypto/envelope.ts";
-import { type EventPublisher, noEvents } from "./ports/events.ts";
 import type { Doorbell, Job } from "./ports/jobs.ts";
+import { clientWebhooks } from "./services/client_webhooks.ts";
 import { jobConsumer } from "./services/consumer.ts";
 import type { ServiceDeps } from "./services/deps.ts";
 import { webhookRouter } from "./services/routing.ts";
@@ -40,11 +40,21 @@ export async function composeApp(env: Env, options: ComposeOptions) {
   });
   const keyring = await parseKeyring(env.MASTER_KEYS, env.MASTER_KEY_ACTIVE);
   const keys = dataKeys({ keyring, service: db.service });
-  const events: EventPublisher = noEvents;
-  const dueWork: DueWork[] = [];
 
   let handle: (jobs: Job[]) => Promise<unknown> = () => Promise.resolve();
   const doorbell = options.doorbell((jobs) => handle(jobs));
+  const now = options.now ?? Date.now;
+  const webhooks = clientWebhooks({
+    db,
+    dataKeys: keys,
+    doorbell,
+    logger,
+    now,
+    fetch: options.fetch,
+    // private and loopback receivers only outside production (local receivers in dev and tests)
+    allowPrivate: env.ENVIRONMENT !== "production",
+  });
+  const dueWork: DueWork[] = [webhooks.due];
   const services: ServiceDeps = {
     env,
     db,
@@ -52,9 +62,9 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     keyring,
     logger,
     doorbell,
-    events,
+    events: webhooks.publisher,
     inbox: inboxWriter(db.service, options.shareWrites === false ? { maxBatch: 1 } : {}),
-    now: options.now ?? Date.now,
+    now,
     graph: graphClient({
       baseUrl: env.GRAPH_API_BASE_URL,
       version: env.GRAPH_API_VERSION,
@@ -63,7 +73,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     }),
   };
   const router = webhookRouter(db.service);
-  handle = jobConsumer({ ...services, router });
+  handle = jobConsumer({ ...services, router }, { webhookDelivery: webhooks.deliver });
 
   const requestLog = supabaseRequestLogSink(
     db.service,
@@ -78,6 +88,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     pepper: await importPepper(env.API_KEY_PEPPER),
     dataKeys: keys,
     services,
+    webhooks,
     authCacheSeconds: options.authCacheSeconds,
   });
   return {

@@ -7,5 +7,3 @@ import type { Job } from "./jobs.ts";
 export interface EventPublisher {
   publish(event: { clientId: string; type: string; data: Record<string, unknown> }): Promise<Job[]>;
 }
-
-export const noEvents: EventPublisher = { publish: () => Promise.resolve([]) };

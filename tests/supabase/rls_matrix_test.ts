@@ -186,6 +186,36 @@ export const FIXTURES: Record<string, Fixture> = {
     row: (ctx) => ({ client_id: ctx.clientId, field: "forged", value: {} }),
     change: { field: "tampered" },
   },
+  webhook_endpoints: {
+    tenant: "client_id",
+    seed: async (ctx) =>
+      ctx.ids.endpoint = await one(
+        "insert into webhook_endpoints (client_id, url, secret_ciphertext) values ($1, 'https://hooks.example.com/x', 'e1.a.b') returning id",
+        [ctx.clientId],
+      ),
+    row: (ctx) => ({
+      client_id: ctx.clientId,
+      url: "https://attacker.example.com/steal",
+      secret_ciphertext: "e1.a.b",
+    }),
+    change: { url: "https://attacker.example.com/steal" },
+  },
+  webhook_deliveries: {
+    tenant: "client_id",
+    seed: (ctx) =>
+      one(
+        "insert into webhook_deliveries (client_id, endpoint_id, event_id, event_type, payload_ciphertext) values ($1, $2, $3, 'message.received', 'e1.a.b') returning id",
+        [ctx.clientId, ctx.ids.endpoint, `evt_${u()}`],
+      ),
+    row: (ctx) => ({
+      client_id: ctx.clientId,
+      endpoint_id: ctx.ids.endpoint,
+      event_id: `evt_${u()}`,
+      event_type: "message.received",
+      payload_ciphertext: "e1.a.b",
+    }),
+    change: { status: "cancelled" },
+  },
   plugin_installations: {
     tenant: "client_id",
     seed: (ctx) =>
