@@ -114,32 +114,24 @@ export function clientWebhooks(deps: WebhookDeps) {
 
   async function deliver(job: { clientId: string; deliveryId: string }) {
     const db = deps.db.forClient(job.clientId);
-    const now = new Date(deps.now()).toISOString();
-    // a lease, so a second ring of the same job does not post twice at once
-    const claim = await db.from("webhook_deliveries")
-      .update({ locked_until: new Date(deps.now() + 60_000).toISOString() })
-      .eq("id", job.deliveryId).eq("status", "pending").lte("next_attempt_at", now)
-      .or(`locked_until.is.null,locked_until.lt.${now}`)
-      .select(
-        "id, endpoint_id, event_id, attempts, payload_ciphertext, webhook_endpoints!inner(url, secret_ciphertext, enabled, failing_since, consecutive_failures)",
-      );
+    const claim = await db.rpc("claim_webhook_delivery", { delivery_id: job.deliveryId });
     if (claim.error) throw new Error(`Could not claim the delivery: ${claim.error.message}`);
-    const row = claim.data[0] as unknown as {
+    const row = claim.data as {
       id: string;
       endpoint_id: string;
       event_id: string;
       attempts: number;
       payload_ciphertext: string;
-      webhook_endpoints: {
+      endpoint: {
         url: string;
         secret_ciphertext: string;
         enabled: boolean;
         failing_since: string | null;
         consecutive_failures: number;
       };
-    } | undefined;
+    } | null;
     if (!row) return { outcome: "skipped" as const };
-    const endpoint = row.webhook_endpoints;
+    const endpoint = row.endpoint;
     if (!endpoint.enabled) {
       await db.from("webhook_deliveries").update({ status: "cancelled", locked_until: null }).eq(
         "id",

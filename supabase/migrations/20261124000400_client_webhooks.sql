@@ -72,3 +72,33 @@ create policy webhook_deliveries_insert_own on public.webhook_deliveries for ins
 create policy webhook_deliveries_update_own on public.webhook_deliveries for update
   to authenticated using (client_id = (select private.current_client_id()))
   with check (client_id = (select private.current_client_id()));
+
+/*
+ * Claims one due delivery for the calling client with a short lease (so a second ring of the same
+ * job does not post twice at once) and returns it with its endpoint. Null when it is not due,
+ * already done, or someone else holds it.
+ */
+create or replace function public.claim_webhook_delivery(delivery_id uuid, lease_seconds integer default 60)
+returns jsonb
+language sql
+security invoker
+set search_path = ''
+as $$
+  with claimed as (
+    update public.webhook_deliveries d set
+      locked_until = now() + make_interval(secs => lease_seconds)
+    where d.id = delivery_id and d.client_id = private.current_client_id()
+      and d.status = 'pending' and d.next_attempt_at <= now()
+      and (d.locked_until is null or d.locked_until < now())
+    returning d.*
+  )
+  select jsonb_build_object(
+    'id', c.id, 'endpoint_id', c.endpoint_id, 'event_id', c.event_id, 'attempts', c.attempts,
+    'payload_ciphertext', c.payload_ciphertext,
+    'endpoint', jsonb_build_object('url', e.url, 'secret_ciphertext', e.secret_ciphertext,
+      'enabled', e.enabled, 'failing_since', e.failing_since,
+      'consecutive_failures', e.consecutive_failures))
+  from claimed c join public.webhook_endpoints e on e.id = c.endpoint_id
+$$;
+revoke all on function public.claim_webhook_delivery(uuid, integer) from public, anon;
+grant execute on function public.claim_webhook_delivery(uuid, integer) to authenticated;
