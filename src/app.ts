@@ -21,6 +21,7 @@ import { whatsappWebhookRoutes } from "./http/routes/webhooks/whatsapp.ts";
 import type { ServiceDeps } from "./services/deps.ts";
 import type { ClientWebhooks } from "./services/client_webhooks.ts";
 import { webhookEndpointRoutes } from "./http/routes/v1/webhook_endpoints.ts";
+import { accountEventRoutes } from "./http/routes/v1/account_events.ts";
 import type { AppEnv } from "./http/types.ts";
 
 export interface AppDeps {
@@ -101,6 +102,7 @@ export function createApp(deps: AppDeps) {
   app.route("/v1", contactRoutes(deps.services));
   app.route("/v1", mediaRoutes(deps.services));
   app.route("/v1", webhookEndpointRoutes(deps.services, deps.webhooks));
+  app.route("/v1", accountEventRoutes(deps.services));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

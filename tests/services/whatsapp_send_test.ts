@@ -251,3 +251,29 @@ Deno.test("marking an inbound message as read calls the Graph API with the docum
     await ch.close();
   }
 });
+
+Deno.test("two messages to one recipient are spaced by the per-recipient interval; other recipients are not held up", async () => {
+  const { ch, emulator } = await emulatedChannel({ RECIPIENT_MIN_INTERVAL_MS: "1500" });
+  try {
+    for (const to of ["447700900961", "447700900961", "447700900962"]) {
+      assert.equal(
+        (await ch.api("/v1/messages", { method: "POST", body: JSON.stringify(template(to)) }))
+          .status,
+        202,
+      );
+    }
+    await eventually(
+      () => Promise.resolve(emulator.messages().length === 3 ? true : null),
+      "three sends",
+      20_000,
+    );
+    const times = (to: string) =>
+      emulator.messages().filter((m) => m.to === to).map((m) => Date.parse(m.receivedAt));
+    const [first, second] = times("447700900961");
+    assert.ok(second - first >= 1400, `second send ${second - first} ms after the first`);
+    const [other] = times("447700900962");
+    assert.ok(other < second, "another recipient did not wait behind the paced one");
+  } finally {
+    await ch.close();
+  }
+});

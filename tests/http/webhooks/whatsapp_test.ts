@@ -289,6 +289,10 @@ Deno.test("a batch with several entries, changes, messages and statuses is read 
       "message_template_status_update",
       "message_template_status_update",
     ]);
+    const shown = await ch.api("/v1/account-events?field=message_template_status_update");
+    assert.equal(shown.status, 200);
+    assert.equal(shown.body.data.length, 2);
+    assert.equal(shown.body.data[0].value.event, "APPROVED");
   } finally {
     await ch.close();
   }
@@ -304,6 +308,38 @@ Deno.test("a webhook over the size limit is refused with 413", async () => {
     );
     const res = await ch.postWebhook(big);
     assert.equal(res.status, 413);
+  } finally {
+    await ch.close();
+  }
+});
+
+Deno.test("a user known only by business-scoped id (no phone number sent) gets a contact and a reply", async () => {
+  const ch = await startChannel();
+  try {
+    const { buildInbound } = await import("../../_support/meta_payloads.ts");
+    const bsuid = "US.13491208655302741918";
+    const { contact, message } = buildInbound({
+      type: "text",
+      payload: { body: "hi, it's me" },
+      waId: null,
+      userId: bsuid,
+      fromUserId: true,
+    });
+    assert.equal(
+      (await ch.postWebhook(
+        envelope(ch.wabaId, ch.phoneNumberId, { contacts: [contact], messages: [message] }),
+      )).status,
+      200,
+    );
+    await ch.idle();
+    const [c] = await sql<{ wa_id: string | null; user_id: string }>(
+      "select wa_id, user_id from contacts where client_id = $1",
+      [ch.clientId],
+    );
+    assert.deepEqual(c, { wa_id: null, user_id: bsuid });
+    const api = await ch.api(`/v1/contacts/${bsuid}`);
+    assert.equal(api.status, 200);
+    assert.equal(api.body.contact.customer_service_window.open, true);
   } finally {
     await ch.close();
   }

@@ -1,0 +1,54 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { ServiceDeps } from "../../../services/deps.ts";
+import { requireScope } from "../../middleware/auth.ts";
+import { AUTH_ERRORS } from "../../schemas.ts";
+import type { AppEnv } from "../../types.ts";
+
+const AccountEventSchema = z.object({
+  id: z.number().int(),
+  waba_id: z.string().nullable(),
+  phone_number_id: z.string().nullable(),
+  field: z.string().openapi({ example: "message_template_status_update" }),
+  value: z.unknown(),
+  received_at: z.string(),
+}).openapi("AccountEvent");
+
+const route = createRoute({
+  method: "get",
+  path: "/account-events",
+  tags: ["Account"],
+  summary: "WhatsApp account notifications: template status, account and quality updates, …",
+  description:
+    "Every Meta webhook field other than messages, as received, newest first. Filter with " +
+    "`field` (for example `message_template_status_update`, `phone_number_quality_update`).",
+  security: [{ bearer: [] }],
+  middleware: [requireScope("messages:read")] as const,
+  request: {
+    query: z.object({
+      field: z.string().max(100).optional(),
+      limit: z.coerce.number().int().min(1).max(200).default(50),
+      before: z.coerce.number().int().optional().openapi({ description: "id from the last page" }),
+    }),
+  },
+  responses: {
+    200: {
+      content: { "application/json": { schema: z.object({ data: z.array(AccountEventSchema) }) } },
+      description: "Events",
+    },
+    ...AUTH_ERRORS,
+  },
+});
+
+export function accountEventRoutes(deps: Pick<ServiceDeps, "db">) {
+  return new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
+    const p = c.get("principal");
+    const q = c.req.valid("query");
+    let query = deps.db.forClient(p.clientId).from("whatsapp_account_events")
+      .select("id, waba_id, phone_number_id, field, value, received_at");
+    if (q.field) query = query.eq("field", q.field);
+    if (q.before) query = query.lt("id", q.before);
+    const { data, error } = await query.order("id", { ascending: false }).limit(q.limit);
+    if (error) throw new Error(`Could not list account events: ${error.message}`);
+    return c.json({ data: data as Array<z.infer<typeof AccountEventSchema>> }, 200);
+  });
+}
