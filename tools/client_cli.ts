@@ -5,7 +5,9 @@ import {
   revokeApiKey,
 } from "../src/adapters/supabase/api_keys_store.ts";
 import { audit } from "../src/adapters/supabase/audit.ts";
+import { dataKeys } from "../src/adapters/supabase/data_keys.ts";
 import { importPepper, type Scope, SCOPES } from "../src/core/auth/api_keys.ts";
+import { encryptField, parseKeyring } from "../src/core/crypto/envelope.ts";
 import { operatorEnv, requireKeys, serviceClientFrom } from "./cli_env.ts";
 
 const HELP = `deno task client <command> [options]
@@ -18,6 +20,11 @@ Commands:
   rotate-key CLIENT_ID KEY_ID [--grace MIN]     issue a replacement key; the old one expires
                                                 after MIN minutes (default 0: at once)
   revoke-key CLIENT_ID KEY_ID                   revoke a key at once
+  add-number CLIENT_ID --waba-id W --phone-number-id P --display-phone-number D [--token-env VAR]
+                                                connect a WhatsApp Business account and number;
+                                                the access token is read from $VAR (default
+                                                WHATSAPP_ACCESS_TOKEN), never from the command
+                                                line, and stored encrypted with the client's key
   delete CLIENT_ID --yes                        delete a client and everything it owns, and
                                                 crypto-shred its data key
 
@@ -46,6 +53,10 @@ try {
       scopes: { type: "string" },
       test: { type: "boolean", default: false },
       grace: { type: "string", default: "0" },
+      "waba-id": { type: "string" },
+      "phone-number-id": { type: "string" },
+      "display-phone-number": { type: "string" },
+      "token-env": { type: "string", default: "WHATSAPP_ACCESS_TOKEN" },
       yes: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -185,6 +196,57 @@ switch (command) {
       targetId: keyId,
     });
     out({ api_key: record }, `Revoked key ${keyId}`);
+    break;
+  }
+  case "add-number": {
+    const [clientId] = ids(1);
+    const waba = opts["waba-id"];
+    const phone = opts["phone-number-id"];
+    const display = opts["display-phone-number"];
+    if (!waba || !/^[0-9]{1,32}$/.test(waba)) fail("add-number needs --waba-id (digits)");
+    if (!phone || !/^[0-9]{1,32}$/.test(phone)) fail("add-number needs --phone-number-id (digits)");
+    if (!display) fail("add-number needs --display-phone-number");
+    const token = Deno.env.get(opts["token-env"]);
+    if (!token) fail(`export the business access token as ${opts["token-env"]} first`);
+    requireKeys(env, ["MASTER_KEYS"]);
+    // a WABA or number already connected to another client is never moved by this command
+    const owners = await Promise.all([
+      db.from("whatsapp_business_accounts").select("client_id").eq("waba_id", waba).maybeSingle(),
+      db.from("phone_numbers").select("client_id").eq("phone_number_id", phone).maybeSingle(),
+    ]);
+    for (const [what, res] of [["WABA", owners[0]], ["phone number", owners[1]]] as const) {
+      if (res.error) fail(`could not check the ${what}: ${res.error.message}`, 1);
+      if (res.data && res.data.client_id !== clientId) {
+        fail(`${what} already belongs to another client; disconnect it there first`, 1);
+      }
+    }
+    const keyring = await parseKeyring(env.MASTER_KEYS, env.MASTER_KEY_ACTIVE || undefined);
+    const dek = await dataKeys({ keyring, service: db }).forClient(clientId);
+    const account = await db.from("whatsapp_business_accounts").upsert({
+      client_id: clientId,
+      waba_id: waba,
+      access_token_ciphertext: await encryptField(dek, token, `wa_token:${waba}`),
+    }, { onConflict: "waba_id" }).select("id, client_id").single();
+    if (account.error) fail(`could not store the account: ${account.error.message}`, 1);
+    const number = await db.from("phone_numbers").upsert({
+      client_id: clientId,
+      waba_account_id: account.data.id,
+      phone_number_id: phone,
+      display_phone_number: display,
+    }, { onConflict: "phone_number_id" }).select("id").single();
+    if (number.error) fail(`could not store the phone number: ${number.error.message}`, 1);
+    await audit(db, {
+      clientId,
+      actor,
+      action: "whatsapp_number.connected",
+      targetType: "phone_number",
+      targetId: phone,
+      details: { waba_id: waba },
+    });
+    out(
+      { waba_account_id: account.data.id, phone_number_id: phone },
+      `Connected WABA ${waba} and phone number ${phone} (${display}); the token is stored encrypted`,
+    );
     break;
   }
   case "delete": {

@@ -100,3 +100,57 @@ Deno.test("client commands explain bad input and --help", async () => {
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown command "frobnicate"/);
 });
+
+Deno.test("client add-number connects a number with its token encrypted, read from the environment only", async () => {
+  const created = JSON.parse(
+    (await runTool(CLI, ["create", "--name", "Numbered", "--json"])).stdout,
+  );
+  const id = created.client.id;
+  const missing = await runTool(CLI, [
+    "add-number",
+    id,
+    "--waba-id",
+    "4401",
+    "--phone-number-id",
+    "4402",
+    "--display-phone-number",
+    "+44 20 7946 0000",
+  ]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /WHATSAPP_ACCESS_TOKEN/);
+  const ok = await runTool(CLI, [
+    "add-number",
+    id,
+    "--waba-id",
+    "4401",
+    "--phone-number-id",
+    "4402",
+    "--display-phone-number",
+    "+44 20 7946 0000",
+  ], { WHATSAPP_ACCESS_TOKEN: "EAAG-cli-secret-token" });
+  assert.equal(ok.code, 0, ok.stderr);
+  const [row] = await sql<{ access_token_ciphertext: string; phone_number_id: string }>(
+    "select w.access_token_ciphertext, p.phone_number_id from whatsapp_business_accounts w join phone_numbers p on p.waba_account_id = w.id where w.client_id = $1",
+    [id],
+  );
+  assert.equal(row.phone_number_id, "4402");
+  assert.ok(row.access_token_ciphertext.startsWith("e1."));
+  assert.ok(!row.access_token_ciphertext.includes("EAAG"));
+  const other = JSON.parse((await runTool(CLI, ["create", "--name", "Thief", "--json"])).stdout);
+  const stolen = await runTool(CLI, [
+    "add-number",
+    other.client.id,
+    "--waba-id",
+    "4401",
+    "--phone-number-id",
+    "4403",
+    "--display-phone-number",
+    "x",
+  ], { WHATSAPP_ACCESS_TOKEN: "t" });
+  assert.notEqual(stolen.code, 0);
+  assert.match(stolen.stderr, /belongs to another client/);
+  const [owner] = await sql<{ client_id: string }>(
+    "select client_id from whatsapp_business_accounts where waba_id = '4401'",
+  );
+  assert.equal(owner.client_id, id, "the WABA stayed with its client");
+});
