@@ -14,21 +14,19 @@ import type { WebhookRouter } from "./routing.ts";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_INBOX_ATTEMPTS = 10;
 
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>))
-    .toHex();
-}
-
 /**
  * Step 2 of the event flow: the verified delivery is recorded (encrypted, idempotently: Meta
  * retries repeat the exact body) before we answer, then the consumer is rung. A duplicate is
- * acknowledged without a second record.
+ * acknowledged without a second record. The dedupe key is the verified `X-Hub-Signature-256`
+ * digest: an HMAC of the exact bytes, so equal bodies share it, and it is already computed (on
+ * Deno every Web Crypto call costs ~20 µs or more, see docs/benchmarks.md §5.2).
  */
 export async function recordMetaWebhook(
   deps: Pick<ServiceDeps, "keyring" | "doorbell"> & { inbox: InboxWriter },
   raw: Uint8Array,
+  signatureHex: string,
 ): Promise<{ id: number | null; duplicate: boolean }> {
-  const dedupeKey = await sha256Hex(raw);
+  const dedupeKey = signatureHex.toLowerCase();
   const payload = await encryptSystem(deps.keyring, "inbox", new TextDecoder().decode(raw));
   const id = await deps.inbox.write(dedupeKey, payload);
   if (id !== null) await deps.doorbell.ring([{ kind: "inbox", id }]);
@@ -47,6 +45,7 @@ async function inboundRow(
   clientId: string,
   phoneId: string,
   e: InboundMessageEvent,
+  names: Map<string, Promise<string>>,
 ) {
   const key = await deps.dataKeys.forClient(clientId);
   const id = crypto.randomUUID();
@@ -59,7 +58,7 @@ async function inboundRow(
     wa_id: e.waId,
     user_id: e.userId,
     profile_name_ciphertext: e.profileName
-      ? await encryptField(key, e.profileName, `contact_name:${clientId}`)
+      ? await nameCiphertext(names, key, clientId, e.profileName)
       : null,
     wamid: e.wamid,
     type: e.type,
@@ -72,6 +71,22 @@ async function inboundRow(
     context_wamid: e.contextWamid,
     timestamp: e.timestamp,
   };
+}
+
+/**
+ * One encryption per distinct profile name per batch: a contact writing several messages in one
+ * delivery, or across a batch, repeats its name (the same ciphertext may stand in every row).
+ */
+function nameCiphertext(
+  names: Map<string, Promise<string>>,
+  key: CryptoKey,
+  clientId: string,
+  name: string,
+): Promise<string> {
+  const id = `${clientId}|${name}`;
+  let ct = names.get(id);
+  if (!ct) names.set(id, ct = encryptField(key, name, `contact_name:${clientId}`));
+  return ct;
 }
 
 function statusRow(e: StatusEvent) {
@@ -122,6 +137,7 @@ export async function processInboxItems(
   const batches = new Map<string, ClientBatch>();
   const unrouted: Unrouted[] = [];
   const failures = new Map<number, string>();
+  const names = new Map<string, Promise<string>>();
   const batchFor = (clientId: string) => {
     let b = batches.get(clientId);
     if (!b) {
@@ -151,7 +167,7 @@ export async function processInboxItems(
         }
         const batch = batchFor(clientId);
         if (event.kind === "message" && route) {
-          const row = await inboundRow(deps, clientId, route.phoneId, event);
+          const row = await inboundRow(deps, clientId, route.phoneId, event, names);
           batch.messages.push(row);
           batch.inbound.set(row.id, event);
         } else if (event.kind === "status") batch.statuses.push(statusRow(event));

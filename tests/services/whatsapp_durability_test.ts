@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import type { Job } from "../../src/ports/jobs.ts";
 import { eventually, startChannel } from "../_support/channel.ts";
 import { envelope, inbound, status, wamid } from "../_support/meta_fixtures.ts";
-import { sql } from "../_support/stack.ts";
+import { signMetaPayload } from "../../src/core/whatsapp/signature.ts";
+import { sql, testStack } from "../_support/stack.ts";
 
 /** A seeded shuffle, so a failing order can be replayed. */
 function shuffle<T>(items: T[], seed: number): T[] {
@@ -76,11 +77,12 @@ Deno.test("1,000 webhooks with 30% duplicates in random order leave no duplicate
     const inbox = await sql<{ n: number; done: number }>(
       "select count(*)::int as n, count(processed_at)::int as done from webhook_inbox where dedupe_key = any($1)",
       [
-        await Promise.all(deliveries.map(async (d) =>
-          new Uint8Array(
-            await crypto.subtle.digest("SHA-256", new TextEncoder().encode(JSON.stringify(d))),
-          ).toHex()
-        )),
+        // the inbox is keyed by the delivery's verified signature (an HMAC of its exact bytes)
+        await Promise.all(
+          deliveries.map(async (d) =>
+            (await signMetaPayload(JSON.stringify(d), testStack().secrets.meta_app_secret)).slice(7)
+          ),
+        ),
       ],
     );
     assert.deepEqual(

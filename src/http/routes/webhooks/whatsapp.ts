@@ -38,11 +38,8 @@ export function whatsappWebhookRoutes(
       limitBody(deps.env.WEBHOOK_MAX_BODY_BYTES, "Webhook bodies"),
       async (c) => {
         const raw = new Uint8Array(await c.req.arrayBuffer());
-        const verdict = await verifyMetaSignature(
-          raw,
-          c.req.header("x-hub-signature-256") ?? null,
-          await appSecretKey,
-        );
+        const signature = c.req.header("x-hub-signature-256") ?? null;
+        const verdict = await verifyMetaSignature(raw, signature, await appSecretKey);
         if (!verdict.valid) {
           c.get("logger").warn("webhook_signature_rejected", { reason: verdict.reason });
           throw new AppError(
@@ -59,7 +56,8 @@ export function whatsappWebhookRoutes(
         }
         const parsed = parseMetaWebhook(body);
         if (!parsed.ok) throw new AppError(400, "invalid_payload", parsed.error);
-        const { duplicate } = await recordMetaWebhook(deps, raw);
+        // verified, so the header is `sha256=<64 hex>`
+        const { duplicate } = await recordMetaWebhook(deps, raw, signature!.trim().slice(7));
         return c.json({ received: true, duplicate }, 200);
       },
     );
