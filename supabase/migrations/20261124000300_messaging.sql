@@ -8,7 +8,8 @@
 create table public.webhook_inbox (
   id bigint generated always as identity primary key,
   provider text not null check (provider in ('meta', 'shopify')),
-  -- Meta sends no delivery id; a retry repeats the exact body, so the body's SHA-256 identifies it
+  -- Meta sends no delivery id; a retry repeats the exact body, so its verified X-Hub-Signature-256
+  -- (an HMAC of those bytes) identifies it
   dedupe_key text not null,
   payload_ciphertext text not null,
   received_at timestamptz not null default now(),
