@@ -1,4 +1,12 @@
 import { audit } from "../adapters/supabase/audit.ts";
+import {
+  cancelWebhookDelivery,
+  claimWebhookDelivery,
+  dueWebhookDeliveries,
+  enabledWebhookEndpoints,
+  finishWebhookAttempt,
+  insertWebhookDeliveries,
+} from "../adapters/supabase/webhook_endpoints_store.ts";
 import { decryptField, encryptField } from "../core/crypto/envelope.ts";
 import { checkWebhookUrl } from "../core/webhooks/ssrf_guard.ts";
 import { signStandardWebhook, WEBHOOK_HEADERS } from "../core/webhooks/standard_webhooks.ts";
@@ -6,20 +14,30 @@ import type { EventPublisher } from "../ports/events.ts";
 import type { Job } from "../ports/jobs.ts";
 import type { ServiceDeps } from "./deps.ts";
 
-/** What clients can subscribe to. */
+/**
+ * What clients can subscribe to; each is POSTed as `{"type", "timestamp", "data"}`:
+ * - `message.received`: an inbound message (id, wamid, phone_number_id, from, profile_name, type,
+ *   text, content, timestamp).
+ * - `message.status`: every new status event of an outbound message (message id, wamid, status
+ *   sent/delivered/read/failed, timestamp, errors).
+ * - `account.alert`: something the client must act on (for example its access token was rejected,
+ *   Graph code 190).
+ * - `webhook.test`: sent on request to one endpoint only, whatever it subscribes to.
+ */
 export const WEBHOOK_EVENT_TYPES = [
   "message.received",
   "message.status",
   "account.alert",
   "webhook.test",
 ] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 /**
- * Retry schedule after each failed attempt (the Standard Webhooks / Svix cadence): about 1 day 12
- * hours from first try to the last; each wait gets ±20% jitter so receivers recovering from an
- * outage are not hit by every retry at once.
+ * Waits after each failed attempt (the Svix cadence: immediately, then 5 s, 5 min, 30 min, 2 h,
+ * 5 h, 10 h, 10 h): eight attempts over about 27 hours. Each wait gets ±20% jitter so receivers
+ * recovering from an outage are not hit by every retry at once.
  */
-export const RETRY_SCHEDULE_MS = [
+export const RETRY_SCHEDULE_MS: readonly number[] = [
   5_000,
   300_000,
   1_800_000,
@@ -28,61 +46,81 @@ export const RETRY_SCHEDULE_MS = [
   36_000_000,
   36_000_000,
 ];
-/** An endpoint failing without a single success for this long is disabled. */
-export const DISABLE_AFTER_MS = 5 * 24 * 3600 * 1000;
+
+/**
+ * When a failing endpoint is turned off (and audited): after failing without a single success for
+ * `afterMs` (Svix's 5 days), or after `afterFailures` failed attempts in a row once it has been
+ * failing for at least `failuresOverMs`: without that floor, a one-minute outage during a burst of
+ * events would disable a busy endpoint. A 410 Gone answer disables it at once (Standard Webhooks).
+ */
+export const DISABLE_RULES: Readonly<DisableRules> = {
+  afterMs: 5 * 24 * 3600_000,
+  afterFailures: 50,
+  failuresOverMs: 24 * 3600_000,
+};
+export interface DisableRules {
+  afterMs: number;
+  afterFailures: number;
+  failuresOverMs: number;
+}
+
+export const DELIVERY_TIMEOUT_MS = 10_000;
+const USER_AGENT = "glooft-edge-webhooks/1";
+const ENDPOINT_CACHE_MS = 5_000;
 
 export interface WebhookDeps
   extends Pick<ServiceDeps, "db" | "dataKeys" | "doorbell" | "logger" | "now"> {
+  /** private, loopback and plain-http targets: only outside production */
   allowPrivate: boolean;
   fetch?: typeof fetch;
-  schedule?: number[];
-  disableAfterMs?: number;
+  /** waits after each failed attempt; its length + 1 is the number of attempts */
+  schedule?: readonly number[];
+  disable?: Partial<DisableRules>;
   timeoutMs?: number;
 }
 
-interface Endpoint {
-  id: string;
-  event_types: string[];
-}
+export type DeliveryResult =
+  | { outcome: "skipped" | "cancelled" }
+  | { outcome: "succeeded"; status: number }
+  | {
+    outcome: "retrying" | "failed";
+    status: number | null;
+    error: string;
+    endpointDisabled: boolean;
+  };
 
-const ENDPOINT_CACHE_MS = 5_000;
+type ClientEvent = { clientId: string; type: string; data: Record<string, unknown> };
 
 /**
- * Client webhooks: `publish` records one delivery per subscribed endpoint (durably, encrypted)
- * and returns the jobs to ring; `deliver` makes one signed attempt; `due` finds deliveries whose
- * time has come, for the sweeper.
+ * Client webhooks: `publisher.publish` records one encrypted delivery per subscribed endpoint and
+ * returns the jobs to ring; `deliver` makes one signed attempt at a delivery; `due` finds
+ * deliveries whose time has come, for the sweeper. One instance per isolate: it caches each
+ * client's endpoint list for a few seconds, because every inbound message and status publishes.
  */
 export function clientWebhooks(deps: WebhookDeps) {
   const schedule = deps.schedule ?? RETRY_SCHEDULE_MS;
-  const disableAfter = deps.disableAfterMs ?? DISABLE_AFTER_MS;
+  const rules = { ...DISABLE_RULES, ...deps.disable };
   const doFetch = deps.fetch ?? fetch;
-  const endpoints = new Map<string, { list: Endpoint[]; until: number }>();
+  const endpoints = new Map<
+    string,
+    { list: Array<{ id: string; event_types: string[] }>; until: number }
+  >();
 
-  async function subscribed(clientId: string, type: string): Promise<Endpoint[]> {
+  async function subscribed(clientId: string, type: string): Promise<string[]> {
     let hit = endpoints.get(clientId);
     if (!hit || hit.until < deps.now()) {
-      const { data, error } = await deps.db.forClient(clientId).from("webhook_endpoints")
-        .select("id, event_types").eq("enabled", true);
-      if (error) throw new Error(`Could not list webhook endpoints: ${error.message}`);
-      hit = { list: data as Endpoint[], until: deps.now() + ENDPOINT_CACHE_MS };
+      const list = await enabledWebhookEndpoints(deps.db.forClient(clientId));
+      hit = { list, until: deps.now() + ENDPOINT_CACHE_MS };
       if (endpoints.size > 10_000) endpoints.clear();
       endpoints.set(clientId, hit);
     }
-    return hit.list.filter((e) => e.event_types.length === 0 || e.event_types.includes(type));
+    return hit.list.filter((e) => e.event_types.length === 0 || e.event_types.includes(type))
+      .map((e) => e.id);
   }
 
-  const publisher: EventPublisher = {
-    async publish(event) {
-      const targets = await subscribed(event.clientId, event.type);
-      return await record(event, targets.map((t) => t.id));
-    },
-  };
-
-  async function record(
-    event: { clientId: string; type: string; data: Record<string, unknown> },
-    endpointIds: string[],
-  ): Promise<Job[]> {
+  async function record(event: ClientEvent, endpointIds: string[]): Promise<Job[]> {
     if (!endpointIds.length) return [];
+    // one id per event, shared by its deliveries to every endpoint and by every retry
     const eventId = `evt_${crypto.randomUUID().replaceAll("-", "")}`;
     const body = JSON.stringify({
       type: event.type,
@@ -101,10 +139,7 @@ export function clientWebhooks(deps: WebhookDeps) {
         payload_ciphertext: await encryptField(key, body, `webhook_delivery:${id}`),
       };
     }));
-    const { error } = await deps.db.forClient(event.clientId).from("webhook_deliveries").insert(
-      rows,
-    );
-    if (error) throw new Error(`Could not record webhook deliveries: ${error.message}`);
+    await insertWebhookDeliveries(deps.db.forClient(event.clientId), rows);
     return rows.map((r) => ({
       kind: "webhook_delivery" as const,
       clientId: event.clientId,
@@ -112,156 +147,128 @@ export function clientWebhooks(deps: WebhookDeps) {
     }));
   }
 
-  async function deliver(job: { clientId: string; deliveryId: string }) {
-    const db = deps.db.forClient(job.clientId);
-    const claim = await db.rpc("claim_webhook_delivery", { delivery_id: job.deliveryId });
-    if (claim.error) throw new Error(`Could not claim the delivery: ${claim.error.message}`);
-    const row = claim.data as {
-      id: string;
-      endpoint_id: string;
-      event_id: string;
-      attempts: number;
-      payload_ciphertext: string;
-      endpoint: {
-        url: string;
-        secret_ciphertext: string;
-        enabled: boolean;
-        failing_since: string | null;
-        consecutive_failures: number;
-      };
-    } | null;
-    if (!row) return { outcome: "skipped" as const };
-    const endpoint = row.endpoint;
-    if (!endpoint.enabled) {
-      await db.from("webhook_deliveries").update({ status: "cancelled", locked_until: null }).eq(
-        "id",
-        row.id,
-      );
-      return { outcome: "cancelled" as const };
-    }
-    const key = await deps.dataKeys.forClient(job.clientId);
-    const body = await decryptField(key, row.payload_ciphertext, `webhook_delivery:${row.id}`);
-    const secret = await decryptField(
-      key,
-      endpoint.secret_ciphertext,
-      `webhook_secret:${row.endpoint_id}`,
-    );
+  /** One POST; the error (never the body) describes a failure. */
+  async function attempt(
+    target: URL,
+    message: { id: string; body: string; secret: string },
+  ): Promise<{ status: number | null; error: string | null }> {
     const timestamp = Math.floor(deps.now() / 1000);
+    try {
+      const res = await doFetch(target, {
+        method: "POST",
+        // a redirect could bounce into a private address: it is a failure, never followed
+        redirect: "manual",
+        signal: AbortSignal.timeout(deps.timeoutMs ?? DELIVERY_TIMEOUT_MS),
+        headers: {
+          "content-type": "application/json",
+          "user-agent": USER_AGENT,
+          [WEBHOOK_HEADERS.id]: message.id,
+          [WEBHOOK_HEADERS.timestamp]: String(timestamp),
+          [WEBHOOK_HEADERS.signature]: await signStandardWebhook({ ...message, timestamp }),
+        },
+        body: message.body,
+      });
+      await res.body?.cancel();
+      const ok = res.status >= 200 && res.status < 300;
+      return { status: res.status, error: ok ? null : `HTTP ${res.status}` };
+    } catch (error) {
+      const name = (error as Error).name;
+      return {
+        status: null,
+        error: name === "TimeoutError" || name === "AbortError" ? "Timed out" : "Connection failed",
+      };
+    }
+  }
 
-    let status: number | null = null;
-    let failure: string | null = null;
-    const target = checkWebhookUrl(endpoint.url, { allowPrivate: deps.allowPrivate });
-    if (!target.ok) failure = `URL ${target.reason}`;
+  async function deliver(job: { clientId: string; deliveryId: string }): Promise<DeliveryResult> {
+    const db = deps.db.forClient(job.clientId);
+    const claimed = await claimWebhookDelivery(db, job.deliveryId);
+    if (!claimed) return { outcome: "skipped" };
+    if (!claimed.endpoint.enabled) {
+      await cancelWebhookDelivery(db, claimed.id);
+      return { outcome: "cancelled" };
+    }
+
+    // checked at every attempt, not only at registration: the rules may have tightened since
+    const target = checkWebhookUrl(claimed.endpoint.url, { allowPrivate: deps.allowPrivate });
+    let result: { status: number | null; error: string | null };
+    if (!target.ok) result = { status: null, error: `The URL ${target.reason}` };
     else {
-      try {
-        const res = await doFetch(target.url, {
-          method: "POST",
-          redirect: "manual",
-          signal: AbortSignal.timeout(deps.timeoutMs ?? 10_000),
-          headers: {
-            "content-type": "application/json",
-            "user-agent": "glooft-edge-webhooks/1",
-            [WEBHOOK_HEADERS.id]: row.event_id,
-            [WEBHOOK_HEADERS.timestamp]: String(timestamp),
-            [WEBHOOK_HEADERS.signature]: await signStandardWebhook({
-              secret,
-              id: row.event_id,
-              timestamp,
-              body,
-            }),
-          },
-          body,
-        });
-        await res.body?.cancel();
-        status = res.status;
-        // a redirect could bounce into a private address: it counts as a failure
-        if (res.status < 200 || res.status >= 300) failure = `HTTP ${res.status}`;
-      } catch (error) {
-        failure = (error as Error).name === "TimeoutError" ? "Timed out" : "Connection failed";
-      }
+      const key = await deps.dataKeys.forClient(job.clientId);
+      result = await attempt(target.url, {
+        id: claimed.event_id,
+        body: await decryptField(key, claimed.payload_ciphertext, `webhook_delivery:${claimed.id}`),
+        secret: await decryptField(
+          key,
+          claimed.endpoint.secret_ciphertext,
+          `webhook_secret:${claimed.endpoint_id}`,
+        ),
+      });
     }
 
-    const attempts = row.attempts + 1;
-    if (!failure) {
-      await db.from("webhook_deliveries").update({
-        status: "succeeded",
-        attempts,
-        last_status_code: status,
-        last_error: null,
-        locked_until: null,
-        delivered_at: new Date(deps.now()).toISOString(),
-      }).eq("id", row.id);
-      if (endpoint.consecutive_failures || endpoint.failing_since) {
-        await db.from("webhook_endpoints").update({ consecutive_failures: 0, failing_since: null })
-          .eq("id", row.endpoint_id);
-      }
-      return { outcome: "succeeded" as const, status };
-    }
+    const succeeded = result.error === null;
+    const gone = result.status === 410;
+    const wait = succeeded || gone ? undefined : schedule[claimed.attempts];
+    const retryInMs = wait === undefined ? null : Math.round(wait * (0.8 + Math.random() * 0.4));
+    const finished = await finishWebhookAttempt(db, {
+      deliveryId: claimed.id,
+      succeeded,
+      statusCode: result.status,
+      error: result.error,
+      retryInMs,
+      gone,
+      disableAfterMs: rules.afterMs,
+      disableAfterFailures: rules.afterFailures,
+      failuresOverMs: rules.failuresOverMs,
+    });
+    if (succeeded) return { outcome: "succeeded", status: result.status! };
 
-    const wait = schedule[attempts - 1];
-    const giveUp = wait === undefined;
-    const jittered = giveUp ? 0 : Math.round(wait * (0.8 + Math.random() * 0.4));
-    await db.from("webhook_deliveries").update({
-      status: giveUp ? "failed" : "pending",
-      attempts,
-      last_status_code: status,
-      last_error: failure,
-      locked_until: null,
-      next_attempt_at: new Date(deps.now() + jittered).toISOString(),
-    }).eq("id", row.id);
-    const failingSince = endpoint.failing_since ?? new Date(deps.now()).toISOString();
-    const disable = deps.now() - Date.parse(failingSince) >= disableAfter;
-    await db.from("webhook_endpoints").update({
-      consecutive_failures: endpoint.consecutive_failures + 1,
-      failing_since: failingSince,
-      ...(disable
-        ? {
-          enabled: false,
-          disabled_at: new Date(deps.now()).toISOString(),
-          disabled_reason: `Failing since ${failingSince} (last: ${failure})`,
-        }
-        : {}),
-    }).eq("id", row.endpoint_id);
-    if (disable) {
+    const endpointDisabled = finished?.disabled === true;
+    if (endpointDisabled) {
       endpoints.delete(job.clientId);
       await audit(db, {
         clientId: job.clientId,
         actor: "system:webhooks",
         action: "webhook_endpoint.disabled",
         targetType: "webhook_endpoint",
-        targetId: row.endpoint_id,
-        details: { failing_since: failingSince, last_error: failure },
+        targetId: claimed.endpoint_id,
+        details: { reason: finished?.reason ?? null, last_error: result.error },
       });
       deps.logger.warn("webhook_endpoint_disabled", {
         client_id: job.clientId,
-        endpoint_id: row.endpoint_id,
+        endpoint_id: claimed.endpoint_id,
+        last_error: result.error,
       });
-    } else if (!giveUp) {
-      await deps.doorbell.ring([{ kind: "webhook_delivery", ...job }], { delayMs: jittered });
+    } else if (retryInMs !== null) {
+      await deps.doorbell.ring([{ kind: "webhook_delivery", ...job }], { delayMs: retryInMs });
     }
-    return { outcome: giveUp ? "failed" as const : "retrying" as const, status, error: failure };
+    return {
+      outcome: retryInMs === null ? "failed" : "retrying",
+      status: result.status,
+      error: result.error!,
+      endpointDisabled,
+    };
   }
 
-  async function due(limit: number): Promise<Job[]> {
-    const now = new Date(deps.now()).toISOString();
-    const { data, error } = await deps.db.service.from("webhook_deliveries").select("id, client_id")
-      .eq("status", "pending").lte("next_attempt_at", now)
-      .or(`locked_until.is.null,locked_until.lt.${now}`).order("next_attempt_at").limit(limit);
-    if (error) throw new Error(`Sweep of webhook deliveries failed: ${error.message}`);
-    return data.map((r) => ({
-      kind: "webhook_delivery" as const,
-      clientId: r.client_id as string,
-      deliveryId: r.id as string,
-    }));
-  }
+  const publisher: EventPublisher = {
+    async publish(event) {
+      return await record(event, await subscribed(event.clientId, event.type));
+    },
+  };
 
   return {
     publisher,
     deliver,
-    due,
-    /** a test event to one endpoint only, whatever it subscribes to */
+    due: async (limit: number): Promise<Job[]> =>
+      (await dueWebhookDeliveries(deps.db.service, limit, new Date(deps.now()))).map((r) => ({
+        kind: "webhook_delivery" as const,
+        clientId: r.client_id,
+        deliveryId: r.id,
+      })),
+    /** A `webhook.test` event to one endpoint only, whatever it subscribes to. */
     sendTest: (clientId: string, endpointId: string) =>
       record({ clientId, type: "webhook.test", data: { endpoint_id: endpointId } }, [endpointId]),
+    /** Drops the cached endpoint list after the client changed its endpoints. */
     forget: (clientId: string) => endpoints.delete(clientId),
   };
 }

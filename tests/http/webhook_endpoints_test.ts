@@ -1,87 +1,231 @@
 import assert from "node:assert/strict";
+import { verifyStandardWebhook } from "../../src/core/webhooks/standard_webhooks.ts";
 import { appUnderTest, bearer, clientWithKey } from "../_support/app.ts";
+import { eventually } from "../_support/channel.ts";
+import { sql } from "../_support/stack.ts";
 
-const post = (key: string, body: unknown) => ({
-  method: "POST",
+const send = (key: string, method: string, body?: unknown) => ({
+  method,
   headers: { ...bearer(key), "content-type": "application/json" },
-  body: JSON.stringify(body),
+  ...(body === undefined ? {} : { body: JSON.stringify(body) }),
 });
 
-Deno.test("webhook endpoints: create shows the secret once, list/get never do, patch, rotate, delete", async () => {
+Deno.test("a client creates, lists, reads, changes, rotates and deletes an endpoint, and sees its secret only when it is made", async () => {
   const { call } = await appUnderTest();
-  const { key } = await clientWithKey();
+  const { key, clientId } = await clientWithKey();
   const created = await call(
     "/v1/webhook-endpoints",
-    post(key, { url: "https://hooks.example.com/wa", event_types: ["message.status"] }),
+    send(key, "POST", {
+      url: "https://hooks.example.com/wa",
+      description: "orders",
+      event_types: ["message.status", "message.status"],
+    }),
   );
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const { endpoint, secret } = created.body;
+  assert.match(secret, /^whsec_[A-Za-z0-9+/]{43}=$/);
+  assert.deepEqual(endpoint.event_types, ["message.status"]);
+  assert.equal(endpoint.enabled, true);
+  assert.equal(endpoint.consecutive_failures, 0);
+
   const listed = await call("/v1/webhook-endpoints", { headers: bearer(key) });
-  assert.equal(listed.body.data.length, 1);
-  assert.ok(!JSON.stringify(listed.body).includes(secret));
+  assert.deepEqual(listed.body.data.map((e: { id: string }) => e.id), [endpoint.id]);
   const one = await call(`/v1/webhook-endpoints/${endpoint.id}`, { headers: bearer(key) });
   assert.equal(one.body.endpoint.url, "https://hooks.example.com/wa");
-  const patched = await call(`/v1/webhook-endpoints/${endpoint.id}`, {
-    method: "PATCH",
-    headers: { ...bearer(key), "content-type": "application/json" },
-    body: JSON.stringify({ event_types: [], description: "all events" }),
-  });
+  for (const body of [listed.body, one.body]) {
+    assert.ok(!JSON.stringify(body).includes(secret.slice(6)), "the secret is never shown again");
+    assert.ok(!JSON.stringify(body).includes("secret"), "not even its ciphertext");
+  }
+
+  const patched = await call(
+    `/v1/webhook-endpoints/${endpoint.id}`,
+    send(key, "PATCH", { event_types: [], description: null, url: "https://hooks.example.com/v2" }),
+  );
+  assert.equal(patched.status, 200, JSON.stringify(patched.body));
   assert.deepEqual(patched.body.endpoint.event_types, []);
+  assert.equal(patched.body.endpoint.description, null);
+  assert.equal(patched.body.endpoint.url, "https://hooks.example.com/v2");
+  const unchanged = await call(`/v1/webhook-endpoints/${endpoint.id}`, send(key, "PATCH", {}));
+  assert.deepEqual(unchanged.body.endpoint, patched.body.endpoint);
+  const disabled = await call(
+    `/v1/webhook-endpoints/${endpoint.id}`,
+    send(key, "PATCH", { enabled: false }),
+  );
+  assert.equal(disabled.body.endpoint.enabled, false);
+  assert.equal(disabled.body.endpoint.disabled_reason, "Disabled by the client");
+
   const rotated = await call(`/v1/webhook-endpoints/${endpoint.id}/rotate-secret`, {
     method: "POST",
     headers: bearer(key),
   });
+  assert.equal(rotated.status, 200);
+  assert.match(rotated.body.secret, /^whsec_/);
   assert.notEqual(rotated.body.secret, secret);
+
   const deliveries = await call(`/v1/webhook-endpoints/${endpoint.id}/deliveries`, {
     headers: bearer(key),
   });
-  assert.deepEqual(deliveries.body.data, []);
-  const deleted = await call(`/v1/webhook-endpoints/${endpoint.id}`, {
-    method: "DELETE",
-    headers: bearer(key),
-  });
-  assert.equal(deleted.status, 200);
+  assert.deepEqual(deliveries.body, { data: [] });
+  const deleted = await call(`/v1/webhook-endpoints/${endpoint.id}`, send(key, "DELETE"));
+  assert.deepEqual([deleted.status, deleted.body], [200, { deleted: true }]);
   assert.equal(
     (await call(`/v1/webhook-endpoints/${endpoint.id}`, { headers: bearer(key) })).status,
     404,
   );
+  assert.equal(
+    (await call(`/v1/webhook-endpoints/${endpoint.id}`, send(key, "DELETE"))).status,
+    404,
+  );
+
+  const audit = await sql<{ action: string }>(
+    "select action from audit_log where client_id = $1 and target_id = $2 order by id",
+    [clientId, endpoint.id],
+  );
+  assert.deepEqual(audit.map((a) => a.action), [
+    "webhook_endpoint.created",
+    "webhook_endpoint.updated",
+    "webhook_endpoint.updated",
+    "webhook_endpoint.updated",
+    "webhook_endpoint.secret_rotated",
+    "webhook_endpoint.deleted",
+  ]);
 });
 
-Deno.test("webhook endpoints need webhooks:manage, and another client's endpoint is 404", async () => {
+Deno.test("POST /v1/webhook-endpoints/{id}/test delivers a signed webhook.test event to that endpoint, and its deliveries show no payload", async () => {
+  const got: Array<{ headers: Headers; body: string }> = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    got.push({ headers: req.headers, body: await req.text() });
+    return new Response(null, { status: 204 });
+  });
+  try {
+    const { call } = await appUnderTest();
+    const { key } = await clientWithKey();
+    const url = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}/hook`;
+    const created = await call(
+      "/v1/webhook-endpoints",
+      send(key, "POST", { url, event_types: ["message.received"] }),
+    );
+    const id = created.body.endpoint.id;
+    const { secret } = (await call(`/v1/webhook-endpoints/${id}/rotate-secret`, send(key, "POST")))
+      .body;
+
+    const queued = await call(`/v1/webhook-endpoints/${id}/test`, send(key, "POST"));
+    assert.equal(queued.status, 202, JSON.stringify(queued.body));
+    await eventually(() => Promise.resolve(got.length > 0), "the test event");
+    assert.deepEqual(
+      await verifyStandardWebhook({ secret, headers: got[0].headers, body: got[0].body }),
+      { valid: true },
+      "signed with the rotated secret",
+    );
+    const event = JSON.parse(got[0].body);
+    assert.equal(event.type, "webhook.test");
+    assert.deepEqual(event.data, { endpoint_id: id });
+
+    const delivery = await eventually(async () => {
+      const res = await call(`/v1/webhook-endpoints/${id}/deliveries`, { headers: bearer(key) });
+      const [d] = res.body.data;
+      return d?.status === "succeeded" ? d : null;
+    }, "the delivery to succeed");
+    assert.equal(delivery.id, queued.body.delivery_id);
+    assert.equal(delivery.event_id, got[0].headers.get("webhook-id"));
+    assert.equal(delivery.attempts, 1);
+    assert.equal(delivery.last_status_code, 204);
+    assert.ok(!("payload_ciphertext" in delivery) && !("payload" in delivery));
+
+    await call(`/v1/webhook-endpoints/${id}`, send(key, "PATCH", { enabled: false }));
+    const refused = await call(`/v1/webhook-endpoints/${id}/test`, send(key, "POST"));
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.error.code, "webhook_endpoint_disabled");
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("webhook endpoints need the webhooks:manage scope", async () => {
+  const { call } = await appUnderTest();
+  const limited = await clientWithKey({ scopes: ["messages:read"] });
+  const list = await call("/v1/webhook-endpoints", { headers: bearer(limited.key) });
+  assert.equal(list.status, 403);
+  assert.equal(list.body.error.code, "forbidden");
+  const create = await call(
+    "/v1/webhook-endpoints",
+    send(limited.key, "POST", { url: "https://hooks.example.com/a" }),
+  );
+  assert.equal(create.status, 403);
+});
+
+Deno.test("another client's endpoint is 404 for every operation and stays untouched", async () => {
   const { call } = await appUnderTest();
   const owner = await clientWithKey();
-  const limited = await clientWithKey({ scopes: ["messages:read"] });
   const other = await clientWithKey();
-  assert.equal((await call("/v1/webhook-endpoints", { headers: bearer(limited.key) })).status, 403);
   const created = await call(
     "/v1/webhook-endpoints",
-    post(owner.key, { url: "https://hooks.example.com/a" }),
+    send(owner.key, "POST", { url: "https://hooks.example.com/a" }),
   );
   const id = created.body.endpoint.id;
-  assert.equal(
-    (await call(`/v1/webhook-endpoints/${id}`, { headers: bearer(other.key) })).status,
-    404,
+  const attempts: Array<[string, RequestInit]> = [
+    [`/v1/webhook-endpoints/${id}`, { headers: bearer(other.key) }],
+    [`/v1/webhook-endpoints/${id}`, send(other.key, "PATCH", { url: "https://evil.example.com" })],
+    [`/v1/webhook-endpoints/${id}`, send(other.key, "PATCH", {})],
+    [`/v1/webhook-endpoints/${id}`, send(other.key, "DELETE")],
+    [`/v1/webhook-endpoints/${id}/rotate-secret`, send(other.key, "POST")],
+    [`/v1/webhook-endpoints/${id}/deliveries`, { headers: bearer(other.key) }],
+    [`/v1/webhook-endpoints/${id}/test`, send(other.key, "POST")],
+  ];
+  for (const [path, init] of attempts) {
+    const res = await call(path, init);
+    assert.equal(res.status, 404, `${init.method ?? "GET"} ${path}`);
+    assert.equal(res.body.error.code, "not_found");
+  }
+  assert.deepEqual(
+    (await call("/v1/webhook-endpoints", { headers: bearer(other.key) })).body.data,
+    [],
   );
-  assert.equal(
-    (await call(`/v1/webhook-endpoints/${id}`, { method: "DELETE", headers: bearer(other.key) }))
-      .status,
-    404,
-  );
+  const mine = await call(`/v1/webhook-endpoints/${id}`, { headers: bearer(owner.key) });
+  assert.equal(mine.body.endpoint.url, "https://hooks.example.com/a");
 });
 
-Deno.test("in production a private, loopback or plain-http target is refused with 400 invalid_webhook_url", async () => {
+Deno.test("an unknown event type is refused with 400 invalid_request", async () => {
+  const { call } = await appUnderTest();
+  const { key } = await clientWithKey();
+  const res = await call(
+    "/v1/webhook-endpoints",
+    send(key, "POST", { url: "https://hooks.example.com/a", event_types: ["order.paid"] }),
+  );
+  assert.equal(res.status, 400);
+  assert.equal(res.body.error.code, "invalid_request");
+});
+
+Deno.test("in production a private, loopback, plain-http or odd-port target is refused with 400 invalid_webhook_url, on create and on change", async () => {
   const { call } = await appUnderTest({ ENVIRONMENT: "production" });
   const { key } = await clientWithKey();
   for (
     const url of [
       "http://hooks.example.com/x",
+      "https://hooks.example.com:8080/x",
+      "https://user:pw@hooks.example.com/x",
       "https://127.0.0.1/x",
-      "https://169.254.169.254/x",
+      "https://2130706433/x",
+      "https://169.254.169.254/latest/meta-data",
       "https://[::1]/x",
+      "https://[::ffff:10.0.0.1]/x",
+      "https://metadata.google.internal/x",
     ]
   ) {
-    const res = await call("/v1/webhook-endpoints", post(key, { url }));
+    const res = await call("/v1/webhook-endpoints", send(key, "POST", { url }));
     assert.equal(res.status, 400, url);
     assert.equal(res.body.error.code, "invalid_webhook_url");
+    assert.match(res.body.error.message, /^The webhook URL (must|is) /);
   }
+  const created = await call(
+    "/v1/webhook-endpoints",
+    send(key, "POST", { url: "https://hooks.example.com/ok" }),
+  );
+  assert.equal(created.status, 201);
+  const changed = await call(
+    `/v1/webhook-endpoints/${created.body.endpoint.id}`,
+    send(key, "PATCH", { url: "https://10.0.0.1/x" }),
+  );
+  assert.equal(changed.status, 400);
+  assert.equal(changed.body.error.code, "invalid_webhook_url");
 });

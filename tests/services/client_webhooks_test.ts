@@ -1,32 +1,64 @@
 import assert from "node:assert/strict";
+// the reference Standard Webhooks implementation, as an independent check of what we send
 import { Webhook } from "standardwebhooks";
+import { verifyStandardWebhook } from "../../src/core/webhooks/standard_webhooks.ts";
 import type { Job } from "../../src/ports/jobs.ts";
-import { clientWebhooks } from "../../src/services/client_webhooks.ts";
+import { clientWebhooks, type WebhookDeps } from "../../src/services/client_webhooks.ts";
 import { eventually, startChannel } from "../_support/channel.ts";
 import { envelope, inbound } from "../_support/meta_fixtures.ts";
 import { sql } from "../_support/stack.ts";
 
-/** A local receiver that records what it gets and answers with the next scripted status. */
-function receiver(script: number[] = []) {
-  const got: Array<{ headers: Headers; body: string }> = [];
+type Received = { headers: Headers; body: string };
+
+/**
+ * A local receiver that records what it gets and answers each request with the next scripted
+ * status (200 once the script runs out): a 3xx points at the cloud metadata address, `"hang"`
+ * never answers until the receiver closes.
+ */
+function receiver(script: Array<number | "hang"> = []) {
+  const got: Received[] = [];
+  let release = () => {};
+  const released = new Promise<void>((resolve) => release = resolve);
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     got.push({ headers: req.headers, body: await req.text() });
-    const status = script.shift() ?? 200;
-    return status >= 300 && status < 400
+    const next = script.shift() ?? 200;
+    if (next === "hang") {
+      await released;
+      return new Response("too late", { status: 200 });
+    }
+    return next >= 300 && next < 400
       ? new Response(null, {
-        status,
+        status: next,
         headers: { location: "http://169.254.169.254/latest/meta-data" },
       })
-      : new Response("ok", { status });
+      : new Response("ok", { status: next });
   });
   return {
     url: `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}/hook`,
     got,
-    close: () => server.shutdown(),
+    async close() {
+      release();
+      await server.shutdown();
+    },
   };
 }
 
-Deno.test("an inbound message reaches the client's endpoint signed per Standard Webhooks; the stored payload is encrypted", async () => {
+/** Checks one received request with the reference library and with our own verifier. */
+async function verified(secret: string, r: Received) {
+  const headers = {
+    "webhook-id": r.headers.get("webhook-id")!,
+    "webhook-timestamp": r.headers.get("webhook-timestamp")!,
+    "webhook-signature": r.headers.get("webhook-signature")!,
+  };
+  const event = new Webhook(secret).verify(r.body, headers);
+  assert.deepEqual(
+    await verifyStandardWebhook({ secret, headers: r.headers, body: r.body }),
+    { valid: true },
+  );
+  return event as { type: string; timestamp: string; data: Record<string, unknown> };
+}
+
+Deno.test("an inbound message reaches the client's endpoint signed per Standard Webhooks, and is stored encrypted", async () => {
   const ch = await startChannel();
   const rx = receiver();
   try {
@@ -36,7 +68,6 @@ Deno.test("an inbound message reaches the client's endpoint signed per Standard 
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const secret = created.body.secret;
-    assert.match(secret, /^whsec_/);
     await ch.postWebhook(
       envelope(
         ch.wabaId,
@@ -45,15 +76,16 @@ Deno.test("an inbound message reaches the client's endpoint signed per Standard 
       ),
     );
     await eventually(() => Promise.resolve(rx.got.length > 0), "the delivery");
-    const { headers, body } = rx.got[0];
-    const event = new Webhook(secret).verify(body, {
-      "webhook-id": headers.get("webhook-id")!,
-      "webhook-timestamp": headers.get("webhook-timestamp")!,
-      "webhook-signature": headers.get("webhook-signature")!,
-    }) as { type: string; data: { text: string; from: string } };
+    const { headers } = rx.got[0];
+    assert.equal(headers.get("content-type"), "application/json");
+    assert.equal(headers.get("user-agent"), "glooft-edge-webhooks/1");
+    assert.match(headers.get("webhook-id")!, /^evt_[0-9a-f]{32}$/);
+    const event = await verified(secret, rx.got[0]);
     assert.equal(event.type, "message.received");
+    assert.ok(!Number.isNaN(Date.parse(event.timestamp)));
     assert.equal(event.data.text, "Is it in stock?");
     assert.equal(event.data.from, "447700900777");
+
     await eventually(async () => {
       const [d] = await sql<{ status: string }>(
         "select status from webhook_deliveries where client_id = $1",
@@ -61,32 +93,41 @@ Deno.test("an inbound message reaches the client's endpoint signed per Standard 
       );
       return d?.status === "succeeded";
     }, "the delivery to be recorded as succeeded");
-    const [stored] = await sql<{ payload_ciphertext: string }>(
-      "select payload_ciphertext from webhook_deliveries where client_id = $1",
+    const [stored] = await sql<{ payload_ciphertext: string; event_id: string }>(
+      "select payload_ciphertext, event_id from webhook_deliveries where client_id = $1",
       [ch.clientId],
     );
+    assert.equal(stored.event_id, headers.get("webhook-id"));
     assert.ok(!stored.payload_ciphertext.includes("stock"), "payload encrypted at rest");
+    assert.ok(!stored.payload_ciphertext.includes("447700900777"), "sender encrypted at rest");
     const [endpoint] = await sql<{ secret_ciphertext: string }>(
       "select secret_ciphertext from webhook_endpoints where client_id = $1",
       [ch.clientId],
     );
-    assert.ok(!endpoint.secret_ciphertext.includes(secret.slice(6, 20)));
+    assert.ok(!endpoint.secret_ciphertext.includes(secret.slice(6, 20)), "secret encrypted");
   } finally {
     await ch.close();
     await rx.close();
   }
 });
 
-async function deliveryHarness(options: { disableAfterMs?: number; script: number[] }) {
+/**
+ * A client with one endpoint (subscribed to everything) on a scripted receiver, a webhooks
+ * service whose retries are immediate and whose doorbell only records, and one published event.
+ */
+async function deliveryHarness(
+  script: Array<number | "hang">,
+  options: Partial<Pick<WebhookDeps, "disable" | "schedule" | "timeoutMs" | "allowPrivate">> = {},
+) {
   const ch = await startChannel();
-  const rx = receiver(options.script);
+  const rx = receiver(script);
   const rung: Array<{ jobs: Job[]; delayMs?: number }> = [];
   const hooks = clientWebhooks({
     ...ch.app.deps.services,
     doorbell: { ring: (jobs, o) => (rung.push({ jobs, delayMs: o?.delayMs }), Promise.resolve()) },
     allowPrivate: true,
     schedule: [0, 0, 0],
-    disableAfterMs: options.disableAfterMs,
+    ...options,
   });
   const created = await ch.api("/v1/webhook-endpoints", {
     method: "POST",
@@ -96,107 +137,255 @@ async function deliveryHarness(options: { disableAfterMs?: number; script: numbe
   const [job] = await hooks.publisher.publish({
     clientId: ch.clientId,
     type: "message.status",
-    data: { status: "read" },
+    data: { id: crypto.randomUUID(), wamid: "wamid.X", status: "read", errors: [] },
   }) as Array<{ clientId: string; deliveryId: string }>;
+  const endpointId = created.body.endpoint.id as string;
   return {
     ch,
     rx,
     hooks,
     job,
     rung,
-    endpointId: created.body.endpoint.id as string,
+    endpointId,
     secret: created.body.secret as string,
+    delivery: async () =>
+      (await sql<{ attempts: number; status: string; last_status_code: number | null }>(
+        "select attempts, status, last_status_code, last_error from webhook_deliveries where id = $1",
+        [job.deliveryId],
+      ))[0],
+    endpoint: async () =>
+      (await sql<
+        {
+          enabled: boolean;
+          disabled_reason: string | null;
+          consecutive_failures: number;
+          failing_since: Date | null;
+        }
+      >(
+        "select enabled, disabled_reason, consecutive_failures, failing_since from webhook_endpoints where id = $1",
+        [endpointId],
+      ))[0],
+    async close() {
+      await ch.close();
+      await rx.close();
+    },
   };
 }
 
-Deno.test("a failed delivery is retried with the same webhook-id until it succeeds", async () => {
-  const h = await deliveryHarness({ script: [500, 503, 200] });
+Deno.test("a failed delivery is retried with the same webhook-id and a fresh signature until it succeeds", async () => {
+  const h = await deliveryHarness([500, 503, 200]);
   try {
+    const first = await h.hooks.deliver(h.job);
+    assert.deepEqual(first, {
+      outcome: "retrying",
+      status: 500,
+      error: "HTTP 500",
+      endpointDisabled: false,
+    });
+    assert.deepEqual(h.rung, [{ jobs: [{ kind: "webhook_delivery", ...h.job }], delayMs: 0 }]);
     assert.equal((await h.hooks.deliver(h.job)).outcome, "retrying");
-    assert.equal(h.rung.length, 1, "the retry is rung");
-    assert.equal((await h.hooks.deliver(h.job)).outcome, "retrying");
-    assert.equal((await h.hooks.deliver(h.job)).outcome, "succeeded");
-    const ids = new Set(h.rx.got.map((g) => g.headers.get("webhook-id")));
+    assert.deepEqual(await h.hooks.deliver(h.job), { outcome: "succeeded", status: 200 });
+
     assert.equal(h.rx.got.length, 3);
-    assert.equal(ids.size, 1);
-    const [d] = await sql<{ attempts: number; status: string; last_status_code: number }>(
-      "select attempts, status, last_status_code from webhook_deliveries where id = $1",
-      [h.job.deliveryId],
-    );
-    assert.deepEqual(d, { attempts: 3, status: "succeeded", last_status_code: 200 });
-    const [e] = await sql<{ consecutive_failures: number; failing_since: Date | null }>(
-      "select consecutive_failures, failing_since from webhook_endpoints where id = $1",
-      [h.endpointId],
-    );
-    assert.deepEqual(
-      e,
-      { consecutive_failures: 0, failing_since: null },
-      "a success clears the failure record",
-    );
+    assert.equal(new Set(h.rx.got.map((g) => g.headers.get("webhook-id"))).size, 1);
+    for (const got of h.rx.got) {
+      assert.equal((await verified(h.secret, got)).type, "message.status");
+    }
+    assert.deepEqual(await h.delivery(), {
+      attempts: 3,
+      status: "succeeded",
+      last_status_code: 200,
+      last_error: null,
+    });
+    const endpoint = await h.endpoint();
+    assert.equal(endpoint.consecutive_failures, 0, "a success clears the failure streak");
+    assert.equal(endpoint.failing_since, null);
+    assert.equal((await h.hooks.deliver(h.job)).outcome, "skipped", "a finished delivery stays so");
   } finally {
-    await h.ch.close();
-    await h.rx.close();
+    await h.close();
   }
 });
 
-Deno.test("a redirect counts as a failure and is not followed", async () => {
-  const h = await deliveryHarness({ script: [302] });
+Deno.test("a receiver that does not answer in time counts as a failure and is retried", async () => {
+  const h = await deliveryHarness(["hang"], { timeoutMs: 200 });
+  try {
+    const result = await h.hooks.deliver(h.job);
+    assert.deepEqual(result, {
+      outcome: "retrying",
+      status: null,
+      error: "Timed out",
+      endpointDisabled: false,
+    });
+    assert.equal((await h.delivery()).status, "pending");
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a redirect towards a private address counts as a failure and is not followed", async () => {
+  const h = await deliveryHarness([302, 307]);
   try {
     const result = await h.hooks.deliver(h.job);
     assert.equal(result.outcome, "retrying");
-    assert.equal(result.status, 302);
-    assert.equal(h.rx.got.length, 1);
+    assert.equal("status" in result && result.status, 302);
+    assert.equal(h.rx.got.length, 1, "the redirect was not followed");
+    assert.deepEqual(await h.delivery(), {
+      attempts: 1,
+      status: "pending",
+      last_status_code: 302,
+      last_error: "HTTP 302",
+    });
   } finally {
-    await h.ch.close();
-    await h.rx.close();
+    await h.close();
   }
 });
 
-Deno.test("an endpoint failing for longer than the limit is disabled, audited, and gets nothing more", async () => {
-  const h = await deliveryHarness({ script: [500, 500], disableAfterMs: 0 });
+Deno.test("a delivery whose retries run out is marked failed and not rung again", async () => {
+  const h = await deliveryHarness([500, 500], { schedule: [0] });
   try {
+    assert.equal((await h.hooks.deliver(h.job)).outcome, "retrying");
+    const last = await h.hooks.deliver(h.job);
+    assert.equal(last.outcome, "failed");
+    assert.equal(h.rung.length, 1, "only the first failure rang a retry");
+    assert.equal((await h.delivery()).status, "failed");
+    assert.deepEqual(
+      await h.hooks.due(1_000).then((jobs) =>
+        jobs.filter((j) => j.kind === "webhook_delivery" && j.deliveryId === h.job.deliveryId)
+      ),
+      [],
+    );
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("the sweeper finds a delivery whose retry is due, and not one that succeeded", async () => {
+  const h = await deliveryHarness([500, 200]);
+  try {
+    const mine = async () =>
+      (await h.hooks.due(1_000)).filter((j) =>
+        j.kind === "webhook_delivery" && j.deliveryId === h.job.deliveryId
+      );
+    assert.equal((await mine()).length, 1, "a new delivery is due at once");
     await h.hooks.deliver(h.job);
-    const [e] = await sql<{ enabled: boolean; disabled_reason: string }>(
-      "select enabled, disabled_reason from webhook_endpoints where id = $1",
+    assert.deepEqual(await mine(), [{ kind: "webhook_delivery", ...h.job }]);
+    await h.hooks.deliver(h.job);
+    assert.deepEqual(await mine(), []);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("an endpoint failing for longer than the limit is disabled once, audited, and gets nothing more until re-enabled", async () => {
+  const h = await deliveryHarness([500, 500], { disable: { afterMs: 0 } });
+  try {
+    const result = await h.hooks.deliver(h.job);
+    assert.equal("endpointDisabled" in result && result.endpointDisabled, true);
+    assert.equal(h.rung.length, 0, "no retry is rung for a disabled endpoint");
+    const endpoint = await h.endpoint();
+    assert.equal(endpoint.enabled, false);
+    assert.match(endpoint.disabled_reason!, /^1 consecutive failures since .+ \(last: HTTP 500\)$/);
+    const audit = await sql<{ actor: string }>(
+      "select actor from audit_log where target_id = $1 and action = 'webhook_endpoint.disabled'",
       [h.endpointId],
     );
-    assert.equal(e.enabled, false);
-    assert.match(e.disabled_reason, /Failing since/);
-    const audit = await sql(
-      "select action from audit_log where target_id = $1 and action = 'webhook_endpoint.disabled'",
-      [h.endpointId],
+    assert.deepEqual(audit, [{ actor: "system:webhooks" }]);
+
+    assert.equal(
+      (await h.hooks.deliver(h.job)).outcome,
+      "cancelled",
+      "its pending retry is dropped",
     );
-    assert.equal(audit.length, 1);
     const more = await h.hooks.publisher.publish({
       clientId: h.ch.clientId,
       type: "message.status",
       data: {},
     });
     assert.deepEqual(more, [], "a disabled endpoint gets no new deliveries");
+
     const again = await h.ch.api(`/v1/webhook-endpoints/${h.endpointId}`, {
       method: "PATCH",
       body: JSON.stringify({ enabled: true }),
     });
     assert.equal(again.body.endpoint.enabled, true);
     assert.equal(again.body.endpoint.disabled_reason, null);
+    assert.equal(again.body.endpoint.consecutive_failures, 0);
+    assert.equal(again.body.endpoint.failing_since, null);
+    assert.equal(h.rx.got.length, 1);
   } finally {
-    await h.ch.close();
-    await h.rx.close();
+    await h.close();
   }
 });
 
-Deno.test("client A's events never reach client B's endpoint", async () => {
+Deno.test("an endpoint is disabled after the set number of failures in a row, not before", async () => {
+  const h = await deliveryHarness([500, 500, 500], {
+    disable: { afterMs: 3600_000, afterFailures: 2, failuresOverMs: 0 },
+  });
+  try {
+    const first = await h.hooks.deliver(h.job);
+    assert.equal("endpointDisabled" in first && first.endpointDisabled, false);
+    assert.equal((await h.endpoint()).enabled, true);
+    const second = await h.hooks.deliver(h.job);
+    assert.equal("endpointDisabled" in second && second.endpointDisabled, true);
+    const endpoint = await h.endpoint();
+    assert.equal(endpoint.enabled, false);
+    assert.equal(endpoint.consecutive_failures, 2);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("many failures in a row do not disable an endpoint that has been failing only briefly", async () => {
+  const h = await deliveryHarness([500, 500, 500], {
+    disable: { afterFailures: 2, failuresOverMs: 3600_000 },
+  });
+  try {
+    for (let i = 0; i < 3; i++) await h.hooks.deliver(h.job);
+    const endpoint = await h.endpoint();
+    assert.equal(endpoint.consecutive_failures, 3);
+    assert.equal(endpoint.enabled, true);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("an endpoint answering 410 Gone is disabled at once and the delivery fails", async () => {
+  const h = await deliveryHarness([410]);
+  try {
+    const result = await h.hooks.deliver(h.job);
+    assert.equal(result.outcome, "failed");
+    assert.equal("endpointDisabled" in result && result.endpointDisabled, true);
+    assert.equal((await h.endpoint()).disabled_reason, "The endpoint answered 410 Gone");
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("the URL is checked again at delivery time: a private target is not called in production", async () => {
+  const h = await deliveryHarness([], { allowPrivate: false });
+  try {
+    const result = await h.hooks.deliver(h.job);
+    assert.equal(result.outcome, "retrying");
+    assert.equal("error" in result && result.error, "The URL must use https");
+    assert.equal(h.rx.got.length, 0);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("client A's events never reach client B's endpoint, and B cannot deliver A's deliveries", async () => {
   const a = await startChannel();
   const b = await startChannel();
+  const rxA = receiver();
   const rxB = receiver();
   try {
-    assert.equal(
-      (await b.api("/v1/webhook-endpoints", {
+    for (const [ch, rx] of [[a, rxA], [b, rxB]] as const) {
+      const created = await ch.api("/v1/webhook-endpoints", {
         method: "POST",
-        body: JSON.stringify({ url: rxB.url }),
-      })).status,
-      201,
-    );
+        body: JSON.stringify({ url: rx.url }),
+      });
+      assert.equal(created.status, 201);
+    }
     await a.postWebhook(
       envelope(
         a.wabaId,
@@ -204,16 +393,31 @@ Deno.test("client A's events never reach client B's endpoint", async () => {
         inbound("447700900778", "text", { text: { body: "for A only" } }),
       ),
     );
+    await eventually(() => Promise.resolve(rxA.got.length > 0), "A's delivery");
     await a.idle();
     await b.idle();
     assert.equal(rxB.got.length, 0);
-    const deliveriesForB = await sql("select 1 from webhook_deliveries where client_id = $1", [
-      b.clientId,
-    ]);
-    assert.equal(deliveriesForB.length, 0);
+    assert.deepEqual(
+      await sql("select 1 from webhook_deliveries where client_id = $1", [b.clientId]),
+      [],
+    );
+
+    const [aDelivery] = await sql<{ id: string }>(
+      "select id from webhook_deliveries where client_id = $1",
+      [a.clientId],
+    );
+    await sql("update webhook_deliveries set status = 'pending' where id = $1", [aDelivery.id]);
+    const hooks = clientWebhooks({ ...b.app.deps.services, allowPrivate: true });
+    assert.deepEqual(
+      await hooks.deliver({ clientId: b.clientId, deliveryId: aDelivery.id }),
+      { outcome: "skipped" },
+      "B's RLS does not see A's delivery",
+    );
+    assert.equal(rxB.got.length, 0);
   } finally {
     await a.close();
     await b.close();
+    await rxA.close();
     await rxB.close();
   }
 });

@@ -1,30 +1,47 @@
 /**
  * Refuses webhook targets that would let a client make us call our own network: loopback,
  * private, link-local (cloud metadata at 169.254.169.254), carrier-grade NAT, multicast and
- * reserved ranges, in every spelling of an IP literal that URL parsing normalises, and internal
- * host names. Allowed only outside production (local receivers in dev and tests).
+ * reserved ranges, in every spelling of an IP literal (URL parsing turns `2130706433`, `0x7f.1`
+ * and `0177.0.0.1` into dotted quads, and IPv6 into compressed hex, before we look), IPv6 forms
+ * that embed an IPv4 address (mapped, translated, NAT64, 6to4), and internal host names.
+ *
+ * In production only `https` on port 443 or 8443 is accepted: a webhook receiver is an HTTPS
+ * service, and other ports are where admin consoles, databases and mail relays listen, which would
+ * otherwise let a client use us to probe them on any public host. Outside production (local
+ * receivers in development and tests) private targets, plain http and any port are allowed;
+ * credentials in the URL never are (they would be sent to whoever the URL names, and logged).
  *
  * Names that resolve to private addresses cannot be caught here (Workers cannot resolve DNS);
- * deliveries therefore also refuse redirects, and Cloudflare's egress does not route to
- * private ranges.
+ * deliveries therefore re-check the URL at every attempt, never follow redirects, and rely on
+ * Cloudflare's egress not routing to private ranges.
  */
 export type UrlCheck = { ok: true; url: URL } | { ok: false; reason: string };
 
-const BLOCKED_V4: Array<[number, number]> = [
-  [0x00000000, 8], // 0.0.0.0/8
+export const PRODUCTION_PORTS: readonly string[] = ["", "443", "8443"];
+
+const BLOCKED_V4: Array<[base: number, bits: number]> = [
+  [0x00000000, 8], // 0/8 "this network"
   [0x0a000000, 8], // 10/8
   [0x64400000, 10], // 100.64/10 carrier-grade NAT
-  [0x7f000000, 8], // loopback
+  [0x7f000000, 8], // 127/8 loopback
   [0xa9fe0000, 16], // 169.254/16 link-local, cloud metadata
   [0xac100000, 12], // 172.16/12
-  [0xc0000000, 24], // 192.0.0/24
+  [0xc0000000, 24], // 192.0.0/24 IETF protocol assignments
   [0xc0a80000, 16], // 192.168/16
   [0xc6120000, 15], // 198.18/15 benchmarking
-  [0xe0000000, 4], // multicast
-  [0xf0000000, 4], // reserved, broadcast
+  [0xe0000000, 4], // 224/4 multicast
+  [0xf0000000, 4], // 240/4 reserved, broadcast
 ];
 
-function ipv4ToInt(host: string): number | null {
+const inPrefix = (n: number, base: number, bits: number) =>
+  bits === 0 || (n >>> (32 - bits)) === (base >>> (32 - bits));
+
+/** Whether an IPv4 address (as an unsigned 32-bit number) is in a range we never call. */
+export function isBlockedIpv4(n: number): boolean {
+  return BLOCKED_V4.some(([base, bits]) => inPrefix(n, base, bits));
+}
+
+function parseIpv4(host: string): number | null {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
   if (!m) return null;
   const parts = m.slice(1).map(Number);
@@ -32,30 +49,43 @@ function ipv4ToInt(host: string): number | null {
   return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
 }
 
-function blockedV4(n: number): boolean {
-  return BLOCKED_V4.some(([base, bits]) => (n >>> (32 - bits)) === (base >>> (32 - bits)));
+/** Eight 16-bit groups from the compressed hex form URL serialises IPv6 hosts to. */
+function parseIpv6(host: string): number[] | null {
+  const halves = host.split("::");
+  if (halves.length > 2) return null;
+  const groups = halves.map((h) => (h === "" ? [] : h.split(":")));
+  const count = groups.reduce((n, g) => n + g.length, 0);
+  if (halves.length === 1 ? count !== 8 : count > 7) return null;
+  const all = halves.length === 1
+    ? groups[0]
+    : [...groups[0], ...Array(8 - count).fill("0"), ...groups[1]];
+  if (!all.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return null;
+  return all.map((g) => parseInt(g, 16));
 }
 
-function blockedV6(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
-  if (h === "::" || h === "::1") return true;
-  if (/^f[cd][0-9a-f]{2}:/.test(h)) return true; // fc00::/7 unique local
-  if (/^fe[89ab][0-9a-f]:/.test(h)) return true; // fe80::/10 link-local
-  if (/^ff[0-9a-f]{2}:/.test(h)) return true; // multicast
-  // IPv4-mapped (::ffff:a.b.c.d, normalised by URL to ::ffff:xxxx:xxxx) and NAT64 64:ff9b::/96
-  const mapped = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(h);
-  if (mapped) {
-    const n = ((parseInt(mapped[1], 16) << 16) | parseInt(mapped[2], 16)) >>> 0;
-    return blockedV4(n);
+/** Whether an IPv6 address (eight 16-bit groups) is local, special, or embeds a blocked IPv4. */
+export function isBlockedIpv6(g: number[]): boolean {
+  const v4 = (hi: number, lo: number) => ((g[hi] << 16) | g[lo]) >>> 0;
+  const zeros = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+  if (zeros(0, 6)) return true; // ::, ::1 and the deprecated IPv4-compatible ::/96
+  if (zeros(0, 5) && g[5] === 0xffff) return isBlockedIpv4(v4(6, 7)); // ::ffff:0:0/96 mapped
+  if (zeros(0, 4) && g[4] === 0xffff && g[5] === 0) return isBlockedIpv4(v4(6, 7)); // translated
+  if (g[0] === 0x64 && g[1] === 0xff9b) {
+    // 64:ff9b::/96 is NAT64 to the embedded IPv4; 64:ff9b:1::/48 is for local NAT64 only
+    return zeros(2, 6) ? isBlockedIpv4(v4(6, 7)) : g[2] === 1;
   }
-  const dotted = /^(?:::ffff:|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/.exec(h);
-  if (dotted) {
-    const n = ipv4ToInt(dotted[1]);
-    return n === null || blockedV4(n);
-  }
+  if (g[0] === 0x2002) return isBlockedIpv4(v4(1, 2)); // 6to4 relays to the embedded IPv4
+  if (g[0] === 0x100 && zeros(1, 4)) return true; // 100::/64 discard
+  if (g[0] === 0x2001 && g[1] === 0xdb8) return true; // documentation
+  if ((g[0] & 0xfe00) === 0xfc00) return true; // fc00::/7 unique local
+  if ((g[0] & 0xff80) === 0xfe80) return true; // fe80::/10 link-local, fec0::/10 site-local
+  if ((g[0] & 0xff00) === 0xff00) return true; // multicast
   return false;
 }
 
+const INTERNAL_SUFFIXES = [".localhost", ".local", ".internal", ".home.arpa"];
+
+/** Whether `raw` may receive webhooks; see the module comment for the rules. */
 export function checkWebhookUrl(raw: string, options: { allowPrivate: boolean }): UrlCheck {
   let url: URL;
   try {
@@ -70,18 +100,27 @@ export function checkWebhookUrl(raw: string, options: { allowPrivate: boolean })
       : { ok: false, reason: "must use http or https" };
   }
   if (url.protocol !== "https:") return { ok: false, reason: "must use https" };
-  // URL has already turned decimal, octal and hex IPv4 spellings into dotted quads
+  if (!PRODUCTION_PORTS.includes(url.port)) {
+    return { ok: false, reason: "must use port 443 or 8443" };
+  }
   const host = url.hostname.toLowerCase().replace(/\.$/, "");
+  if (host.startsWith("[")) {
+    const groups = parseIpv6(host.slice(1, -1));
+    return groups && !isBlockedIpv6(groups)
+      ? { ok: true, url }
+      : { ok: false, reason: "must not be a private or reserved address" };
+  }
+  const v4 = parseIpv4(host);
+  if (v4 !== null) {
+    return isBlockedIpv4(v4)
+      ? { ok: false, reason: "must not be a private or reserved address" }
+      : { ok: true, url };
+  }
   if (
-    host === "localhost" || host.endsWith(".localhost") || host.endsWith(".local") ||
-    host.endsWith(".internal") || !host.includes(".") && !host.startsWith("[")
+    host === "localhost" || !host.includes(".") ||
+    INTERNAL_SUFFIXES.some((suffix) => host.endsWith(suffix))
   ) {
     return { ok: false, reason: "must name a public host" };
-  }
-  const v4 = ipv4ToInt(host);
-  if (v4 !== null && blockedV4(v4)) return { ok: false, reason: "must not be a private address" };
-  if (host.startsWith("[") && blockedV6(host)) {
-    return { ok: false, reason: "must not be a private address" };
   }
   return { ok: true, url };
 }

@@ -1,4 +1,10 @@
-import { timingSafeEqual } from "../crypto/hmac.ts";
+import {
+  base64Decode,
+  base64Encode,
+  hmacSha256,
+  importHmacKey,
+  timingSafeEqual,
+} from "../crypto/hmac.ts";
 
 /**
  * Standard Webhooks signing (https://www.standardwebhooks.com): the signed content is
@@ -13,26 +19,31 @@ export const WEBHOOK_HEADERS = {
 } as const;
 
 const encoder = new TextEncoder();
+const SECRET_PREFIX = "whsec_";
+/** how far a timestamp may be from now, either way, before it counts as a replay */
 const TOLERANCE_S = 300;
 
 export function generateWebhookSecret(): string {
-  return `whsec_${crypto.getRandomValues(new Uint8Array(32)).toBase64()}`;
+  return `${SECRET_PREFIX}${base64Encode(crypto.getRandomValues(new Uint8Array(32)))}`;
 }
 
-function secretKey(secret: string, usage: KeyUsage): Promise<CryptoKey> {
-  const raw = Uint8Array.fromBase64(secret.startsWith("whsec_") ? secret.slice(6) : secret);
-  return crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, [usage]);
+function secretKey(secret: string): Promise<CryptoKey> {
+  const raw = base64Decode(
+    secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret,
+  );
+  if (!raw?.length) throw new Error("The webhook secret is not whsec_ followed by base64");
+  return importHmacKey(raw, ["sign"]);
 }
 
+/** The `webhook-signature` header value for one message: `v1,<base64 HMAC-SHA256>`. */
 export async function signStandardWebhook(
   input: { secret: string; id: string; timestamp: number; body: string },
 ): Promise<string> {
-  const mac = await crypto.subtle.sign(
-    "HMAC",
-    await secretKey(input.secret, "sign"),
-    encoder.encode(`${input.id}.${input.timestamp}.${input.body}`),
+  const mac = await hmacSha256(
+    await secretKey(input.secret),
+    `${input.id}.${input.timestamp}.${input.body}`,
   );
-  return `v1,${new Uint8Array(mac).toBase64()}`;
+  return `v1,${base64Encode(mac)}`;
 }
 
 /** For receivers (and our tests): checks the signature and that the timestamp is recent. */

@@ -1,5 +1,13 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { audit } from "../../../adapters/supabase/audit.ts";
+import {
+  createWebhookEndpoint,
+  deleteWebhookEndpoint,
+  getWebhookEndpoint,
+  listWebhookDeliveries,
+  listWebhookEndpoints,
+  updateWebhookEndpoint,
+} from "../../../adapters/supabase/webhook_endpoints_store.ts";
 import { encryptField } from "../../../core/crypto/envelope.ts";
 import { AppError, notFound } from "../../../core/errors.ts";
 import { checkWebhookUrl } from "../../../core/webhooks/ssrf_guard.ts";
@@ -7,11 +15,8 @@ import { generateWebhookSecret } from "../../../core/webhooks/standard_webhooks.
 import { type ClientWebhooks, WEBHOOK_EVENT_TYPES } from "../../../services/client_webhooks.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
 import { requireScope } from "../../middleware/auth.ts";
-import { AUTH_ERRORS, notFoundResponse } from "../../schemas.ts";
-import type { AppEnv } from "../../types.ts";
-
-const COLUMNS =
-  "id, url, description, event_types, enabled, disabled_reason, disabled_at, failing_since, consecutive_failures, created_at, updated_at";
+import { AUTH_ERRORS, ErrorSchema, notFoundResponse } from "../../schemas.ts";
+import type { AppEnv, Principal } from "../../types.ts";
 
 const EndpointSchema = z.object({
   id: z.uuid(),
@@ -40,14 +45,23 @@ const DeliverySchema = z.object({
   delivered_at: z.string().nullable(),
 }).openapi("WebhookDelivery");
 
-const EventTypes = z.array(z.enum(WEBHOOK_EVENT_TYPES)).max(WEBHOOK_EVENT_TYPES.length);
+const EventTypes = z.array(z.enum(WEBHOOK_EVENT_TYPES)).max(WEBHOOK_EVENT_TYPES.length)
+  .openapi({ description: "Event types to receive; empty: every type" });
+const Url = z.string().max(2048).openapi({
+  description: "In production: public https only, on port 443 or 8443",
+  example: "https://shop.example.com/hooks/whatsapp",
+});
+
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { "application/json": { schema } },
   description,
 });
+const body = <T extends z.ZodType>(schema: T) => ({
+  body: { content: { "application/json": { schema } }, required: true },
+});
 const security = [{ bearer: [] }];
-const mw = requireScope("webhooks:manage");
-const idParam = z.object({ id: z.uuid() });
+const middleware = requireScope("webhooks:manage");
+const params = z.object({ id: z.uuid() });
 const tags = ["Webhook endpoints"];
 
 const create = createRoute({
@@ -56,82 +70,72 @@ const create = createRoute({
   tags,
   summary: "Register an endpoint; its signing secret is shown once",
   description: "Events are POSTed as JSON `{type, timestamp, data}` signed per Standard Webhooks " +
-    "(`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>`), retried " +
-    "with backoff for about a day and a half, and the endpoint is disabled after 5 days of failures.",
+    "(`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>`). A non-2xx " +
+    "answer, a redirect or a timeout (10 s) is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h " +
+    "and 10 h (±20%), with the same `webhook-id`. An endpoint is disabled when it answers 410, " +
+    "fails for 5 days, or fails 50 times in a row over at least a day. A URL refused by the " +
+    "address rules answers 400 `invalid_webhook_url`.",
   security,
-  middleware: mw,
+  middleware,
   request: {
-    body: {
-      content: {
-        "application/json": {
-          schema: z.object({
-            url: z.string().max(2048).openapi({
-              example: "https://shop.example.com/hooks/whatsapp",
-            }),
-            description: z.string().max(200).optional(),
-            event_types: EventTypes.default([]),
-          }),
-        },
-      },
-      required: true,
-    },
+    ...body(z.object({
+      url: Url,
+      description: z.string().max(200).optional(),
+      event_types: EventTypes.default([]),
+    })),
   },
   responses: {
     201: json(
       z.object({ endpoint: EndpointSchema, secret: z.string() }),
-      "Created; store `secret` now",
+      "Created. Store `secret` now: it cannot be shown again",
     ),
     ...AUTH_ERRORS,
   },
 });
+
 const list = createRoute({
   method: "get",
   path: "/webhook-endpoints",
   tags,
-  summary: "List endpoints",
+  summary: "List this client's endpoints (never their secrets)",
   security,
-  middleware: mw,
+  middleware,
   responses: {
-    200: json(z.object({ data: z.array(EndpointSchema) }), "Endpoints"),
+    200: json(z.object({ data: z.array(EndpointSchema) }), "The endpoints"),
     ...AUTH_ERRORS,
   },
 });
+
 const get = createRoute({
   method: "get",
   path: "/webhook-endpoints/{id}",
   tags,
   summary: "One endpoint",
   security,
-  middleware: mw,
-  request: { params: idParam },
+  middleware,
+  request: { params },
   responses: {
     200: json(z.object({ endpoint: EndpointSchema }), "The endpoint"),
     404: notFoundResponse,
     ...AUTH_ERRORS,
   },
 });
+
 const update = createRoute({
   method: "patch",
   path: "/webhook-endpoints/{id}",
   tags,
-  summary: "Change an endpoint; re-enabling clears its failure record",
+  summary: "Change an endpoint; re-enabling it clears its failure record",
   security,
-  middleware: mw,
+  middleware,
   request: {
-    params: idParam,
-    body: {
-      content: {
-        "application/json": {
-          schema: z.object({
-            url: z.string().max(2048).optional(),
-            description: z.string().max(200).nullable().optional(),
-            event_types: EventTypes.optional(),
-            enabled: z.boolean().optional(),
-          }),
-        },
-      },
-      required: true,
-    },
+    params,
+    ...body(z.object({
+      url: Url.optional(),
+      description: z.string().max(200).nullable().optional(),
+      event_types: EventTypes.optional(),
+      enabled: z.boolean().optional(),
+    })),
   },
   responses: {
     200: json(z.object({ endpoint: EndpointSchema }), "Updated"),
@@ -139,62 +143,67 @@ const update = createRoute({
     ...AUTH_ERRORS,
   },
 });
+
 const remove = createRoute({
   method: "delete",
   path: "/webhook-endpoints/{id}",
   tags,
-  summary: "Delete an endpoint (pending deliveries go with it)",
+  summary: "Delete an endpoint and its pending deliveries",
   security,
-  middleware: mw,
-  request: { params: idParam },
+  middleware,
+  request: { params },
   responses: {
     200: json(z.object({ deleted: z.literal(true) }), "Deleted"),
     404: notFoundResponse,
     ...AUTH_ERRORS,
   },
 });
+
 const rotate = createRoute({
   method: "post",
   path: "/webhook-endpoints/{id}/rotate-secret",
   tags,
-  summary: "Replace the signing secret; the new one is shown once",
+  summary: "Replace the signing secret at once; the new one is shown once",
   security,
-  middleware: mw,
-  request: { params: idParam },
+  middleware,
+  request: { params },
   responses: {
-    200: json(z.object({ secret: z.string() }), "Rotated"),
+    200: json(z.object({ secret: z.string() }), "Rotated. Store `secret` now"),
     404: notFoundResponse,
     ...AUTH_ERRORS,
   },
 });
+
 const deliveries = createRoute({
   method: "get",
   path: "/webhook-endpoints/{id}/deliveries",
   tags,
-  summary: "Recent deliveries to an endpoint (never their payloads)",
+  summary: "Recent deliveries to an endpoint, newest first (never their payloads)",
   security,
-  middleware: mw,
+  middleware,
   request: {
-    params: idParam,
+    params,
     query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }),
   },
   responses: {
-    200: json(z.object({ data: z.array(DeliverySchema) }), "Deliveries"),
+    200: json(z.object({ data: z.array(DeliverySchema) }), "The deliveries"),
     404: notFoundResponse,
     ...AUTH_ERRORS,
   },
 });
+
 const test = createRoute({
   method: "post",
   path: "/webhook-endpoints/{id}/test",
   tags,
-  summary: "Send a `webhook.test` event to this endpoint now",
+  summary: "Send a `webhook.test` event to this endpoint only, now",
   security,
-  middleware: mw,
-  request: { params: idParam },
+  middleware,
+  request: { params },
   responses: {
-    202: json(z.object({ delivery_id: z.uuid() }), "Queued"),
+    202: json(z.object({ delivery_id: z.uuid() }), "Queued; see its deliveries for the outcome"),
     404: notFoundResponse,
+    409: json(ErrorSchema, "The endpoint is disabled: re-enable it first"),
     ...AUTH_ERRORS,
   },
 });
@@ -203,6 +212,7 @@ export function webhookEndpointRoutes(
   deps: Pick<ServiceDeps, "db" | "dataKeys" | "doorbell" | "env">,
   webhooks: ClientWebhooks,
 ) {
+  // private and loopback receivers only outside production (local receivers in dev and tests)
   const allowPrivate = deps.env.ENVIRONMENT !== "production";
   const checkUrl = (url: string) => {
     const verdict = checkWebhookUrl(url, { allowPrivate });
@@ -210,137 +220,119 @@ export function webhookEndpointRoutes(
       throw new AppError(400, "invalid_webhook_url", `The webhook URL ${verdict.reason}`);
     }
   };
-  const find = async (clientId: string, id: string) => {
-    const { data, error } = await deps.db.forClient(clientId).from("webhook_endpoints").select(
-      COLUMNS,
-    )
-      .eq("id", id).maybeSingle();
-    if (error) throw new Error(`Could not read the endpoint: ${error.message}`);
-    if (!data) throw notFound("Webhook endpoint");
-    return data as z.infer<typeof EndpointSchema>;
+  const found = <T>(record: T | null): T => {
+    if (!record) throw notFound("Webhook endpoint");
+    return record;
   };
-  const auditFor = (
-    c: { get(k: "principal"): { clientId: string; actor: string }; get(k: "requestId"): string },
+  const encryptSecret = async (clientId: string, endpointId: string, secret: string) =>
+    encryptField(await deps.dataKeys.forClient(clientId), secret, `webhook_secret:${endpointId}`);
+  const recordAudit = (
+    c: { get(key: "principal"): Principal; get(key: "requestId"): string },
     action: string,
-    id: string,
-  ) =>
-    audit(deps.db.forClient(c.get("principal").clientId), {
-      clientId: c.get("principal").clientId,
-      actor: c.get("principal").actor,
+    endpointId: string,
+    details?: Record<string, unknown>,
+  ) => {
+    const p = c.get("principal");
+    return audit(deps.db.forClient(p.clientId), {
+      clientId: p.clientId,
+      actor: p.actor,
       action,
       targetType: "webhook_endpoint",
-      targetId: id,
+      targetId: endpointId,
+      details,
       requestId: c.get("requestId"),
     });
+  };
 
   return new OpenAPIHono<AppEnv>()
     .openapi(create, async (c) => {
       const p = c.get("principal");
-      const body = c.req.valid("json");
-      checkUrl(body.url);
+      const input = c.req.valid("json");
+      checkUrl(input.url);
       const id = crypto.randomUUID();
       const secret = generateWebhookSecret();
-      const key = await deps.dataKeys.forClient(p.clientId);
-      const { data, error } = await deps.db.forClient(p.clientId).from("webhook_endpoints").insert({
+      const endpoint = await createWebhookEndpoint(deps.db.forClient(p.clientId), {
         id,
-        client_id: p.clientId,
-        url: body.url,
-        description: body.description ?? null,
-        event_types: body.event_types,
-        secret_ciphertext: await encryptField(key, secret, `webhook_secret:${id}`),
-      }).select(COLUMNS).single();
-      if (error) throw new Error(`Could not create the endpoint: ${error.message}`);
+        clientId: p.clientId,
+        url: input.url,
+        description: input.description ?? null,
+        eventTypes: [...new Set(input.event_types)],
+        secretCiphertext: await encryptSecret(p.clientId, id, secret),
+      });
       webhooks.forget(p.clientId);
-      await auditFor(c, "webhook_endpoint.created", id);
-      return c.json({ endpoint: data as z.infer<typeof EndpointSchema>, secret }, 201);
+      await recordAudit(c, "webhook_endpoint.created", id, { event_types: endpoint.event_types });
+      return c.json({ endpoint, secret }, 201);
     })
     .openapi(list, async (c) => {
-      const p = c.get("principal");
-      const { data, error } = await deps.db.forClient(p.clientId).from("webhook_endpoints").select(
-        COLUMNS,
-      )
-        .order("created_at");
-      if (error) throw new Error(`Could not list endpoints: ${error.message}`);
-      return c.json({ data: data as Array<z.infer<typeof EndpointSchema>> }, 200);
+      const db = deps.db.forClient(c.get("principal").clientId);
+      return c.json({ data: await listWebhookEndpoints(db) }, 200);
     })
-    .openapi(
-      get,
-      async (c) =>
-        c.json({ endpoint: await find(c.get("principal").clientId, c.req.valid("param").id) }, 200),
-    )
+    .openapi(get, async (c) => {
+      const db = deps.db.forClient(c.get("principal").clientId);
+      return c.json(
+        { endpoint: found(await getWebhookEndpoint(db, c.req.valid("param").id)) },
+        200,
+      );
+    })
     .openapi(update, async (c) => {
       const p = c.get("principal");
-      const id = c.req.valid("param").id;
-      const body = c.req.valid("json");
-      await find(p.clientId, id);
-      if (body.url !== undefined) checkUrl(body.url);
-      const { data, error } = await deps.db.forClient(p.clientId).from("webhook_endpoints").update({
-        ...body,
-        ...(body.enabled === true
-          ? {
-            disabled_reason: null,
-            disabled_at: null,
-            failing_since: null,
-            consecutive_failures: 0,
-          }
-          : {}),
-        ...(body.enabled === false
-          ? { disabled_reason: "Disabled by the client", disabled_at: new Date().toISOString() }
-          : {}),
-      }).eq("id", id).select(COLUMNS).single();
-      if (error) throw new Error(`Could not update the endpoint: ${error.message}`);
+      const { id } = c.req.valid("param");
+      const changes = c.req.valid("json");
+      if (changes.url !== undefined) checkUrl(changes.url);
+      const endpoint = found(
+        await updateWebhookEndpoint(deps.db.forClient(p.clientId), id, {
+          ...changes,
+          ...(changes.event_types ? { event_types: [...new Set(changes.event_types)] } : {}),
+        }),
+      );
       webhooks.forget(p.clientId);
-      await auditFor(c, "webhook_endpoint.updated", id);
-      return c.json({ endpoint: data as z.infer<typeof EndpointSchema> }, 200);
+      await recordAudit(c, "webhook_endpoint.updated", id, { fields: Object.keys(changes) });
+      return c.json({ endpoint }, 200);
     })
     .openapi(remove, async (c) => {
       const p = c.get("principal");
-      const id = c.req.valid("param").id;
-      await find(p.clientId, id);
-      const { error } = await deps.db.forClient(p.clientId).from("webhook_endpoints").delete().eq(
-        "id",
-        id,
-      );
-      if (error) throw new Error(`Could not delete the endpoint: ${error.message}`);
+      const { id } = c.req.valid("param");
+      if (!await deleteWebhookEndpoint(deps.db.forClient(p.clientId), id)) {
+        throw notFound("Webhook endpoint");
+      }
       webhooks.forget(p.clientId);
-      await auditFor(c, "webhook_endpoint.deleted", id);
+      await recordAudit(c, "webhook_endpoint.deleted", id);
       return c.json({ deleted: true as const }, 200);
     })
     .openapi(rotate, async (c) => {
       const p = c.get("principal");
-      const id = c.req.valid("param").id;
-      await find(p.clientId, id);
+      const { id } = c.req.valid("param");
       const secret = generateWebhookSecret();
-      const key = await deps.dataKeys.forClient(p.clientId);
-      const { error } = await deps.db.forClient(p.clientId).from("webhook_endpoints")
-        .update({ secret_ciphertext: await encryptField(key, secret, `webhook_secret:${id}`) }).eq(
-          "id",
-          id,
-        );
-      if (error) throw new Error(`Could not rotate the secret: ${error.message}`);
-      await auditFor(c, "webhook_endpoint.secret_rotated", id);
+      found(
+        await updateWebhookEndpoint(deps.db.forClient(p.clientId), id, {
+          secret_ciphertext: await encryptSecret(p.clientId, id, secret),
+        }),
+      );
+      await recordAudit(c, "webhook_endpoint.secret_rotated", id);
       return c.json({ secret }, 200);
     })
     .openapi(deliveries, async (c) => {
-      const p = c.get("principal");
-      const id = c.req.valid("param").id;
-      await find(p.clientId, id);
-      const { data, error } = await deps.db.forClient(p.clientId).from("webhook_deliveries")
-        .select(
-          "id, event_id, event_type, status, attempts, next_attempt_at, last_status_code, last_error, created_at, delivered_at",
-        )
-        .eq("endpoint_id", id).order("created_at", { ascending: false }).limit(
-          c.req.valid("query").limit,
-        );
-      if (error) throw new Error(`Could not list deliveries: ${error.message}`);
-      return c.json({ data: data as Array<z.infer<typeof DeliverySchema>> }, 200);
+      const db = deps.db.forClient(c.get("principal").clientId);
+      const { id } = c.req.valid("param");
+      found(await getWebhookEndpoint(db, id));
+      return c.json({ data: await listWebhookDeliveries(db, id, c.req.valid("query").limit) }, 200);
     })
     .openapi(test, async (c) => {
       const p = c.get("principal");
-      const id = c.req.valid("param").id;
-      await find(p.clientId, id);
+      const { id } = c.req.valid("param");
+      const endpoint = found(await getWebhookEndpoint(deps.db.forClient(p.clientId), id));
+      if (!endpoint.enabled) {
+        throw new AppError(
+          409,
+          "webhook_endpoint_disabled",
+          `The webhook endpoint is disabled (${
+            endpoint.disabled_reason ?? "by request"
+          }); re-enable it with PATCH {"enabled": true} first`,
+        );
+      }
       const jobs = await webhooks.sendTest(p.clientId, id);
       await deps.doorbell.ring(jobs);
-      return c.json({ delivery_id: (jobs[0] as { deliveryId: string }).deliveryId }, 202);
+      const [job] = jobs as Array<{ deliveryId: string }>;
+      return c.json({ delivery_id: job.deliveryId }, 202);
     });
 }

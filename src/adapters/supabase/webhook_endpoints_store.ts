@@ -1,0 +1,246 @@
+import type { SupabaseClient } from "@supabase/supabase-js";
+
+/**
+ * Client webhook endpoints and their deliveries. Every function takes a tenant client
+ * (`db.forClient(id)`), so RLS keeps each client to its own rows, except `dueWebhookDeliveries`,
+ * which sweeps across tenants with the service client. Secrets and payloads come and go as
+ * ciphertext: encryption is the caller's job.
+ */
+export interface WebhookEndpointRecord {
+  id: string;
+  url: string;
+  description: string | null;
+  event_types: string[];
+  enabled: boolean;
+  disabled_reason: string | null;
+  disabled_at: string | null;
+  failing_since: string | null;
+  consecutive_failures: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WebhookDeliveryRecord {
+  id: string;
+  event_id: string;
+  event_type: string;
+  status: "pending" | "succeeded" | "failed" | "cancelled";
+  attempts: number;
+  next_attempt_at: string;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: string;
+  delivered_at: string | null;
+}
+
+/** A delivery claimed for one attempt, with what the attempt needs from its endpoint. */
+export interface ClaimedDelivery {
+  id: string;
+  endpoint_id: string;
+  event_id: string;
+  attempts: number;
+  payload_ciphertext: string;
+  endpoint: { url: string; secret_ciphertext: string; enabled: boolean };
+}
+
+export type EndpointChanges = Partial<
+  Pick<WebhookEndpointRecord, "url" | "description" | "event_types" | "enabled">
+>;
+
+// never the secret: it is shown once, when created or rotated
+const ENDPOINT_COLUMNS =
+  "id, url, description, event_types, enabled, disabled_reason, disabled_at, failing_since, consecutive_failures, created_at, updated_at";
+// never the payload
+const DELIVERY_COLUMNS =
+  "id, event_id, event_type, status, attempts, next_attempt_at, last_status_code, last_error, created_at, delivered_at";
+
+function check<T>(result: { data: T | null; error: { message: string } | null }, what: string): T {
+  if (result.error) throw new Error(`${what}: ${result.error.message}`);
+  return result.data as T;
+}
+
+export async function createWebhookEndpoint(
+  db: SupabaseClient,
+  input: {
+    id: string;
+    clientId: string;
+    url: string;
+    description: string | null;
+    eventTypes: string[];
+    secretCiphertext: string;
+  },
+): Promise<WebhookEndpointRecord> {
+  return check(
+    await db.from("webhook_endpoints").insert({
+      id: input.id,
+      client_id: input.clientId,
+      url: input.url,
+      description: input.description,
+      event_types: input.eventTypes,
+      secret_ciphertext: input.secretCiphertext,
+    }).select(ENDPOINT_COLUMNS).single(),
+    "Could not create the webhook endpoint",
+  );
+}
+
+export async function listWebhookEndpoints(db: SupabaseClient): Promise<WebhookEndpointRecord[]> {
+  return check(
+    await db.from("webhook_endpoints").select(ENDPOINT_COLUMNS).order("created_at"),
+    "Could not list webhook endpoints",
+  );
+}
+
+export async function getWebhookEndpoint(
+  db: SupabaseClient,
+  id: string,
+): Promise<WebhookEndpointRecord | null> {
+  return check(
+    await db.from("webhook_endpoints").select(ENDPOINT_COLUMNS).eq("id", id).maybeSingle(),
+    "Could not read the webhook endpoint",
+  );
+}
+
+/**
+ * Applies `changes`; turning an endpoint back on clears its failure record, turning it off
+ * records who did. Null when there is no such endpoint for this client.
+ */
+export async function updateWebhookEndpoint(
+  db: SupabaseClient,
+  id: string,
+  changes: EndpointChanges & { secret_ciphertext?: string },
+  now = new Date(),
+): Promise<WebhookEndpointRecord | null> {
+  const row = {
+    ...changes,
+    ...(changes.enabled === true
+      ? { disabled_reason: null, disabled_at: null, failing_since: null, consecutive_failures: 0 }
+      : {}),
+    ...(changes.enabled === false
+      ? { disabled_reason: "Disabled by the client", disabled_at: now.toISOString() }
+      : {}),
+  };
+  if (Object.keys(row).length === 0) return await getWebhookEndpoint(db, id);
+  return check(
+    await db.from("webhook_endpoints").update(row).eq("id", id).select(ENDPOINT_COLUMNS)
+      .maybeSingle(),
+    "Could not update the webhook endpoint",
+  );
+}
+
+/** Deletes the endpoint and (by cascade) its deliveries; false when there was none. */
+export async function deleteWebhookEndpoint(db: SupabaseClient, id: string): Promise<boolean> {
+  const rows = check(
+    await db.from("webhook_endpoints").delete().eq("id", id).select("id"),
+    "Could not delete the webhook endpoint",
+  );
+  return rows.length > 0;
+}
+
+export async function listWebhookDeliveries(
+  db: SupabaseClient,
+  endpointId: string,
+  limit: number,
+): Promise<WebhookDeliveryRecord[]> {
+  return check(
+    await db.from("webhook_deliveries").select(DELIVERY_COLUMNS).eq("endpoint_id", endpointId)
+      .order("created_at", { ascending: false }).limit(limit),
+    "Could not list webhook deliveries",
+  );
+}
+
+/** The client's enabled endpoints with what they subscribe to (empty: everything). */
+export async function enabledWebhookEndpoints(
+  db: SupabaseClient,
+): Promise<Array<{ id: string; event_types: string[] }>> {
+  return check(
+    await db.from("webhook_endpoints").select("id, event_types").eq("enabled", true),
+    "Could not list webhook endpoints",
+  );
+}
+
+export async function insertWebhookDeliveries(
+  db: SupabaseClient,
+  rows: Array<{
+    id: string;
+    client_id: string;
+    endpoint_id: string;
+    event_id: string;
+    event_type: string;
+    payload_ciphertext: string;
+  }>,
+): Promise<void> {
+  check(await db.from("webhook_deliveries").insert(rows), "Could not record webhook deliveries");
+}
+
+/**
+ * Claims a pending, due delivery with a lease, so a job rung twice does not post twice at once.
+ * Null when it is not due, already finished, or held by another attempt.
+ */
+export async function claimWebhookDelivery(
+  db: SupabaseClient,
+  deliveryId: string,
+  leaseSeconds = 60,
+): Promise<ClaimedDelivery | null> {
+  return check(
+    await db.rpc("claim_webhook_delivery", {
+      delivery_id: deliveryId,
+      lease_seconds: leaseSeconds,
+    }),
+    "Could not claim the webhook delivery",
+  );
+}
+
+export async function cancelWebhookDelivery(db: SupabaseClient, deliveryId: string) {
+  check(
+    await db.from("webhook_deliveries").update({ status: "cancelled", locked_until: null })
+      .eq("id", deliveryId).eq("status", "pending"),
+    "Could not cancel the webhook delivery",
+  );
+}
+
+/** See `public.finish_webhook_attempt` in the client webhooks migration. */
+export async function finishWebhookAttempt(
+  db: SupabaseClient,
+  input: {
+    deliveryId: string;
+    succeeded: boolean;
+    statusCode: number | null;
+    error: string | null;
+    /** null: no attempt left */
+    retryInMs: number | null;
+    gone: boolean;
+    disableAfterMs: number;
+    disableAfterFailures: number;
+    failuresOverMs: number;
+  },
+): Promise<{ disabled: boolean; reason?: string } | null> {
+  return check(
+    await db.rpc("finish_webhook_attempt", {
+      delivery_id: input.deliveryId,
+      succeeded: input.succeeded,
+      attempt_status_code: input.statusCode,
+      attempt_error: input.error,
+      retry_in_ms: input.retryInMs,
+      gone: input.gone,
+      disable_after_ms: input.disableAfterMs,
+      disable_after_failures: input.disableAfterFailures,
+      failures_over_ms: input.failuresOverMs,
+    }),
+    "Could not record the webhook attempt",
+  );
+}
+
+/** Pending deliveries whose time has come and that no attempt holds, oldest first (any client). */
+export async function dueWebhookDeliveries(
+  service: SupabaseClient,
+  limit: number,
+  now = new Date(),
+): Promise<Array<{ id: string; client_id: string }>> {
+  const at = now.toISOString();
+  return check(
+    await service.from("webhook_deliveries").select("id, client_id").eq("status", "pending")
+      .lte("next_attempt_at", at).or(`locked_until.is.null,locked_until.lt.${at}`)
+      .order("next_attempt_at").limit(limit),
+    "Sweep of webhook deliveries failed",
+  );
+}
