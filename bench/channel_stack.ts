@@ -14,6 +14,8 @@ import { type AppRuntime, startAppProcess } from "../tools/stack/app_process.ts"
  */
 export async function benchChannel(options: {
   runtime: AppRuntime;
+  /** load pg_stat_statements, so `topStatements()` can say where the database's time went */
+  pgStats?: boolean;
   env?: Record<string, string>;
   graph?: (
     appWebhookUrl: string,
@@ -21,7 +23,18 @@ export async function benchChannel(options: {
   ) => Promise<{ url: string; close(): Promise<void> }>;
 }) {
   const dir = join(ROOT, ".dev", `bench-${Date.now()}-${Deno.pid}`);
-  const stack = await startStack({ dir, ports: await freePorts(), seed: false, log: () => {} });
+  const stack = await startStack({
+    dir,
+    ports: await freePorts(),
+    seed: false,
+    log: () => {},
+    postgresSettings: options.pgStats
+      ? ["shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all"]
+      : [],
+  });
+  if (options.pgStats) {
+    await withAdmin(stack.adminDbUrl, (c) => c.query("create extension pg_stat_statements"));
+  }
   const phoneNumberId = "106540352242999";
   const wabaId = "102290129340999";
   const token = `EMU-${crypto.randomUUID()}`;
@@ -76,6 +89,20 @@ export async function benchChannel(options: {
     wabaId,
     sql: <T>(text: string, params: unknown[] = []) =>
       withAdmin(stack.adminDbUrl, async (c) => (await c.query(text, params)).rows as T[]),
+    /** The statements that took the most database time (needs `pgStats`), as a Markdown table. */
+    async topStatements(limit = 12): Promise<string> {
+      const rows = await withAdmin(stack.adminDbUrl, async (c) =>
+        (await c.query(
+          `select calls, round(total_exec_time)::int as total_ms,
+             round((total_exec_time / greatest(calls, 1))::numeric, 3) as mean_ms,
+             regexp_replace(left(query, 110), '\\s+', ' ', 'g') as query
+           from pg_stat_statements order by total_exec_time desc limit $1`,
+          [limit],
+        )).rows);
+      return ["| calls | total ms | mean ms | statement |", "|---:|---:|---:|---|"]
+        .concat(rows.map((r) => `| ${r.calls} | ${r.total_ms} | ${r.mean_ms} | \`${r.query}\` |`))
+        .join("\n");
+    },
     async close() {
       await app.stop();
       await graph?.close();

@@ -10,7 +10,8 @@ Ingest throughput of the whole local stack on this machine: a throwaway PostgreS
 app as its own process, and a closed-loop client posting unique signed inbound-message webhooks
 (~4 KB each, several messages per delivery) to POST /webhooks/whatsapp. Reports accepted
 webhooks/s with p50/p99 answer latency, then how long the consumer took to finish processing
-everything that was acknowledged (end-to-end processed/s). Traffic goes to 127.0.0.1 only.`;
+everything that was acknowledged (end-to-end processed/s). Traffic goes to 127.0.0.1 only.
+--pg-stats loads pg_stat_statements and prints the statements that took the most database time.`;
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -18,6 +19,7 @@ const { values } = parseArgs({
     connections: { type: "string", default: "32" },
     seconds: { type: "string", default: "15" },
     runtime: { type: "string", default: "deno" },
+    "pg-stats": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -29,7 +31,7 @@ const connections = Math.min(256, Number(values.connections));
 const seconds = Math.min(120, Number(values.seconds));
 const runtime = values.runtime === "workerd" ? "workerd" : "deno";
 
-const ch = await benchChannel({ runtime });
+const ch = await benchChannel({ runtime, pgStats: values["pg-stats"] });
 const { phoneNumberId, wabaId } = ch;
 
 let seq = 0;
@@ -124,6 +126,7 @@ try {
       elapsed.toFixed(1)
     } s; all processed after ${total.toFixed(1)} s. ${loadAverage()}`,
   );
+  if (values["pg-stats"]) console.log(`\n${await ch.topStatements()}`);
 } finally {
   client.close();
   await ch.close();

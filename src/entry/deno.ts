@@ -19,7 +19,9 @@ if (import.meta.main) {
   const jobLogger = jsonLogger({ level: env.LOG_LEVEL, base: { service: "glooft-edge" } });
   let bell: ReturnType<typeof localDoorbell> | undefined;
   const { app, deps, sweep } = await composeApp(env, {
-    doorbell: (handle) => bell = localDoorbell({ handle, logger: jobLogger, concurrency: 32 }),
+    // a few batches at a time: on a small host, more concurrent batches only contend in the
+    // database and shrink each batch (docs/benchmarks.md §5.2: 32 gave 215 webhooks/s, 4 gave 585)
+    doorbell: (handle) => bell = localDoorbell({ handle, logger: jobLogger, concurrency: 4 }),
   });
   const port = Number(Deno.env.get("PORT") ?? 8787);
   const hostname = Deno.env.get("HOST") ?? "127.0.0.1";

@@ -11,7 +11,14 @@ export interface Database {
 
 /** Starts an embedded PostgreSQL whose data lives in `dataDir` (created on first use). */
 export async function startDatabase(
-  options: { dataDir: string; port: number; password: string; log: (line: string) => void },
+  options: {
+    dataDir: string;
+    port: number;
+    password: string;
+    log: (line: string) => void;
+    /** more `-c name=value` settings, for example to load pg_stat_statements in a benchmark */
+    settings?: string[];
+  },
 ): Promise<{ db: Database; created: boolean }> {
   let created = false;
   try {
@@ -27,7 +34,12 @@ export async function startDatabase(
     persistent: true,
     // PostgreSQL refuses to run as root; the library then runs it as a dedicated system user
     createPostgresUser: Deno.uid() === 0,
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
+    postgresFlags: [
+      "listen_addresses=127.0.0.1",
+      "max_connections=200",
+      ...(options.settings ?? []),
+    ]
+      .flatMap((setting) => ["-c", setting]),
     onLog: () => {},
     onError: (e) => {
       const text = String(e instanceof Error ? e.message : e).trim();

@@ -68,6 +68,8 @@ export async function startStack(options: {
   ports: StackPorts;
   seed: boolean;
   log: (line: string) => void;
+  /** extra PostgreSQL settings (`name=value`) */
+  postgresSettings?: string[];
 }): Promise<Stack> {
   const { dir, ports, log } = options;
   await Deno.mkdir(dir, { recursive: true });
@@ -87,6 +89,7 @@ export async function startStack(options: {
       port: ports.db,
       password: secrets.db_password,
       log,
+      settings: options.postgresSettings,
     });
     stoppers.push(() => db.stop());
     const applied = await applyMigrations(db.adminUrl, MIGRATIONS, log);
