@@ -1,4 +1,6 @@
+import * as nodeCrypto from "node:crypto";
 import { ConfigError, parseEnv } from "../config/env.ts";
+import { installSyncCrypto, type SyncCryptoEngine } from "../core/crypto/engine.ts";
 import { composeApp } from "../compose.ts";
 import { localDoorbell } from "../adapters/deno/local_doorbell.ts";
 import { jsonLogger } from "../adapters/logging/json_logger.ts";
@@ -8,6 +10,8 @@ import { jsonLogger } from "../adapters/logging/json_logger.ts";
  * (the doorbell) and the sweeper runs on a timer, as the Cron Trigger does on Workers.
  */
 if (import.meta.main) {
+  // before any key is imported: AES-GCM and HMAC without Deno's per-call async op cost
+  installSyncCrypto(nodeCrypto as unknown as SyncCryptoEngine);
   let env;
   try {
     env = parseEnv(Deno.env.toObject());

@@ -1,3 +1,5 @@
+import { sha256 } from "../core/crypto/engine.ts";
+import { toHex } from "../core/crypto/hmac.ts";
 import { decryptField, encryptField } from "../core/crypto/envelope.ts";
 import { AppError } from "../core/errors.ts";
 import { graphBody, isFreeForm, normaliseRecipient } from "../core/messaging/outbound.ts";
@@ -36,7 +38,7 @@ export interface MessageRow {
 
 async function requestHash(body: unknown): Promise<string> {
   const bytes = new TextEncoder().encode(JSON.stringify(body));
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)).toHex();
+  return toHex(await sha256(bytes));
 }
 
 /**

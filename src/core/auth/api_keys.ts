@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { timingSafeEqual } from "../crypto/hmac.ts";
+import { hmacSha256, importHmacKey, timingSafeEqual, toHex } from "../crypto/hmac.ts";
 
 /** What an API key may do. A Supabase Auth user of the client holds every scope. */
 export const SCOPES = [
@@ -39,13 +39,7 @@ export function looksLikeApiKey(value: string): boolean {
 }
 
 export function importPepper(pepper: string): Promise<CryptoKey> {
-  return crypto.subtle.importKey(
-    "raw",
-    encoder.encode(pepper),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
+  return importHmacKey(pepper, ["sign"]);
 }
 
 /**
@@ -53,8 +47,7 @@ export function importPepper(pepper: string): Promise<CryptoKey> {
  * check guesses. Keys carry ~190 bits of entropy, so a slow password hash would add nothing.
  */
 export async function hashApiKey(pepper: CryptoKey, key: string): Promise<string> {
-  const mac = await crypto.subtle.sign("HMAC", pepper, encoder.encode(key));
-  return new Uint8Array(mac).toHex();
+  return toHex(await hmacSha256(pepper, key));
 }
 
 /** Constant-time equality for secrets held as text (hex digests, tokens). */

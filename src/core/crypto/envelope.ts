@@ -1,5 +1,6 @@
 /**
- * Envelope encryption with AES-256-GCM (Web Crypto only, so it runs on Workers and Deno).
+ * Envelope encryption with AES-256-GCM (Web Crypto, or the synchronous engine of engine.ts where
+ * the runtime installed one).
  *
  * Master keys come from configuration and are versioned; each client gets a random data key that
  * is stored wrapped (encrypted) by the active master key. Fields are encrypted with the data key.
@@ -7,6 +8,8 @@
  * no downtime: old versions keep decrypting until every wrapped key carries the new version.
  * Deleting a client's wrapped key makes its ciphertext unreadable (crypto-shredding).
  */
+
+import { aesGcmDecrypt, aesGcmEncrypt, importRawKey } from "./engine.ts";
 
 const IV_BYTES = 12;
 const KEY_BYTES = 32;
@@ -32,7 +35,7 @@ const b64u = (bytes: Uint8Array) => bytes.toBase64({ alphabet: "base64url", omit
 const fromB64u = (text: string) => Uint8Array.fromBase64(text, { alphabet: "base64url" });
 
 function importAesKey(raw: Uint8Array, usages: KeyUsage[]): Promise<CryptoKey> {
-  return crypto.subtle.importKey("raw", raw as Uint8Array<ArrayBuffer>, "AES-GCM", false, usages);
+  return importRawKey(raw, "AES-GCM", usages);
 }
 
 /**
@@ -53,7 +56,7 @@ export async function parseKeyring(spec: string, active?: string): Promise<Keyri
     versions.set(version, await importAesKey(raw, ["encrypt", "decrypt"]));
     derivation.set(
       version,
-      await crypto.subtle.importKey("raw", raw, "HKDF", false, ["deriveKey"]),
+      await crypto.subtle.importKey("raw", raw, "HKDF", false, ["deriveBits"]),
     );
   }
   const chosen = active ?? [...versions.keys()].at(-1)!;
@@ -68,24 +71,15 @@ export function generateMasterKey(version: string): string {
 
 async function seal(key: CryptoKey, plaintext: Uint8Array, aad: string): Promise<string> {
   const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
-  const ct = await crypto.subtle.encrypt(
-    { name: "AES-GCM", iv, additionalData: encoder.encode(aad) },
-    key,
-    plaintext as Uint8Array<ArrayBuffer>,
-  );
-  return `${b64u(iv)}.${b64u(new Uint8Array(ct))}`;
+  const ct = await aesGcmEncrypt(key, iv, encoder.encode(aad), plaintext);
+  return `${b64u(iv)}.${b64u(ct)}`;
 }
 
 async function open(key: CryptoKey, sealed: string, aad: string): Promise<Uint8Array> {
   const [iv, ct] = sealed.split(".");
   if (!iv || !ct) throw new DecryptionError("Ciphertext is malformed");
   try {
-    const pt = await crypto.subtle.decrypt(
-      { name: "AES-GCM", iv: fromB64u(iv), additionalData: encoder.encode(aad) },
-      key,
-      fromB64u(ct),
-    );
-    return new Uint8Array(pt);
+    return await aesGcmDecrypt(key, fromB64u(iv), encoder.encode(aad), fromB64u(ct));
   } catch {
     // GCM does not say why: wrong key, wrong context or tampered bytes all look the same
     throw new DecryptionError("Ciphertext failed authentication");
@@ -175,13 +169,19 @@ function systemKey(keyring: Keyring, version: string, label: string): Promise<Cr
   if (!key) {
     const base = keyring.derivation.get(version);
     if (!base) throw new DecryptionError(`Master key ${version} is not configured`);
-    key = crypto.subtle.deriveKey(
+    // the same bytes deriveKey(HKDF → AES-GCM 256) would make, imported so either engine can use them
+    key = crypto.subtle.deriveBits(
       { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(32), info: encoder.encode(label) },
       base,
-      { name: "AES-GCM", length: 256 },
-      false,
-      ["encrypt", "decrypt"],
-    );
+      KEY_BYTES * 8,
+    ).then(async (bits) => {
+      const raw = new Uint8Array(bits);
+      try {
+        return await importAesKey(raw, ["encrypt", "decrypt"]);
+      } finally {
+        raw.fill(0);
+      }
+    });
     if (systemKeys.size > 256) systemKeys.clear();
     systemKeys.set(id, key);
   }

@@ -4,6 +4,8 @@
  * every runtime we deploy to ships yet).
  */
 
+import { hmacSign, importRawKey } from "./engine.ts";
+
 const encoder = new TextEncoder();
 
 const bytesOf = (value: string | Uint8Array): Uint8Array =>
@@ -17,13 +19,7 @@ export function importHmacKey(
   secret: string | Uint8Array,
   usages: KeyUsage[] = ["sign", "verify"],
 ): Promise<CryptoKey> {
-  return crypto.subtle.importKey(
-    "raw",
-    bytesOf(secret) as Uint8Array<ArrayBuffer>,
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    usages,
-  );
+  return importRawKey(bytesOf(secret), { name: "HMAC", hash: "SHA-256" }, usages);
 }
 
 /** HMAC-SHA256 of `data`; pass a CryptoKey from importHmacKey() to skip the import. */
@@ -32,8 +28,7 @@ export async function hmacSha256(
   data: string | Uint8Array,
 ): Promise<Uint8Array> {
   const key = secret instanceof CryptoKey ? secret : await importHmacKey(secret, ["sign"]);
-  const mac = await crypto.subtle.sign("HMAC", key, bytesOf(data) as Uint8Array<ArrayBuffer>);
-  return new Uint8Array(mac);
+  return await hmacSign(key, bytesOf(data));
 }
 
 /**

@@ -1,3 +1,4 @@
+import { importHmacKey } from "../../../core/crypto/hmac.ts";
 import { Hono } from "hono";
 import { constantTimeEqual } from "../../../core/auth/api_keys.ts";
 import { AppError } from "../../../core/errors.ts";
@@ -16,13 +17,7 @@ import type { AppEnv } from "../../types.ts";
 export function whatsappWebhookRoutes(
   deps: Pick<ServiceDeps, "env" | "keyring" | "doorbell" | "inbox">,
 ) {
-  const appSecretKey = crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(deps.env.META_APP_SECRET),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign", "verify"],
-  );
+  const appSecretKey = importHmacKey(deps.env.META_APP_SECRET, ["sign"]);
   return new Hono<AppEnv>()
     .get("/webhooks/whatsapp", (c) => {
       const mode = c.req.query("hub.mode");
