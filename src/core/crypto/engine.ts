@@ -68,6 +68,12 @@ const concat = (parts: Uint8Array[]) => {
   return out;
 };
 
+const gcm = (iv: Uint8Array, aad: Uint8Array): AesGcmParams => ({
+  name: "AES-GCM",
+  iv: iv as Uint8Array<ArrayBuffer>,
+  additionalData: aad as Uint8Array<ArrayBuffer>,
+});
+
 /** AES-256-GCM: ciphertext followed by the 16-byte tag, as Web Crypto returns it. */
 export async function aesGcmEncrypt(
   key: CryptoKey,
@@ -83,11 +89,7 @@ export async function aesGcmEncrypt(
   }
   return new Uint8Array(
     await crypto.subtle.encrypt(
-      {
-        name: "AES-GCM",
-        iv: iv as Uint8Array<ArrayBuffer>,
-        additionalData: aad as Uint8Array<ArrayBuffer>,
-      },
+      gcm(iv, aad),
       key,
       plaintext as Uint8Array<ArrayBuffer>,
     ),
@@ -114,11 +116,7 @@ export async function aesGcmDecrypt(
   }
   return new Uint8Array(
     await crypto.subtle.decrypt(
-      {
-        name: "AES-GCM",
-        iv: iv as Uint8Array<ArrayBuffer>,
-        additionalData: aad as Uint8Array<ArrayBuffer>,
-      },
+      gcm(iv, aad),
       key,
       sealed as Uint8Array<ArrayBuffer>,
     ),

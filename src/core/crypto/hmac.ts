@@ -1,6 +1,7 @@
 /**
- * HMAC-SHA256 and the byte encodings that go with it, on Web Crypto and plain JavaScript only so
- * the same code runs on Workers, Deno and Node (no `Uint8Array.fromHex`/`toBase64`, which not
+ * HMAC-SHA256 (Web Crypto, or the synchronous engine of engine.ts where the runtime installed one)
+ * and the byte encodings that go with it, in plain JavaScript so the same code runs on Workers, Deno
+ * and Node (no `Uint8Array.fromHex`/`toBase64`, which not
  * every runtime we deploy to ships yet).
  */
 
