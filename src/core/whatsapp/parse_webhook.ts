@@ -5,6 +5,11 @@
  * are walked; peers that read only `[0]` lose events. Only an envelope that is not WhatsApp's is
  * refused. Inside it, an item that does not fit its schema becomes a FieldEvent named
  * `<array>.invalid` carrying the item, so it is stored and visible while its neighbours go on.
+ *
+ * Each item is judged first by its hand-written check (webhook_checks.ts), which copies nothing;
+ * only when that says no does its zod schema run, to confirm and to word the reason. Events are
+ * built from the items as received, never from zod's copies, so both judges give the same events
+ * (parseMetaWebhookWithZod() is the zod-only walk the tests hold this to).
  */
 import type * as z from "zod";
 import {
@@ -18,10 +23,26 @@ import {
   MEDIA_MESSAGE_TYPES,
   messagesValueSchema,
   type MetaContact,
+  type MetaEntry,
+  type MetaEnvelope,
   type MetaError,
   type MetaInboundMessage,
+  type MetaMessagesValue,
+  type MetaPricing,
+  type MetaStatus,
+  referralSchema,
   statusSchema,
 } from "./webhook_payload.ts";
+import {
+  INBOUND_PAYLOAD_CHECKS,
+  isChange,
+  isContact,
+  isEntry,
+  isEnvelope,
+  isInboundMessage,
+  isMessagesValue,
+  isStatus,
+} from "./webhook_checks.ts";
 
 export type { InboundMessageType } from "./webhook_payload.ts";
 
@@ -135,9 +156,14 @@ export type ParseMetaWebhookResult =
 
 // ---------------------------------------------------------------- helpers
 
-const pad2 = (n: number) => (n < 10 ? "0" : "") + n;
+/** "00" to "59" */
+const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, "0"));
 /** 10000-01-01T00:00:00Z: beyond it toISOString() switches to six-digit years */
 const YEAR_10000 = 253402300800;
+
+// the events of one delivery share their day, so its "YYYY-MM-DDT" is worked out once
+let lastDay = -1;
+let lastDate = "";
 
 /**
  * Unix seconds to the exact string Date#toISOString() gives. Done by hand because toISOString()
@@ -152,23 +178,25 @@ function isoFromUnix(ts: string | number): string | null {
     return ms <= 8.64e15 ? new Date(ms).toISOString() : null;
   }
   const days = Math.floor(seconds / 86400);
+  if (days !== lastDay) {
+    const z = days + 719468;
+    const era = Math.floor(z / 146097);
+    const doe = z - era * 146097;
+    const yoe = Math.floor(
+      (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
+    );
+    const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+    const mp = Math.floor((5 * doy + 2) / 153);
+    const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+    const month = mp < 10 ? mp + 3 : mp - 9;
+    const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+    lastDate = `${String(year).padStart(4, "0")}-${TWO_DIGITS[month]}-${TWO_DIGITS[day]}T`;
+    lastDay = days;
+  }
   const rest = seconds - days * 86400;
-  const z = days + 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor(
-    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
-  );
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const month = mp < 10 ? mp + 3 : mp - 9;
-  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
   const h = Math.floor(rest / 3600);
-  const m = Math.floor((rest % 3600) / 60);
-  return `${String(year).padStart(4, "0")}-${pad2(month)}-${pad2(day)}T${pad2(h)}:${pad2(m)}:${
-    pad2(rest % 60)
-  }.000Z`;
+  const m = Math.floor(rest / 60) % 60;
+  return `${lastDate}${TWO_DIGITS[h]}:${TWO_DIGITS[m]}:${TWO_DIGITS[rest % 60]}.000Z`;
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -182,6 +210,17 @@ function describe(error: z.ZodError): string {
     .slice(0, 3)
     .map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`)
     .join("; ");
+}
+
+/**
+ * Why `value` does not fit `schema`, or null when it does. `fast` is the verdict of the schema's
+ * twin in webhook_checks.ts: a yes is final; on a no zod decides, so a twin stricter than its
+ * schema costs time, never an event.
+ */
+function problem(fast: boolean, schema: z.ZodType, value: unknown): string | null {
+  if (fast) return null;
+  const result = schema.safeParse(value);
+  return result.success ? null : describe(result.error);
 }
 
 function normaliseError(error: MetaError): MetaEventError {
@@ -205,6 +244,8 @@ function compact<T extends Record<string, unknown>>(value: T): T {
 // ---------------------------------------------------------------- messages
 
 interface MessagesScope {
+  /** false for the zod-only walk */
+  fast: boolean;
   wabaId: string;
   phoneNumberId: string;
   displayPhoneNumber: string;
@@ -279,7 +320,7 @@ function readableText(type: InboundMessageType, p: Record<string, unknown>): str
 type Readout = Pick<InboundMessageEvent, "type" | "text" | "media" | "content">;
 
 /** Reads one message's type-specific payload; a string is the reason it is unusable. */
-function readPayload(message: Record<string, unknown> & { type: string }): Readout | string {
+function readPayload(fast: boolean, message: MetaInboundMessage): Readout | string {
   const declared = message.type;
   if (declared === "unsupported" || !Object.hasOwn(INBOUND_PAYLOAD_SCHEMAS, declared)) {
     // types we do not know (Meta adds them; legacy "unknown") must not fail the batch
@@ -291,9 +332,13 @@ function readPayload(message: Record<string, unknown> & { type: string }): Reado
   }
   const type = declared as InboundMessageType;
   const received = message[type];
-  const parsed = INBOUND_PAYLOAD_SCHEMAS[type].safeParse(received);
-  if (!parsed.success) return `${type}: ${describe(parsed.error)}`;
-  // content is the object as received, not zod's copy; `contacts` is the one array payload
+  const reason = problem(
+    fast && INBOUND_PAYLOAD_CHECKS[type](received),
+    INBOUND_PAYLOAD_SCHEMAS[type],
+    received,
+  );
+  if (reason !== null) return `${type}: ${reason}`;
+  // `contacts` is the one array payload
   const content = isRecord(received)
     ? received
     : received === undefined
@@ -324,25 +369,34 @@ function contextOf(message: MetaInboundMessage): InboundContext | null {
   };
 }
 
+/** `messages.invalid` carrying `{ reason, message }`, or `statuses.invalid` with `status` */
+const invalidItem = (
+  scope: MessagesScope,
+  item: "message" | "status",
+  raw: unknown,
+  reason: string,
+): FieldEvent => ({
+  kind: "field",
+  wabaId: scope.wabaId,
+  phoneNumberId: scope.phoneNumberId,
+  field: item === "message" ? "messages.invalid" : "statuses.invalid",
+  value: item === "message" ? { reason, message: raw } : { reason, status: raw },
+});
+
 function messageEvent(
   scope: MessagesScope,
   raw: unknown,
   index: number,
 ): InboundMessageEvent | FieldEvent {
-  const invalid = (reason: string): FieldEvent => ({
-    kind: "field",
-    wabaId: scope.wabaId,
-    phoneNumberId: scope.phoneNumberId,
-    field: "messages.invalid",
-    value: { reason, message: raw },
-  });
-  const parsed = inboundMessageSchema.safeParse(raw);
-  if (!parsed.success) return invalid(describe(parsed.error));
-  const m = parsed.data;
+  const reason = problem(scope.fast && isInboundMessage(raw), inboundMessageSchema, raw);
+  if (reason !== null) return invalidItem(scope, "message", raw, reason);
+  const m = raw as MetaInboundMessage;
   const timestamp = isoFromUnix(m.timestamp);
-  if (!timestamp) return invalid(`timestamp: ${m.timestamp} is out of range`);
-  const readout = readPayload(m);
-  if (typeof readout === "string") return invalid(readout);
+  if (!timestamp) {
+    return invalidItem(scope, "message", raw, `timestamp: ${m.timestamp} is out of range`);
+  }
+  const readout = readPayload(scope.fast, m);
+  if (typeof readout === "string") return invalidItem(scope, "message", raw, readout);
 
   // `from` has been the phone number; guard against it carrying the BSUID for username users
   const fromIsBsuid = m.from != null && isBsuid(m.from);
@@ -367,7 +421,9 @@ function messageEvent(
     content: readout.content,
     contextWamid: m.context?.id ?? null,
     context: contextOf(m),
-    referral: m.referral ? compact({ ...m.referral }) : null,
+    // zod's copy (declared fields first, no `__proto__` key), as stored before the fast path;
+    // a referral comes only with the first message after an ad click
+    referral: m.referral ? compact({ ...referralSchema.parse(m.referral) }) : null,
     errors: normaliseErrors(m.errors),
     raw,
   };
@@ -375,27 +431,23 @@ function messageEvent(
 
 // ---------------------------------------------------------------- statuses
 
+function pricingOf(p: MetaPricing): StatusPricing {
+  const pricing: StatusPricing = {};
+  if (p.billable != null) pricing.billable = p.billable;
+  if (p.pricing_model != null) pricing.pricingModel = p.pricing_model;
+  if (p.category != null) pricing.category = p.category;
+  if (p.type != null) pricing.type = p.type;
+  return pricing;
+}
+
 function statusEvent(scope: MessagesScope, raw: unknown): StatusEvent | FieldEvent {
-  const invalid = (reason: string): FieldEvent => ({
-    kind: "field",
-    wabaId: scope.wabaId,
-    phoneNumberId: scope.phoneNumberId,
-    field: "statuses.invalid",
-    value: { reason, status: raw },
-  });
-  const parsed = statusSchema.safeParse(raw);
-  if (!parsed.success) return invalid(describe(parsed.error));
-  const s = parsed.data;
+  const reason = problem(scope.fast && isStatus(raw), statusSchema, raw);
+  if (reason !== null) return invalidItem(scope, "status", raw, reason);
+  const s = raw as MetaStatus;
   const timestamp = isoFromUnix(s.timestamp);
-  if (!timestamp) return invalid(`timestamp: ${s.timestamp} is out of range`);
-  const pricing: StatusPricing | null = s.pricing
-    ? compact({
-      billable: s.pricing.billable ?? undefined,
-      pricingModel: s.pricing.pricing_model ?? undefined,
-      category: s.pricing.category ?? undefined,
-      type: s.pricing.type ?? undefined,
-    })
-    : null;
+  if (!timestamp) {
+    return invalidItem(scope, "status", raw, `timestamp: ${s.timestamp} is out of range`);
+  }
   return {
     kind: "status",
     wabaId: scope.wabaId,
@@ -406,7 +458,7 @@ function statusEvent(scope: MessagesScope, raw: unknown): StatusEvent | FieldEve
     recipientId: s.recipient_id ?? null,
     recipientUserId: s.recipient_user_id ?? null,
     bizOpaqueCallbackData: s.biz_opaque_callback_data ?? null,
-    pricing,
+    pricing: s.pricing ? pricingOf(s.pricing) : null,
     conversationId: s.conversation?.id ?? null,
     errors: normaliseErrors(s.errors),
     raw,
@@ -421,48 +473,98 @@ function phoneNumberIdOf(value: unknown): string | null {
   return typeof id === "string" ? id : null;
 }
 
-function walkChange(wabaId: string, raw: unknown, events: MetaEvent[]): void {
-  const change = changeSchema.safeParse(raw);
-  if (!change.success) {
-    events.push({
-      kind: "field",
-      wabaId,
-      phoneNumberId: phoneNumberIdOf(isRecord(raw) ? raw.value : null),
-      field: "changes.invalid",
-      value: { reason: describe(change.error), change: raw },
-    });
-    return;
-  }
-  const { field, value } = change.data;
-  const asField = (name = field): FieldEvent => ({
-    kind: "field",
-    wabaId,
-    phoneNumberId: phoneNumberIdOf(value),
-    field: name,
-    value,
-  });
-  if (field !== "messages") return void events.push(asField());
+/** A change as a FieldEvent; `value` is the change's own value unless given. */
+const fieldEvent = (
+  wabaId: string,
+  field: string,
+  changeValue: unknown,
+  value: unknown = changeValue,
+): FieldEvent => ({
+  kind: "field",
+  wabaId,
+  phoneNumberId: phoneNumberIdOf(changeValue),
+  field,
+  value,
+});
 
-  const v = messagesValueSchema.safeParse(value);
-  if (!v.success) {
-    return void events.push({
-      ...asField("messages.invalid"),
-      value: { reason: describe(v.error), value },
-    });
-  }
-  const { metadata, contacts, messages, statuses } = v.data;
-  if (!messages?.length && !statuses?.length) return void events.push(asField());
+/** One parse: the events so far, and whether the checks may answer before zod. */
+interface Walk {
+  fast: boolean;
+  events: MetaEvent[];
+}
 
+function walkChange({ fast, events }: Walk, wabaId: string, raw: unknown): void {
+  const changeProblem = problem(fast && isChange(raw), changeSchema, raw);
+  if (changeProblem !== null) {
+    const value = isRecord(raw) ? raw.value : null;
+    const invalid = { reason: changeProblem, change: raw };
+    return void events.push(fieldEvent(wabaId, "changes.invalid", value, invalid));
+  }
+  const { field, value } = raw as { field: string; value: unknown };
+  if (field !== "messages") return void events.push(fieldEvent(wabaId, field, value));
+
+  const valueProblem = problem(fast && isMessagesValue(value), messagesValueSchema, value);
+  if (valueProblem !== null) {
+    const invalid = { reason: valueProblem, value };
+    return void events.push(fieldEvent(wabaId, "messages.invalid", value, invalid));
+  }
+  const { metadata, contacts, messages, statuses } = value as MetaMessagesValue;
+  if (!messages?.length && !statuses?.length) {
+    return void events.push(fieldEvent(wabaId, field, value));
+  }
+
+  // an unreadable contact stays as an empty one so positions still line up with messages
+  const readable: MetaContact[] = [];
+  for (const c of contacts ?? []) {
+    const ok = (fast && isContact(c)) || contactSchema.safeParse(c).success;
+    readable.push(ok ? c as MetaContact : {});
+  }
   const scope: MessagesScope = {
+    fast,
     wabaId,
     phoneNumberId: metadata.phone_number_id,
     displayPhoneNumber: metadata.display_phone_number,
-    // an unreadable contact stays as an empty one so positions still line up with messages
-    contacts: (contacts ?? []).map((c) => contactSchema.safeParse(c).data ?? {}),
+    contacts: readable,
     messageCount: messages?.length ?? 0,
   };
-  (messages ?? []).forEach((m, i) => events.push(messageEvent(scope, m, i)));
+  // indexed and for-of, never forEach: a hole in a sparse array is an item too (zod sees it)
+  if (messages) {
+    for (let i = 0; i < messages.length; i++) events.push(messageEvent(scope, messages[i], i));
+  }
   for (const s of statuses ?? []) events.push(statusEvent(scope, s));
+}
+
+function parse(fast: boolean, body: unknown): ParseMetaWebhookResult {
+  const envelopeProblem = problem(fast && isEnvelope(body), envelopeSchema, body);
+  if (envelopeProblem !== null) {
+    const object = isRecord(body) ? body.object : undefined;
+    return {
+      ok: false,
+      error: object !== "whatsapp_business_account"
+        ? `Expected object "whatsapp_business_account", got ${JSON.stringify(object ?? null)}`
+        : `Not a WhatsApp webhook envelope (${envelopeProblem})`,
+    };
+  }
+  const walk: Walk = { fast, events: [] };
+  for (const raw of (body as MetaEnvelope).entry) {
+    const entryProblem = problem(fast && isEntry(raw), entrySchema, raw);
+    if (entryProblem !== null) {
+      const id = isRecord(raw) && typeof raw.id === "string" ? raw.id : "";
+      walk.events.push({
+        kind: "field",
+        wabaId: id,
+        phoneNumberId: null,
+        field: "entry.invalid",
+        value: { reason: entryProblem, entry: raw },
+      });
+      continue;
+    }
+    const entry = raw as MetaEntry;
+    // String(), as entrySchema's transform: a numeric WABA id is the same account
+    const wabaId = String(entry.id);
+    for (const change of entry.changes) walkChange(walk, wabaId, change);
+  }
+  return { ok: true, events: walk.events };
 }
 
 /**
@@ -470,31 +572,13 @@ function walkChange(wabaId: string, raw: unknown, events: MetaEvent[]): void {
  * `{ ok: false }` only when the body is not a WhatsApp Business Account envelope at all.
  */
 export function parseMetaWebhook(body: unknown): ParseMetaWebhookResult {
-  const envelope = envelopeSchema.safeParse(body);
-  if (!envelope.success) {
-    const object = isRecord(body) ? body.object : undefined;
-    return {
-      ok: false,
-      error: object !== "whatsapp_business_account"
-        ? `Expected object "whatsapp_business_account", got ${JSON.stringify(object ?? null)}`
-        : `Not a WhatsApp webhook envelope (${describe(envelope.error)})`,
-    };
-  }
-  const events: MetaEvent[] = [];
-  for (const raw of envelope.data.entry) {
-    const entry = entrySchema.safeParse(raw);
-    if (!entry.success) {
-      const id = isRecord(raw) && typeof raw.id === "string" ? raw.id : "";
-      events.push({
-        kind: "field",
-        wabaId: id,
-        phoneNumberId: null,
-        field: "entry.invalid",
-        value: { reason: describe(entry.error), entry: raw },
-      });
-      continue;
-    }
-    for (const change of entry.data.changes) walkChange(entry.data.id, change, events);
-  }
-  return { ok: true, events };
+  return parse(true, body);
+}
+
+/**
+ * parseMetaWebhook() with zod alone judging every item, as it was before the hand-written checks:
+ * the reference their tests compare against, not for production use.
+ */
+export function parseMetaWebhookWithZod(body: unknown): ParseMetaWebhookResult {
+  return parse(false, body);
 }

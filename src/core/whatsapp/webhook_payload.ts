@@ -7,6 +7,9 @@
  * item never costs the rest of the batch.
  *
  * Optional fields are `nullish`: absent is the documented form, but a null costs us nothing.
+ *
+ * Each schema has a hand-written twin in webhook_checks.ts that the hot path asks first; change
+ * both together (the twins' test fails when they disagree).
  */
 import * as z from "zod";
 
@@ -14,8 +17,13 @@ export const WHATSAPP_OBJECT = "whatsapp_business_account";
 
 const text = z.string();
 const maybe = <T extends z.ZodType>(schema: T) => schema.nullish();
+/** unix seconds as a digit string, the form Meta sends (shared with webhook_checks.ts) */
+export const UNIX_SECONDS_DIGITS = /^\d{1,12}$/;
 /** unix seconds; Meta sends a digit string, and a number is the same instant */
-export const unixSecondsSchema = z.union([z.string().regex(/^\d{1,12}$/), z.int().nonnegative()]);
+export const unixSecondsSchema = z.union([
+  z.string().regex(UNIX_SECONDS_DIGITS),
+  z.int().nonnegative(),
+]);
 
 // ---------------------------------------------------------------- envelope
 
@@ -239,6 +247,9 @@ export const statusSchema = z.looseObject({
 });
 
 export type MetaEnvelope = z.infer<typeof envelopeSchema>;
+/** as received: the WABA id may be a number, which entrySchema turns into a string */
+export type MetaEntry = z.input<typeof entrySchema>;
+export type MetaMessagesValue = z.infer<typeof messagesValueSchema>;
 export type MetaContact = z.infer<typeof contactSchema>;
 export type MetaError = z.infer<typeof metaErrorSchema>;
 export type MetaInboundMessage = z.infer<typeof inboundMessageSchema>;

@@ -5,8 +5,19 @@ import {
   type InboundMessageEvent,
   type MetaEvent,
   parseMetaWebhook,
+  parseMetaWebhookWithZod,
   type StatusEvent,
 } from "../../../src/core/whatsapp/parse_webhook.ts";
+import {
+  changeSchema,
+  contactSchema,
+  entrySchema,
+  envelopeSchema,
+  INBOUND_PAYLOAD_SCHEMAS,
+  inboundMessageSchema,
+  messagesValueSchema,
+  statusSchema,
+} from "../../../src/core/whatsapp/webhook_payload.ts";
 import {
   buildEnvelope,
   buildError,
@@ -23,6 +34,13 @@ import {
   SAMPLE_PAYLOADS,
   WABA_ID,
 } from "../../_support/meta_payloads.ts";
+import {
+  ABSENT,
+  ODD_VALUES,
+  pathsOf,
+  variantsOf,
+  withValueAt,
+} from "../../_support/json_variants.ts";
 
 const AT = new Date("2026-11-20T09:30:00Z");
 
@@ -627,4 +645,113 @@ Deno.test("parseMetaWebhook() reports a messages change without metadata as mess
   assert.equal(event.phoneNumberId, null);
   assert.deepEqual((event.value as { value: unknown }).value, value);
   assert.match((event.value as { reason: string }).reason, /metadata/);
+});
+
+// ---------------------------------------------------------------- the fast path and zod agree
+
+/** A batch with every message type, status shape and change kind the parser tells apart. */
+function richBatch() {
+  const types = [...Object.keys(SAMPLE_PAYLOADS), "request_welcome", "poll_vote"];
+  const inbound = [
+    ...types.map((type) => buildInbound({ type })),
+    buildInbound({ type: "interactive", payload: INTERACTIVE_SAMPLES.list_reply }),
+    buildInbound({ type: "interactive", payload: INTERACTIVE_SAMPLES.nfm_reply }),
+    buildInbound({ type: "text", waId: null, userId: CUSTOMER_BSUID, fromUserId: true }),
+    buildInbound({ type: "text", waId: null, userId: CUSTOMER_BSUID, name: "Ana" }),
+    buildInbound({
+      type: "text",
+      context: { from: DISPLAY_PHONE_NUMBER, id: "wamid.Q", forwarded: true },
+      referral: { source_url: "https://fb.me/x", source_type: "ad", ctwa_clid: "ARAk" },
+      errors: [buildError(131051, "Message type is currently not supported.")],
+    }),
+  ];
+  const statuses = [
+    buildStatus({ status: "sent", callback: "our-id", conversationId: "c0ffee" }),
+    buildStatus({ status: "delivered" }),
+    buildStatus({ status: "read" }),
+    buildStatus({ status: "failed", errors: [buildError(131049, "Healthy ecosystem")] }),
+    buildStatus({ status: "delivered", recipientId: null, recipientUserId: CUSTOMER_BSUID }),
+  ];
+  return {
+    object: "whatsapp_business_account",
+    entry: [
+      {
+        id: WABA_ID,
+        changes: [
+          buildMessagesChange({ inbound, statuses }),
+          { field: "account_update", value: { event: "VERIFIED_ACCOUNT" } },
+          buildMessagesChange({ errors: [buildError(131000, "Something went wrong")] }),
+        ],
+      },
+      { id: 7, changes: [buildMessagesChange({ inbound: [buildInbound({ type: "text" })] })] },
+    ],
+  };
+}
+
+Deno.test("parseMetaWebhook() reads a rich batch without a single event set aside", () => {
+  const all = events(richBatch());
+  assert.equal(all.filter((e) => e.kind === "message").length, 22);
+  assert.equal(all.filter((e) => e.kind === "status").length, 5);
+  assert.deepEqual(all.filter((e) => e.kind === "field").map((e) => e.field), [
+    "account_update",
+    "messages",
+  ]);
+});
+
+Deno.test("parseMetaWebhook() does not run zod on a batch its checks accept", () => {
+  const schemas = [
+    envelopeSchema,
+    entrySchema,
+    changeSchema,
+    messagesValueSchema,
+    contactSchema,
+    inboundMessageSchema,
+    statusSchema,
+    ...Object.values(INBOUND_PAYLOAD_SCHEMAS),
+  ];
+  let calls = 0;
+  const originals = schemas.map((schema) => schema.safeParse);
+  schemas.forEach((schema, i) => {
+    schema.safeParse =
+      ((value: unknown) => (calls++, originals[i](value))) as typeof schema.safeParse;
+  });
+  try {
+    events(richBatch());
+    assert.equal(calls, 0);
+    parseMetaWebhookWithZod(richBatch());
+    assert.ok(calls > 30, "the spy sees zod when it runs");
+  } finally {
+    schemas.forEach((schema, i) => schema.safeParse = originals[i]);
+  }
+});
+
+Deno.test("parseMetaWebhook() gives the zod-only walk's result for every one-field change of a rich batch", () => {
+  const batch = richBatch();
+  assert.deepEqual(parseMetaWebhook(batch), parseMetaWebhookWithZod(batch));
+  let invalid = 0;
+  for (const [label, variant] of variantsOf(batch)) {
+    const fast = parseMetaWebhook(variant);
+    assert.deepEqual(fast, parseMetaWebhookWithZod(variant), label);
+    if (!fast.ok || fast.events.some((e) => e.kind === "field" && e.field.endsWith(".invalid"))) {
+      invalid++;
+    }
+  }
+  assert.ok(invalid > 1000, `only ${invalid} variants were invalid`);
+});
+
+Deno.test("parseMetaWebhook() gives the zod-only walk's result when several fields change at once", () => {
+  const batch = richBatch();
+  const paths = pathsOf(batch);
+  const change = fc.tuple(
+    fc.integer({ min: 0, max: paths.length - 1 }),
+    fc.oneof(fc.constant(ABSENT), fc.constantFrom(...ODD_VALUES), fc.jsonValue()),
+  );
+  fc.assert(
+    fc.property(fc.array(change, { minLength: 1, maxLength: 6 }), (changes) => {
+      let variant: unknown = batch;
+      for (const [at, to] of changes) variant = withValueAt(variant, paths[at], to);
+      assert.deepEqual(parseMetaWebhook(variant), parseMetaWebhookWithZod(variant));
+    }),
+    { numRuns: 500 },
+  );
 });
