@@ -5,6 +5,7 @@ import { jsonLogger } from "./adapters/logging/json_logger.ts";
 import { dataKeys } from "./adapters/supabase/data_keys.ts";
 import { createDatabaseAccess } from "./adapters/supabase/database.ts";
 import { inboxWriter } from "./adapters/supabase/inbox_writer.ts";
+import { sendCalls } from "./adapters/supabase/send_calls.ts";
 import { supabaseRequestLogSink } from "./adapters/supabase/request_log_sink.ts";
 import { importPepper } from "./core/auth/api_keys.ts";
 import { parseKeyring } from "./core/crypto/envelope.ts";
@@ -64,6 +65,12 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     doorbell,
     events: webhooks.publisher,
     inbox: inboxWriter(db.service, options.shareWrites === false ? { maxBatch: 1 } : {}),
+    sends: sendCalls(db, {
+      // the lease outlives a Graph call that runs to its timeout
+      leaseSeconds: Math.ceil(env.GRAPH_API_TIMEOUT_MS / 1000) + 20,
+      recipientGapMs: env.RECIPIENT_MIN_INTERVAL_MS,
+      ...(options.shareWrites === false ? { maxBatch: 1 } : {}),
+    }),
     now,
     graph: graphClient({
       baseUrl: env.GRAPH_API_BASE_URL,

@@ -163,19 +163,9 @@ export async function sendQueuedMessage(
   deps: ServiceDeps,
   job: { clientId: string; messageId: string },
 ): Promise<{ outcome: SendOutcome; retryAt?: number }> {
-  const db = deps.db.forClient(job.clientId);
-  const claim = await db.rpc("claim_outbound_message", {
-    message_id: job.messageId,
-    lease_seconds: Math.ceil(deps.env.GRAPH_API_TIMEOUT_MS / 1000) + 20,
-    recipient_gap_ms: deps.env.RECIPIENT_MIN_INTERVAL_MS,
-  });
-  if (claim.error) throw new Error(`Could not claim the message: ${claim.error.message}`);
-  const c = claim.data as {
-    outcome: string;
-    retry_at?: string;
-    message?: MessageRow;
-    phone?: { phone_number_id: string; waba_account_id: string; messages_per_second: number };
-  };
+  // concurrent sends of one client share one round trip (lease length and recipient gap are set
+  // where deps.sends is built, src/compose.ts)
+  const c = await deps.sends.claim(job.clientId, job.messageId);
   if (c.outcome === "deferred" || c.outcome === "not_due") {
     const retryAt = Date.parse(c.retry_at!);
     await deps.doorbell.ring([{ kind: "send", ...job }], {
@@ -185,13 +175,11 @@ export async function sendQueuedMessage(
   }
   if (c.outcome === "locked") return { outcome: "busy" };
   if (c.outcome !== "claimed") return { outcome: "done" };
-  const message = c.message!;
+  const message = c.message as MessageRow;
   const phone = c.phone!;
 
-  const record = async (result: Record<string, unknown>) => {
-    const { error } = await db.rpc("record_send_result", { message_id: message.id, result });
-    if (error) throw new Error(`Could not record the send result: ${error.message}`);
-  };
+  const record = (result: Record<string, unknown>) =>
+    deps.sends.record(job.clientId, message.id, result);
   const fail = async (
     err: GraphError | { code: string | number; title: string; details?: string | null },
     deadLetter = false,
