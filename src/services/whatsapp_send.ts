@@ -47,7 +47,7 @@ async function requestHash(body: unknown): Promise<string> {
  * whether it was new.
  */
 export async function enqueueMessage(
-  deps: Pick<ServiceDeps, "db" | "dataKeys" | "doorbell">,
+  deps: Pick<ServiceDeps, "sends" | "dataKeys" | "doorbell">,
   clientId: string,
   request: SendRequest,
   idempotencyKey: string | null,
@@ -62,21 +62,18 @@ export async function enqueueMessage(
   }
   const id = crypto.randomUUID();
   const key = await deps.dataKeys.forClient(clientId);
-  const { data, error } = await deps.db.forClient(clientId).rpc("enqueue_message", {
-    p: {
-      id,
-      phone_number_id: request.phone_number_id ?? null,
-      wa_id: "waId" in recipient ? recipient.waId : null,
-      user_id: "userId" in recipient ? recipient.userId : null,
-      type: request.type,
-      content_ciphertext: await encryptField(key, JSON.stringify(request.content), `message:${id}`),
-      free_form: isFreeForm(request.type),
-      idempotency_key: idempotencyKey,
-      request_hash: idempotencyKey ? await requestHash(request) : null,
-    },
-  });
-  if (error) throw new Error(`Could not queue the message: ${error.message}`);
-  const result = data as { outcome: string; message?: MessageRow; last_inbound_at?: string | null };
+  // concurrent requests of one client share one round trip (src/adapters/supabase/send_calls.ts)
+  const result = await deps.sends.enqueue(clientId, {
+    id,
+    phone_number_id: request.phone_number_id ?? null,
+    wa_id: "waId" in recipient ? recipient.waId : null,
+    user_id: "userId" in recipient ? recipient.userId : null,
+    type: request.type,
+    content_ciphertext: await encryptField(key, JSON.stringify(request.content), `message:${id}`),
+    free_form: isFreeForm(request.type),
+    idempotency_key: idempotencyKey,
+    request_hash: idempotencyKey ? await requestHash(request) : null,
+  }) as { outcome: string; message?: MessageRow; last_inbound_at?: string | null; error?: string };
   switch (result.outcome) {
     case "created":
       await deps.doorbell.ring([{ kind: "send", clientId, messageId: result.message!.id }]);
@@ -114,6 +111,8 @@ export async function enqueueMessage(
         "phone_number_required",
         "This client has several phone numbers; say which one sends with phone_number_id",
       );
+    case "error":
+      throw new Error(`Could not queue the message: ${result.error}`);
     default:
       throw new Error(`Unexpected enqueue outcome ${result.outcome}`);
   }

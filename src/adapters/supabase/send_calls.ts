@@ -56,8 +56,8 @@ export interface ClaimAnswer {
 }
 
 /**
- * The send pipeline's two per-message database calls (claim, record the result), grouped per
- * client: concurrent sends of one client share one round trip for each.
+ * The send pipeline's three per-message database calls (enqueue, claim, record the result),
+ * grouped per client: concurrent sends of one client share one round trip for each.
  */
 export function sendCalls(
   db: DatabaseAccess,
@@ -85,7 +85,17 @@ export function sendCalls(
     },
     options,
   );
+  const enqueue = groupByKey<Record<string, unknown>, Record<string, unknown>>(
+    async (clientId, requests) => {
+      const { data, error } = await db.forClient(clientId).rpc("enqueue_messages", { requests });
+      if (error) throw new Error(`Could not queue the message: ${error.message}`);
+      return data as Record<string, unknown>[];
+    },
+    options,
+  );
   return {
+    /** enqueue_message's answer; `{outcome: "error", error}` when this request broke a rule */
+    enqueue: (clientId: string, request: Record<string, unknown>) => enqueue(clientId, request),
     claim: (clientId: string, messageId: string) => claim(clientId, messageId),
     record: (clientId: string, messageId: string, result: Record<string, unknown>) =>
       record(clientId, { message_id: messageId, result }),
