@@ -65,6 +65,33 @@ export function clientWithToken(token: string | null): SupabaseClient {
   });
 }
 
+/** A client with one WhatsApp Business account and one phone number (our ids), seeded through SQL. */
+export async function createClientWithPhone(
+  name: string,
+): Promise<{ clientId: string; phoneId: string; phoneNumberId: string }> {
+  const clientId = await createTestClient(name);
+  const digits = () => String(Math.floor(1e11 + Math.random() * 8e11));
+  const [waba] = await sql<{ id: string }>(
+    "insert into whatsapp_business_accounts (client_id, waba_id, name) values ($1, $2, 'w') returning id",
+    [clientId, digits()],
+  );
+  const phoneNumberId = digits();
+  const [phone] = await sql<{ id: string }>(
+    "insert into phone_numbers (client_id, waba_account_id, phone_number_id, display_phone_number) values ($1, $2, $3, '1555') returning id",
+    [clientId, waba.id, phoneNumberId],
+  );
+  return { clientId, phoneId: phone.id, phoneNumberId };
+}
+
+/** How many rows of `table` belong to the client. */
+export async function countRows(table: string, clientId: string, where = "true"): Promise<number> {
+  const [{ n }] = await sql<{ n: number }>(
+    `select count(*)::int as n from ${table} where client_id = $1 and ${where}`,
+    [clientId],
+  );
+  return n;
+}
+
 export async function createTestClient(name = "Test client"): Promise<string> {
   const [row] = await sql<{ id: string }>(
     "insert into public.clients (name) values ($1) returning id",

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { clientWithToken, createTestClient, signJwt, sql } from "../_support/stack.ts";
+import {
+  clientWithToken,
+  countRows,
+  createClientWithPhone,
+  signJwt,
+  sql,
+} from "../_support/stack.ts";
 
 /**
  * public.ingest_whatsapp_batch straight through PostgREST, as the consumer calls it: the contact
@@ -7,18 +13,8 @@ import { clientWithToken, createTestClient, signJwt, sql } from "../_support/sta
  * newest name and inbound time, and deduplication by wamid, within a batch and across batches.
  */
 
-const digits = () => String(Math.floor(1e11 + Math.random() * 8e11));
-
 async function tenant() {
-  const clientId = await createTestClient("Ingest batch");
-  const [waba] = await sql<{ id: string }>(
-    "insert into whatsapp_business_accounts (client_id, waba_id, name) values ($1, $2, 'w') returning id",
-    [clientId, digits()],
-  );
-  const [phone] = await sql<{ id: string }>(
-    "insert into phone_numbers (client_id, waba_account_id, phone_number_id, display_phone_number) values ($1, $2, $3, '1555') returning id",
-    [clientId, waba.id, digits()],
-  );
+  const { clientId, phoneId } = await createClientWithPhone("Ingest batch");
   const db = clientWithToken(await signJwt({ client_id: clientId }));
   let seq = 0;
   const msg = (
@@ -26,7 +22,7 @@ async function tenant() {
     extra: Record<string, unknown> = {},
   ) => ({
     id: crypto.randomUUID(),
-    phone_number_id: phone.id,
+    phone_number_id: phoneId,
     wa_id: from.wa ?? null,
     user_id: from.uid ?? null,
     profile_name_ciphertext: null,
@@ -72,11 +68,7 @@ Deno.test("a batch creates each new contact once and stores every message once",
     id: crypto.randomUUID(),
   }]);
   assert.deepEqual(again.inserted, []);
-  const [{ n }] = await sql<{ n: number }>(
-    "select count(*)::int as n from messages where client_id = $1",
-    [t.clientId],
-  );
-  assert.equal(n, 3);
+  assert.equal(await countRows("messages", t.clientId), 3);
 });
 
 Deno.test("a contact first known by business-scoped id learns its number, and the reverse", async () => {
@@ -167,9 +159,5 @@ Deno.test("concurrent batches naming the same new contacts end with one contact 
   );
   const all = await t.contacts();
   assert.equal(all.length, people.length);
-  const [{ n }] = await sql<{ n: number }>(
-    "select count(*)::int as n from messages where client_id = $1 and contact_id is null",
-    [t.clientId],
-  );
-  assert.equal(n, 0);
+  assert.equal(await countRows("messages", t.clientId, "contact_id is null"), 0);
 });

@@ -1,20 +1,12 @@
 import assert from "node:assert/strict";
-import { clientWithToken, createTestClient, signJwt, sql } from "../_support/stack.ts";
+import { clientWithToken, countRows, createClientWithPhone, signJwt } from "../_support/stack.ts";
 
 /** The grouped send calls straight through PostgREST, as src/adapters/supabase/send_calls.ts makes them. */
 
 const digits = () => String(Math.floor(1e11 + Math.random() * 8e11));
 
 async function tenant() {
-  const clientId = await createTestClient("Send calls");
-  const [waba] = await sql<{ id: string }>(
-    "insert into whatsapp_business_accounts (client_id, waba_id, name) values ($1, $2, 'w') returning id",
-    [clientId, digits()],
-  );
-  await sql(
-    "insert into phone_numbers (client_id, waba_account_id, phone_number_id, display_phone_number) values ($1, $2, $3, '1555')",
-    [clientId, waba.id, digits()],
-  );
+  const { clientId } = await createClientWithPhone("Send calls");
   const db = clientWithToken(await signJwt({ client_id: clientId }));
   const request = (over: Record<string, unknown> = {}) => ({
     id: crypto.randomUUID(),
@@ -43,11 +35,7 @@ Deno.test("enqueue_messages answers each request in order; one broken request fa
   assert.match(answers[1].error!, /check constraint/);
   // the same Idempotency-Key twice in one call is still one message
   assert.equal(answers[3].message!.id, again.id);
-  const [{ n }] = await sql<{ n: number }>(
-    "select count(*)::int as n from messages where client_id = $1",
-    [t.clientId],
-  );
-  assert.equal(n, 2);
+  assert.equal(await countRows("messages", t.clientId), 2);
 });
 
 Deno.test("claim_outbound_messages and record_send_results answer in order, per message", async () => {
