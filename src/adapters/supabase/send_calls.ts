@@ -1,52 +1,5 @@
+import { groupByKey } from "../group_calls.ts";
 import type { DatabaseAccess } from "./database.ts";
-
-interface Waiting<I, O> {
-  item: I;
-  resolve: (value: O) => void;
-  reject: (error: Error) => void;
-}
-
-/**
- * Calls for one key (a client) that arrive within `windowMs`, up to `maxBatch`, go to `flush`
- * together; each caller gets the answer at its own position. A failed flush fails every caller
- * in it, as the calls would have failed one by one.
- */
-export function groupByKey<I, O>(
-  flush: (key: string, items: I[]) => Promise<O[]>,
-  options: { windowMs?: number; maxBatch?: number } = {},
-): (key: string, item: I) => Promise<O> {
-  const windowMs = options.windowMs ?? 2;
-  const maxBatch = options.maxBatch ?? 100;
-  const open = new Map<
-    string,
-    { waiting: Waiting<I, O>[]; timer?: ReturnType<typeof setTimeout> }
-  >();
-
-  async function send(key: string) {
-    const batch = open.get(key);
-    if (!batch) return;
-    open.delete(key);
-    clearTimeout(batch.timer);
-    try {
-      const answers = await flush(key, batch.waiting.map((w) => w.item));
-      if (answers.length !== batch.waiting.length) {
-        throw new Error(`Expected ${batch.waiting.length} answers, got ${answers.length}`);
-      }
-      batch.waiting.forEach((w, i) => w.resolve(answers[i]));
-    } catch (error) {
-      for (const w of batch.waiting) w.reject(error as Error);
-    }
-  }
-
-  return (key, item) =>
-    new Promise<O>((resolve, reject) => {
-      let batch = open.get(key);
-      if (!batch) open.set(key, batch = { waiting: [] });
-      batch.waiting.push({ item, resolve, reject });
-      if (batch.waiting.length >= maxBatch) void send(key);
-      else batch.timer ??= setTimeout(() => send(key), windowMs);
-    });
-}
 
 export interface ClaimAnswer {
   outcome: string;
@@ -95,8 +48,9 @@ export function sendCalls(
   );
   return {
     /** enqueue_message's answer; `{outcome: "error", error}` when this request broke a rule */
-    enqueue: (clientId: string, request: Record<string, unknown>) => enqueue(clientId, request),
-    claim: (clientId: string, messageId: string) => claim(clientId, messageId),
+    enqueue,
+    /** claim_outbound_message's answer for (client id, message id) */
+    claim,
     record: (clientId: string, messageId: string, result: Record<string, unknown>) =>
       record(clientId, { message_id: messageId, result }),
   };

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { groupByKey } from "../../src/adapters/supabase/send_calls.ts";
+import { groupByKey } from "../../src/adapters/group_calls.ts";
 
 Deno.test("calls for one key that arrive together share one flush, and each gets its own answer", async () => {
   const flushes: Array<[string, number[]]> = [];
