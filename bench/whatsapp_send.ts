@@ -10,7 +10,8 @@ Send pipeline throughput on the local stack: C clients post N template messages 
 recipients) to POST /v1/messages; the app's pipeline claims, paces, sends them to the Graph API
 emulator and records the answers. Reports API accept rate (202/s, p50/p99) and the pipeline's
 rate: messages accepted by the emulator per second, first request to last acceptance.
-Per-recipient pacing is off (distinct recipients); per-number pacing is 1,000/s. 127.0.0.1 only.`;
+Per-recipient pacing is off (distinct recipients); per-number pacing is 1,000/s. 127.0.0.1 only.
+--pg-stats loads pg_stat_statements and prints the statements that took the most database time.`;
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -18,6 +19,7 @@ const { values } = parseArgs({
     messages: { type: "string", default: "3000" },
     connections: { type: "string", default: "32" },
     runtime: { type: "string", default: "deno" },
+    "pg-stats": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -32,6 +34,7 @@ const runtime = values.runtime === "workerd" ? "workerd" : "deno";
 let emulator: Awaited<ReturnType<typeof startGraphEmulator>> | undefined;
 const ch = await benchChannel({
   runtime,
+  pgStats: values["pg-stats"],
   env: { RECIPIENT_MIN_INTERVAL_MS: "0" },
   graph: async (_webhookUrl, ids) => {
     emulator = await startGraphEmulator({
@@ -101,6 +104,7 @@ try {
       enqueued.toFixed(1)
     } s). ${loadAverage()}`,
   );
+  if (values["pg-stats"]) console.log(`\n${await ch.topStatements()}`);
 } finally {
   client.close();
   await ch.close();

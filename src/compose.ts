@@ -21,9 +21,10 @@ export interface ComposeOptions {
   doorbell: (handle: (jobs: Job[]) => Promise<unknown>) => Doorbell;
   authCacheSeconds?: number;
   /**
-   * Share one database write between concurrent requests (request log, webhook inbox). Off on
-   * Workers, where a promise settled from another request's context has its continuations
-   * cancelled when that request ends.
+   * Share one database write between concurrent requests (request log, webhook inbox, send
+   * calls), and claim a new message as it is enqueued for the in-process job that sends it. Off
+   * on Workers, where a promise settled from another request's context has its continuations
+   * cancelled when that request ends, and a queue runs the send elsewhere, later.
    */
   shareWrites?: boolean;
   fetch?: typeof fetch;
@@ -69,6 +70,9 @@ export async function composeApp(env: Env, options: ComposeOptions) {
       // the lease outlives a Graph call that runs to its timeout
       leaseSeconds: Math.ceil(env.GRAPH_API_TIMEOUT_MS / 1000) + 20,
       recipientGapMs: env.RECIPIENT_MIN_INTERVAL_MS,
+      // where jobs run in this process, a new message is sent right after its enqueue, so the
+      // enqueue claims it; a queue (Workers) may run the job anywhere, later: it claims there
+      claimOnEnqueue: options.shareWrites !== false,
       ...(options.shareWrites === false ? { maxBatch: 1 } : {}),
     }),
     now,

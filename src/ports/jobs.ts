@@ -4,11 +4,27 @@
  */
 export type Job =
   | { kind: "inbox"; id: number }
-  | { kind: "send"; clientId: string; messageId: string }
+  | { kind: "send"; clientId: string; messageId: string; claimed?: ClaimedSend }
   | { kind: "webhook_delivery"; clientId: string; deliveryId: string };
 
 /** Rings the consumer: a Cloudflare Queue on Workers, an in-process queue on Deno. */
 export interface Doorbell {
   /** `delayMs` asks for the jobs no earlier than that; the sweeper is the backstop either way */
   ring(jobs: Job[], options?: { delayMs?: number }): Promise<void>;
+}
+
+/** The sending number as a claim returns it. */
+export interface SendingPhone {
+  phone_number_id: string;
+  waba_account_id: string;
+  messages_per_second: number;
+}
+
+/**
+ * A message its enqueue already claimed (leased) for sending, handed to the job that sends it.
+ * Only an in-process doorbell carries one; a job without it claims the message itself.
+ */
+export interface ClaimedSend {
+  message: unknown;
+  phone: SendingPhone;
 }

@@ -9,6 +9,8 @@ import {
   type GraphError,
   minimumWaitFor,
 } from "../core/whatsapp/graph_errors.ts";
+import type { ClaimAnswer } from "../adapters/supabase/send_calls.ts";
+import type { ClaimedSend, Job, SendingPhone } from "../ports/jobs.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { phonePacer } from "./pacing.ts";
 
@@ -47,7 +49,7 @@ async function requestHash(body: unknown): Promise<string> {
  * whether it was new.
  */
 export async function enqueueMessage(
-  deps: Pick<ServiceDeps, "sends" | "dataKeys" | "doorbell">,
+  deps: Pick<ServiceDeps, "sends" | "dataKeys" | "doorbell" | "now">,
   clientId: string,
   request: SendRequest,
   idempotencyKey: string | null,
@@ -73,11 +75,32 @@ export async function enqueueMessage(
     free_form: isFreeForm(request.type),
     idempotency_key: idempotencyKey,
     request_hash: idempotencyKey ? await requestHash(request) : null,
-  }) as { outcome: string; message?: MessageRow; last_inbound_at?: string | null; error?: string };
+  }) as {
+    outcome: string;
+    message?: MessageRow;
+    last_inbound_at?: string | null;
+    error?: string;
+    claim?: { outcome: "claimed"; phone: SendingPhone } | { outcome: "deferred"; retry_at: string };
+  };
   switch (result.outcome) {
-    case "created":
-      await deps.doorbell.ring([{ kind: "send", clientId, messageId: result.message!.id }]);
+    case "created": {
+      const job: Job = { kind: "send", clientId, messageId: result.message!.id };
+      const claim = result.claim;
+      if (claim?.outcome === "claimed") {
+        // the enqueue already holds the lease (sendCalls' claimOnEnqueue): the job just sends
+        await deps.doorbell.ring([{
+          ...job,
+          claimed: { message: result.message, phone: claim.phone },
+        }]);
+      } else if (claim?.outcome === "deferred") {
+        await deps.doorbell.ring([job], {
+          delayMs: Math.max(0, Date.parse(claim.retry_at) - deps.now()),
+        });
+      } else {
+        await deps.doorbell.ring([job]);
+      }
       return { message: result.message!, created: true };
+    }
     case "existing":
       return { message: result.message!, created: false };
     case "idempotency_conflict":
@@ -160,11 +183,15 @@ type SendOutcome =
  */
 export async function sendQueuedMessage(
   deps: ServiceDeps,
-  job: { clientId: string; messageId: string },
+  sendJob: { clientId: string; messageId: string; claimed?: ClaimedSend },
 ): Promise<{ outcome: SendOutcome; retryAt?: number }> {
+  // a job rung again (retry, deferral) claims afresh: its lease is not carried
+  const job = { clientId: sendJob.clientId, messageId: sendJob.messageId };
   // concurrent sends of one client share one round trip (lease length and recipient gap are set
-  // where deps.sends is built, src/compose.ts)
-  const c = await deps.sends.claim(job.clientId, job.messageId);
+  // where deps.sends is built, src/compose.ts); a message claimed by its enqueue skips it
+  const c: ClaimAnswer = sendJob.claimed
+    ? { outcome: "claimed", ...sendJob.claimed }
+    : await deps.sends.claim(job.clientId, job.messageId);
   if (c.outcome === "deferred" || c.outcome === "not_due") {
     const retryAt = Date.parse(c.retry_at!);
     await deps.doorbell.ring([{ kind: "send", ...job }], {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { startGraphEmulator } from "../../tools/emulators/graph_api.ts";
+import type { Job } from "../../src/ports/jobs.ts";
 import { startChannel } from "../_support/channel.ts";
 import { eventually } from "../_support/channel.ts";
 import { envelope, inbound } from "../_support/meta_fixtures.ts";
@@ -11,9 +12,11 @@ type Emulator = Awaited<ReturnType<typeof startGraphEmulator>>;
 async function emulatedChannel(
   env: Record<string, string> = {},
   emulatorOptions: Partial<Parameters<typeof startGraphEmulator>[0]> = {},
+  channel: Pick<Parameters<typeof startChannel>[0] & object, "doorbell"> = {},
 ) {
   let emulator: Emulator | undefined;
   const ch = await startChannel({
+    ...channel,
     env,
     graph: async ({ appWebhookUrl, phoneNumberId, accessToken, wabaId }) => {
       emulator = await startGraphEmulator({
@@ -56,6 +59,44 @@ Deno.test("a sent message reaches the emulator once, carries our id, and its sta
     const received = emulator.messages().filter((m) => m.to === "447700900501");
     assert.equal(received.length, 1);
     assert.equal(received[0].bizOpaqueCallbackData, id);
+  } finally {
+    await ch.close();
+  }
+});
+
+Deno.test("a message claimed by its enqueue whose send job is lost is sent by the sweeper once the lease runs out, once", async () => {
+  // the consumer dies after the enqueue rang it: the job, and the claim it carried, are lost
+  let consumerDown = true;
+  const lost: Job[] = [];
+  const { ch, emulator } = await emulatedChannel({}, {}, {
+    doorbell: (handle) => ({
+      ring: (jobs) =>
+        consumerDown ? (lost.push(...jobs), Promise.resolve()) : handle(jobs).then(() => {}),
+    }),
+  });
+  const to = "447700900577";
+  try {
+    const res = await ch.api("/v1/messages", {
+      method: "POST",
+      body: JSON.stringify(template(to)),
+    });
+    assert.equal(res.status, 202);
+    const id = res.body.message.id;
+    assert.equal(res.body.message.status, "sending");
+    assert.ok(lost.some((j) => j.kind === "send" && j.messageId === id && j.claimed));
+
+    // restarted: while the lease holds, the sweeper leaves the message to its (dead) holder
+    consumerDown = false;
+    await ch.app.sweep();
+    assert.equal(emulator.messages().filter((m) => m.to === to).length, 0);
+    // the lease runs out (moved into the past rather than waited for): the sweeper sends it
+    await sql("update messages set locked_until = now() - interval '1 second' where id = $1", [id]);
+    await ch.app.sweep();
+    await eventually(async () => {
+      const m = await ch.api(`/v1/messages/${id}`);
+      return m.body.message.status === "delivered" ? m.body : null;
+    }, "the swept message to be delivered");
+    assert.equal(emulator.messages().filter((m) => m.to === to).length, 1);
   } finally {
     await ch.close();
   }

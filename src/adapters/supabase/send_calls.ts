@@ -1,3 +1,4 @@
+import type { SendingPhone } from "../../ports/jobs.ts";
 import { groupByKey } from "../group_calls.ts";
 import type { DatabaseAccess } from "./database.ts";
 
@@ -5,7 +6,7 @@ export interface ClaimAnswer {
   outcome: string;
   retry_at?: string;
   message?: unknown;
-  phone?: { phone_number_id: string; waba_account_id: string; messages_per_second: number };
+  phone?: SendingPhone;
 }
 
 /**
@@ -19,8 +20,17 @@ export function sendCalls(
     recipientGapMs: number;
     windowMs?: number;
     maxBatch?: number;
+    /**
+     * The enqueue also claims each new message for sending (the lease and recipient gap above),
+     * for a caller that sends it right away in this process: one round trip and one row write
+     * fewer per message. Its answer then carries `claim` (see enqueue_message).
+     */
+    claimOnEnqueue?: boolean;
   },
 ) {
+  const claimWith = options.claimOnEnqueue
+    ? { lease_seconds: options.leaseSeconds, recipient_gap_ms: options.recipientGapMs }
+    : null;
   const claim = groupByKey<string, ClaimAnswer>(async (clientId, ids) => {
     const { data, error } = await db.forClient(clientId).rpc("claim_outbound_messages", {
       message_ids: ids,
@@ -40,7 +50,10 @@ export function sendCalls(
   );
   const enqueue = groupByKey<Record<string, unknown>, Record<string, unknown>>(
     async (clientId, requests) => {
-      const { data, error } = await db.forClient(clientId).rpc("enqueue_messages", { requests });
+      const { data, error } = await db.forClient(clientId).rpc("enqueue_messages", {
+        requests,
+        claim: claimWith,
+      });
       if (error) throw new Error(`Could not queue the message: ${error.message}`);
       return data as Record<string, unknown>[];
     },
