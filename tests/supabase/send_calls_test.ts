@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { clientWithToken, countRows, createClientWithPhone, signJwt } from "../_support/stack.ts";
+import pg from "pg";
+import {
+  clientWithToken,
+  countRows,
+  createClientWithPhone,
+  signJwt,
+  sql,
+  testStack,
+} from "../_support/stack.ts";
 
 /** The grouped send calls straight through PostgREST, as src/adapters/supabase/send_calls.ts makes them. */
 
@@ -67,7 +75,13 @@ Deno.test("claim_outbound_messages and record_send_results answer in order, per 
 
 type Answer = {
   outcome: string;
-  message?: { id: string; status: string; attempts: number; locked_until: string | null };
+  message?: {
+    id: string;
+    status: string;
+    attempts: number;
+    locked_until: string | null;
+    idempotency_key: string | null;
+  };
   claim?: { outcome: string; phone?: { phone_number_id: string }; retry_at?: string } | null;
 };
 
@@ -125,4 +139,134 @@ Deno.test("a claimed enqueue that breaks a rule claims nothing: refused requests
   assert.equal(b.outcome, "error");
   assert.equal(await countRows("messages", t.clientId), 1);
   assert.equal(await countRows("contacts", t.clientId, "last_outbound_at is not null"), 1);
+});
+
+/**
+ * The same mixed call on two fresh tenants: once as one enqueue_messages call, once request by
+ * request through enqueue_message. Each request must get the same outcome either way.
+ */
+Deno.test("a call of mixed requests is answered exactly as the same requests one by one", async () => {
+  const scenario = async (t: Awaited<ReturnType<typeof tenant>>) => {
+    const stopped = digits();
+    const recent = digits();
+    const reqs = [
+      t.request({ idempotency_key: "seen", request_hash: "h1" }), // existing after setup
+      t.request({ idempotency_key: "clash", request_hash: "other" }), // conflict after setup
+      t.request({ phone_number_id: "1" }), // not this client's number
+      t.request({ wa_id: stopped }), // opted out
+      t.request({ free_form: true }), // never wrote to us
+      t.request({ wa_id: recent, free_form: true }), // inside the window
+      t.request({ user_id: "US.bsuid-only" }), // business-scoped id only
+      t.request({ phone_number_id: t.phoneNumberId }),
+    ];
+    const setup = [
+      { ...reqs[0], id: crypto.randomUUID() },
+      { ...reqs[1], id: crypto.randomUUID(), request_hash: "h2" },
+      t.request({ wa_id: stopped }),
+      t.request({ wa_id: recent }),
+    ];
+    for (const s of setup) assert.equal((await t.db.rpc("enqueue_message", { p: s })).error, null);
+    await sql(
+      "update contacts set consent_status = 'opted_out' where client_id = $1 and wa_id = $2",
+      [t.clientId, stopped],
+    );
+    await sql(
+      "update contacts set last_inbound_at = now() - interval '1 hour' where client_id = $1 and wa_id = $2",
+      [t.clientId, recent],
+    );
+    return reqs;
+  };
+  const batched = await tenant();
+  const batchReqs = await scenario(batched);
+  const call = await batched.db.rpc("enqueue_messages", { requests: batchReqs });
+  assert.equal(call.error, null);
+  const single = await tenant();
+  const singleReqs = await scenario(single);
+  const one: Answer[] = [];
+  for (const p of singleReqs) {
+    const { data, error } = await single.db.rpc("enqueue_message", { p });
+    assert.equal(error, null);
+    one.push(data as Answer);
+  }
+  const outcomes = (call.data as Answer[]).map((a) => a.outcome);
+  assert.deepEqual(outcomes, [
+    "existing",
+    "idempotency_conflict",
+    "unknown_phone_number",
+    "opted_out",
+    "outside_window",
+    "created",
+    "created",
+    "created",
+  ]);
+  assert.deepEqual(one.map((a) => a.outcome), outcomes);
+  // created messages are the callers' ids; the existing one is the earlier message
+  const answers = call.data as Answer[];
+  assert.equal(answers[5].message!.id, batchReqs[5].id);
+  assert.notEqual(answers[0].message!.id, batchReqs[0].id);
+  assert.equal(
+    await countRows("messages", batched.clientId),
+    await countRows("messages", single.clientId),
+  );
+  assert.equal(
+    await countRows("contacts", batched.clientId),
+    await countRows("contacts", single.clientId),
+  );
+});
+
+Deno.test("concurrent calls with one Idempotency-Key make one message, and every caller gets it", async () => {
+  const t = await tenant();
+  const base = t.request({ idempotency_key: "same", request_hash: "h" });
+  const calls = await Promise.all(Array.from({ length: 6 }, (_, i) =>
+    t.db.rpc("enqueue_messages", {
+      requests: [t.request(), { ...base, id: crypto.randomUUID() }, t.request()].slice(i % 2),
+      claim: { lease_seconds: 30, recipient_gap_ms: 6000 },
+    })));
+  const answers = calls.flatMap((c) => {
+    assert.equal(c.error, null);
+    return c.data as Answer[];
+  });
+  const keyed = answers.filter((a) => a.message?.idempotency_key === "same");
+  assert.equal(keyed.length, 6);
+  assert.equal(new Set(keyed.map((a) => a.message!.id)).size, 1);
+  assert.deepEqual(keyed.map((a) => a.outcome).sort(), ["created", ...Array(5).fill("existing")]);
+  assert.equal(await countRows("messages", t.clientId, "idempotency_key = 'same'"), 1);
+  // three calls carried two other requests, three carried one
+  assert.equal(await countRows("messages", t.clientId), 1 + 3 * 2 + 3 * 1);
+});
+
+Deno.test("a request that loses the insert race for its Idempotency-Key answers with the winner's message", async () => {
+  const t = await tenant();
+  const mine = t.request({ idempotency_key: "race", request_hash: "h" });
+  // the winner: a concurrent enqueue with the same key, inserted but not yet committed
+  const winner = new pg.Client({ connectionString: testStack().adminDbUrl });
+  await winner.connect();
+  try {
+    await winner.query("begin");
+    const [phone] = (await winner.query(
+      "select id from phone_numbers where client_id = $1",
+      [t.clientId],
+    )).rows;
+    const winnerId = crypto.randomUUID();
+    await winner.query(
+      `insert into messages (id, client_id, phone_number_id, direction, type, status,
+         idempotency_key, request_hash) values ($1, $2, $3, 'outbound', 'template', 'queued', 'race', 'h')`,
+      [winnerId, t.clientId, phone.id],
+    );
+    // ours does not see it yet, tries to insert, and waits on the key
+    // (a supabase-js builder runs only once awaited: start it now)
+    const call = (async () =>
+      await t.db.rpc("enqueue_messages", { requests: [mine, t.request()] }))();
+    await new Promise((r) => setTimeout(r, 300));
+    await winner.query("commit");
+    const { data, error } = await call;
+    assert.equal(error, null);
+    const [a, b] = data as Answer[];
+    assert.equal(a.outcome, "existing");
+    assert.equal(a.message!.id, winnerId);
+    assert.equal(b.outcome, "created");
+    assert.equal(await countRows("messages", t.clientId, "idempotency_key = 'race'"), 1);
+  } finally {
+    await winner.end();
+  }
 });
