@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { signMetaPayload } from "../src/core/whatsapp/signature.ts";
+import { buildStatus } from "../tests/_support/meta_payloads.ts";
 import { benchChannel } from "./channel_stack.ts";
 import { loadAverage, percentile } from "./stats.ts";
 
@@ -11,6 +12,9 @@ app as its own process, and a closed-loop client posting unique signed inbound-m
 (~4 KB each, several messages per delivery) to POST /webhooks/whatsapp. Reports accepted
 webhooks/s with p50/p99 answer latency, then how long the consumer took to finish processing
 everything that was acknowledged (end-to-end processed/s). Traffic goes to 127.0.0.1 only.
+--statuses P makes P % of the deliveries carry four status events (sent, then delivered, then read)
+for 20,000 outbound messages seeded before the run (and analysed, as a live table would be),
+matched by wamid and by our id in biz_opaque_callback_data, as Meta sends them.
 --pg-stats loads pg_stat_statements and prints the statements that took the most database time.`;
 
 const { values } = parseArgs({
@@ -19,6 +23,7 @@ const { values } = parseArgs({
     connections: { type: "string", default: "32" },
     seconds: { type: "string", default: "15" },
     runtime: { type: "string", default: "deno" },
+    statuses: { type: "string", default: "0" },
     "pg-stats": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -31,12 +36,61 @@ const connections = Math.min(256, Number(values.connections));
 const seconds = Math.min(120, Number(values.seconds));
 const runtime = values.runtime === "workerd" ? "workerd" : "deno";
 
+const statusShare = Math.min(100, Math.max(0, Number(values.statuses))) / 100;
+
 const ch = await benchChannel({ runtime, pgStats: values["pg-stats"] });
 const { phoneNumberId, wabaId } = ch;
+
+// messages the statuses are about: sent earlier through the pipeline, accepted with a wamid
+const outbound = statusShare > 0
+  ? await ch.sql<{ id: string; wamid: string; recipient: string }>(
+    `insert into messages (client_id, phone_number_id, direction, wamid, type, status, recipient)
+     select p.client_id, p.id, 'outbound', 'wamid.OUT' || g, 'template', 'accepted',
+       '4477' || lpad(g::text, 8, '0')
+       from generate_series(1, 20000) g, phone_numbers p where p.client_id = $1
+     returning id, wamid, recipient`,
+    [ch.clientId],
+  )
+  : [];
+if (outbound.length) await ch.sql("analyze messages");
+const STEPS = ["sent", "delivered", "read"] as const;
+let statusSeq = 0;
+let statusDeliveries = 0;
+
+/** A delivery of four status events, each for the next seeded message, in sent → read order. */
+function statusDelivery(): string {
+  statusDeliveries++;
+  const statuses = Array.from({ length: 4 }, () => {
+    const k = statusSeq++;
+    const m = outbound[k % outbound.length];
+    return buildStatus({
+      id: m.wamid,
+      status: STEPS[Math.floor(k / outbound.length) % STEPS.length],
+      recipientId: m.recipient,
+      callback: m.id,
+      conversationId: `conv-${m.id}`,
+    });
+  });
+  return JSON.stringify({
+    object: "whatsapp_business_account",
+    entry: [{
+      id: wabaId,
+      changes: [{
+        field: "messages",
+        value: {
+          messaging_product: "whatsapp",
+          metadata: { display_phone_number: "15550001111", phone_number_id: phoneNumberId },
+          statuses,
+        },
+      }],
+    }],
+  });
+}
 
 let seq = 0;
 /** A unique delivery of ~4 KB: four inbound text messages from different customers. */
 function delivery(): string {
+  if (statusShare > 0 && Math.random() < statusShare) return statusDelivery();
   const messages = Array.from({ length: 4 }, (_, i) => ({
     from: `4477009${String((seq * 4 + i) % 100000).padStart(5, "0")}`,
     id: `wamid.BENCH${seq}_${i}_${crypto.randomUUID().replaceAll("-", "")}`,
@@ -111,6 +165,9 @@ try {
     "select count(*) as n from messages where direction = 'inbound'",
   );
   const stored = Number(inbound.n);
+  const [events] = await ch.sql<{ n: string }>(
+    "select count(*) as n from message_status_events",
+  );
   const total = (processedAt - started) / 1000;
   console.log(
     `| runtime | connections | webhooks acknowledged/s | p50 | p99 | errors | processed end-to-end/s | messages stored |
@@ -124,7 +181,9 @@ try {
   console.log(
     `\n${accepted} deliveries of ~${Math.round(bytes / latencies.length)} B in ${
       elapsed.toFixed(1)
-    } s; all processed after ${total.toFixed(1)} s. ${loadAverage()}`,
+    } s (${statusDeliveries} of them with statuses: ${events.n} status events stored); all processed after ${
+      total.toFixed(1)
+    } s. ${loadAverage()}`,
   );
   if (values["pg-stats"]) console.log(`\n${await ch.topStatements()}`);
 } finally {

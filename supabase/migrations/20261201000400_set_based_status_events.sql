@@ -32,6 +32,8 @@ declare
   -- the events with their message, as rows of (n, message id)
   matched jsonb;
   message_ids uuid[];
+  -- message id → what its new events teach it (see step 3)
+  moves jsonb;
   applied jsonb;
 begin
   if cid is null then
@@ -58,7 +60,8 @@ begin
   -- 2. lock them in id order (the update below would lock them in scan order)
   perform 1 from public.messages m where m.id = any(message_ids) order by m.id for no key update;
 
-  -- 3. keep every new event, and advance each touched message once
+  -- 3. keep every new event (duplicates, within the batch or of events already stored, hit
+  --    the unique key), and sum up, per message, what its new events teach it
   with e as (
     select x.n, (matched ->> x.n::text)::uuid as message_id, x.e ->> 'wamid' as wamid,
         x.e ->> 'status' as status, (x.e ->> 'occurred_at')::timestamptz as occurred_at,
@@ -67,7 +70,6 @@ begin
       from jsonb_array_elements(events) with ordinality as x(e, n)
   ),
   fresh as (
-    -- duplicates, within the batch or of events already stored, hit the unique key
     insert into public.message_status_events
       (client_id, message_id, wamid, status, occurred_at, pricing, errors, conversation_id)
     select cid, e.message_id, e.wamid, e.status, e.occurred_at, e.pricing, e.errors,
@@ -75,45 +77,52 @@ begin
       from e order by e.n
     on conflict do nothing
     returning id, message_id, wamid, status, occurred_at, pricing, errors
-  ),
-  -- the new events that move a message (sent, delivered, read, failed)
-  moving as (
-    select f.* from fresh f
-     where f.message_id is not null and f.status in ('sent', 'delivered', 'read', 'failed')
-  ),
-  advanced as (
-    update public.messages m set
-      wamid = coalesce(m.wamid,
-        (select v.wamid from moving v where v.message_id = m.id order by v.id limit 1)),
-      status = coalesce((select v.status from moving v
-          where v.message_id = m.id
-            and private.status_rank(v.status) > private.status_rank(m.status)
-          order by private.status_rank(v.status) desc limit 1), m.status),
-      status_updated_at = now(),
-      error = coalesce((select v.errors from moving v
-          where v.message_id = m.id and v.status = 'failed' order by v.id desc limit 1), m.error),
-      pricing_category = coalesce((select v.pricing ->> 'category' from moving v
-          where v.message_id = m.id and v.pricing ->> 'category' is not null
-          order by v.id desc limit 1), m.pricing_category),
-      sent_at = coalesce(m.sent_at, (select min(v.occurred_at) from moving v
-          where v.message_id = m.id and v.status in ('sent', 'delivered', 'read'))),
-      delivered_at = coalesce(m.delivered_at, (select min(v.occurred_at) from moving v
-          where v.message_id = m.id and v.status in ('delivered', 'read'))),
-      read_at = coalesce(m.read_at, (select min(v.occurred_at) from moving v
-          where v.message_id = m.id and v.status = 'read')),
-      failed_at = coalesce(m.failed_at, (select min(v.occurred_at) from moving v
-          where v.message_id = m.id and v.status = 'failed')),
-      next_attempt_at = null,
-      locked_until = null
-    -- (RLS keeps this to the caller's rows; naming client_id here too made the plan search the
-    -- client's index instead of the primary key)
-    where m.id = any(array(select v.message_id from moving v))
   )
-  -- (advanced runs whether or not it is read: data-modifying CTEs always run to completion)
-  select coalesce(jsonb_agg(jsonb_build_object('wamid', f.wamid, 'status', f.status,
-      'message_id', f.message_id, 'occurred_at', f.occurred_at, 'errors', f.errors)
-      order by f.id), '[]'::jsonb)
-    into applied from fresh f;
+  select
+      (select coalesce(jsonb_agg(jsonb_build_object('wamid', f.wamid, 'status', f.status,
+          'message_id', f.message_id, 'occurred_at', f.occurred_at, 'errors', f.errors)
+          order by f.id), '[]'::jsonb) from fresh f),
+      -- only the statuses that move a message: sent, delivered, read, failed
+      (select jsonb_object_agg(g.message_id::text, jsonb_build_object('status', g.best,
+          'wamid', g.wamid, 'errors', g.errors, 'category', g.category, 'sent_at', g.sent_at,
+          'delivered_at', g.delivered_at, 'read_at', g.read_at, 'failed_at', g.failed_at))
+         from (select v.message_id,
+                 (array_agg(v.status order by private.status_rank(v.status) desc))[1] as best,
+                 (array_agg(v.wamid order by v.id))[1] as wamid,
+                 (array_agg(v.errors order by v.id desc)
+                   filter (where v.status = 'failed'))[1] as errors,
+                 (array_agg(v.pricing ->> 'category' order by v.id desc)
+                   filter (where v.pricing ->> 'category' is not null))[1] as category,
+                 min(v.occurred_at) filter (where v.status in ('sent', 'delivered', 'read'))
+                   as sent_at,
+                 min(v.occurred_at) filter (where v.status in ('delivered', 'read'))
+                   as delivered_at,
+                 min(v.occurred_at) filter (where v.status = 'read') as read_at,
+                 min(v.occurred_at) filter (where v.status = 'failed') as failed_at
+               from fresh v
+              where v.message_id is not null
+                and v.status in ('sent', 'delivered', 'read', 'failed')
+              group by v.message_id) g)
+    into applied, moves;
+
+  -- 4. advance each message once: the highest rank wins, so any arrival order converges; each
+  --    step keeps its earliest time; failed keeps its errors
+  update public.messages m set
+    wamid = coalesce(m.wamid, moves -> m.id::text ->> 'wamid'),
+    status = case when private.status_rank(moves -> m.id::text ->> 'status')
+        > private.status_rank(m.status) then moves -> m.id::text ->> 'status' else m.status end,
+    status_updated_at = now(),
+    error = coalesce(nullif(moves -> m.id::text -> 'errors', 'null'::jsonb), m.error),
+    pricing_category = coalesce(moves -> m.id::text ->> 'category', m.pricing_category),
+    sent_at = coalesce(m.sent_at, (moves -> m.id::text ->> 'sent_at')::timestamptz),
+    delivered_at = coalesce(m.delivered_at, (moves -> m.id::text ->> 'delivered_at')::timestamptz),
+    read_at = coalesce(m.read_at, (moves -> m.id::text ->> 'read_at')::timestamptz),
+    failed_at = coalesce(m.failed_at, (moves -> m.id::text ->> 'failed_at')::timestamptz),
+    next_attempt_at = null,
+    locked_until = null
+  -- (RLS keeps this to the caller's rows; naming client_id here too made the plan search the
+  -- client's index instead of the primary key)
+  where m.id = any(array(select k::uuid from jsonb_object_keys(moves) as k));
   return applied;
 end
 $$;
