@@ -12,7 +12,9 @@ app as its own process, and a closed-loop client posting unique signed inbound-m
 (~4 KB each, several messages per delivery) to POST /webhooks/whatsapp. Reports accepted
 webhooks/s with p50/p99 answer latency, then how long the consumer took to finish processing
 everything that was acknowledged (end-to-end processed/s). Traffic goes to 127.0.0.1 only.
---statuses P makes P % of the deliveries carry four status events (sent, then delivered, then read)
+--events N puts N events in each delivery (default 4, about 4 KB of messages; Meta usually sends
+one event per delivery, so --events 1 is the commoner shape, about 1.2 KB).
+--statuses P makes P % of the deliveries carry status events instead of messages (sent, then delivered, then read)
 for 20,000 outbound messages seeded before the run (and analysed, as a live table would be),
 matched by wamid and by our id in biz_opaque_callback_data, as Meta sends them.
 --pg-stats loads pg_stat_statements and prints the statements that took the most database time.`;
@@ -24,6 +26,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "15" },
     runtime: { type: "string", default: "deno" },
     statuses: { type: "string", default: "0" },
+    events: { type: "string", default: "4" },
     "pg-stats": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -36,6 +39,7 @@ const connections = Math.min(256, Number(values.connections));
 const seconds = Math.min(120, Number(values.seconds));
 const runtime = values.runtime === "workerd" ? "workerd" : "deno";
 
+const perDelivery = Math.min(50, Math.max(1, Number(values.events)));
 const statusShare = Math.min(100, Math.max(0, Number(values.statuses))) / 100;
 
 const ch = await benchChannel({ runtime, pgStats: values["pg-stats"] });
@@ -57,10 +61,10 @@ const STEPS = ["sent", "delivered", "read"] as const;
 let statusSeq = 0;
 let statusDeliveries = 0;
 
-/** A delivery of four status events, each for the next seeded message, in sent → read order. */
+/** A delivery of status events, each for the next seeded message, in sent → read order. */
 function statusDelivery(): string {
   statusDeliveries++;
-  const statuses = Array.from({ length: 4 }, () => {
+  const statuses = Array.from({ length: perDelivery }, () => {
     const k = statusSeq++;
     const m = outbound[k % outbound.length];
     return buildStatus({
@@ -88,11 +92,11 @@ function statusDelivery(): string {
 }
 
 let seq = 0;
-/** A unique delivery of ~4 KB: four inbound text messages from different customers. */
+/** A unique delivery: inbound text messages (~1 KB each) from different customers. */
 function delivery(): string {
   if (statusShare > 0 && Math.random() < statusShare) return statusDelivery();
-  const messages = Array.from({ length: 4 }, (_, i) => ({
-    from: `4477009${String((seq * 4 + i) % 100000).padStart(5, "0")}`,
+  const messages = Array.from({ length: perDelivery }, (_, i) => ({
+    from: `4477009${String((seq * perDelivery + i) % 100000).padStart(5, "0")}`,
     id: `wamid.BENCH${seq}_${i}_${crypto.randomUUID().replaceAll("-", "")}`,
     timestamp: String(Math.floor(Date.now() / 1000)),
     type: "text",

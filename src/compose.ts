@@ -14,6 +14,7 @@ import { clientWebhooks } from "./services/client_webhooks.ts";
 import { jobConsumer } from "./services/consumer.ts";
 import type { ServiceDeps } from "./services/deps.ts";
 import { webhookRouter } from "./services/routing.ts";
+import { INBOX_LEASE_SECONDS } from "./services/whatsapp_inbox.ts";
 import { type DueWork, sweep } from "./services/sweeper.ts";
 
 export interface ComposeOptions {
@@ -65,7 +66,14 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     logger,
     doorbell,
     events: webhooks.publisher,
-    inbox: inboxWriter(db.service, options.shareWrites === false ? { maxBatch: 1 } : {}),
+    // where jobs run in this process, a delivery is processed right after it is written, so the
+    // row is written claimed (Workers' queue may run the job elsewhere: it claims there)
+    inbox: inboxWriter(
+      db.service,
+      options.shareWrites === false
+        ? { maxBatch: 1 }
+        : { claimLeaseSeconds: INBOX_LEASE_SECONDS, now },
+    ),
     sends: sendCalls(db, {
       // the lease outlives a Graph call that runs to its timeout
       leaseSeconds: Math.ceil(env.GRAPH_API_TIMEOUT_MS / 1000) + 20,

@@ -3,7 +3,7 @@
  * work (the sweeper finds the row again), and running a job twice is harmless.
  */
 export type Job =
-  | { kind: "inbox"; id: number }
+  | { kind: "inbox"; id: number; claimed?: ClaimedInboxItem }
   | { kind: "send"; clientId: string; messageId: string; claimed?: ClaimedSend }
   | { kind: "webhook_delivery"; clientId: string; deliveryId: string };
 
@@ -27,4 +27,13 @@ export interface SendingPhone {
 export interface ClaimedSend {
   message: unknown;
   phone: SendingPhone;
+}
+
+/**
+ * A webhook delivery written to the inbox already claimed, handed with its verified body to the
+ * job that processes it. Only an in-process doorbell carries one; a job without it claims the
+ * row and decrypts the body itself.
+ */
+export interface ClaimedInboxItem {
+  body: string;
 }

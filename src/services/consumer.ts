@@ -19,9 +19,10 @@ export function jobConsumer(
   } = {},
 ): JobHandler {
   return async function handleJobs(jobs) {
-    const inbox = jobs.flatMap((j) => (j.kind === "inbox" ? [j.id] : []));
+    const inbox = jobs.flatMap((j) => (j.kind === "inbox" ? [j] : []));
+    const claimed = new Map(inbox.flatMap((j) => (j.claimed ? [[j.id, j.claimed] as const] : [])));
     await Promise.all([
-      inbox.length ? processInboxItems(deps, [...new Set(inbox)]) : null,
+      inbox.length ? processInboxItems(deps, [...new Set(inbox.map((j) => j.id))], claimed) : null,
       ...jobs.map((job) => {
         if (job.kind === "send") return sendQueuedMessage(deps, job);
         if (job.kind === "webhook_delivery") return others.webhookDelivery?.(job) ?? null;

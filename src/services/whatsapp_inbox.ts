@@ -7,12 +7,14 @@ import {
   type StatusEvent,
 } from "../core/whatsapp/parse_webhook.ts";
 import type { InboxWriter } from "../adapters/supabase/inbox_writer.ts";
-import type { Job } from "../ports/jobs.ts";
+import type { ClaimedInboxItem, Job } from "../ports/jobs.ts";
 import type { ServiceDeps } from "./deps.ts";
 import type { WebhookRouter } from "./routing.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_INBOX_ATTEMPTS = 10;
+/** how long a claim on an inbox item holds before the sweeper may take the item again */
+export const INBOX_LEASE_SECONDS = 60;
 
 /**
  * Step 2 of the event flow: the verified delivery is recorded (encrypted, idempotently: Meta
@@ -27,9 +29,18 @@ export async function recordMetaWebhook(
   signatureHex: string,
 ): Promise<{ id: number | null; duplicate: boolean }> {
   const dedupeKey = signatureHex.toLowerCase();
-  const payload = await encryptSystem(deps.keyring, "inbox", new TextDecoder().decode(raw));
+  const body = new TextDecoder().decode(raw);
+  const payload = await encryptSystem(deps.keyring, "inbox", body);
   const id = await deps.inbox.write(dedupeKey, payload);
-  if (id !== null) await deps.doorbell.ring([{ kind: "inbox", id }]);
+  if (id !== null) {
+    // a row written claimed goes to the job with its body: no claim, no decryption
+    await deps.doorbell.ring([
+      deps.inbox.claims ? { kind: "inbox", id, claimed: { body } } : {
+        kind: "inbox",
+        id,
+      },
+    ]);
+  }
   return { id, duplicate: id === null };
 }
 
@@ -126,11 +137,33 @@ type Unrouted = {
 export async function processInboxItems(
   deps: ServiceDeps & { router: WebhookRouter },
   ids: number[],
+  /** items written already claimed (InboxWriter.claims), with their bodies, by id */
+  claimed: ReadonlyMap<number, ClaimedInboxItem> = new Map(),
 ): Promise<{ processed: number; failed: number; skipped: number }> {
   const service = deps.db.service;
-  const claim = await service.rpc("claim_inbox_items", { item_ids: ids, lease_seconds: 60 });
-  if (claim.error) throw new Error(`Could not claim inbox items: ${claim.error.message}`);
-  const items = claim.data as Array<{ id: number; payload_ciphertext: string; attempts: number }>;
+  const items: Array<{ id: number; attempts: number; body: () => Promise<string> }> = [];
+  const toClaim: number[] = [];
+  for (const id of ids) {
+    const c = claimed.get(id);
+    if (c) items.push({ id, attempts: 1, body: () => Promise.resolve(c.body) });
+    else toClaim.push(id);
+  }
+  if (toClaim.length) {
+    const claim = await service.rpc("claim_inbox_items", {
+      item_ids: toClaim,
+      lease_seconds: INBOX_LEASE_SECONDS,
+    });
+    if (claim.error) throw new Error(`Could not claim inbox items: ${claim.error.message}`);
+    for (
+      const row of claim.data as Array<{ id: number; payload_ciphertext: string; attempts: number }>
+    ) {
+      items.push({
+        id: row.id,
+        attempts: row.attempts,
+        body: () => decryptSystem(deps.keyring, row.payload_ciphertext),
+      });
+    }
+  }
   const skipped = ids.length - items.length;
   if (!items.length) return { processed: 0, failed: 0, skipped };
 
@@ -149,7 +182,7 @@ export async function processInboxItems(
   for (const item of items) {
     try {
       const parsed = parseMetaWebhook(
-        JSON.parse(await decryptSystem(deps.keyring, item.payload_ciphertext)),
+        JSON.parse(await item.body()),
       );
       if (!parsed.ok) throw new Error(`Unusable payload: ${parsed.error}`);
       for (const event of parsed.events as MetaEvent[]) {

@@ -41,13 +41,15 @@ Deno.test("a free-form message inside the 24-hour window is queued: 202 with our
   const { ch, rung } = await queuedOnly();
   try {
     await openWindow(ch, "447700900301");
-    const inboxJob = rung.find((j) => j.kind === "inbox")!;
+    const inboxJob = rung.find((j) => j.kind === "inbox");
+    assert.ok(inboxJob?.kind === "inbox" && inboxJob.claimed, "written claimed, body in the job");
     const { processInboxItems } = await import("../../src/services/whatsapp_inbox.ts");
     const { webhookRouter } = await import("../../src/services/routing.ts");
-    await processInboxItems({
-      ...ch.app.deps.services,
-      router: webhookRouter(ch.app.deps.services.db.service),
-    }, [(inboxJob as { id: number }).id]);
+    await processInboxItems(
+      { ...ch.app.deps.services, router: webhookRouter(ch.app.deps.services.db.service) },
+      [inboxJob.id],
+      new Map([[inboxJob.id, inboxJob.claimed]]),
+    );
 
     const res = await ch.api("/v1/messages", {
       method: "POST",

@@ -116,7 +116,7 @@ Deno.test("1,000 webhooks with 30% duplicates in random order leave no duplicate
   }
 });
 
-Deno.test("killing the consumer between recorded and processed loses nothing: the sweeper finishes the work", async () => {
+Deno.test("killing the consumer between recorded and processed loses nothing: the sweeper finishes the work once the lease runs out", async () => {
   // a doorbell whose consumer dies: jobs are rung but never run
   const dropped: Job[] = [];
   const ch = await startChannel({
@@ -141,10 +141,35 @@ Deno.test("killing the consumer between recorded and processed loses nothing: th
     );
     assert.equal(before[0].n, 0, "nothing processed yet");
 
+    // the rows were written claimed by the dead consumer (Deno runs jobs in-process): a sweep
+    // leaves them alone while the lease holds
+    const inboxIds = dropped.filter((j) => j.kind === "inbox").map((j) => (j as { id: number }).id);
+    const [leased] = await sql<{ n: number }>(
+      "select count(*)::int as n from webhook_inbox where id = any($1) and locked_until > now() and attempts = 1",
+      [inboxIds],
+    );
+    assert.equal(leased.n, inboxIds.length);
     // a fresh instance (the restarted consumer) runs the sweeper, which rings the recorded work
     const { testApp } = await import("../_support/stack.ts");
     const restarted = await testApp();
     try {
+      const early = await restarted.sweep();
+      const [stillWaiting] = await sql<{ n: number }>(
+        "select count(*)::int as n from webhook_inbox where id = any($1) and processed_at is null",
+        [inboxIds],
+      );
+      assert.equal(
+        stillWaiting.n,
+        inboxIds.length,
+        `nothing taken while leased (${JSON.stringify(early)})`,
+      );
+      // the lease runs out (moved into the past rather than waited for)
+      await sql(
+        "update webhook_inbox set locked_until = now() - interval '1 second' where id = any($1)",
+        [
+          inboxIds,
+        ],
+      );
       await restarted.sweep();
       // other tests' unfinished work is swept too (and may wait on backoff): wait for ours only
       await eventually(async () => {

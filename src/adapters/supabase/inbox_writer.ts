@@ -5,17 +5,33 @@ import { groupByKey } from "../group_calls.ts";
  * Group commit for the webhook inbox: deliveries arriving within `windowMs` (or up to `maxBatch`)
  * are written in one INSERT … ON CONFLICT DO NOTHING, and each caller learns its own row id (or
  * null for a duplicate). The answer to Meta still waits for its row to be durable.
+ * With `claimLeaseSeconds`, each row is written already claimed (attempts 1, leased as
+ * claim_inbox_items would), for a caller that processes it right away in this process; if that
+ * process dies, the sweeper takes the row once the lease runs out.
  */
 export function inboxWriter(
   service: SupabaseClient,
-  options: { windowMs?: number; maxBatch?: number } = {},
+  options: {
+    windowMs?: number;
+    maxBatch?: number;
+    claimLeaseSeconds?: number;
+    now?: () => number;
+  } = {},
 ) {
+  const now = options.now ?? Date.now;
   const write = groupByKey<{ dedupeKey: string; payload: string }, number | null>(
     async (_provider, items) => {
+      const lease = options.claimLeaseSeconds
+        ? {
+          attempts: 1,
+          locked_until: new Date(now() + options.claimLeaseSeconds * 1000).toISOString(),
+        }
+        : {};
       const rows = [...new Map(items.map((i) => [i.dedupeKey, i])).values()].map((i) => ({
         provider: "meta",
         dedupe_key: i.dedupeKey,
         payload_ciphertext: i.payload,
+        ...lease,
       }));
       const { data, error } = await service.from("webhook_inbox")
         .upsert(rows, { onConflict: "provider,dedupe_key", ignoreDuplicates: true })
@@ -32,8 +48,11 @@ export function inboxWriter(
     { windowMs: options.windowMs ?? 2, maxBatch: options.maxBatch ?? 200 },
   );
   return {
+    /** the new row's id, or null for a duplicate */
     write: (dedupeKey: string, payload: string): Promise<number | null> =>
       write("meta", { dedupeKey, payload }),
+    /** whether written rows are already claimed for this process (see claimLeaseSeconds) */
+    claims: Boolean(options.claimLeaseSeconds),
   };
 }
 
