@@ -27,6 +27,8 @@ export interface SendingPhone {
 export interface ClaimedSend {
   message: unknown;
   phone: SendingPhone;
+  /** the message's content in clear, as the client sent it (its row holds it encrypted) */
+  content?: Record<string, unknown>;
 }
 
 /**

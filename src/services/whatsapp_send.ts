@@ -90,7 +90,8 @@ export async function enqueueMessage(
         // the enqueue already holds the lease (sendCalls' claimOnEnqueue): the job just sends
         await deps.doorbell.ring([{
           ...job,
-          claimed: { message: result.message, phone: claim.phone },
+          // the content as the client sent it: the job need not decrypt what we just encrypted
+          claimed: { message: result.message, phone: claim.phone, content: request.content },
         }]);
       } else if (claim?.outcome === "deferred") {
         await deps.doorbell.ring([job], {
@@ -228,7 +229,7 @@ export async function sendQueuedMessage(
       title: "The WhatsApp Business account has no access token configured",
     });
   }
-  const content = JSON.parse(
+  const content = sendJob.claimed?.content ?? JSON.parse(
     await decryptField(
       await deps.dataKeys.forClient(job.clientId),
       message.content_ciphertext!,

@@ -59,6 +59,8 @@ Deno.test("a sent message reaches the emulator once, carries our id, and its sta
     const received = emulator.messages().filter((m) => m.to === "447700900501");
     assert.equal(received.length, 1);
     assert.equal(received[0].bizOpaqueCallbackData, id);
+    // the content as the client sent it, whether the job decrypted it or was handed it
+    assert.deepEqual(received[0].body.template, template("447700900501").template);
   } finally {
     await ch.close();
   }
