@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { signMetaPayload } from "../src/core/whatsapp/signature.ts";
+import { createHmac } from "node:crypto";
 import { buildStatus } from "../tests/_support/meta_payloads.ts";
 import { benchChannel } from "./channel_stack.ts";
 import { loadAverage, percentile } from "./stats.ts";
@@ -133,7 +133,10 @@ try {
     while (performance.now() < end) {
       const body = delivery();
       bytes += body.length;
-      const sig = await signMetaPayload(new TextEncoder().encode(body), secret);
+      // signed as Meta signs (HMAC-SHA256 of the UTF-8 body under the App Secret), with
+      // node:crypto: Web Crypto with a key import per call cost the load generator ~0.2 ms a
+      // delivery on this VM, CPU taken from the stack under test
+      const sig = `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
       const t = performance.now();
       try {
         const res = await fetch(url, {
