@@ -5,5 +5,8 @@ import type { Job } from "./jobs.ts";
  * caller can ring them together with its other work.
  */
 export interface EventPublisher {
-  publish(event: { clientId: string; type: string; data: Record<string, unknown> }): Promise<Job[]>;
+  /** Events published together are recorded with one write per client. */
+  publish(
+    ...events: Array<{ clientId: string; type: string; data: Record<string, unknown> }>
+  ): Promise<Job[]>;
 }

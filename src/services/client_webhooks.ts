@@ -118,33 +118,35 @@ export function clientWebhooks(deps: WebhookDeps) {
       .map((e) => e.id);
   }
 
-  async function record(event: ClientEvent, endpointIds: string[]): Promise<Job[]> {
-    if (!endpointIds.length) return [];
-    // one id per event, shared by its deliveries to every endpoint and by every retry
-    const eventId = `evt_${crypto.randomUUID().replaceAll("-", "")}`;
-    const body = JSON.stringify({
-      type: event.type,
-      timestamp: new Date(deps.now()).toISOString(),
-      data: event.data,
-    });
-    const key = await deps.dataKeys.forClient(event.clientId);
-    const rows = await Promise.all(endpointIds.map(async (endpointId) => {
-      const id = crypto.randomUUID();
-      return {
-        id,
-        client_id: event.clientId,
-        endpoint_id: endpointId,
-        event_id: eventId,
-        event_type: event.type,
-        payload_ciphertext: await encryptField(key, body, `webhook_delivery:${id}`),
-      };
-    }));
-    await insertWebhookDeliveries(deps.db.forClient(event.clientId), rows);
-    return rows.map((r) => ({
-      kind: "webhook_delivery" as const,
-      clientId: event.clientId,
-      deliveryId: r.id,
-    }));
+  /** One client's events, each to the given endpoints, recorded with one insert. */
+  async function record(
+    clientId: string,
+    events: Array<{ event: ClientEvent; endpointIds: string[] }>,
+  ): Promise<Job[]> {
+    if (!events.some((e) => e.endpointIds.length)) return [];
+    const key = await deps.dataKeys.forClient(clientId);
+    const rows = (await Promise.all(events.map(({ event, endpointIds }) => {
+      // one id per event, shared by its deliveries to every endpoint and by every retry
+      const eventId = `evt_${crypto.randomUUID().replaceAll("-", "")}`;
+      const body = JSON.stringify({
+        type: event.type,
+        timestamp: new Date(deps.now()).toISOString(),
+        data: event.data,
+      });
+      return Promise.all(endpointIds.map(async (endpointId) => {
+        const id = crypto.randomUUID();
+        return {
+          id,
+          client_id: clientId,
+          endpoint_id: endpointId,
+          event_id: eventId,
+          event_type: event.type,
+          payload_ciphertext: await encryptField(key, body, `webhook_delivery:${id}`),
+        };
+      }));
+    }))).flat();
+    await insertWebhookDeliveries(deps.db.forClient(clientId), rows);
+    return rows.map((r) => ({ kind: "webhook_delivery" as const, clientId, deliveryId: r.id }));
   }
 
   /** One POST; the error (never the body) describes a failure. */
@@ -251,8 +253,18 @@ export function clientWebhooks(deps: WebhookDeps) {
   }
 
   const publisher: EventPublisher = {
-    async publish(event) {
-      return await record(event, await subscribed(event.clientId, event.type));
+    async publish(...events) {
+      const byClient = new Map<string, Array<{ event: ClientEvent; endpointIds: string[] }>>();
+      for (const event of events) {
+        const endpointIds = await subscribed(event.clientId, event.type);
+        if (!endpointIds.length) continue;
+        let list = byClient.get(event.clientId);
+        if (!list) byClient.set(event.clientId, list = []);
+        list.push({ event, endpointIds });
+      }
+      const jobs: Job[] = [];
+      for (const [clientId, list] of byClient) jobs.push(...await record(clientId, list));
+      return jobs;
     },
   };
 
@@ -267,7 +279,10 @@ export function clientWebhooks(deps: WebhookDeps) {
       })),
     /** A `webhook.test` event to one endpoint only, whatever it subscribes to. */
     sendTest: (clientId: string, endpointId: string) =>
-      record({ clientId, type: "webhook.test", data: { endpoint_id: endpointId } }, [endpointId]),
+      record(clientId, [{
+        event: { clientId, type: "webhook.test", data: { endpoint_id: endpointId } },
+        endpointIds: [endpointId],
+      }]),
     /** Drops the cached endpoint list after the client changed its endpoints. */
     forget: (clientId: string) => endpoints.delete(clientId),
   };

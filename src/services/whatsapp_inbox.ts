@@ -252,11 +252,11 @@ async function storeClientBatch(
   });
   if (error) throw new Error(`Could not store events for a client: ${error.message}`);
   const result = data as { inserted: string[]; statuses: Array<Record<string, unknown>> };
-  const jobs: Job[] = [];
-  for (const messageId of result.inserted) {
-    const e = batch.inbound.get(messageId)!;
-    jobs.push(
-      ...await deps.events.publish({
+  // the client hears of each new message and status; all of them are recorded with one write
+  return await deps.events.publish(
+    ...result.inserted.map((messageId) => {
+      const e = batch.inbound.get(messageId)!;
+      return {
         clientId,
         type: "message.received",
         data: {
@@ -272,13 +272,10 @@ async function storeClientBatch(
           context_wamid: e.contextWamid,
           timestamp: e.timestamp,
         },
-      }),
-    );
-  }
-  for (const s of result.statuses) {
-    jobs.push(...await deps.events.publish({ clientId, type: "message.status", data: s }));
-  }
-  return jobs;
+      };
+    }),
+    ...result.statuses.map((s) => ({ clientId, type: "message.status", data: s })),
+  );
 }
 
 /** A delivery that could not be processed waits with exponential backoff; after many tries it is

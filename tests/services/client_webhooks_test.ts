@@ -421,3 +421,55 @@ Deno.test("client A's events never reach client B's endpoint, and B cannot deliv
     await rxB.close();
   }
 });
+
+Deno.test("events published together reach each subscribed endpoint once, each with its own event id, for each client", async () => {
+  const a = await startChannel();
+  const b = await startChannel();
+  const rx = receiver();
+  try {
+    const endpoint = async (ch: typeof a, event_types: string[]) => {
+      const created = await ch.api("/v1/webhook-endpoints", {
+        method: "POST",
+        body: JSON.stringify({ url: rx.url, event_types }),
+      });
+      assert.equal(created.status, 201);
+      return created.body.endpoint.id as string;
+    };
+    const everything = await endpoint(a, []);
+    const statusesOnly = await endpoint(a, ["message.status"]);
+    const bEndpoint = await endpoint(b, []);
+    const hooks = clientWebhooks({ ...a.app.deps.services, allowPrivate: true });
+    const jobs = await hooks.publisher.publish(
+      { clientId: a.clientId, type: "message.received", data: { id: "m1" } },
+      { clientId: a.clientId, type: "message.status", data: { id: "s1" } },
+      { clientId: b.clientId, type: "message.status", data: { id: "s2" } },
+      { clientId: a.clientId, type: "message.status", data: { id: "s3" } },
+    );
+    const rows = await sql<
+      { id: string; client_id: string; endpoint_id: string; event_id: string; event_type: string }
+    >(
+      "select id, client_id, endpoint_id, event_id, event_type from webhook_deliveries where client_id = any($1) order by event_type, endpoint_id",
+      [[a.clientId, b.clientId]],
+    );
+    // A: m1 to `everything`; s1 and s3 to both endpoints. B: s2 to its own
+    const count = (endpointId: string, type: string) =>
+      rows.filter((r) => r.endpoint_id === endpointId && r.event_type === type).length;
+    assert.equal(rows.length, 6);
+    assert.equal(count(everything, "message.received"), 1);
+    assert.equal(count(statusesOnly, "message.received"), 0);
+    assert.equal(count(everything, "message.status"), 2);
+    assert.equal(count(statusesOnly, "message.status"), 2);
+    assert.equal(count(bEndpoint, "message.status"), 1);
+    // one event id per event, shared by its deliveries: 4 events
+    assert.equal(new Set(rows.map((r) => r.event_id)).size, 4);
+    // a job per delivery, each for the delivery's own client
+    assert.deepEqual(
+      jobs.map((j) => j.kind === "webhook_delivery" ? `${j.clientId}/${j.deliveryId}` : "").sort(),
+      rows.map((r) => `${r.client_id}/${r.id}`).sort(),
+    );
+  } finally {
+    await a.close();
+    await b.close();
+    await rx.close();
+  }
+});
