@@ -34,12 +34,11 @@ export async function recordMetaWebhook(
   const id = await deps.inbox.write(dedupeKey, payload);
   if (id !== null) {
     // a row written claimed goes to the job with its body: no claim, no decryption
-    await deps.doorbell.ring([
-      deps.inbox.claims ? { kind: "inbox", id, claimed: { body } } : {
-        kind: "inbox",
-        id,
-      },
-    ]);
+    await deps.doorbell.ring([{
+      kind: "inbox",
+      id,
+      ...(deps.inbox.claims && { claimed: { body } }),
+    }]);
   }
   return { id, duplicate: id === null };
 }
