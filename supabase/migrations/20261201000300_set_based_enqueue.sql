@@ -1,13 +1,29 @@
--- enqueue_messages applied enqueue_message to each request: per request an idempotency lookup, a
--- phone lookup, a contact lookup and insert, a contact read and a message insert, each its own
--- statement with its own RLS check. It now decides and stores a whole call with a fixed number
--- of statements, as ingest_whatsapp_batch does for inbound messages, and enqueue_message is the
--- same code with one request, so the rules keep one definition:
---   private.contacts_of     the contacts of a set of identities, created or merged as needed
---                           (taken out of ingest_whatsapp_batch, which now calls it too)
---   private.enqueue_batch   one call's decisions and writes
--- Every lookup is a scalar subquery or `= any(array)` on a unique index, never a join (see
--- 20261201000000_set_based_ingest.sql for why).
+-- Two changes to how an outbound message is queued.
+--
+-- 1. The enqueue can claim the message. The send pipeline wrote every outbound message twice
+--    before calling Meta: inserted as queued, then updated to sending by the claim, a second
+--    round trip and a second full row version (the claim changes `status`, which the pending
+--    index's predicate read, so the update could not be HOT and touched all seven indexes). When
+--    the app runs its jobs in-process (Deno), nothing stands between the enqueue and the send, so
+--    enqueue_messages takes an optional `claim` and then claims each new message as it inserts
+--    it: same lease, same per-recipient gap, same answer as claim_outbound_message. A crash after
+--    the insert leaves a leased `sending` row, which the sweeper picks up when the lease runs out,
+--    exactly as after a crash following a claim.
+--
+-- 2. enqueue_messages is set-based. It applied enqueue_message to each request, each in its own
+--    subtransaction (past 64 in one transaction, every concurrent snapshot has to consult
+--    pg_subtrans): per request an idempotency lookup, a phone lookup, a contact lookup and
+--    insert, a contact read and a message insert, each its own statement with its own RLS check.
+--    It now decides and stores a whole call with a fixed number of statements, as
+--    ingest_whatsapp_batch does for inbound messages, and enqueue_message is the same code with
+--    one request, so the rules keep one definition:
+--      private.contacts_of     the contacts of a set of identities, created or merged as needed
+--                              (taken out of ingest_whatsapp_batch, which now calls it too)
+--      private.enqueue_batch   one call's decisions and writes
+--    Only when a call raises is it redone request by request, so that the breaking request
+--    fails alone. Every lookup is a scalar subquery or `= any(array)` on a unique index, never a
+--    join (see 20261201000000_set_based_ingest.sql for why), and reads a plain column, never an
+--    expression of the row's JSON (see the comment in enqueue_batch).
 
 /*
  * The contact of each identity in `people` ([{wa_id, user_id}], other keys ignored), as a map
@@ -274,7 +290,8 @@ grant execute on function private.enqueue_batch(uuid, jsonb, integer, interval)
  * recipient_gap_ms ago (the message waits, queued, until then). A request that breaks a
  * constraint answers {"outcome": "error", "error"} and does not fail the others.
  */
-create or replace function public.enqueue_messages(requests jsonb, claim jsonb default null)
+drop function public.enqueue_messages(jsonb);
+create function public.enqueue_messages(requests jsonb, claim jsonb default null)
 returns jsonb
 language plpgsql
 security invoker
@@ -307,6 +324,8 @@ begin
   return answers;
 end
 $$;
+revoke all on function public.enqueue_messages(jsonb, jsonb) from public, anon;
+grant execute on function public.enqueue_messages(jsonb, jsonb) to authenticated;
 
 -- one request: the same code with a call of one (raises where enqueue_messages answers "error")
 create or replace function public.enqueue_message(p jsonb) returns jsonb

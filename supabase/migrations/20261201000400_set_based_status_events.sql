@@ -6,13 +6,16 @@
 -- found the match, which grows with the client's history (EXPLAIN: 99 heap blocks at 2,000
 -- messages). Each event is now matched by two primary-key or unique-index probes, wamid first,
 -- and a batch is stored with a fixed number of statements: one to find the messages, one to
--- lock them in id order, one to insert the new events and advance every touched message once.
+-- lock them in id order, one to insert the new events and sum up what they teach each message,
+-- one to advance every touched message once.
 -- Statuses still only move forward: a message takes the highest rank among its current status
 -- and its new events, so duplicates and any arrival order converge as before.
 -- private.status_rank loses its `set search_path` (it names no object), so that queries can
 -- inline it instead of calling it per row.
--- record_send_results now also locks its messages in id order first, so it and this function,
--- which both update several messages per statement, cannot deadlock each other.
+-- record_send_results stores all the accepted results of a call with one statement (which
+-- record_send_result, for one result, runs too), locking the messages in id order first, so it
+-- and apply_status_events, which both update several messages per statement, cannot deadlock
+-- each other; the other outcomes (rare) still go one at a time.
 
 /*
  * Records a batch of status events for the calling client and advances each message's status,
@@ -128,8 +131,10 @@ end
 $$;
 
 /*
- * record_send_results as in 20261201000200_claim_on_enqueue.sql, locking its messages in id
- * order before updating them.
+ * record_send_result for each {message_id, result}, in order; returns each message's status
+ * afterwards (null when the result changed nothing), in the same order. The accepted results,
+ * nearly all of them, are stored by one statement, which is also what record_send_result runs
+ * for an accepted result; the other outcomes go through record_send_result one at a time.
  */
 create or replace function public.record_send_results(results jsonb) returns jsonb
 language plpgsql
@@ -182,4 +187,44 @@ as $$
   select case status
     when 'queued' then 1 when 'sending' then 2 when 'accepted' then 3 when 'sent' then 4
     when 'delivered' then 5 when 'read' then 6 when 'failed' then 7 else 0 end
+$$;
+
+/*
+ * record_send_result as in 20261124000300_messaging.sql; an accepted result is now stored by
+ * record_send_results, so that statement is written once.
+ */
+create or replace function public.record_send_result(message_id uuid, result jsonb)
+returns text
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  outcome text := result ->> 'outcome';
+  new_status text;
+begin
+  if outcome = 'accepted' then
+    return public.record_send_results(jsonb_build_array(
+      jsonb_build_object('message_id', message_id, 'result', result))) ->> 0;
+  elsif outcome in ('retry', 'ambiguous') then
+    update public.messages m set
+      status = case when outcome = 'retry' then 'queued' else 'sending' end,
+      next_attempt_at = (result ->> 'retry_at')::timestamptz,
+      locked_until = null, error = result -> 'error', status_updated_at = now()
+    where m.id = message_id and m.client_id = private.current_client_id()
+      and m.status = 'sending'
+    returning m.status into new_status;
+  elsif outcome = 'failed' then
+    update public.messages m set
+      status = 'failed', error = result -> 'error', failed_at = coalesce(m.failed_at, now()),
+      dead_lettered_at = case when (result ->> 'dead_letter')::boolean then now() end,
+      locked_until = null, next_attempt_at = null, status_updated_at = now()
+    where m.id = message_id and m.client_id = private.current_client_id()
+      and m.status in ('queued', 'sending')
+    returning m.status into new_status;
+  else
+    raise exception 'unknown send outcome %', outcome using errcode = '22023';
+  end if;
+  return new_status;
+end
 $$;
