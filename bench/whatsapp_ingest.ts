@@ -65,6 +65,24 @@ if (outbound.length) await ch.sql("analyze messages");
 const STEPS = ["sent", "delivered", "read"] as const;
 let statusSeq = 0;
 
+/** One delivery of a `messages` change for the bench's number, as Meta serialises it. */
+function messagesDelivery(value: Record<string, unknown>): string {
+  return JSON.stringify({
+    object: "whatsapp_business_account",
+    entry: [{
+      id: wabaId,
+      changes: [{
+        field: "messages",
+        value: {
+          messaging_product: "whatsapp",
+          metadata: { display_phone_number: "15550001111", phone_number_id: phoneNumberId },
+          ...value,
+        },
+      }],
+    }],
+  });
+}
+
 /** A delivery of status events, each for the next seeded message, in sent → read order. */
 function statusDelivery(): string {
   const statuses = Array.from({ length: perDelivery }, () => {
@@ -78,20 +96,7 @@ function statusDelivery(): string {
       conversationId: `conv-${m.id}`,
     });
   });
-  return JSON.stringify({
-    object: "whatsapp_business_account",
-    entry: [{
-      id: wabaId,
-      changes: [{
-        field: "messages",
-        value: {
-          messaging_product: "whatsapp",
-          metadata: { display_phone_number: "15550001111", phone_number_id: phoneNumberId },
-          statuses,
-        },
-      }],
-    }],
-  });
+  return messagesDelivery({ statuses });
 }
 
 let seq = 0;
@@ -106,20 +111,9 @@ function delivery(): string {
     text: { body: `Order question ${seq}/${i}: ${"lorem ipsum dolor sit amet ".repeat(28)}` },
   }));
   seq++;
-  return JSON.stringify({
-    object: "whatsapp_business_account",
-    entry: [{
-      id: wabaId,
-      changes: [{
-        field: "messages",
-        value: {
-          messaging_product: "whatsapp",
-          metadata: { display_phone_number: "15550001111", phone_number_id: phoneNumberId },
-          contacts: messages.map((m) => ({ profile: { name: "Customer" }, wa_id: m.from })),
-          messages,
-        },
-      }],
-    }],
+  return messagesDelivery({
+    contacts: messages.map((m) => ({ profile: { name: "Customer" }, wa_id: m.from })),
+    messages,
   });
 }
 
