@@ -21,6 +21,9 @@ matched by wamid and by our id in biz_opaque_callback_data, as Meta sends them.
 deliveries are prepared and signed before the clock starts, and wrk's C loop costs the shared
 cores much less per request (the stack under test gets the CPU a separate load machine would
 leave it). Its latencies are wrk's own percentiles.
+--client-endpoint registers a webhook endpoint for the client (a receiver in this process that
+answers 200 at once), so every new message and status is also delivered, signed, to the client,
+as it is in production for a client that listens.
 --pg-stats loads pg_stat_statements and prints the statements that took the most database time.`;
 
 const { values } = parseArgs({
@@ -32,6 +35,7 @@ const { values } = parseArgs({
     statuses: { type: "string", default: "0" },
     events: { type: "string", default: "4" },
     loadgen: { type: "string", default: "deno" },
+    "client-endpoint": { type: "boolean", default: false },
     "pg-stats": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -62,6 +66,23 @@ const outbound = statusShare > 0
   )
   : [];
 if (outbound.length) await ch.sql("analyze messages");
+// the client's own receiver: counts what it is sent and answers 200 at once
+let delivered = 0;
+const receiver = values["client-endpoint"]
+  ? Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    await req.arrayBuffer();
+    delivered++;
+    return new Response("ok");
+  })
+  : null;
+if (receiver) {
+  const res = await fetch(`${ch.appUrl}/v1/webhook-endpoints`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ch.key}`, "content-type": "application/json" },
+    body: JSON.stringify({ url: `http://127.0.0.1:${receiver.addr.port}/hook` }),
+  });
+  if (res.status !== 201) throw new Error(`Could not register the endpoint: ${await res.text()}`);
+}
 const STEPS = ["sent", "delivered", "read"] as const;
 let statusSeq = 0;
 
@@ -277,6 +298,27 @@ try {
     "select count(*) as n from message_status_events",
   );
   const total = (processedAt - load.startedAt) / 1000;
+  // and, with --client-endpoint, for every delivery to the client's receiver
+  let clientLine = "";
+  if (receiver) {
+    let owed = Infinity;
+    let recorded = 0;
+    let doneAt = performance.now();
+    while (owed > 0 && performance.now() < deadline) {
+      const [row] = await ch.sql<{ owed: string; recorded: string }>(
+        "select count(*) filter (where status = 'pending') as owed, count(*) as recorded from webhook_deliveries",
+      );
+      owed = Number(row.owed);
+      recorded = Number(row.recorded);
+      doneAt = performance.now();
+      if (owed > 0) await new Promise((r) => setTimeout(r, 250));
+    }
+    const after = (doneAt - load.startedAt) / 1000;
+    clientLine =
+      ` Client endpoint: ${recorded} deliveries recorded, ${delivered} received, ${owed} pending; all delivered after ${
+        after.toFixed(1)
+      } s (${(recorded / after).toFixed(0)}/s).`;
+  }
   console.log(
     `| runtime | connections | webhooks acknowledged/s | p50 | p99 | errors | processed end-to-end/s | messages stored |
 |---|---|---|---|---|---|---|---|
@@ -289,9 +331,10 @@ try {
       elapsed.toFixed(1)
     } s (${events.n} status events stored); all processed after ${
       total.toFixed(1)
-    } s. ${loadAverage()}`,
+    } s.${clientLine} ${loadAverage()}`,
   );
   if (values["pg-stats"]) console.log(`\n${await ch.topStatements()}`);
 } finally {
+  await receiver?.shutdown();
   await ch.close();
 }

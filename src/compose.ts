@@ -56,6 +56,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     fetch: options.fetch,
     // private and loopback receivers only outside production (local receivers in dev and tests)
     allowPrivate: env.ENVIRONMENT !== "production",
+    ...(options.shareWrites === false ? { maxBatch: 1 } : {}),
   });
   const dueWork: DueWork[] = [webhooks.due];
   const services: ServiceDeps = {

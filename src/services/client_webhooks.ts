@@ -1,17 +1,20 @@
 import { audit } from "../adapters/supabase/audit.ts";
 import {
   cancelWebhookDelivery,
-  claimWebhookDelivery,
+  type ClaimedDelivery,
+  claimWebhookDeliveries,
   dueWebhookDeliveries,
   enabledWebhookEndpoints,
-  finishWebhookAttempt,
+  finishWebhookAttempts,
   insertWebhookDeliveries,
+  type WebhookAttempt,
 } from "../adapters/supabase/webhook_endpoints_store.ts";
 import { decryptField, encryptField } from "../core/crypto/envelope.ts";
 import { checkWebhookUrl } from "../core/webhooks/ssrf_guard.ts";
 import { signStandardWebhook, WEBHOOK_HEADERS } from "../core/webhooks/standard_webhooks.ts";
 import type { EventPublisher } from "../ports/events.ts";
 import type { Job } from "../ports/jobs.ts";
+import { groupByKey } from "../adapters/group_calls.ts";
 import type { ServiceDeps } from "./deps.ts";
 
 /**
@@ -77,6 +80,11 @@ export interface WebhookDeps
   schedule?: readonly number[];
   disable?: Partial<DisableRules>;
   timeoutMs?: number;
+  /**
+   * Claims and finished attempts of one client that arrive within 2 ms share one call, up to
+   * this many (default 100); 1 on Workers, whose isolates do not share writes.
+   */
+  maxBatch?: number;
 }
 
 export type DeliveryResult =
@@ -182,9 +190,19 @@ export function clientWebhooks(deps: WebhookDeps) {
     }
   }
 
+  // concurrent deliveries of one client share one round trip to claim and one to finish
+  const claim = groupByKey<string, ClaimedDelivery | null>(
+    (clientId, ids) => claimWebhookDeliveries(deps.db.forClient(clientId), ids),
+    { maxBatch: deps.maxBatch },
+  );
+  const finish = groupByKey<WebhookAttempt, { disabled: boolean; reason?: string } | null>(
+    (clientId, attempts) => finishWebhookAttempts(deps.db.forClient(clientId), attempts),
+    { maxBatch: deps.maxBatch },
+  );
+
   async function deliver(job: { clientId: string; deliveryId: string }): Promise<DeliveryResult> {
     const db = deps.db.forClient(job.clientId);
-    const claimed = await claimWebhookDelivery(db, job.deliveryId);
+    const claimed = await claim(job.clientId, job.deliveryId);
     if (!claimed) return { outcome: "skipped" };
     if (!claimed.endpoint.enabled) {
       await cancelWebhookDelivery(db, claimed.id);
@@ -212,7 +230,7 @@ export function clientWebhooks(deps: WebhookDeps) {
     const gone = result.status === 410;
     const wait = succeeded || gone ? undefined : schedule[claimed.attempts];
     const retryInMs = wait === undefined ? null : Math.round(wait * (0.8 + Math.random() * 0.4));
-    const finished = await finishWebhookAttempt(db, {
+    const finished = await finish(job.clientId, {
       deliveryId: claimed.id,
       succeeded,
       statusCode: result.status,

@@ -473,3 +473,45 @@ Deno.test("events published together reach each subscribed endpoint once, each w
     await rx.close();
   }
 });
+
+Deno.test("deliveries made together (grouped claims and finishes) each post their own event once and all succeed", async () => {
+  const ch = await startChannel();
+  const rx = receiver();
+  try {
+    const created = await ch.api("/v1/webhook-endpoints", {
+      method: "POST",
+      body: JSON.stringify({ url: rx.url }),
+    });
+    assert.equal(created.status, 201);
+    const hooks = clientWebhooks({ ...ch.app.deps.services, allowPrivate: true });
+    const jobs = await hooks.publisher.publish(
+      ...Array.from({ length: 6 }, (_, i) => ({
+        clientId: ch.clientId,
+        type: "message.status",
+        data: { n: i },
+      })),
+    ) as Array<{ clientId: string; deliveryId: string }>;
+    const results = await Promise.all(jobs.map((j) => hooks.deliver(j)));
+    assert.deepEqual(results.map((r) => r.outcome), Array(6).fill("succeeded"));
+    // each webhook-id arrived once, carrying the event recorded under it
+    const rows = await sql<{ event_id: string; status: string }>(
+      "select event_id, status from webhook_deliveries where client_id = $1",
+      [ch.clientId],
+    );
+    assert.equal(rx.got.length, 6);
+    const seen = rx.got.map((r) => r.headers.get("webhook-id")!);
+    assert.deepEqual([...seen].sort(), rows.map((r) => r.event_id).sort());
+    assert.deepEqual(
+      rx.got.map((r) => (JSON.parse(r.body).data as { n: number }).n).sort(),
+      [0, 1, 2, 3, 4, 5],
+    );
+    assert.ok(rows.every((r) => r.status === "succeeded"));
+    // a second round finds nothing to claim: nothing is posted twice
+    const again = await Promise.all(jobs.map((j) => hooks.deliver(j)));
+    assert.deepEqual(again.map((r) => r.outcome), Array(6).fill("skipped"));
+    assert.equal(rx.got.length, 6);
+  } finally {
+    await ch.close();
+    await rx.close();
+  }
+});

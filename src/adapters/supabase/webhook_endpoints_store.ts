@@ -173,17 +173,18 @@ export async function insertWebhookDeliveries(
 }
 
 /**
- * Claims a pending, due delivery with a lease, so a job rung twice does not post twice at once.
- * Null when it is not due, already finished, or held by another attempt.
+ * Claims pending, due deliveries with a lease, so a job rung twice does not post twice at once;
+ * one answer per id, in order: null when it is not due, already finished, or held by another
+ * attempt.
  */
-export async function claimWebhookDelivery(
+export async function claimWebhookDeliveries(
   db: SupabaseClient,
-  deliveryId: string,
+  deliveryIds: string[],
   leaseSeconds = 60,
-): Promise<ClaimedDelivery | null> {
+): Promise<Array<ClaimedDelivery | null>> {
   return check(
-    await db.rpc("claim_webhook_delivery", {
-      delivery_id: deliveryId,
+    await db.rpc("claim_webhook_deliveries", {
+      delivery_ids: deliveryIds,
       lease_seconds: leaseSeconds,
     }),
     "Could not claim the webhook delivery",
@@ -198,33 +199,40 @@ export async function cancelWebhookDelivery(db: SupabaseClient, deliveryId: stri
   );
 }
 
-/** See `public.finish_webhook_attempt` in the client webhooks migration. */
-export async function finishWebhookAttempt(
+export interface WebhookAttempt {
+  deliveryId: string;
+  succeeded: boolean;
+  statusCode: number | null;
+  error: string | null;
+  /** null: no attempt left */
+  retryInMs: number | null;
+  gone: boolean;
+  disableAfterMs: number;
+  disableAfterFailures: number;
+  failuresOverMs: number;
+}
+
+/**
+ * Records attempts' outcomes, one answer per attempt in order (see `public.finish_webhook_attempt`
+ * in the client webhooks migration): whether this attempt disabled the endpoint, and why.
+ */
+export async function finishWebhookAttempts(
   db: SupabaseClient,
-  input: {
-    deliveryId: string;
-    succeeded: boolean;
-    statusCode: number | null;
-    error: string | null;
-    /** null: no attempt left */
-    retryInMs: number | null;
-    gone: boolean;
-    disableAfterMs: number;
-    disableAfterFailures: number;
-    failuresOverMs: number;
-  },
-): Promise<{ disabled: boolean; reason?: string } | null> {
+  attempts: WebhookAttempt[],
+): Promise<Array<{ disabled: boolean; reason?: string } | null>> {
   return check(
-    await db.rpc("finish_webhook_attempt", {
-      delivery_id: input.deliveryId,
-      succeeded: input.succeeded,
-      attempt_status_code: input.statusCode,
-      attempt_error: input.error,
-      retry_in_ms: input.retryInMs,
-      gone: input.gone,
-      disable_after_ms: input.disableAfterMs,
-      disable_after_failures: input.disableAfterFailures,
-      failures_over_ms: input.failuresOverMs,
+    await db.rpc("finish_webhook_attempts", {
+      attempts: attempts.map((a) => ({
+        delivery_id: a.deliveryId,
+        succeeded: a.succeeded,
+        attempt_status_code: a.statusCode,
+        attempt_error: a.error,
+        retry_in_ms: a.retryInMs,
+        gone: a.gone,
+        disable_after_ms: a.disableAfterMs,
+        disable_after_failures: a.disableAfterFailures,
+        failures_over_ms: a.failuresOverMs,
+      })),
     }),
     "Could not record the webhook attempt",
   );
