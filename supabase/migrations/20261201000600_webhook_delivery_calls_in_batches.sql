@@ -21,11 +21,14 @@ security invoker
 set search_path = ''
 as $$
   with claimed as (
-    -- (RLS keeps this to the caller's rows; rows are locked in primary-key order)
+    -- (RLS keeps this to the caller's rows.) `coalesce(d.status, '')` rather than `d.status`:
+    -- written plainly, the condition matched the pending index's predicate, and the plan read
+    -- every due pending delivery and kept the ids asked for (all of a client's backlog while its
+    -- endpoint is down); this way only the primary key can find the rows
     update public.webhook_deliveries d set
       locked_until = now() + make_interval(secs => lease_seconds)
     where d.id = any(delivery_ids)
-      and d.status = 'pending' and d.next_attempt_at <= now()
+      and coalesce(d.status, '') = 'pending' and d.next_attempt_at <= now()
       and (d.locked_until is null or d.locked_until < now())
     returning d.*
   )
