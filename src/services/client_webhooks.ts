@@ -1,3 +1,4 @@
+import { groupByKey } from "../adapters/group_calls.ts";
 import { audit } from "../adapters/supabase/audit.ts";
 import {
   cancelWebhookDelivery,
@@ -14,7 +15,6 @@ import { checkWebhookUrl } from "../core/webhooks/ssrf_guard.ts";
 import { signStandardWebhook, WEBHOOK_HEADERS } from "../core/webhooks/standard_webhooks.ts";
 import type { EventPublisher } from "../ports/events.ts";
 import type { Job } from "../ports/jobs.ts";
-import { groupByKey } from "../adapters/group_calls.ts";
 import type { ServiceDeps } from "./deps.ts";
 
 /**
