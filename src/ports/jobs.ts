@@ -1,3 +1,5 @@
+import type { MetaEvent } from "../core/whatsapp/parse_webhook.ts";
+
 /**
  * Work the edge does after answering: each job names a durable row, so a lost job only delays
  * work (the sweeper finds the row again), and running a job twice is harmless.
@@ -32,10 +34,10 @@ export interface ClaimedSend {
 }
 
 /**
- * A webhook delivery written to the inbox already claimed, handed with its verified body to the
- * job that processes it. Only an in-process doorbell carries one; a job without it claims the
- * row and decrypts the body itself.
+ * A webhook delivery written to the inbox already claimed, handed with the events the route
+ * parsed from its verified body to the job that processes them. Only an in-process doorbell
+ * carries one; a job without it claims the row, decrypts and parses the body itself.
  */
 export interface ClaimedInboxItem {
-  body: string;
+  events: MetaEvent[];
 }

@@ -25,19 +25,19 @@ export const INBOX_LEASE_SECONDS = 60;
  */
 export async function recordMetaWebhook(
   deps: Pick<ServiceDeps, "keyring" | "doorbell"> & { inbox: InboxWriter },
-  raw: Uint8Array,
+  /** the verified body as text, and the events the route parsed from it */
+  delivery: { text: string; events: MetaEvent[] },
   signatureHex: string,
 ): Promise<{ id: number | null; duplicate: boolean }> {
   const dedupeKey = signatureHex.toLowerCase();
-  const body = new TextDecoder().decode(raw);
-  const payload = await encryptSystem(deps.keyring, "inbox", body);
+  const payload = await encryptSystem(deps.keyring, "inbox", delivery.text);
   const id = await deps.inbox.write(dedupeKey, payload);
   if (id !== null) {
-    // a row written claimed goes to the job with its body: no claim, no decryption
+    // a row written claimed goes to the job with its events: no claim, no decryption, no parse
     await deps.doorbell.ring([{
       kind: "inbox",
       id,
-      ...(deps.inbox.claims && { claimed: { body } }),
+      ...(deps.inbox.claims && { claimed: { events: delivery.events } }),
     }]);
   }
   return { id, duplicate: id === null };
@@ -136,15 +136,15 @@ type Unrouted = {
 export async function processInboxItems(
   deps: ServiceDeps & { router: WebhookRouter },
   ids: number[],
-  /** items written already claimed (InboxWriter.claims), with their bodies, by id */
+  /** items written already claimed (InboxWriter.claims), with their parsed events, by id */
   claimed: ReadonlyMap<number, ClaimedInboxItem> = new Map(),
 ): Promise<{ processed: number; failed: number; skipped: number }> {
   const service = deps.db.service;
-  const items: Array<{ id: number; attempts: number; body: () => Promise<string> }> = [];
+  const items: Array<{ id: number; attempts: number; events: () => Promise<MetaEvent[]> }> = [];
   const toClaim: number[] = [];
   for (const id of ids) {
     const c = claimed.get(id);
-    if (c) items.push({ id, attempts: 1, body: () => Promise.resolve(c.body) });
+    if (c) items.push({ id, attempts: 1, events: () => Promise.resolve(c.events) });
     else toClaim.push(id);
   }
   if (toClaim.length) {
@@ -159,7 +159,13 @@ export async function processInboxItems(
       items.push({
         id: row.id,
         attempts: row.attempts,
-        body: () => decryptSystem(deps.keyring, row.payload_ciphertext),
+        events: async () => {
+          const parsed = parseMetaWebhook(
+            JSON.parse(await decryptSystem(deps.keyring, row.payload_ciphertext)),
+          );
+          if (!parsed.ok) throw new Error(`Unusable payload: ${parsed.error}`);
+          return parsed.events;
+        },
       });
     }
   }
@@ -180,11 +186,7 @@ export async function processInboxItems(
 
   for (const item of items) {
     try {
-      const parsed = parseMetaWebhook(
-        JSON.parse(await item.body()),
-      );
-      if (!parsed.ok) throw new Error(`Unusable payload: ${parsed.error}`);
-      for (const event of parsed.events as MetaEvent[]) {
+      for (const event of await item.events()) {
         const route = event.phoneNumberId ? await deps.router.phone(event.phoneNumberId) : null;
         const clientId = route?.clientId ??
           (event.kind === "field" && event.wabaId ? await deps.router.waba(event.wabaId) : null);

@@ -42,7 +42,7 @@ Deno.test("a free-form message inside the 24-hour window is queued: 202 with our
   try {
     await openWindow(ch, "447700900301");
     const inboxJob = rung.find((j) => j.kind === "inbox");
-    assert.ok(inboxJob?.kind === "inbox" && inboxJob.claimed, "written claimed, body in the job");
+    assert.ok(inboxJob?.kind === "inbox" && inboxJob.claimed, "written claimed, events in the job");
     const { processInboxItems } = await import("../../src/services/whatsapp_inbox.ts");
     const { webhookRouter } = await import("../../src/services/routing.ts");
     await processInboxItems(

@@ -43,16 +43,21 @@ export function whatsappWebhookRoutes(
             `The X-Hub-Signature-256 header is ${verdict.reason}`,
           );
         }
+        const text = new TextDecoder().decode(raw);
         let body: unknown;
         try {
-          body = JSON.parse(new TextDecoder().decode(raw));
+          body = JSON.parse(text);
         } catch {
           throw new AppError(400, "invalid_json", "The body is not JSON");
         }
         const parsed = parseMetaWebhook(body);
         if (!parsed.ok) throw new AppError(400, "invalid_payload", parsed.error);
         // verified, so the header is `sha256=<64 hex>`
-        const { duplicate } = await recordMetaWebhook(deps, raw, signature!.trim().slice(7));
+        const { duplicate } = await recordMetaWebhook(
+          deps,
+          { text, events: parsed.events },
+          signature!.trim().slice(7),
+        );
         return c.json({ received: true, duplicate }, 200);
       },
     );
