@@ -2,8 +2,8 @@
 -- finish the attempt), one after another, so a client that listens to its events turned every
 -- inbound message and status into two more calls: with one such endpoint the ingest bench fell
 -- from ~1,300 to 767 webhooks/s and the deliveries ran at 204/s. Claims and finishes that arrive
--- together for one client now travel in one call each. The claims are one statement (and the
--- single claim is that statement with one id); finishing applies finish_webhook_attempt to each
+-- together for one client now travel in one call each. The claims are one statement (the
+-- one-delivery claim, unused now, is dropped); finishing applies finish_webhook_attempt to each
 -- attempt in order, so the endpoint's failure streak keeps one definition.
 
 /*
@@ -46,15 +46,8 @@ $$;
 revoke all on function public.claim_webhook_deliveries(uuid[], integer) from public, anon;
 grant execute on function public.claim_webhook_deliveries(uuid[], integer) to authenticated;
 
--- one delivery: the same statement with one id
-create or replace function public.claim_webhook_delivery(delivery_id uuid, lease_seconds integer default 60)
-returns jsonb
-language sql
-security invoker
-set search_path = ''
-as $$
-  select nullif(public.claim_webhook_deliveries(array[delivery_id], lease_seconds) -> 0, 'null'::jsonb)
-$$;
+-- the one-delivery claim is called by nothing now (a single delivery is a call of one)
+drop function public.claim_webhook_delivery(uuid, integer);
 
 /*
  * finish_webhook_attempt for each attempt ({delivery_id, succeeded, attempt_status_code,
