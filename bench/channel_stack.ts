@@ -89,6 +89,35 @@ export async function benchChannel(options: {
     wabaId,
     sql: <T>(text: string, params: unknown[] = []) =>
       withAdmin(stack.adminDbUrl, async (c) => (await c.query(text, params)).rows as T[]),
+    /**
+     * The client's history, as a live client has it: `count` outbound messages, accepted with a
+     * wamid, to as many contacts (numbers `prefix` + 8 digits), then ANALYZE. A live database
+     * has statistics; without them the planner takes the tables for tiny ones and may scan a
+     * client's whole index where the primary key would do, which would measure the empty
+     * database of a first deployment, not a working one.
+     */
+    async seedHistory(
+      count: number,
+      prefix = "4477",
+    ): Promise<Array<{ id: string; wamid: string; recipient: string }>> {
+      const rows = await withAdmin(stack.adminDbUrl, async (c) =>
+        (await c.query(
+          `with people as (
+             insert into contacts (client_id, wa_id)
+             select $1, $2 || lpad(g::text, 8, '0') from generate_series(1, $3) g
+             returning id, wa_id
+           )
+           insert into messages (client_id, phone_number_id, contact_id, direction, wamid, type,
+             status, recipient)
+           select p.client_id, p.id, c.id, 'outbound', 'wamid.OUT' || c.wa_id, 'template',
+             'accepted', c.wa_id
+             from people c, phone_numbers p where p.client_id = $1
+           returning id, wamid, recipient`,
+          [clientId, prefix, count],
+        )).rows as Array<{ id: string; wamid: string; recipient: string }>);
+      await withAdmin(stack.adminDbUrl, (c) => c.query("analyze contacts, messages"));
+      return rows;
+    },
     /** The statements that took the most database time (needs `pgStats`), as a Markdown table. */
     async topStatements(limit = 12): Promise<string> {
       const rows = await withAdmin(stack.adminDbUrl, async (c) =>

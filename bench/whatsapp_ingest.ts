@@ -14,9 +14,11 @@ webhooks/s with p50/p99 answer latency, then how long the consumer took to finis
 everything that was acknowledged (end-to-end processed/s). Traffic goes to 127.0.0.1 only.
 --events N puts N events in each delivery (default 4, about 4 KB of messages; Meta usually sends
 one event per delivery, so --events 1 is the commoner shape, about 1.2 KB).
---statuses P makes P % of the deliveries carry status events instead of messages (sent, then delivered, then read)
-for 20,000 outbound messages seeded before the run (and analysed, as a live table would be),
-matched by wamid and by our id in biz_opaque_callback_data, as Meta sends them.
+Before the run the client is given a history, as a live client has: 20,000 outbound messages to
+as many contacts, and the tables analysed (a live database has statistics).
+--statuses P makes P % of the deliveries carry status events instead of messages (sent, then
+delivered, then read) for those 20,000 messages, matched by wamid and by our id in
+biz_opaque_callback_data, as Meta sends them.
 --loadgen wrk drives the load with wrk (apt-get install wrk) instead of this process: the
 deliveries are prepared and signed before the clock starts, and wrk's C loop costs the shared
 cores much less per request (the stack under test gets the CPU a separate load machine would
@@ -54,18 +56,8 @@ const statusShare = Math.min(100, Math.max(0, Number(values.statuses))) / 100;
 const ch = await benchChannel({ runtime, pgStats: values["pg-stats"] });
 const { phoneNumberId, wabaId } = ch;
 
-// messages the statuses are about: sent earlier through the pipeline, accepted with a wamid
-const outbound = statusShare > 0
-  ? await ch.sql<{ id: string; wamid: string; recipient: string }>(
-    `insert into messages (client_id, phone_number_id, direction, wamid, type, status, recipient)
-     select p.client_id, p.id, 'outbound', 'wamid.OUT' || g, 'template', 'accepted',
-       '4477' || lpad(g::text, 8, '0')
-       from generate_series(1, 20000) g, phone_numbers p where p.client_id = $1
-     returning id, wamid, recipient`,
-    [ch.clientId],
-  )
-  : [];
-if (outbound.length) await ch.sql("analyze messages");
+// the client's history (see seedHistory): the statuses are about these messages
+const outbound = await ch.seedHistory(20_000);
 // the client's own receiver: counts what it is sent and answers 200 at once
 let delivered = 0;
 const receiver = values["client-endpoint"]
