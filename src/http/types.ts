@@ -22,5 +22,10 @@ export interface AppEnv {
     requestId: string;
     logger: Logger;
     principal: Principal;
+    /**
+     * Set by a route whose request is already recorded durably elsewhere, so the API request log
+     * would only hold a second copy: an accepted webhook delivery is in webhook_inbox.
+     */
+    recordedElsewhere: boolean;
   };
 }

@@ -12,8 +12,9 @@ export function clientIp(headers: Headers, remoteAddr: string | undefined): stri
 
 /**
  * Gives each request an id (a well-formed incoming X-Request-Id is kept, so traces join up), a
- * logger tagged with it, and after the response one API request log entry and one log line.
- * Only technical metadata is recorded: never bodies, query strings or credentials.
+ * logger tagged with it, and after the response one log line and, unless the route recorded the
+ * request elsewhere, one API request log entry. Only technical metadata is recorded: never bodies,
+ * query strings or credentials.
  */
 export function requestContext(options: { logger: Logger; sink: RequestLogSink }) {
   return async function requestContext(c, next) {
@@ -45,7 +46,8 @@ export function requestContext(options: { logger: Logger; sink: RequestLogSink }
       latency_ms: latency,
       client_id: entry.client_id,
     });
-    if (route === "/healthz") return;
+    // health checks are noise; a request recorded elsewhere (see recordedElsewhere) needs no copy
+    if (route === "/healthz" || c.get("recordedElsewhere")) return;
     const pending = options.sink.record(entry).catch((error) =>
       options.logger.error("request_log_failed", { message: String(error?.message ?? error) })
     );

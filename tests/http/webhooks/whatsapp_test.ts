@@ -62,6 +62,46 @@ Deno.test("a POST with a missing, wrong or stale signature gets 401 and stores n
   }
 });
 
+Deno.test("an accepted delivery is recorded in the inbox, not again in the request log; a refused one is logged", async () => {
+  const ch = await startChannel();
+  try {
+    const raw = JSON.stringify(
+      envelope(ch.wabaId, ch.phoneNumberId, inbound(CUSTOMER, "text", { text: { body: "log?" } })),
+    );
+    const { signMetaPayload } = await import("../../../src/core/whatsapp/signature.ts");
+    const signature = await signMetaPayload(
+      new TextEncoder().encode(raw),
+      testStack().secrets.meta_app_secret,
+    );
+    const post = async (requestId: string, sig: string) => {
+      const res = await fetch(`${ch.appUrl}/webhooks/whatsapp`, {
+        method: "POST",
+        headers: { "x-request-id": requestId, "x-hub-signature-256": sig },
+        body: raw,
+      });
+      await res.body?.cancel();
+      return res.status;
+    };
+    assert.equal(await post("wa-log-accepted-1", signature), 200);
+    assert.equal(await post("wa-log-repeated-1", signature), 200);
+    assert.equal(await post("wa-log-refused-1", `sha256=${"0".repeat(64)}`), 401);
+    await ch.app.deps.requestLog.flush();
+    const logged = await sql<{ request_id: string; route: string; status: number }>(
+      "select request_id, route, status from api_request_log where request_id like 'wa-log-%'",
+    );
+    assert.deepEqual(logged, [
+      { request_id: "wa-log-refused-1", route: "/webhooks/whatsapp", status: 401 },
+    ]);
+    const inbox = await sql<{ n: number }>(
+      "select count(*)::int as n from webhook_inbox where dedupe_key = $1",
+      [signature.slice("sha256=".length)],
+    );
+    assert.equal(inbox[0].n, 1);
+  } finally {
+    await ch.close();
+  }
+});
+
 Deno.test("inbound text, image, interactive and button messages are stored for the owning client, encrypted, once", async () => {
   const ch = await startChannel();
   try {

@@ -58,6 +58,9 @@ export function whatsappWebhookRoutes(
           { text, events: parsed.events },
           signature!.trim().slice(7),
         );
+        // the inbox row is this delivery's record (a duplicate's is its first copy's); refused
+        // deliveries, which are recorded nowhere else, stay in the API request log
+        c.set("recordedElsewhere", true);
         return c.json({ received: true, duplicate }, 200);
       },
     );
