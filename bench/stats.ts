@@ -16,3 +16,53 @@ export function loadAverage(): string {
     return "?";
   }
 }
+
+/** CPU seconds each live process has used so far, with its command line (Linux /proc; else empty). */
+export function processCpu(): Map<number, { cmd: string; seconds: number }> {
+  const out = new Map<number, { cmd: string; seconds: number }>();
+  let entries: Iterable<Deno.DirEntry>;
+  try {
+    entries = Deno.readDirSync("/proc");
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      // fields after the command name, which is in parentheses and may hold spaces
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
+      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " ");
+      out.set(Number(e.name), { cmd, seconds: ticks / 100 }); // USER_HZ is 100 on Linux
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU time used between two processCpu() snapshots by each group of processes (the first group
+ * whose test accepts a process's pid and command line gets it), as microseconds per `units`.
+ * Processes that ended between the snapshots are not counted.
+ */
+export function cpuPerUnit(
+  before: ReturnType<typeof processCpu>,
+  after: ReturnType<typeof processCpu>,
+  groups: Array<[string, (pid: number, cmd: string) => boolean]>,
+  units: number,
+): string {
+  const used = new Map<string, number>(groups.map(([name]) => [name, 0]));
+  for (const [pid, now] of after) {
+    const group = groups.find(([, test]) => test(pid, now.cmd));
+    if (!group) continue;
+    const seconds = now.seconds - (before.get(pid)?.seconds ?? 0);
+    used.set(group[0], used.get(group[0])! + seconds);
+  }
+  const total = [...used.values()].reduce((a, b) => a + b, 0);
+  if (!total || !units) return "CPU per unit: not measured (needs Linux /proc)";
+  const us = (s: number) => Math.round((s / units) * 1e6);
+  return [...used].map(([name, s]) => `${name} ${us(s)} µs`).join(", ") +
+    `; all ${us(total)} µs`;
+}

@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { createHmac } from "node:crypto";
 import { buildStatus } from "../tests/_support/meta_payloads.ts";
 import { benchChannel } from "./channel_stack.ts";
-import { loadAverage, percentile } from "./stats.ts";
+import { cpuPerUnit, loadAverage, percentile, processCpu } from "./stats.ts";
 
 const HELP =
   `deno run -A bench/whatsapp_ingest.ts [--connections N] [--seconds S] [--runtime deno|workerd]
@@ -139,6 +139,8 @@ const sign = (body: string) => `sha256=${createHmac("sha256", secret).update(bod
 interface LoadResult {
   /** performance.now() when the first request went out */
   startedAt: number;
+  /** processCpu() then */
+  cpuAtStart: ReturnType<typeof processCpu>;
   answered: number;
   errors: number;
   elapsed: number;
@@ -153,6 +155,7 @@ async function denoLoad(): Promise<LoadResult> {
   const latencies: number[] = [];
   let errors = 0;
   let bytes = 0;
+  const cpuAtStart = processCpu();
   const started = performance.now();
   const end = started + seconds * 1000;
   try {
@@ -182,6 +185,7 @@ async function denoLoad(): Promise<LoadResult> {
   }
   return {
     startedAt: started,
+    cpuAtStart,
     answered: latencies.length,
     errors,
     elapsed: (performance.now() - started) / 1000,
@@ -231,6 +235,7 @@ function done(summary, latency, requests)
 end
 `,
     );
+    const cpuAtStart = processCpu();
     const startedAt = performance.now();
     const out = await new Deno.Command("wrk", {
       args: [
@@ -253,6 +258,7 @@ end
     const answered = Number(m[1]);
     return {
       startedAt,
+      cpuAtStart,
       answered,
       errors: Number(m[2]),
       elapsed: Number(m[3]) / 1e6,
@@ -282,6 +288,13 @@ try {
     processedAt = performance.now();
     if (pending > 0) await new Promise((r) => setTimeout(r, 250));
   }
+  const cpu = cpuPerUnit(load.cpuAtStart, processCpu(), [
+    ["app", (_pid, cmd) => cmd.includes("src/entry/deno.ts") || cmd.includes("workerd")],
+    ["PostgREST", (_pid, cmd) => cmd.includes("postgrest")],
+    ["PostgreSQL", (_pid, cmd) => cmd.includes("postgres")],
+    // the stand-in for Supabase's gateway runs in this process, with the Deno load generator
+    ["this process (gateway, load)", (pid) => pid === Deno.pid],
+  ], accepted);
   const [inbound] = await ch.sql<{ n: string }>(
     "select count(*) as n from messages where direction = 'inbound'",
   );
@@ -325,6 +338,7 @@ try {
       total.toFixed(1)
     } s.${clientLine} ${loadAverage()}`,
   );
+  console.log(`\nCPU per webhook, load and processing: ${cpu}`);
   if (values["pg-stats"]) console.log(`\n${await ch.topStatements()}`);
 } finally {
   await receiver?.shutdown();
