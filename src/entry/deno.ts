@@ -23,9 +23,11 @@ if (import.meta.main) {
   const jobLogger = jsonLogger({ level: env.LOG_LEVEL, base: { service: "glooft-edge" } });
   let bell: ReturnType<typeof localDoorbell> | undefined;
   const { app, deps, sweep } = await composeApp(env, {
-    // a few batches at a time: on a small host, more concurrent batches only contend in the
-    // database and shrink each batch (docs/benchmarks.md §5.2: 32 gave 215 webhooks/s, 4 gave 585)
-    doorbell: (handle) => bell = localDoorbell({ handle, logger: jobLogger, concurrency: 4 }),
+    // few, large batches: a batch's calls cost about the same for 5 items as for 50, so on a
+    // small host more concurrent batches only shrink each one and contend in the database
+    // (docs/benchmarks.md §5: 4 × 25 took ~940 µs of CPU per webhook, 2 × 100 ~620–820 µs)
+    doorbell: (handle) =>
+      bell = localDoorbell({ handle, logger: jobLogger, concurrency: 2, batchSize: 100 }),
   });
   const port = Number(Deno.env.get("PORT") ?? 8787);
   const hostname = Deno.env.get("HOST") ?? "127.0.0.1";
