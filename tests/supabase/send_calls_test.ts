@@ -270,3 +270,43 @@ Deno.test("a request that loses the insert race for its Idempotency-Key answers 
     await winner.end();
   }
 });
+
+Deno.test("claims lock their recipients in id order, so a claim and an enqueue sharing recipients cannot deadlock", async () => {
+  const t = await tenant();
+  const one = t.request();
+  const two = t.request();
+  await t.db.rpc("enqueue_messages", { requests: [one, two] });
+  const rows = await sql<{ id: string; contact_id: string }>(
+    "select id, contact_id from messages where id = any($1) order by contact_id",
+    [[one.id, two.id]],
+  );
+  const [low, high] = rows; // low.contact_id < high.contact_id
+  // another call (an enqueue, say) that takes the same contacts in id order: the lower first
+  const other = new pg.Client({ connectionString: testStack().adminDbUrl });
+  await other.connect();
+  try {
+    await other.query("begin");
+    await other.query("set local lock_timeout = '5s'");
+    await other.query("select 1 from contacts where id = $1 for update", [low.contact_id]);
+    // the claim names the higher contact's message first (a supabase-js builder runs only once
+    // awaited: start it now); it must wait for the lower contact without holding the higher
+    const claim = (async () =>
+      await t.db.rpc("claim_outbound_messages", {
+        message_ids: [high.id, low.id],
+        lease_seconds: 30,
+        recipient_gap_ms: 6000,
+      }))();
+    await new Promise((r) => setTimeout(r, 300));
+    // taken in request order, the claim would hold this one now and PostgreSQL would abort one
+    // of the two calls as a deadlock
+    await other.query("select 1 from contacts where id = $1 for update", [high.contact_id]);
+    await other.query("commit");
+    const { data, error } = await claim;
+    assert.equal(error, null);
+    const answers = data as Answer[];
+    assert.deepEqual(answers.map((a) => a.outcome), ["claimed", "claimed"]);
+    assert.deepEqual(answers.map((a) => a.message!.id), [high.id, low.id]);
+  } finally {
+    await other.end();
+  }
+});
