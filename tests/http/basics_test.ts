@@ -16,7 +16,7 @@ Deno.test("/healthz answers 503 when the database does not", async () => {
   assert.deepEqual(res.body, { status: "unavailable" });
 });
 
-Deno.test("every response carries a request id and security headers; a good incoming id is kept", async () => {
+Deno.test("every response carries a request id and (but on provider webhooks) security headers; a good incoming id is kept", async () => {
   const { call } = await appUnderTest();
   const fresh = await call("/healthz");
   assert.match(fresh.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);

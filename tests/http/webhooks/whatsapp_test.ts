@@ -80,6 +80,9 @@ Deno.test("an accepted delivery is recorded in the inbox, not again in the reque
         body: raw,
       });
       await res.body?.cancel();
+      // traced like every answer; browser security headers only where a browser may read
+      assert.equal(res.headers.get("x-request-id"), requestId);
+      assert.equal(res.headers.get("x-frame-options"), null);
       return res.status;
     };
     assert.equal(await post("wa-log-accepted-1", signature), 200);
