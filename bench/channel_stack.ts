@@ -17,9 +17,11 @@ export async function benchChannel(options: {
   /** load pg_stat_statements, so `topStatements()` can say where the database's time went */
   pgStats?: boolean;
   env?: Record<string, string>;
+  /** WhatsApp numbers of the client (default 1), each paced at 1,000/s */
+  numbers?: number;
   graph?: (
     appWebhookUrl: string,
-    ids: { phoneNumberId: string; token: string; wabaId: string },
+    ids: { phoneNumberId: string; phoneNumberIds: string[]; token: string; wabaId: string },
   ) => Promise<{ url: string; close(): Promise<void> }>;
 }) {
   const dir = join(ROOT, ".dev", `bench-${Date.now()}-${Deno.pid}`);
@@ -35,7 +37,11 @@ export async function benchChannel(options: {
   if (options.pgStats) {
     await withAdmin(stack.adminDbUrl, (c) => c.query("create extension pg_stat_statements"));
   }
-  const phoneNumberId = "106540352242999";
+  const phoneNumberIds = Array.from(
+    { length: Math.max(1, options.numbers ?? 1) },
+    (_, k) => String(106540352242999 + k),
+  );
+  const phoneNumberId = phoneNumberIds[0];
   const wabaId = "102290129340999";
   const token = `EMU-${crypto.randomUUID()}`;
   const service = createClient(stack.supabaseUrl, stack.secrets.service_role_key, {
@@ -52,10 +58,12 @@ export async function benchChannel(options: {
       "insert into whatsapp_business_accounts (client_id, waba_id, access_token_ciphertext) values ($1, $2, $3) returning id",
       [clientId, wabaId, await encryptField(dek, token, `wa_token:${wabaId}`)],
     );
-    await c.query(
-      "insert into phone_numbers (client_id, waba_account_id, phone_number_id, display_phone_number, messages_per_second) values ($1, $2, $3, '15550001111', 1000)",
-      [clientId, w.rows[0].id, phoneNumberId],
-    );
+    for (const [k, id] of phoneNumberIds.entries()) {
+      await c.query(
+        "insert into phone_numbers (client_id, waba_account_id, phone_number_id, display_phone_number, messages_per_second) values ($1, $2, $3, $4, 1000)",
+        [clientId, w.rows[0].id, id, String(15550001111 + k)],
+      );
+    }
   });
   const { key } = await createApiKey(service, await importPepper(stack.secrets.api_key_pepper), {
     clientId,
@@ -67,7 +75,12 @@ export async function benchChannel(options: {
   const port = await freePort();
   const appUrl = `http://127.0.0.1:${port}`;
   const graph = options.graph
-    ? await options.graph(`${appUrl}/webhooks/whatsapp`, { phoneNumberId, token, wabaId })
+    ? await options.graph(`${appUrl}/webhooks/whatsapp`, {
+      phoneNumberId,
+      phoneNumberIds,
+      token,
+      wabaId,
+    })
     : null;
   const app = await startAppProcess({
     runtime: options.runtime,
@@ -86,12 +99,13 @@ export async function benchChannel(options: {
     key,
     clientId,
     phoneNumberId,
+    phoneNumberIds,
     wabaId,
     sql: <T>(text: string, params: unknown[] = []) =>
       withAdmin(stack.adminDbUrl, async (c) => (await c.query(text, params)).rows as T[]),
     /**
      * The client's history, as a live client has it: `count` outbound messages, accepted with a
-     * wamid, to as many contacts (numbers `prefix` + 8 digits), then ANALYZE. A live database
+     * wamid, from the first number to as many contacts (numbers `prefix` + 8 digits), then ANALYZE. A live database
      * has statistics; without them the planner takes the tables for tiny ones and may scan a
      * client's whole index where the primary key would do, which would measure the empty
      * database of a first deployment, not a working one.
@@ -111,9 +125,9 @@ export async function benchChannel(options: {
              status, recipient)
            select p.client_id, p.id, c.id, 'outbound', 'wamid.OUT' || c.wa_id, 'template',
              'accepted', c.wa_id
-             from people c, phone_numbers p where p.client_id = $1
+             from people c, phone_numbers p where p.client_id = $1 and p.phone_number_id = $4
            returning id, wamid, recipient`,
-          [clientId, prefix, count],
+          [clientId, prefix, count, phoneNumberId],
         )).rows as Array<{ id: string; wamid: string; recipient: string }>);
       await withAdmin(stack.adminDbUrl, (c) => c.query("analyze contacts, messages"));
       return rows;

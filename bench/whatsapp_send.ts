@@ -10,7 +10,9 @@ Send pipeline throughput on the local stack: C clients post N template messages 
 recipients) to POST /v1/messages; the app's pipeline claims, paces, sends them to the Graph API
 emulator and records the answers. Reports API accept rate (202/s, p50/p99) and the pipeline's
 rate: messages accepted by the emulator per second, first request to last acceptance.
-Per-recipient pacing is off (distinct recipients); per-number pacing is 1,000/s. 127.0.0.1 only.
+Per-recipient pacing is off (distinct recipients); per-number pacing is 1,000/s (Meta's highest
+per-number throughput). --numbers N gives the client N numbers and spreads the messages over them,
+to see what the pipeline does above one number's cap. 127.0.0.1 only.
 Before the run the client is given a history, as a live client has: 20,000 earlier messages to
 other contacts, and the tables analysed (a live database has statistics).
 --pg-stats loads pg_stat_statements and prints the statements that took the most database time.`;
@@ -22,6 +24,7 @@ const { values } = parseArgs({
     connections: { type: "string", default: "32" },
     runtime: { type: "string", default: "deno" },
     "pg-stats": { type: "boolean", default: false },
+    numbers: { type: "string", default: "1" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -37,12 +40,13 @@ let emulator: Awaited<ReturnType<typeof startGraphEmulator>> | undefined;
 const ch = await benchChannel({
   runtime,
   pgStats: values["pg-stats"],
+  numbers: Math.min(10, Math.max(1, Number(values.numbers))),
   env: { RECIPIENT_MIN_INTERVAL_MS: "0" },
   graph: async (_webhookUrl, ids) => {
     emulator = await startGraphEmulator({
       port: 0,
       appSecret: "unused-no-webhooks",
-      tokens: { [ids.phoneNumberId]: ids.token },
+      tokens: Object.fromEntries(ids.phoneNumberIds.map((id) => [id, ids.token])),
       quiet: true,
       // status webhooks off: this measures the send path alone
       webhookUrl: undefined,
@@ -68,6 +72,7 @@ try {
         headers: { authorization: `Bearer ${ch.key}`, "content-type": "application/json" },
         body: JSON.stringify({
           to: `44770${String(i).padStart(7, "0")}`,
+          phone_number_id: ch.phoneNumberIds[i % ch.phoneNumberIds.length],
           type: "template",
           template: { name: "order_update", language: { code: "en_US" } },
         }),
