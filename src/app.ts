@@ -87,7 +87,8 @@ export function createApp(deps: AppDeps) {
   app.notFound(onNotFound);
   app.use(requestContext({ logger: deps.logger, sink: deps.requestLog }));
   // browser security headers everywhere but on provider webhooks, which only providers'
-  // servers call: there they protect nothing and cost ~30 µs a delivery (docs/benchmarks.md §5)
+  // servers call: there they protect nothing and cost CPU on every delivery
+  // (bench/middleware_cpu.ts, docs/benchmarks.md §5)
   const browserHeaders = secureHeaders({ crossOriginResourcePolicy: "same-origin" });
   app.use((c, next) => c.req.path.startsWith("/webhooks/") ? next() : browserHeaders(c, next));
   app.use(

@@ -25,7 +25,8 @@ if (import.meta.main) {
   const { app, deps, sweep } = await composeApp(env, {
     // few, large batches: a batch's calls cost about the same for 5 items as for 50, so on a
     // small host more concurrent batches only shrink each one and contend in the database
-    // (docs/benchmarks.md §5: 4 × 25 took ~940 µs of CPU per webhook, 2 × 100 ~620–820 µs)
+    // (docs/benchmarks.md §5: CPU per webhook in app, PostgREST and PostgreSQL ~850 µs with
+    // 4 × 25, 570–750 µs with 2 × 100)
     doorbell: (handle) =>
       bell = localDoorbell({ handle, logger: jobLogger, concurrency: 2, batchSize: 100 }),
   });
