@@ -35,7 +35,31 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/**
+ * A port nothing listens on, for a server started right after. It is picked below the kernel's
+ * ephemeral range (the ports outgoing connections get their local end from): a port the kernel
+ * hands out for `listen(0)` lies inside that range, and a connection opened meanwhile could take
+ * it before our server binds it, which failed a start with "Address in use".
+ */
 export function freePort(): Promise<number> {
+  let lowest = 32768;
+  try {
+    lowest = Number(
+      Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").split(/\s+/)[0],
+    );
+  } catch {
+    // not Linux: keep the usual default
+  }
+  const top = Math.max(10000, Math.min(lowest, 65536));
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 10000 + Math.floor(Math.random() * (top - 10000));
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return Promise.resolve(port);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    }
+  }
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
