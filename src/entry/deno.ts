@@ -26,9 +26,10 @@ if (import.meta.main) {
     // few, large batches: a batch's calls cost about the same for 5 items as for 50, so on a
     // small host more concurrent batches only shrink each one and contend in the database
     // (docs/benchmarks.md §5: CPU per webhook in app, PostgREST and PostgreSQL ~850 µs with
-    // 4 × 25, 570–750 µs with 2 × 100; 2 × 200 a little less again)
+    // 4 × 25, 570–750 µs with 2 × 100; 2 × 200 saved a little more without client webhooks but
+    // cost 13 % more with them, 400 deliveries in flight)
     doorbell: (handle) =>
-      bell = localDoorbell({ handle, logger: jobLogger, concurrency: 2, batchSize: 200 }),
+      bell = localDoorbell({ handle, logger: jobLogger, concurrency: 2, batchSize: 100 }),
   });
   const port = Number(Deno.env.get("PORT") ?? 8787);
   const hostname = Deno.env.get("HOST") ?? "127.0.0.1";
