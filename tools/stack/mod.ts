@@ -50,8 +50,8 @@ export function freePort(): Promise<number> {
   } catch {
     // not Linux: keep the usual default
   }
-  const top = Math.max(10000, Math.min(lowest, 65536));
-  for (let attempt = 0; attempt < 100; attempt++) {
+  const top = Number.isFinite(lowest) ? Math.min(lowest, 65536) : 10000;
+  for (let attempt = 0; top > 10000 && attempt < 100; attempt++) {
     const port = 10000 + Math.floor(Math.random() * (top - 10000));
     try {
       Deno.listen({ hostname: "127.0.0.1", port }).close();
