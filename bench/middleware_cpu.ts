@@ -4,6 +4,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { requestContext } from "../src/http/middleware/request_context.ts";
 import { jsonLogger } from "../src/adapters/logging/json_logger.ts";
 import type { AppEnv } from "../src/http/types.ts";
+import { processCpu } from "./stats.ts";
 
 const HELP = `deno run -A bench/middleware_cpu.ts [--seconds S] [--connections C]
 
@@ -28,11 +29,7 @@ if (values.help) {
   Deno.exit(0);
 }
 
-const ownCpuSeconds = () => {
-  const stat = Deno.readTextFileSync("/proc/self/stat");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100;
-};
+const ownCpuSeconds = () => processCpu().get(Deno.pid)?.seconds ?? NaN;
 
 function variant(withContext: boolean, withHeaders: boolean) {
   const app = new Hono<AppEnv>();
