@@ -132,6 +132,27 @@ export async function benchChannel(options: {
       await withAdmin(stack.adminDbUrl, (c) => c.query("analyze contacts, messages"));
       return rows;
     },
+    /**
+     * Waits until the consumer has processed every recorded delivery, or `timeoutMs` passed;
+     * returns what is still pending and performance.now() when that was last counted.
+     */
+    async inboxDrained(
+      options: { pollMs?: number; timeoutMs?: number } = {},
+    ): Promise<{ pending: number; at: number }> {
+      const deadline = performance.now() + (options.timeoutMs ?? 300_000);
+      for (;;) {
+        const [row] = await withAdmin(
+          stack.adminDbUrl,
+          async (c) =>
+            (await c.query("select count(*) as n from webhook_inbox where processed_at is null"))
+              .rows,
+        );
+        const pending = Number(row.n);
+        const at = performance.now();
+        if (pending === 0 || at >= deadline) return { pending, at };
+        await new Promise((r) => setTimeout(r, options.pollMs ?? 250));
+      }
+    },
     /** The statements that took the most database time (needs `pgStats`), as a Markdown table. */
     async topStatements(limit = 12): Promise<string> {
       const rows = await withAdmin(stack.adminDbUrl, async (c) =>

@@ -77,13 +77,8 @@ try {
       if (res.status !== 200) throw new Error(`Webhook answered ${res.status}`);
     }
     // one status at a time per message, as Meta sends them
-    for (;;) {
-      const [row] = await ch.sql<{ n: string }>(
-        "select count(*) as n from webhook_inbox where processed_at is null",
-      );
-      if (Number(row.n) === 0) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const { pending } = await ch.inboxDrained({ pollMs: 100 });
+    if (pending) throw new Error(`${pending} deliveries were still unprocessed after 5 minutes`);
   }
   const [read] = await ch.sql<{ n: string }>(
     "select count(*) as n from messages where status = 'read' and wamid like 'wamid.HOT%'",

@@ -277,17 +277,8 @@ try {
   const accepted = load.answered - errors;
 
   // wait for the consumer to finish everything acknowledged
-  let pending = Infinity;
-  let processedAt = performance.now();
+  const { pending, at: processedAt } = await ch.inboxDrained();
   const deadline = performance.now() + 300_000;
-  while (pending > 0 && performance.now() < deadline) {
-    const [row] = await ch.sql<{ n: string }>(
-      "select count(*) as n from webhook_inbox where processed_at is null",
-    );
-    pending = Number(row.n);
-    processedAt = performance.now();
-    if (pending > 0) await new Promise((r) => setTimeout(r, 250));
-  }
   const cpu = cpuPerUnit(load.cpuAtStart, processCpu(), [
     ["app", (_pid, cmd) => cmd.includes("src/entry/deno.ts") || cmd.includes("workerd")],
     ["PostgREST", (_pid, cmd) => cmd.includes("postgrest")],
