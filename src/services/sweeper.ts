@@ -6,12 +6,14 @@ export type DueWork = (limit: number) => Promise<Job[]>;
 /**
  * Step 5: finds work that was recorded but not finished (a lost doorbell, a crashed consumer, a
  * retry whose time has come) and rings it again. Cross-tenant, so it uses the service role.
- * `extra` lets other parts (client webhook deliveries) add their own due work.
+ * `extra` lets other parts (client webhook deliveries) add their own due work. Each run also
+ * applies the webhook inbox's retention (purge_webhook_inbox: processed deliveries after Meta's
+ * 7-day retry window, set-aside ones after 30 days), at most `purgeLimit` rows at a time.
  */
 export async function sweep(
   deps: Pick<ServiceDeps, "db" | "doorbell" | "logger" | "now">,
-  options: { limit?: number; extra?: DueWork[] } = {},
-): Promise<{ inbox: number; sends: number; other: number }> {
+  options: { limit?: number; extra?: DueWork[]; purgeLimit?: number } = {},
+): Promise<{ inbox: number; sends: number; other: number; purged: number }> {
   const limit = options.limit ?? 500;
   const now = new Date(deps.now()).toISOString();
   const service = deps.db.service;
@@ -43,5 +45,11 @@ export async function sweep(
     await deps.doorbell.ring(jobs);
     deps.logger.info("sweep", { inbox: inbox.data.length, sends: sends.data.length, other });
   }
-  return { inbox: inbox.data.length, sends: sends.data.length, other };
+  const purge = await service.rpc("purge_webhook_inbox", {
+    max_rows: options.purgeLimit ?? 5000,
+  });
+  if (purge.error) throw new Error(`Inbox retention failed: ${purge.error.message}`);
+  const purged = purge.data as number;
+  if (purged) deps.logger.info("inbox_purged", { rows: purged });
+  return { inbox: inbox.data.length, sends: sends.data.length, other, purged };
 }

@@ -229,10 +229,12 @@ export async function processInboxItems(
 
   const done = items.filter((i) => !failures.has(i.id)).map((i) => i.id);
   if (done.length) {
+    // every event is stored by now: the raw payload goes (the row stays, for dedupe of retries)
     const { error } = await service.from("webhook_inbox").update({
       processed_at: new Date(deps.now()).toISOString(),
       locked_until: null,
       last_error: null,
+      payload_ciphertext: null,
     }).in("id", done);
     if (error) throw new Error(`Could not mark inbox items done: ${error.message}`);
   }
