@@ -9,7 +9,9 @@ const HELP =
 Send pipeline throughput on the local stack: C clients post N template messages (distinct
 recipients) to POST /v1/messages; the app's pipeline claims, paces, sends them to the Graph API
 emulator and records the answers. Reports API accept rate (202/s, p50/p99) and the pipeline's
-rate: messages accepted by the emulator per second, first request to last acceptance.
+rate: messages accepted by the emulator per second, first request to last acceptance, and its
+sustained rate: the middle 80 % of acceptances (10th to 90th percentile by time, so without the
+ramp-up and the drain) over the time they span, with the slowest and fastest whole second in it.
 Per-recipient pacing is off (distinct recipients); per-number pacing is 1,000/s (Meta's highest
 per-number throughput). --numbers N gives the client N numbers and spreads the messages over them,
 to see what the pipeline does above one number's cap. 127.0.0.1 only.
@@ -89,6 +91,7 @@ try {
   }
   const done = (performance.now() - started) / 1000;
   const sent = emulator!.messages().length;
+  const steady = sustainedRate(emulator!.messages().map((m) => Date.parse(m.receivedAt)));
   // the last results may still be on their way to the database when the emulator has them all
   const accepted = () =>
     ch.sql<{ accepted: string }>(
@@ -102,13 +105,13 @@ try {
     [row] = await accepted();
   }
   console.log(
-    `| runtime | messages | connections | API 202/s | p50 | p99 | errors | pipeline sent/s | recorded accepted |
-|---|---|---|---|---|---|---|---|---|
+    `| runtime | messages | connections | API 202/s | p50 | p99 | errors | pipeline sent/s | sustained sent/s (slowest–fastest second) | recorded accepted |
+|---|---|---|---|---|---|---|---|---|---|
 | ${runtime} | ${total} | ${connections} | ${((total - errors) / enqueued).toFixed(0)} | ${
       percentile(latencies, 50).toFixed(1)
-    } ms | ${percentile(latencies, 99).toFixed(1)} ms | ${errors} | ${
-      (sent / done).toFixed(0)
-    } | ${row.accepted} |`,
+    } ms | ${percentile(latencies, 99).toFixed(1)} ms | ${errors} | ${(sent / done).toFixed(0)} | ${
+      steady.rate.toFixed(0)
+    } (${steady.slowest}–${steady.fastest}) | ${row.accepted} |`,
   );
   console.log(
     `\nAll ${sent} at the emulator after ${done.toFixed(1)} s (requests done after ${
@@ -119,4 +122,28 @@ try {
 } finally {
   client.close();
   await ch.close();
+}
+
+/**
+ * The rate between the 10th and 90th percentile acceptance (ramp-up and drain left out), and the
+ * counts of the slowest and fastest whole seconds inside that span.
+ */
+function sustainedRate(times: number[]): { rate: number; slowest: number; fastest: number } {
+  const sorted = [...times].sort((a, b) => a - b);
+  if (sorted.length < 10) return { rate: 0, slowest: 0, fastest: 0 };
+  const from = Math.floor(sorted.length * 0.1);
+  const to = Math.floor(sorted.length * 0.9);
+  const span = Math.max(1, sorted[to] - sorted[from]);
+  const perSecond = new Map<number, number>();
+  for (const t of sorted.slice(from, to + 1)) {
+    const s = Math.floor(t / 1000);
+    perSecond.set(s, (perSecond.get(s) ?? 0) + 1);
+  }
+  // the first and last seconds of the span are partial
+  const whole = [...perSecond.entries()].sort((a, b) => a[0] - b[0]).slice(1, -1).map((e) => e[1]);
+  return {
+    rate: ((to - from) * 1000) / span,
+    slowest: whole.length ? Math.min(...whole) : 0,
+    fastest: whole.length ? Math.max(...whole) : 0,
+  };
 }
