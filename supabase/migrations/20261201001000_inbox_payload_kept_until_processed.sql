@@ -22,8 +22,11 @@ where processed_at is not null and last_error is null;
 
 -- the purge finds old rows by received_at (a row is processed after it is received). BRIN: rows are
 -- appended in received_at order, and a BRIN entry costs the insert almost nothing, where a b-tree
--- entry would be paid by every delivery on the answer path.
-create index webhook_inbox_received_brin on public.webhook_inbox using brin (received_at);
+-- entry would be paid by every delivery on the answer path. Ranges not yet summarized are read in
+-- full by every purge, so autovacuum summarizes each range as soon as the next one starts
+-- (autosummarize): a purge then reads the ranges holding old rows and little else.
+create index webhook_inbox_received_brin on public.webhook_inbox using brin (received_at)
+  with (autosummarize = on);
 -- a purged delivery clears unrouted_webhook_events.inbox_id (on delete set null): without an index
 -- that foreign-key action would scan the whole table for every purged row
 create index unrouted_webhook_events_inbox_idx on public.unrouted_webhook_events (inbox_id)
