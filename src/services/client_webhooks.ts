@@ -12,7 +12,11 @@ import {
 } from "../adapters/supabase/webhook_endpoints_store.ts";
 import { decryptField, encryptField } from "../core/crypto/envelope.ts";
 import { checkWebhookUrl } from "../core/webhooks/ssrf_guard.ts";
-import { signStandardWebhook, WEBHOOK_HEADERS } from "../core/webhooks/standard_webhooks.ts";
+import {
+  signStandardWebhook,
+  WEBHOOK_HEADERS,
+  webhookSigningKey,
+} from "../core/webhooks/standard_webhooks.ts";
 import type { EventPublisher } from "../ports/events.ts";
 import type { Job } from "../ports/jobs.ts";
 import type { ServiceDeps } from "./deps.ts";
@@ -126,6 +130,28 @@ export function clientWebhooks(deps: WebhookDeps) {
       .map((e) => e.id);
   }
 
+  /**
+   * Each endpoint's signing key, decrypted and imported once per secret, not once per delivery
+   * (the two cost about as much as the rest of a delivery's crypto). A rotated secret has a new
+   * ciphertext, so it is never signed with the old key; a failure is not remembered.
+   */
+  const signingKeys = new Map<string, { ciphertext: string; key: Promise<CryptoKey> }>();
+  function signingKey(dataKey: CryptoKey, endpointId: string, ciphertext: string) {
+    const hit = signingKeys.get(endpointId);
+    if (hit?.ciphertext === ciphertext) return hit.key;
+    const entry = {
+      ciphertext,
+      key: decryptField(dataKey, ciphertext, `webhook_secret:${endpointId}`)
+        .then(webhookSigningKey),
+    };
+    entry.key.catch(() => {
+      if (signingKeys.get(endpointId) === entry) signingKeys.delete(endpointId);
+    });
+    if (signingKeys.size > 10_000) signingKeys.clear();
+    signingKeys.set(endpointId, entry);
+    return entry.key;
+  }
+
   /** One client's events, each to the given endpoints, recorded with one insert. */
   async function record(
     clientId: string,
@@ -160,7 +186,7 @@ export function clientWebhooks(deps: WebhookDeps) {
   /** One POST; the error (never the body) describes a failure. */
   async function attempt(
     target: URL,
-    message: { id: string; body: string; secret: string },
+    message: { id: string; body: string; secret: CryptoKey },
   ): Promise<{ status: number | null; error: string | null }> {
     const timestamp = Math.floor(deps.now() / 1000);
     try {
@@ -218,11 +244,7 @@ export function clientWebhooks(deps: WebhookDeps) {
       result = await attempt(target.url, {
         id: claimed.event_id,
         body: await decryptField(key, claimed.payload_ciphertext, `webhook_delivery:${claimed.id}`),
-        secret: await decryptField(
-          key,
-          claimed.endpoint.secret_ciphertext,
-          `webhook_secret:${claimed.endpoint_id}`,
-        ),
+        secret: await signingKey(key, claimed.endpoint_id, claimed.endpoint.secret_ciphertext),
       });
     }
 

@@ -91,7 +91,7 @@ Deno.test("a client creates, lists, reads, changes, rotates and deletes an endpo
   ]);
 });
 
-Deno.test("POST /v1/webhook-endpoints/{id}/test delivers a signed webhook.test event to that endpoint, and its deliveries show no payload", async () => {
+Deno.test("POST /v1/webhook-endpoints/{id}/test delivers a webhook.test event signed with the current secret, before and after a rotation, and its deliveries show no payload", async () => {
   const got: Array<{ headers: Headers; body: string }> = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     got.push({ headers: req.headers, body: await req.text() });
@@ -106,17 +106,21 @@ Deno.test("POST /v1/webhook-endpoints/{id}/test delivers a signed webhook.test e
       send(key, "POST", { url, event_types: ["message.received"] }),
     );
     const id = created.body.endpoint.id;
+    const first = created.body.secret as string;
+    const verify = (secret: string, n: number) =>
+      verifyStandardWebhook({ secret, headers: got[n].headers, body: got[n].body });
+    assert.equal((await call(`/v1/webhook-endpoints/${id}/test`, send(key, "POST"))).status, 202);
+    await eventually(() => Promise.resolve(got.length > 0), "the first test event");
+    assert.deepEqual(await verify(first, 0), { valid: true }, "signed with the first secret");
+
     const { secret } = (await call(`/v1/webhook-endpoints/${id}/rotate-secret`, send(key, "POST")))
       .body;
-
     const queued = await call(`/v1/webhook-endpoints/${id}/test`, send(key, "POST"));
     assert.equal(queued.status, 202, JSON.stringify(queued.body));
-    await eventually(() => Promise.resolve(got.length > 0), "the test event");
-    assert.deepEqual(
-      await verifyStandardWebhook({ secret, headers: got[0].headers, body: got[0].body }),
-      { valid: true },
-      "signed with the rotated secret",
-    );
+    await eventually(() => Promise.resolve(got.length > 1), "the test event");
+    got.shift();
+    assert.deepEqual(await verify(secret, 0), { valid: true }, "signed with the rotated secret");
+    assert.deepEqual(await verify(first, 0), { valid: false, reason: "mismatch" }, "not the old");
     const event = JSON.parse(got[0].body);
     assert.equal(event.type, "webhook.test");
     assert.deepEqual(event.data, { endpoint_id: id });
