@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import {
+  finishWebhookAttempts,
+  type WebhookAttempt,
+} from "../../src/adapters/supabase/webhook_endpoints_store.ts";
+import { clientWithToken, createTestClient, signJwt, sql } from "../_support/stack.ts";
+
+/** finish_webhook_attempts straight through PostgREST, as the client webhooks service calls it. */
+
+async function endpointWithDeliveries(count: number, streak = { failures: 0, sinceMinutes: 0 }) {
+  const clientId = await createTestClient("Webhook attempts");
+  const [endpoint] = await sql<{ id: string }>(
+    `insert into webhook_endpoints (client_id, url, secret_ciphertext, consecutive_failures, failing_since)
+     values ($1, 'https://example.com/hook', 'ct', $2,
+       case when $2 > 0 then now() - make_interval(mins => $3) end)
+     returning id`,
+    [clientId, streak.failures, streak.sinceMinutes],
+  );
+  const deliveries = await sql<{ id: string }>(
+    `insert into webhook_deliveries (client_id, endpoint_id, event_id, event_type, payload_ciphertext, locked_until)
+     select $1, $2, 'evt_' || n, 'message.status', 'ct', now() + interval '1 minute'
+     from generate_series(1, $3) as n returning id`,
+    [clientId, endpoint.id, count],
+  );
+  const db = clientWithToken(await signJwt({ client_id: clientId }));
+  return { clientId, endpointId: endpoint.id, ids: deliveries.map((d) => d.id), db };
+}
+
+const attempt = (deliveryId: string, over: Partial<WebhookAttempt> = {}): WebhookAttempt => ({
+  deliveryId,
+  succeeded: true,
+  statusCode: 204,
+  error: null,
+  retryInMs: null,
+  gone: false,
+  disableAfterMs: 3 * 86_400_000,
+  disableAfterFailures: 1000,
+  failuresOverMs: 3_600_000,
+  ...over,
+});
+
+const failure = (deliveryId: string, over: Partial<WebhookAttempt> = {}) =>
+  attempt(deliveryId, {
+    succeeded: false,
+    statusCode: 500,
+    error: "HTTP 500",
+    retryInMs: 60_000,
+    ...over,
+  });
+
+async function endpointState(id: string) {
+  const [row] = await sql<{ consecutive_failures: number; failing: boolean; enabled: boolean }>(
+    "select consecutive_failures, failing_since is not null as failing, enabled from webhook_endpoints where id = $1",
+    [id],
+  );
+  return row;
+}
+
+Deno.test("attempts that all succeeded are finished together: every delivery succeeded, the endpoint's streak cleared, another client's delivery answered null and untouched", async () => {
+  const mine = await endpointWithDeliveries(3, { failures: 4, sinceMinutes: 10 });
+  const other = await endpointWithDeliveries(1);
+  const answers = await finishWebhookAttempts(mine.db, [
+    attempt(mine.ids[0]),
+    attempt(other.ids[0]),
+    attempt(mine.ids[1], { statusCode: 200 }),
+    attempt(mine.ids[2]),
+  ]);
+  assert.deepEqual(answers, [{ disabled: false }, null, { disabled: false }, { disabled: false }]);
+  const rows = await sql<
+    {
+      id: string;
+      status: string;
+      attempts: number;
+      code: number;
+      delivered: boolean;
+      locked: boolean;
+    }
+  >(
+    `select id, status, attempts, last_status_code as code, delivered_at is not null as delivered,
+       locked_until is not null as locked
+     from webhook_deliveries where id = any($1)`,
+    [[...mine.ids, ...other.ids]],
+  );
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  for (const [id, code] of [[mine.ids[0], 204], [mine.ids[1], 200], [mine.ids[2], 204]] as const) {
+    assert.deepEqual(
+      { ...byId.get(id)!, id: undefined },
+      { id: undefined, status: "succeeded", attempts: 1, code, delivered: true, locked: false },
+    );
+  }
+  assert.deepEqual(
+    { ...byId.get(other.ids[0])!, id: undefined },
+    { id: undefined, status: "pending", attempts: 0, code: null, delivered: false, locked: true },
+    "another client's delivery is untouched",
+  );
+  assert.deepEqual(await endpointState(mine.endpointId), {
+    consecutive_failures: 0,
+    failing: false,
+    enabled: true,
+  });
+});
+
+Deno.test("attempts with a failure among them are finished in order: a success after a failure clears the streak, a failure after a success starts one", async () => {
+  const a = await endpointWithDeliveries(2);
+  assert.deepEqual(await finishWebhookAttempts(a.db, [failure(a.ids[0]), attempt(a.ids[1])]), [
+    { disabled: false },
+    { disabled: false },
+  ]);
+  assert.deepEqual(await endpointState(a.endpointId), {
+    consecutive_failures: 0,
+    failing: false,
+    enabled: true,
+  });
+
+  const b = await endpointWithDeliveries(2);
+  await finishWebhookAttempts(b.db, [attempt(b.ids[0]), failure(b.ids[1])]);
+  assert.deepEqual(await endpointState(b.endpointId), {
+    consecutive_failures: 1,
+    failing: true,
+    enabled: true,
+  });
+  const [retry] = await sql<{ status: string; attempts: number; waits: boolean }>(
+    "select status, attempts, next_attempt_at > now() as waits from webhook_deliveries where id = $1",
+    [b.ids[1]],
+  );
+  assert.deepEqual(retry, { status: "pending", attempts: 1, waits: true });
+});
+
+Deno.test("an empty call finishes nothing and answers an empty list", async () => {
+  const a = await endpointWithDeliveries(1);
+  assert.deepEqual(await finishWebhookAttempts(a.db, []), []);
+});
