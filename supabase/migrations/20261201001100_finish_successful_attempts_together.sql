@@ -1,4 +1,4 @@
--- Finishing client webhook attempts: when every attempt of a call succeeded (a healthy endpoint,
+-- Finishing client webhook attempts. When every attempt of a call succeeded (a healthy endpoint,
 -- the usual case), the deliveries are marked with one statement and their endpoints' failure
 -- streaks cleared with another, instead of finish_webhook_attempt's two statements per attempt.
 -- Under ingest with a listening endpoint, finishing was PostgreSQL's largest item: 800 calls took
@@ -6,6 +6,15 @@
 -- §5). Order does not matter when all succeeded (each success only clears the streak). A call with
 -- any failure still goes attempt by attempt in order, since a failure's effect on the streak, and
 -- whether it disables the endpoint, depends on what came before it.
+
+-- A delivered event's payload is not kept: the deliveries API shows status and attempts, never
+-- the body, and a succeeded delivery is never sent again, so the copy of the message text it
+-- carries goes with the update that marks it succeeded (which wrote the whole ~1.5 KB row again).
+-- Pending and failed deliveries keep theirs (encrypted with the client's key).
+alter table public.webhook_deliveries alter column payload_ciphertext drop not null;
+update public.webhook_deliveries set payload_ciphertext = null where status = 'succeeded';
+alter table public.webhook_deliveries add constraint webhook_deliveries_payload_until_delivered
+  check (payload_ciphertext is not null or status = 'succeeded');
 
 create or replace function public.finish_webhook_attempts(attempts jsonb) returns jsonb
 language plpgsql
@@ -37,7 +46,8 @@ begin
         last_status_code = codes[array_position(ids, d.id)],
         last_error = null,
         locked_until = null,
-        delivered_at = now()
+        delivered_at = now(),
+        payload_ciphertext = null
       where d.id = any(ids) and d.client_id = (select private.current_client_id())
       returning d.id, d.endpoint_id
     ), healed as (
@@ -59,6 +69,11 @@ begin
       (a ->> 'retry_in_ms')::bigint, (a ->> 'gone')::boolean, (a ->> 'disable_after_ms')::bigint,
       (a ->> 'disable_after_failures')::integer, (a ->> 'failures_over_ms')::bigint));
   end loop;
+  -- the payloads of this call's successes go, as above
+  select coalesce(array_agg((x.a ->> 'delivery_id')::uuid), '{}') into ids
+  from jsonb_array_elements(attempts) x(a) where (x.a ->> 'succeeded')::boolean;
+  update public.webhook_deliveries d set payload_ciphertext = null
+  where d.id = any(ids) and d.status = 'succeeded' and d.payload_ciphertext is not null;
   return answers;
 end
 $$;

@@ -56,7 +56,7 @@ async function endpointState(id: string) {
   return row;
 }
 
-Deno.test("attempts that all succeeded are finished together: every delivery succeeded, the endpoint's streak cleared, another client's delivery answered null and untouched", async () => {
+Deno.test("attempts that all succeeded are finished together: every delivery succeeded without its payload, the endpoint's streak cleared, another client's delivery answered null and untouched", async () => {
   const mine = await endpointWithDeliveries(3, { failures: 4, sinceMinutes: 10 });
   const other = await endpointWithDeliveries(1);
   const answers = await finishWebhookAttempts(mine.db, [
@@ -74,10 +74,11 @@ Deno.test("attempts that all succeeded are finished together: every delivery suc
       code: number;
       delivered: boolean;
       locked: boolean;
+      payload: boolean;
     }
   >(
     `select id, status, attempts, last_status_code as code, delivered_at is not null as delivered,
-       locked_until is not null as locked
+       locked_until is not null as locked, payload_ciphertext is not null as payload
      from webhook_deliveries where id = any($1)`,
     [[...mine.ids, ...other.ids]],
   );
@@ -85,12 +86,29 @@ Deno.test("attempts that all succeeded are finished together: every delivery suc
   for (const [id, code] of [[mine.ids[0], 204], [mine.ids[1], 200], [mine.ids[2], 204]] as const) {
     assert.deepEqual(
       { ...byId.get(id)!, id: undefined },
-      { id: undefined, status: "succeeded", attempts: 1, code, delivered: true, locked: false },
+      {
+        id: undefined,
+        status: "succeeded",
+        attempts: 1,
+        code,
+        delivered: true,
+        locked: false,
+        payload: false,
+      },
+      "succeeded, its payload dropped",
     );
   }
   assert.deepEqual(
     { ...byId.get(other.ids[0])!, id: undefined },
-    { id: undefined, status: "pending", attempts: 0, code: null, delivered: false, locked: true },
+    {
+      id: undefined,
+      status: "pending",
+      attempts: 0,
+      code: null,
+      delivered: false,
+      locked: true,
+      payload: true,
+    },
     "another client's delivery is untouched",
   );
   assert.deepEqual(await endpointState(mine.endpointId), {
@@ -119,11 +137,18 @@ Deno.test("attempts with a failure among them are finished in order: a success a
     failing: true,
     enabled: true,
   });
-  const [retry] = await sql<{ status: string; attempts: number; waits: boolean }>(
-    "select status, attempts, next_attempt_at > now() as waits from webhook_deliveries where id = $1",
-    [b.ids[1]],
+  const states = await sql<
+    { status: string; attempts: number; waits: boolean; payload: boolean }
+  >(
+    `select status, attempts, next_attempt_at > now() as waits,
+       payload_ciphertext is not null as payload
+     from webhook_deliveries where id = any($1::uuid[]) order by array_position($1::uuid[], id)`,
+    [b.ids],
   );
-  assert.deepEqual(retry, { status: "pending", attempts: 1, waits: true });
+  assert.deepEqual(states, [
+    { status: "succeeded", attempts: 1, waits: false, payload: false },
+    { status: "pending", attempts: 1, waits: true, payload: true },
+  ], "the success drops its payload, the retry keeps it");
 });
 
 Deno.test("an empty call finishes nothing and answers an empty list", async () => {
