@@ -56,7 +56,9 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     fetch: options.fetch,
     // private and loopback receivers only outside production (local receivers in dev and tests)
     allowPrivate: env.ENVIRONMENT !== "production",
-    ...(options.shareWrites === false ? { maxBatch: 1 } : {}),
+    // where jobs run in this process, a new delivery is written claimed for its first attempt
+    // (Workers' queue may run the job elsewhere: it claims there)
+    ...(options.shareWrites === false ? { maxBatch: 1 } : { claimOnRecordSeconds: 60 }),
   });
   const dueWork: DueWork[] = [webhooks.due];
   const services: ServiceDeps = {

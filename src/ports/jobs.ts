@@ -7,7 +7,12 @@ import type { MetaEvent } from "../core/whatsapp/parse_webhook.ts";
 export type Job =
   | { kind: "inbox"; id: number; claimed?: ClaimedInboxItem }
   | { kind: "send"; clientId: string; messageId: string; claimed?: ClaimedSend }
-  | { kind: "webhook_delivery"; clientId: string; deliveryId: string };
+  | {
+    kind: "webhook_delivery";
+    clientId: string;
+    deliveryId: string;
+    claimed?: ClaimedWebhookDelivery;
+  };
 
 /** Rings the consumer: a Cloudflare Queue on Workers, an in-process queue on Deno. */
 export interface Doorbell {
@@ -40,4 +45,15 @@ export interface ClaimedSend {
  */
 export interface ClaimedInboxItem {
   events: MetaEvent[];
+}
+
+/**
+ * A client webhook delivery written already claimed (leased), handed with its body in clear to the
+ * job that makes its first attempt. Only an in-process doorbell carries one; a job without it
+ * (a retry, a sweep, a queue) claims the row and decrypts the body itself.
+ */
+export interface ClaimedWebhookDelivery {
+  endpointId: string;
+  eventId: string;
+  body: string;
 }

@@ -9,6 +9,7 @@ import {
   finishWebhookAttempts,
   insertWebhookDeliveries,
   type WebhookAttempt,
+  webhookEndpointsForDelivery,
 } from "../adapters/supabase/webhook_endpoints_store.ts";
 import { decryptField, encryptField } from "../core/crypto/envelope.ts";
 import { checkWebhookUrl } from "../core/webhooks/ssrf_guard.ts";
@@ -18,7 +19,7 @@ import {
   webhookSigningKey,
 } from "../core/webhooks/standard_webhooks.ts";
 import type { EventPublisher } from "../ports/events.ts";
-import type { Job } from "../ports/jobs.ts";
+import type { ClaimedWebhookDelivery, Job } from "../ports/jobs.ts";
 import type { ServiceDeps } from "./deps.ts";
 
 /**
@@ -89,6 +90,13 @@ export interface WebhookDeps
    * this many (default 100); 1 on Workers, whose isolates do not share writes.
    */
   maxBatch?: number;
+  /**
+   * Where jobs run in this process (Deno), a new delivery is written already claimed for this long
+   * and its job carries the body, so the first attempt needs no claim and no decryption; if the
+   * process dies, the sweeper takes the row once the lease runs out. Off where a queue may run
+   * the job elsewhere (Workers): the body in clear must not travel through it.
+   */
+  claimOnRecordSeconds?: number;
 }
 
 export type DeliveryResult =
@@ -176,11 +184,26 @@ export function clientWebhooks(deps: WebhookDeps) {
           event_id: eventId,
           event_type: event.type,
           payload_ciphertext: await encryptField(key, body, `webhook_delivery:${id}`),
+          body,
         };
       }));
     }))).flat();
-    await insertWebhookDeliveries(deps.db.forClient(clientId), rows);
-    return rows.map((r) => ({ kind: "webhook_delivery" as const, clientId, deliveryId: r.id }));
+    const lease = deps.claimOnRecordSeconds;
+    const lockedUntil = lease ? new Date(deps.now() + lease * 1000).toISOString() : undefined;
+    await insertWebhookDeliveries(
+      deps.db.forClient(clientId),
+      rows.map((
+        { body: _, ...row },
+      ) => (lockedUntil ? { ...row, locked_until: lockedUntil } : row)),
+    );
+    return rows.map((r) => ({
+      kind: "webhook_delivery" as const,
+      clientId,
+      deliveryId: r.id,
+      ...(lockedUntil
+        ? { claimed: { endpointId: r.endpoint_id, eventId: r.event_id, body: r.body } }
+        : {}),
+    }));
   }
 
   /** One POST; the error (never the body) describes a failure. */
@@ -221,15 +244,67 @@ export function clientWebhooks(deps: WebhookDeps) {
     (clientId, ids) => claimWebhookDeliveries(deps.db.forClient(clientId), ids),
     { maxBatch: deps.maxBatch },
   );
+  // a delivery written claimed reads its endpoint fresh, with the others of its client in one call
+  const endpointOf = groupByKey<string, ClaimedDelivery["endpoint"] | null>(
+    async (clientId, ids) => {
+      const found = new Map(
+        (await webhookEndpointsForDelivery(deps.db.forClient(clientId), [...new Set(ids)]))
+          .map((e) => [e.id, e]),
+      );
+      return ids.map((id) => found.get(id) ?? null);
+    },
+    { maxBatch: deps.maxBatch },
+  );
+  /**
+   * The delivery an attempt is for, with its body: from its job when it was written claimed (the
+   * endpoint read fresh), else claimed now and its body decrypted. Null when there is nothing to
+   * attempt (not due, finished, held by another attempt, or its endpoint deleted).
+   */
+  async function attemptFor(
+    job: { clientId: string; deliveryId: string; claimed?: ClaimedWebhookDelivery },
+  ): Promise<
+    { delivery: Omit<ClaimedDelivery, "payload_ciphertext">; body: () => Promise<string> } | null
+  > {
+    const recorded = job.claimed;
+    if (recorded) {
+      const endpoint = await endpointOf(job.clientId, recorded.endpointId);
+      if (!endpoint) return null;
+      return {
+        delivery: {
+          id: job.deliveryId,
+          endpoint_id: recorded.endpointId,
+          event_id: recorded.eventId,
+          attempts: 0,
+          endpoint,
+        },
+        body: () => Promise.resolve(recorded.body),
+      };
+    }
+    const claimed = await claim(job.clientId, job.deliveryId);
+    if (!claimed) return null;
+    return {
+      delivery: claimed,
+      body: async () =>
+        decryptField(
+          await deps.dataKeys.forClient(job.clientId),
+          claimed.payload_ciphertext,
+          `webhook_delivery:${claimed.id}`,
+        ),
+    };
+  }
+
   const finish = groupByKey<WebhookAttempt, { disabled: boolean; reason?: string } | null>(
     (clientId, attempts) => finishWebhookAttempts(deps.db.forClient(clientId), attempts),
     { maxBatch: deps.maxBatch },
   );
 
-  async function deliver(job: { clientId: string; deliveryId: string }): Promise<DeliveryResult> {
+  async function deliver(
+    job: { clientId: string; deliveryId: string; claimed?: ClaimedWebhookDelivery },
+  ): Promise<DeliveryResult> {
     const db = deps.db.forClient(job.clientId);
-    const claimed = await claim(job.clientId, job.deliveryId);
-    if (!claimed) return { outcome: "skipped" };
+    const next = await attemptFor(job);
+    if (!next) return { outcome: "skipped" };
+    const claimed = next.delivery;
     if (!claimed.endpoint.enabled) {
       await cancelWebhookDelivery(db, claimed.id);
       return { outcome: "cancelled" };
@@ -243,7 +318,7 @@ export function clientWebhooks(deps: WebhookDeps) {
       const key = await deps.dataKeys.forClient(job.clientId);
       result = await attempt(target.url, {
         id: claimed.event_id,
-        body: await decryptField(key, claimed.payload_ciphertext, `webhook_delivery:${claimed.id}`),
+        body: await next.body(),
         secret: await signingKey(key, claimed.endpoint_id, claimed.endpoint.secret_ciphertext),
       });
     }
@@ -282,7 +357,12 @@ export function clientWebhooks(deps: WebhookDeps) {
         last_error: result.error,
       });
     } else if (retryInMs !== null) {
-      await deps.doorbell.ring([{ kind: "webhook_delivery", ...job }], { delayMs: retryInMs });
+      // a retry claims the row again (and reads the body from it), like any job without a claim
+      await deps.doorbell.ring([{
+        kind: "webhook_delivery",
+        clientId: job.clientId,
+        deliveryId: job.deliveryId,
+      }], { delayMs: retryInMs });
     }
     return {
       outcome: retryInMs === null ? "failed" : "retrying",

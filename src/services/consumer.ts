@@ -15,7 +15,7 @@ export type JobHandler = (jobs: Job[]) => Promise<unknown>;
 export function jobConsumer(
   deps: ServiceDeps & { router: WebhookRouter },
   others: {
-    webhookDelivery?: (job: { clientId: string; deliveryId: string }) => Promise<unknown>;
+    webhookDelivery?: (job: Extract<Job, { kind: "webhook_delivery" }>) => Promise<unknown>;
   } = {},
 ): JobHandler {
   return async function handleJobs(jobs) {

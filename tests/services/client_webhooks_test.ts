@@ -116,7 +116,12 @@ Deno.test("an inbound message reaches the client's endpoint signed per Standard 
  */
 async function deliveryHarness(
   script: Array<number | "hang">,
-  options: Partial<Pick<WebhookDeps, "disable" | "schedule" | "timeoutMs" | "allowPrivate">> = {},
+  options: Partial<
+    Pick<
+      WebhookDeps,
+      "disable" | "schedule" | "timeoutMs" | "allowPrivate" | "claimOnRecordSeconds"
+    >
+  > = {},
 ) {
   const ch = await startChannel();
   const rx = receiver(script);
@@ -137,7 +142,7 @@ async function deliveryHarness(
     clientId: ch.clientId,
     type: "message.status",
     data: { id: crypto.randomUUID(), wamid: "wamid.X", status: "read", errors: [] },
-  }) as Array<{ clientId: string; deliveryId: string }>;
+  }) as Array<Extract<Job, { kind: "webhook_delivery" }>>;
   const endpointId = created.body.endpoint.id as string;
   return {
     ch,
@@ -209,7 +214,7 @@ Deno.test("a failed delivery is retried with the same webhook-id and a fresh sig
       error: "HTTP 500",
       endpointDisabled: false,
     });
-    assert.deepEqual(h.rung, [{ jobs: [{ kind: "webhook_delivery", ...h.job }], delayMs: 0 }]);
+    assert.deepEqual(h.rung, [{ jobs: [{ ...h.job }], delayMs: 0 }]);
     assert.equal((await h.hooks.deliver(h.job)).outcome, "retrying");
     assert.deepEqual(await h.hooks.deliver(h.job), { outcome: "succeeded", status: 200 });
 
@@ -286,6 +291,91 @@ Deno.test("a delivery whose retries run out is marked failed and not rung again"
   }
 });
 
+Deno.test("a delivery written claimed makes its first attempt from its job; its retry claims the row and sends the same event", async () => {
+  const h = await deliveryHarness([500, 200], { claimOnRecordSeconds: 60 });
+  try {
+    assert.ok(h.job.claimed, "the job carries the delivery");
+    const [row] = await sql<{ leased: boolean }>(
+      "select locked_until > now() + interval '50 seconds' as leased from webhook_deliveries where id = $1",
+      [h.job.deliveryId],
+    );
+    assert.equal(row.leased, true, "written with its lease");
+    assert.equal((await h.hooks.deliver(h.job)).outcome, "retrying");
+    assert.equal(h.rung.length, 1);
+    const [retry] = h.rung[0].jobs;
+    assert.deepEqual(retry, {
+      kind: "webhook_delivery",
+      clientId: h.job.clientId,
+      deliveryId: h.job.deliveryId,
+    }, "the retry carries no body: it claims the row");
+    assert.equal((await h.hooks.deliver(retry as typeof h.job)).outcome, "succeeded");
+    assert.equal(h.rx.got.length, 2);
+    const [first, second] = await Promise.all(h.rx.got.map((r) => verified(h.secret, r)));
+    assert.deepEqual(second, first, "the same event, its body read back from the row");
+    assert.equal(h.rx.got[1].headers.get("webhook-id"), h.rx.got[0].headers.get("webhook-id"));
+    assert.deepEqual(await h.delivery(), {
+      attempts: 2,
+      status: "succeeded",
+      last_status_code: 200,
+      last_error: null,
+    });
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a delivery written claimed whose job is lost waits out its lease, then the sweeper's due list takes it", async () => {
+  const h = await deliveryHarness([], { claimOnRecordSeconds: 60 });
+  try {
+    const mine = async () =>
+      (await h.hooks.due(1_000)).filter((j) =>
+        j.kind === "webhook_delivery" && j.deliveryId === h.job.deliveryId
+      );
+    assert.deepEqual(await mine(), [], "not due while its own job holds it");
+    // the process that held it died: the lease runs out (moved into the past, not waited for)
+    await sql(
+      "update webhook_deliveries set locked_until = now() - interval '1 second' where id = $1",
+      [
+        h.job.deliveryId,
+      ],
+    );
+    const [swept] = await mine();
+    assert.ok(swept, "due once the lease ran out");
+    assert.equal((await h.hooks.deliver(swept as typeof h.job)).outcome, "succeeded");
+    assert.equal((await verified(h.secret, h.rx.got[0])).type, "message.status");
+    assert.equal(h.rx.got.length, 1);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a delivery written claimed reads its endpoint at the attempt: a secret rotated since signs it, a disabled endpoint cancels it", async () => {
+  const h = await deliveryHarness([], { claimOnRecordSeconds: 60 });
+  try {
+    const rotated = await h.ch.api(`/v1/webhook-endpoints/${h.endpointId}/rotate-secret`, {
+      method: "POST",
+    });
+    assert.equal(rotated.status, 200);
+    assert.equal((await h.hooks.deliver(h.job)).outcome, "succeeded");
+    await verified(rotated.body.secret, h.rx.got[0]);
+
+    const [next] = await h.hooks.publisher.publish({
+      clientId: h.ch.clientId,
+      type: "message.status",
+      data: { id: crypto.randomUUID(), wamid: "wamid.Y", status: "read", errors: [] },
+    }) as Array<typeof h.job>;
+    const off = await h.ch.api(`/v1/webhook-endpoints/${h.endpointId}`, {
+      method: "PATCH",
+      body: JSON.stringify({ enabled: false }),
+    });
+    assert.equal(off.status, 200);
+    assert.equal((await h.hooks.deliver(next)).outcome, "cancelled");
+    assert.equal(h.rx.got.length, 1);
+  } finally {
+    await h.close();
+  }
+});
+
 Deno.test("the sweeper finds a delivery whose retry is due, and not one that succeeded", async () => {
   const h = await deliveryHarness([500, 200]);
   try {
@@ -295,7 +385,7 @@ Deno.test("the sweeper finds a delivery whose retry is due, and not one that suc
       );
     assert.equal((await mine()).length, 1, "a new delivery is due at once");
     await h.hooks.deliver(h.job);
-    assert.deepEqual(await mine(), [{ kind: "webhook_delivery", ...h.job }]);
+    assert.deepEqual(await mine(), [{ ...h.job }]);
     await h.hooks.deliver(h.job);
     assert.deepEqual(await mine(), []);
   } finally {

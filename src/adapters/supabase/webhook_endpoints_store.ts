@@ -158,6 +158,20 @@ export async function enabledWebhookEndpoints(
   );
 }
 
+/**
+ * What an attempt needs from endpoints, read fresh (never cached: a changed URL, a rotated secret
+ * or a disabled endpoint counts from the next attempt). Endpoints that are gone are left out.
+ */
+export async function webhookEndpointsForDelivery(
+  db: SupabaseClient,
+  ids: string[],
+): Promise<Array<{ id: string } & ClaimedDelivery["endpoint"]>> {
+  return check(
+    await db.from("webhook_endpoints").select("id, url, secret_ciphertext, enabled").in("id", ids),
+    "Could not read webhook endpoints",
+  );
+}
+
 export async function insertWebhookDeliveries(
   db: SupabaseClient,
   rows: Array<{
@@ -167,6 +181,8 @@ export async function insertWebhookDeliveries(
     event_id: string;
     event_type: string;
     payload_ciphertext: string;
+    /** set when the row is written already claimed for an in-process first attempt */
+    locked_until?: string;
   }>,
 ): Promise<void> {
   check(await db.from("webhook_deliveries").insert(rows), "Could not record webhook deliveries");
