@@ -7,13 +7,16 @@ export type DueWork = (limit: number) => Promise<Job[]>;
  * Step 5: finds work that was recorded but not finished (a lost doorbell, a crashed consumer, a
  * retry whose time has come) and rings it again. Cross-tenant, so it uses the service role.
  * `extra` lets other parts (client webhook deliveries) add their own due work. Each run also
- * applies the webhook inbox's retention (purge_webhook_inbox: processed deliveries after Meta's
- * 7-day retry window, set-aside ones after 30 days), at most `purgeLimit` rows at a time.
+ * applies retention, at most `purgeLimit` rows of each table at a time: the webhook inbox's
+ * (purge_webhook_inbox: processed deliveries after Meta's 7-day retry window, set-aside ones after
+ * 30 days) and client webhook deliveries' (purge_webhook_deliveries: finished ones after 30 days).
  */
 export async function sweep(
   deps: Pick<ServiceDeps, "db" | "doorbell" | "logger" | "now">,
   options: { limit?: number; extra?: DueWork[]; purgeLimit?: number } = {},
-): Promise<{ inbox: number; sends: number; other: number; purged: number }> {
+): Promise<
+  { inbox: number; sends: number; other: number; purged: { inbox: number; deliveries: number } }
+> {
   const limit = options.limit ?? 500;
   const now = new Date(deps.now()).toISOString();
   const service = deps.db.service;
@@ -45,11 +48,16 @@ export async function sweep(
     await deps.doorbell.ring(jobs);
     deps.logger.info("sweep", { inbox: inbox.data.length, sends: sends.data.length, other });
   }
-  const purge = await service.rpc("purge_webhook_inbox", {
-    max_rows: options.purgeLimit ?? 5000,
-  });
-  if (purge.error) throw new Error(`Inbox retention failed: ${purge.error.message}`);
-  const purged = purge.data as number;
-  if (purged) deps.logger.info("inbox_purged", { rows: purged });
+  const maxRows = options.purgeLimit ?? 5000;
+  const [inboxPurge, deliveriesPurge] = await Promise.all([
+    service.rpc("purge_webhook_inbox", { max_rows: maxRows }),
+    service.rpc("purge_webhook_deliveries", { max_rows: maxRows }),
+  ]);
+  if (inboxPurge.error) throw new Error(`Inbox retention failed: ${inboxPurge.error.message}`);
+  if (deliveriesPurge.error) {
+    throw new Error(`Webhook delivery retention failed: ${deliveriesPurge.error.message}`);
+  }
+  const purged = { inbox: inboxPurge.data as number, deliveries: deliveriesPurge.data as number };
+  if (purged.inbox || purged.deliveries) deps.logger.info("retention_purged", purged);
   return { inbox: inbox.data.length, sends: sends.data.length, other, purged };
 }

@@ -94,7 +94,7 @@ Deno.test("the sweeper applies the inbox's retention: done rows after 7 days, se
     );
 
     const result = await ch.app.sweep();
-    assert.ok(result.purged >= 2, `purged ${result.purged}`);
+    assert.ok(result.purged.inbox >= 2, `purged ${JSON.stringify(result.purged)}`);
     const left = await sql<{ dedupe_key: string }>(
       "select dedupe_key from webhook_inbox where dedupe_key like $1 order by id",
       [`${prefix}%`],
@@ -137,4 +137,69 @@ Deno.test("inbox retention removes at most max_rows per call and is for the serv
   assert.equal(left.n, 1);
   const second = await service.rpc("purge_webhook_inbox", {});
   assert.ok((second.data as number) >= 1);
+});
+
+Deno.test("the sweeper applies client webhook deliveries' retention: finished ones after 30 days, pending ones never", async () => {
+  const ch = await startChannel();
+  try {
+    const [endpoint] = await sql<{ id: string }>(
+      "insert into webhook_endpoints (client_id, url, secret_ciphertext) values ($1, 'https://example.com/h', 'ct') returning id",
+      [ch.clientId],
+    );
+    const cases = [
+      { name: "succeeded-31d", status: "succeeded", age: 31, kept: false },
+      { name: "failed-31d", status: "failed", age: 31, kept: false },
+      { name: "cancelled-31d", status: "cancelled", age: 31, kept: false },
+      { name: "succeeded-29d", status: "succeeded", age: 29, kept: true },
+      { name: "failed-29d", status: "failed", age: 29, kept: true },
+      { name: "pending-40d", status: "pending", age: 40, kept: true },
+    ];
+    for (const c of cases) {
+      await sql(
+        `insert into webhook_deliveries (client_id, endpoint_id, event_id, event_type, payload_ciphertext, status, created_at, next_attempt_at)
+         values ($1, $2, $3, 'message.status', case when $4 = 'succeeded' then null else 'ct' end, $4,
+           now() - make_interval(days => $5), now() + interval '1 hour')`,
+        [ch.clientId, endpoint.id, c.name, c.status, c.age],
+      );
+    }
+    const result = await ch.app.sweep();
+    assert.ok(result.purged.deliveries >= 3, `purged ${JSON.stringify(result.purged)}`);
+    const left = await sql<{ event_id: string }>(
+      "select event_id from webhook_deliveries where endpoint_id = $1 order by created_at desc",
+      [endpoint.id],
+    );
+    assert.deepEqual(
+      left.map((r) => r.event_id).sort(),
+      cases.filter((c) => c.kept).map((c) => c.name).sort(),
+    );
+  } finally {
+    await ch.close();
+  }
+});
+
+Deno.test("webhook delivery retention removes at most max_rows per call and is for the service role only", async () => {
+  const clientId = await createTestClient();
+  const [endpoint] = await sql<{ id: string }>(
+    "insert into webhook_endpoints (client_id, url, secret_ciphertext) values ($1, 'https://example.com/h', 'ct') returning id",
+    [clientId],
+  );
+  await sql(
+    `insert into webhook_deliveries (client_id, endpoint_id, event_id, event_type, status, created_at)
+     select $1, $2, 'evt_' || n, 'message.status', 'succeeded', now() - interval '40 days'
+     from generate_series(1, 3) as n`,
+    [clientId, endpoint.id],
+  );
+  const first = await serviceClient().rpc("purge_webhook_deliveries", { max_rows: 2 });
+  assert.equal(first.error, null);
+  assert.equal(first.data, 2);
+  const token = await signJwt({ role: "authenticated", client_id: clientId });
+  for (const [who, t] of [["anon", null], ["the client itself", token]] as const) {
+    const denied = await clientWithToken(t).rpc("purge_webhook_deliveries", { max_rows: 5 });
+    assert.equal(denied.error?.code, "42501", `${who} may not purge`);
+  }
+  const [left] = await sql<{ n: number }>(
+    "select count(*)::int as n from webhook_deliveries where endpoint_id = $1",
+    [endpoint.id],
+  );
+  assert.equal(left.n, 1);
 });
