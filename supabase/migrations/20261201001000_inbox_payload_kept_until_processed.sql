@@ -8,9 +8,10 @@
 -- * Retention: purge_webhook_inbox deletes done rows after 7 days and set-aside rows after 30. The
 --   sweeper calls it on every run, a bounded number of rows at a time.
 --
--- Dropping the payload also makes the completion update cheaper: it is not a HOT update (the pending
--- index's predicate reads processed_at), so it wrote a whole new copy of the ~1.5 KB row, WAL
--- included. Measured in docs/benchmarks.md §5.
+-- The completion update is not a HOT update (the pending index's predicate reads processed_at), so
+-- it writes a whole new version of the row: without the payload that version, and its WAL, is
+-- ~1.1 KB smaller for a typical delivery; the CPU it costs is the same (bench/inbox_rows.ts,
+-- docs/benchmarks.md §5).
 
 alter table public.webhook_inbox alter column payload_ciphertext drop not null;
 alter table public.webhook_inbox add constraint webhook_inbox_payload_until_processed
