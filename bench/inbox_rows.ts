@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { base64Encode } from "../src/core/crypto/hmac.ts";
 import pg from "pg";
 import { benchChannel } from "./channel_stack.ts";
+import { pidCpuMs } from "./stats.ts";
 
 const HELP = `deno run -A bench/inbox_rows.ts [--rows N] [--batch B] [--payload BYTES]
 
@@ -37,11 +38,7 @@ const db = new pg.Client({ connectionString: ch.stack.adminDbUrl });
 await db.connect();
 try {
   const pid = (await db.query("select pg_backend_pid() as pid")).rows[0].pid as number;
-  const cpuMs = () => {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) * 10; // USER_HZ 100
-  };
+  const cpuMs = () => pidCpuMs(pid);
   const wal = async () => (await db.query("select pg_current_wal_lsn()::text as l")).rows[0].l;
   const walBytes = async (from: string) =>
     Number(

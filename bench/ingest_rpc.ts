@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { benchChannel } from "./channel_stack.ts";
+import { pidCpuMs } from "./stats.ts";
 
 const HELP = `deno run -A bench/ingest_rpc.ts [--events N] [--calls C]
 
@@ -84,11 +85,7 @@ try {
   };
   for (let i = 0; i < 20; i++) await call(); // cached plans, warm buffers
   const pid = (await db.query("select pg_backend_pid() as pid")).rows[0].pid as number;
-  const backendCpuMs = () => {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) * 10; // USER_HZ 100
-  };
+  const backendCpuMs = () => pidCpuMs(pid);
   await db.query("select pg_stat_statements_reset()");
   const cpu0 = backendCpuMs();
   const t0 = performance.now();

@@ -17,6 +17,14 @@ export function loadAverage(): string {
   }
 }
 
+/** CPU milliseconds (user + system) that process `pid` has used so far (Linux /proc). */
+export function pidCpuMs(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  // fields after the command name, which is in parentheses and may hold spaces
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, USER_HZ 100
+}
+
 /** CPU seconds each live process has used so far, with its command line (Linux /proc; else empty). */
 export function processCpu(): Map<number, { cmd: string; seconds: number }> {
   const out = new Map<number, { cmd: string; seconds: number }>();
@@ -29,12 +37,9 @@ export function processCpu(): Map<number, { cmd: string; seconds: number }> {
   for (const e of entries) {
     if (!/^\d+$/.test(e.name)) continue;
     try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      // fields after the command name, which is in parentheses and may hold spaces
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
+      const ms = pidCpuMs(Number(e.name));
       const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " ");
-      out.set(Number(e.name), { cmd, seconds: ticks / 100 }); // USER_HZ is 100 on Linux
+      out.set(Number(e.name), { cmd, seconds: ms / 1000 });
     } catch {
       // the process ended meanwhile
     }
