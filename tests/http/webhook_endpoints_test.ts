@@ -145,6 +145,106 @@ Deno.test("POST /v1/webhook-endpoints/{id}/test delivers a webhook.test event si
   }
 });
 
+Deno.test("POST /v1/webhook-endpoints/{id}/recover sends again, once each, the deliveries that failed or were cancelled since a time, and refuses a disabled endpoint", async () => {
+  let answer = 500;
+  const got: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    got.push(req.headers.get("webhook-id")!);
+    return new Response(null, { status: answer });
+  });
+  try {
+    const { call } = await appUnderTest();
+    const { key } = await clientWithKey();
+    const url = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}/hook`;
+    const id = (await call("/v1/webhook-endpoints", send(key, "POST", { url }))).body.endpoint.id;
+    // four real deliveries whose first attempt fails (the endpoint is down)
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      ids.push(
+        (await call(`/v1/webhook-endpoints/${id}/test`, send(key, "POST"))).body.delivery_id,
+      );
+    }
+    await eventually(async () => {
+      const [row] = await sql<{ n: number }>(
+        "select count(*)::int as n from webhook_deliveries where id = any($1) and attempts = 1",
+        [ids],
+      );
+      return row.n === 4;
+    }, "the first attempts");
+    // as their retries would have left them: two failed for good (one of them before `since`),
+    // one cancelled (its endpoint was disabled meanwhile), one delivered
+    const [failed, cancelled, old, delivered] = ids;
+    await sql("update webhook_deliveries set status = 'failed', attempts = 8 where id = $1", [
+      failed,
+    ]);
+    await sql("update webhook_deliveries set status = 'cancelled' where id = $1", [cancelled]);
+    await sql(
+      "update webhook_deliveries set status = 'failed', created_at = now() - interval '2 days' where id = $1",
+      [old],
+    );
+    await sql(
+      "update webhook_deliveries set status = 'succeeded', payload_ciphertext = null where id = $1",
+      [delivered],
+    );
+    const events = new Map(
+      (await sql<{ id: string; event_id: string }>(
+        "select id, event_id from webhook_deliveries where id = any($1)",
+        [ids],
+      )).map((r) => [r.id, r.event_id]),
+    );
+    answer = 204;
+    got.length = 0;
+
+    const since = new Date(Date.now() - 86_400_000).toISOString();
+    const recovered = await call(
+      `/v1/webhook-endpoints/${id}/recover`,
+      send(key, "POST", { since }),
+    );
+    assert.equal(recovered.status, 202, JSON.stringify(recovered.body));
+    assert.deepEqual(recovered.body, { recovered: 2, delivery_ids: [failed, cancelled] });
+    const state = () =>
+      sql<{ id: string; status: string; attempts: number }>(
+        "select id, status, attempts from webhook_deliveries where id = any($1) order by created_at",
+        [ids],
+      );
+    await eventually(async () => {
+      const rows = await state();
+      return rows.filter((r) => r.status === "succeeded").length === 3;
+    }, "the recovered deliveries to succeed");
+    assert.deepEqual(
+      (await state()).map((r) => [r.id, r.status, r.attempts]),
+      [
+        [old, "failed", 1],
+        [failed, "succeeded", 9],
+        [cancelled, "succeeded", 2],
+        [delivered, "succeeded", 1],
+      ],
+    );
+    assert.deepEqual([...got].sort(), [events.get(failed), events.get(cancelled)].sort());
+
+    const again = await call(`/v1/webhook-endpoints/${id}/recover`, send(key, "POST", { since }));
+    assert.deepEqual(again.body, { recovered: 0, delivery_ids: [] }, "nothing left to recover");
+    const [audited] = await sql<{ n: number }>(
+      "select count(*)::int as n from audit_log where action = 'webhook_endpoint.recovered' and target_id = $1",
+      [id],
+    );
+    assert.equal(audited.n, 2);
+
+    assert.equal(
+      (await call(`/v1/webhook-endpoints/${id}/recover`, send(key, "POST", { since: "yesterday" })))
+        .status,
+      400,
+    );
+    await call(`/v1/webhook-endpoints/${id}`, send(key, "PATCH", { enabled: false }));
+    const refused = await call(`/v1/webhook-endpoints/${id}/recover`, send(key, "POST", { since }));
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.error.code, "webhook_endpoint_disabled");
+    assert.equal(got.length, 2);
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("webhook endpoints need the webhooks:manage scope", async () => {
   const { call } = await appUnderTest();
   const limited = await clientWithKey({ scopes: ["messages:read"] });
@@ -175,6 +275,10 @@ Deno.test("another client's endpoint is 404 for every operation and stays untouc
     [`/v1/webhook-endpoints/${id}/rotate-secret`, send(other.key, "POST")],
     [`/v1/webhook-endpoints/${id}/deliveries`, { headers: bearer(other.key) }],
     [`/v1/webhook-endpoints/${id}/test`, send(other.key, "POST")],
+    [
+      `/v1/webhook-endpoints/${id}/recover`,
+      send(other.key, "POST", { since: "2026-01-01T00:00:00Z" }),
+    ],
   ];
   for (const [path, init] of attempts) {
     const res = await call(path, init);

@@ -148,6 +148,26 @@ export async function listWebhookDeliveries(
   );
 }
 
+/**
+ * Puts the endpoint's failed and cancelled deliveries created since `since` back to pending, due
+ * now, oldest first, at most `max`; returns their ids (see public.recover_webhook_deliveries).
+ */
+export async function recoverWebhookDeliveries(
+  db: SupabaseClient,
+  endpointId: string,
+  since: Date,
+  max: number,
+): Promise<string[]> {
+  return check(
+    await db.rpc("recover_webhook_deliveries", {
+      endpoint: endpointId,
+      since: since.toISOString(),
+      max_rows: max,
+    }),
+    "Could not recover webhook deliveries",
+  );
+}
+
 /** The client's enabled endpoints with what they subscribe to (empty: everything). */
 export async function enabledWebhookEndpoints(
   db: SupabaseClient,

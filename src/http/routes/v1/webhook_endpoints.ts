@@ -6,6 +6,7 @@ import {
   getWebhookEndpoint,
   listWebhookDeliveries,
   listWebhookEndpoints,
+  recoverWebhookDeliveries,
   updateWebhookEndpoint,
 } from "../../../adapters/supabase/webhook_endpoints_store.ts";
 import { encryptField } from "../../../core/crypto/envelope.ts";
@@ -208,6 +209,39 @@ const test = createRoute({
   },
 });
 
+/** at most this many deliveries are put back per call; call again for the rest */
+const RECOVER_MAX = 1000;
+
+const recover = createRoute({
+  method: "post",
+  path: "/webhook-endpoints/{id}/recover",
+  tags,
+  summary: "Send again the deliveries that failed or were cancelled since a time",
+  description:
+    "After fixing (and re-enabling) an endpoint: its failed and cancelled deliveries created at " +
+    "or after `since` go back to pending and are sent again now, oldest first, up to " +
+    `${RECOVER_MAX} per call (\`recovered\` says how many; call again while it is ${RECOVER_MAX}). ` +
+    "Each continues its retry schedule where it stopped: one that had used every attempt gets " +
+    "one more. Deliveries are kept 30 days.",
+  security,
+  middleware,
+  request: {
+    params,
+    ...body(z.object({
+      since: z.iso.datetime({ offset: true }).openapi({ example: "2026-12-01T08:00:00Z" }),
+    })),
+  },
+  responses: {
+    202: json(
+      z.object({ recovered: z.number().int(), delivery_ids: z.array(z.uuid()) }),
+      "Queued again; see the endpoint's deliveries for the outcome",
+    ),
+    404: notFoundResponse,
+    409: json(ErrorSchema, "The endpoint is disabled: re-enable it first"),
+    ...AUTH_ERRORS,
+  },
+});
+
 export function webhookEndpointRoutes(
   deps: Pick<ServiceDeps, "db" | "dataKeys" | "doorbell" | "env">,
   webhooks: ClientWebhooks,
@@ -223,6 +257,18 @@ export function webhookEndpointRoutes(
   const found = <T>(record: T | null): T => {
     if (!record) throw notFound("Webhook endpoint");
     return record;
+  };
+  /** 409 for a disabled endpoint: nothing is sent to it until it is re-enabled */
+  const enabled = (endpoint: { enabled: boolean; disabled_reason: string | null }) => {
+    if (!endpoint.enabled) {
+      throw new AppError(
+        409,
+        "webhook_endpoint_disabled",
+        `The webhook endpoint is disabled (${
+          endpoint.disabled_reason ?? "by request"
+        }); re-enable it with PATCH {"enabled": true} first`,
+      );
+    }
   };
   const encryptSecret = async (clientId: string, endpointId: string, secret: string) =>
     encryptField(await deps.dataKeys.forClient(clientId), secret, `webhook_secret:${endpointId}`);
@@ -320,19 +366,29 @@ export function webhookEndpointRoutes(
     .openapi(test, async (c) => {
       const p = c.get("principal");
       const { id } = c.req.valid("param");
-      const endpoint = found(await getWebhookEndpoint(deps.db.forClient(p.clientId), id));
-      if (!endpoint.enabled) {
-        throw new AppError(
-          409,
-          "webhook_endpoint_disabled",
-          `The webhook endpoint is disabled (${
-            endpoint.disabled_reason ?? "by request"
-          }); re-enable it with PATCH {"enabled": true} first`,
-        );
-      }
+      enabled(found(await getWebhookEndpoint(deps.db.forClient(p.clientId), id)));
       const jobs = await webhooks.sendTest(p.clientId, id);
       await deps.doorbell.ring(jobs);
       const [job] = jobs as Array<{ deliveryId: string }>;
       return c.json({ delivery_id: job.deliveryId }, 202);
+    })
+    .openapi(recover, async (c) => {
+      const p = c.get("principal");
+      const db = deps.db.forClient(p.clientId);
+      const { id } = c.req.valid("param");
+      const { since } = c.req.valid("json");
+      enabled(found(await getWebhookEndpoint(db, id)));
+      const ids = await recoverWebhookDeliveries(db, id, new Date(since), RECOVER_MAX);
+      if (ids.length) {
+        await deps.doorbell.ring(
+          ids.map((deliveryId) => ({
+            kind: "webhook_delivery" as const,
+            clientId: p.clientId,
+            deliveryId,
+          })),
+        );
+      }
+      await recordAudit(c, "webhook_endpoint.recovered", id, { since, count: ids.length });
+      return c.json({ recovered: ids.length, delivery_ids: ids }, 202);
     });
 }
