@@ -263,7 +263,10 @@ export function clientWebhooks(deps: WebhookDeps) {
   async function attemptFor(
     job: { clientId: string; deliveryId: string; claimed?: ClaimedWebhookDelivery },
   ): Promise<
-    { delivery: Omit<ClaimedDelivery, "payload_ciphertext">; body: () => Promise<string> } | null
+    {
+      delivery: Omit<ClaimedDelivery, "payload_ciphertext">;
+      body: (dataKey: CryptoKey) => Promise<string>;
+    } | null
   > {
     const recorded = job.claimed;
     if (recorded) {
@@ -284,12 +287,8 @@ export function clientWebhooks(deps: WebhookDeps) {
     if (!claimed) return null;
     return {
       delivery: claimed,
-      body: async () =>
-        decryptField(
-          await deps.dataKeys.forClient(job.clientId),
-          claimed.payload_ciphertext,
-          `webhook_delivery:${claimed.id}`,
-        ),
+      body: (dataKey) =>
+        decryptField(dataKey, claimed.payload_ciphertext, `webhook_delivery:${claimed.id}`),
     };
   }
 
@@ -318,7 +317,7 @@ export function clientWebhooks(deps: WebhookDeps) {
       const key = await deps.dataKeys.forClient(job.clientId);
       result = await attempt(target.url, {
         id: claimed.event_id,
-        body: await next.body(),
+        body: await next.body(key),
         secret: await signingKey(key, claimed.endpoint_id, claimed.endpoint.secret_ciphertext),
       });
     }
