@@ -24,17 +24,20 @@ as $$
 declare
   answers jsonb := '[]'::jsonb;
   a jsonb;
+  all_succeeded boolean;
   ids uuid[];
   codes integer[];
+  succeeded_ids uuid[];
 begin
-  if not exists (
-    select 1 from jsonb_array_elements(attempts) x(a)
-    where (x.a ->> 'succeeded')::boolean is distinct from true
-  ) then
-    select coalesce(array_agg((x.a ->> 'delivery_id')::uuid order by x.n), '{}'),
-      coalesce(array_agg((x.a ->> 'attempt_status_code')::integer order by x.n), '{}')
-    into ids, codes
-    from jsonb_array_elements(attempts) with ordinality as x(a, n);
+  select coalesce(bool_and(coalesce((x.a ->> 'succeeded')::boolean, false)), true),
+    coalesce(array_agg((x.a ->> 'delivery_id')::uuid order by x.n), '{}'),
+    coalesce(array_agg((x.a ->> 'attempt_status_code')::integer order by x.n), '{}'),
+    coalesce(array_agg((x.a ->> 'delivery_id')::uuid)
+      filter (where (x.a ->> 'succeeded')::boolean), '{}')
+  into all_succeeded, ids, codes, succeeded_ids
+  from jsonb_array_elements(attempts) with ordinality as x(a, n);
+
+  if all_succeeded then
     -- arrays, not a join with the attempts: `id = any(ids)` is a primary key probe per attempt,
     -- where a join was planned as a scan of every delivery (23.6 ms a call under load)
     with done as (
@@ -70,10 +73,8 @@ begin
       (a ->> 'disable_after_failures')::integer, (a ->> 'failures_over_ms')::bigint));
   end loop;
   -- the payloads of this call's successes go, as above
-  select coalesce(array_agg((x.a ->> 'delivery_id')::uuid), '{}') into ids
-  from jsonb_array_elements(attempts) x(a) where (x.a ->> 'succeeded')::boolean;
   update public.webhook_deliveries d set payload_ciphertext = null
-  where d.id = any(ids) and d.status = 'succeeded' and d.payload_ciphertext is not null;
+  where d.id = any(succeeded_ids) and d.status = 'succeeded' and d.payload_ciphertext is not null;
   return answers;
 end
 $$;
