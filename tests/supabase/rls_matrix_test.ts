@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createDataKey, parseKeyring } from "../../src/core/crypto/envelope.ts";
+import type { SupabaseClient } from "@supabase/supabase-js";
 import { clientWithToken, createTestClient, signJwt, sql, testStack } from "../_support/stack.ts";
 
 /**
@@ -293,16 +294,22 @@ Deno.test("a table created without RLS makes the catalog check fail", async () =
   }
 });
 
-Deno.test("client A's JWT can neither select, insert, update nor delete client B's rows; anon sees nothing", async (t) => {
+/** Two clients, A and B, each with one seeded row in every fixture table (keys by table). */
+async function seedTwoClients(fixtures: Record<string, Fixture> = FIXTURES) {
   const [a, b] = [await createTestClient("Client A"), await createTestClient("Client B")];
   const ctxA: Ctx = { clientId: a, uid: crypto.randomUUID(), ids: {} };
   const ctxB: Ctx = { clientId: b, uid: crypto.randomUUID(), ids: {} };
-  const seededB: Record<string, string> = {};
   const seededA: Record<string, string> = {};
-  for (const [name, f] of Object.entries(FIXTURES)) {
+  const seededB: Record<string, string> = {};
+  for (const [name, f] of Object.entries(fixtures)) {
     seededA[name] = await f.seed(ctxA);
     seededB[name] = await f.seed(ctxB);
   }
+  return { a, b, ctxA, ctxB, seededA, seededB };
+}
+
+Deno.test("client A's JWT can neither select, insert, update nor delete client B's rows; anon sees nothing", async (t) => {
+  const { a, b, ctxA, ctxB, seededB } = await seedTwoClients();
   const asA = clientWithToken(await signJwt({ client_id: a, sub: ctxA.uid }));
   const anon = clientWithToken(null);
   const snapshot = async (name: string, f: Fixture) =>
@@ -342,6 +349,252 @@ Deno.test("client A's JWT can neither select, insert, update nor delete client B
     });
   }
 });
+
+/**
+ * A foreign key between two tenant tables, read from the catalog. A tenant table is one with a
+ * client_id column, or clients itself (whose tenant column is its id).
+ */
+interface TenantReference {
+  name: string;
+  table: string;
+  refTable: string;
+  /** each side's tenant column */
+  tenant: string;
+  refTenant: string;
+  /** the key's column pairs, in key order */
+  pairs: Array<{ column: string; refColumn: string; type: string }>;
+}
+
+async function tenantReferences(): Promise<TenantReference[]> {
+  return await sql<TenantReference>(
+    `with tenant as (
+       select c.oid, c.relname,
+              case when c.relname = 'clients' then 'id' else 'client_id' end as col
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = any($1) and c.relkind in ('r', 'p')
+          and (c.relname = 'clients' or exists (select 1 from pg_attribute a
+            where a.attrelid = c.oid and a.attname = 'client_id' and not a.attisdropped))
+     )
+     select k.conname as name, t.relname as "table", r.relname as "refTable", t.col as tenant,
+            r.col as "refTenant",
+            (select json_agg(json_build_object('column', a.attname, 'refColumn', b.attname,
+                'type', format_type(a.atttypid, a.atttypmod)) order by p.ord)
+               from unnest(k.conkey, k.confkey) with ordinality as p(col, refcol, ord)
+               join pg_attribute a on a.attrelid = k.conrelid and a.attnum = p.col
+               join pg_attribute b on b.attrelid = k.confrelid and b.attnum = p.refcol) as pairs
+       from pg_constraint k
+       join tenant t on t.oid = k.conrelid
+       join tenant r on r.oid = k.confrelid
+      where k.contype = 'f'
+      order by t.relname, k.conname`,
+    [EXPOSED_SCHEMAS],
+  );
+}
+
+const isTenantPair = (ref: TenantReference, p: TenantReference["pairs"][number]) =>
+  p.column === ref.tenant && p.refColumn === ref.refTenant;
+
+/** The references whose key lets a row of one client point at a row of another. */
+function unscopedReferences(refs: TenantReference[]): string[] {
+  return refs.filter((r) => !r.pairs.some((p) => isTenantPair(r, p))).map((r) =>
+    `${r.table}.${r.name}: (${r.pairs.map((p) => p.column).join(", ")}) references ` +
+    `${r.refTable} (${r.pairs.map((p) => p.refColumn).join(", ")}) without the tenant: make it ` +
+    `(${r.tenant}, ...) references ${r.refTable} (${r.refTenant}, ...)`
+  );
+}
+
+/** A value of a column of this type that no row holds, or null for a type not taught yet. */
+function missingValue(type: string): string | null {
+  if (type === "uuid") return crypto.randomUUID();
+  if (type === "integer" || type === "bigint") {
+    return String(2_000_000_000 + Math.floor(Math.random() * 1e8));
+  }
+  if (type === "text") return `missing-${u()}`;
+  return null;
+}
+
+type Attempt = {
+  status: number;
+  error: { code: string; message: string; details: string | null; hint: string | null } | null;
+};
+
+/** What PostgREST answered, with the values the caller chose replaced, so answers compare. */
+function answerOf(res: Attempt, values: string[]): string {
+  const e = res.error;
+  let text = JSON.stringify([res.status, e?.code, e?.message, e?.details, e?.hint]);
+  for (const v of values) text = text.replaceAll(v, "<reference>");
+  return text;
+}
+
+type Side = { ctx: Ctx; seeded: Record<string, string> };
+
+/**
+ * Tries, as client A through PostgREST, to make a row of `ref.table` point at B's row of
+ * `ref.refTable` (an insert, and an update of A's own row), then the same with values no row
+ * holds. Returns what went wrong: a reference to B's row accepted, or refused with another answer
+ * than a missing row gets (which would tell A that B's row exists).
+ */
+async function crossTenantReferenceProblems(
+  asA: SupabaseClient,
+  ref: TenantReference,
+  fixtures: Record<string, Fixture>,
+  [a, b]: [Side, Side],
+): Promise<string[]> {
+  const where = `${ref.table}.${ref.name}`;
+  const fixture = fixtures[ref.table];
+  const target = fixtures[ref.refTable];
+  if (!fixture || !target) return [`${where}: no fixture for ${ref.table} or ${ref.refTable}`];
+  const pairs = ref.pairs.filter((p) => !isTenantPair(ref, p));
+  const refValues = async (side: Side) => {
+    const [row] = await sql<Record<string, string>>(
+      `select ${pairs.map((p, i) => `"${p.refColumn}"::text as c${i}`).join(", ")}
+         from public.${ref.refTable} where ${target.key ?? "id"}::text = $1`,
+      [side.seeded[ref.refTable]],
+    );
+    return Object.fromEntries(pairs.map((p, i) => [p.column, row[`c${i}`]]));
+  };
+  const own = await refValues(a);
+  const theirs = await refValues(b);
+  const missing: Record<string, string> = {};
+  for (const p of pairs) {
+    const value = missingValue(p.type);
+    if (value === null) return [`${where}: teach missingValue() the type ${p.type}`];
+    missing[p.column] = value;
+  }
+  const [granted] = await sql<{ insert: boolean; update: boolean }>(
+    `select bool_and(has_column_privilege('authenticated', a.attrelid, a.attname, 'INSERT'))
+              filter (where a.attname = any($2)) as insert,
+            bool_and(has_column_privilege('authenticated', a.attrelid, a.attname, 'UPDATE'))
+              filter (where a.attname = any($3)) as update
+       from pg_attribute a
+      where a.attrelid = ('public.' || $1)::regclass and a.attnum > 0 and not a.attisdropped`,
+    [ref.table, Object.keys({ ...fixture.row(a.ctx), ...own }), Object.keys(own)],
+  );
+
+  const problems: string[] = [];
+  const attempts = {
+    insert: (refs: Record<string, string>) =>
+      asA.from(ref.table).insert({ ...fixture.row(a.ctx), ...refs }),
+    update: (refs: Record<string, string>) =>
+      asA.from(ref.table).update(refs).eq(fixture.key ?? "id", a.seeded[ref.table]),
+  };
+  for (const verb of ["insert", "update"] as const) {
+    const run = attempts[verb];
+    if (granted[verb]) {
+      const control = await run(own);
+      if (control.error) {
+        problems.push(
+          `${where}: A's ${verb} referencing its own ${ref.refTable} row failed, so this probe ` +
+            `proves nothing (${control.error.message})`,
+        );
+      }
+    }
+    const toTheirs: Attempt = await run(theirs);
+    const toMissing: Attempt = await run(missing);
+    const [answerTheirs, answerMissing] = [
+      answerOf(toTheirs, Object.values(theirs)),
+      answerOf(toMissing, Object.values(missing)),
+    ];
+    if (!toTheirs.error) {
+      problems.push(`${where}: A's ${verb} referencing B's ${ref.refTable} row was accepted`);
+    } else if (answerTheirs !== answerMissing) {
+      problems.push(
+        `${where}: A's ${verb} referencing B's ${ref.refTable} row is refused with ` +
+          `${answerTheirs}, one referencing no row with ${answerMissing}`,
+      );
+    }
+  }
+  const [{ n }] = await sql<{ n: number }>(
+    `select count(*)::int as n from public.${ref.table} where "${ref.tenant}" = $1 and ${
+      pairs.map((p, i) => `"${p.column}"::text = $${i + 2}`).join(" and ")
+    }`,
+    [a.ctx.clientId, ...Object.values(theirs)],
+  );
+  if (n > 0) problems.push(`${where}: ${n} row(s) of A reference B's ${ref.refTable} row`);
+  return problems;
+}
+
+Deno.test("every foreign key between tenant tables has the tenant column in its key", async () => {
+  const refs = await tenantReferences();
+  assert.ok(
+    refs.some((r) => r.refTable !== "clients"),
+    "the catalog lists references between tenant tables",
+  );
+  assert.deepEqual(unscopedReferences(refs), []);
+});
+
+Deno.test("client A cannot make its rows reference client B's rows, and learns nothing from trying", async (t) => {
+  const refs = (await tenantReferences()).filter((r) => r.pairs.some((p) => !isTenantPair(r, p)));
+  assert.ok(refs.length > 0, "the catalog lists references between tenant tables");
+  const { a, ctxA, ctxB, seededA, seededB } = await seedTwoClients();
+  const asA = clientWithToken(await signJwt({ client_id: a, sub: ctxA.uid }));
+  const sides: [Side, Side] = [{ ctx: ctxA, seeded: seededA }, { ctx: ctxB, seeded: seededB }];
+  for (const ref of refs) {
+    await t.step(`${ref.table}.${ref.name}`, async () => {
+      assert.deepEqual(await crossTenantReferenceProblems(asA, ref, FIXTURES, sides), []);
+    });
+  }
+});
+
+Deno.test("a tenant foreign key without client_id in its key fails both reference checks", async () => {
+  await sql(`
+    create table public.rls_probe_reference (
+      id uuid primary key default gen_random_uuid(),
+      client_id uuid not null references public.clients (id) on delete cascade,
+      contact_id uuid references public.contacts (id) on delete cascade
+    );
+    alter table public.rls_probe_reference enable row level security;
+    grant select, insert, update on public.rls_probe_reference to authenticated;
+    create policy probe_select on public.rls_probe_reference for select to authenticated
+      using (client_id = (select private.current_client_id()));
+    create policy probe_insert on public.rls_probe_reference for insert to authenticated
+      with check (client_id = (select private.current_client_id()));
+    create policy probe_update on public.rls_probe_reference for update to authenticated
+      using (client_id = (select private.current_client_id()))
+      with check (client_id = (select private.current_client_id()));
+    notify pgrst, 'reload schema';`);
+  try {
+    const fixtures: Record<string, Fixture> = {
+      contacts: FIXTURES.contacts,
+      rls_probe_reference: {
+        tenant: "client_id",
+        seed: (ctx) =>
+          one(
+            "insert into rls_probe_reference (client_id, contact_id) values ($1, $2) returning id",
+            [ctx.clientId, ctx.ids.contact],
+          ),
+        row: (ctx) => ({ client_id: ctx.clientId, contact_id: ctx.ids.contact }),
+        change: {},
+      },
+    };
+    const { a, ctxA, ctxB, seededA, seededB } = await seedTwoClients(fixtures);
+    const asA = clientWithToken(await signJwt({ client_id: a, sub: ctxA.uid }));
+    await untilPostgrestSees(asA, "rls_probe_reference");
+
+    const probe = (await tenantReferences()).find((r) =>
+      r.table === "rls_probe_reference" && r.refTable === "contacts"
+    );
+    assert.ok(probe, "the catalog lists the probe's reference");
+    assert.equal(unscopedReferences([probe]).length, 1, "the catalog check names it");
+    const problems = await crossTenantReferenceProblems(asA, probe, fixtures, [
+      { ctx: ctxA, seeded: seededA },
+      { ctx: ctxB, seeded: seededB },
+    ]);
+    assert.ok(problems.some((p) => p.includes("insert referencing B's contacts row was accepted")));
+    assert.ok(problems.some((p) => p.includes("update referencing B's contacts row was accepted")));
+  } finally {
+    await sql("drop table public.rls_probe_reference; notify pgrst, 'reload schema';");
+  }
+});
+
+/** Waits until PostgREST's schema cache has the table (a reload is asynchronous). */
+async function untilPostgrestSees(client: SupabaseClient, table: string) {
+  const deadline = Date.now() + 10_000;
+  while ((await client.from(table).select("*").limit(0)).error) {
+    assert.ok(Date.now() < deadline, `PostgREST sees ${table}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 Deno.test("no API role may update or delete audit records", async () => {
   const rows = await sql<{ role: string; privilege: string }>(
