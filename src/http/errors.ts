@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { AppError } from "../core/errors.ts";
+import { AppError, DatabaseError } from "../core/errors.ts";
 import type { AppEnv } from "./types.ts";
 
 const CODE_BY_STATUS: Record<number, string> = {
@@ -37,6 +37,18 @@ export function onError(err: Error, c: Context<AppEnv>) {
     return c.json(
       errorBody(c, CODE_BY_STATUS[status] ?? "http_error", err.message || "Request failed"),
       status,
+    );
+  }
+  if (err instanceof DatabaseError && err.refusedInput) {
+    // the code and what failed, never the message: PostgreSQL quotes the refused value
+    c.get("logger")?.warn("database_refused_input", { what: err.what, code: err.code });
+    return c.json(
+      errorBody(
+        c,
+        "invalid_request",
+        "The request holds a value that cannot be stored or compared",
+      ),
+      400,
     );
   }
   c.get("logger")?.error("unhandled_error", { name: err.name, message: err.message });

@@ -1,7 +1,7 @@
 import { sha256 } from "../core/crypto/engine.ts";
 import { toHex } from "../core/crypto/hmac.ts";
 import { decryptField, encryptField } from "../core/crypto/envelope.ts";
-import { AppError } from "../core/errors.ts";
+import { AppError, DatabaseError } from "../core/errors.ts";
 import { graphBody, isFreeForm, normaliseRecipient } from "../core/messaging/outbound.ts";
 import {
   backoffMs,
@@ -302,7 +302,7 @@ export async function markRead(
   const { data, error } = await db.from("messages")
     .select("phone_numbers!inner(phone_number_id, waba_account_id)")
     .eq("wamid", wamid).eq("direction", "inbound").maybeSingle();
-  if (error) throw new Error(`Could not find the message: ${error.message}`);
+  if (error) throw new DatabaseError("Could not find the message", error);
   const phone = (data?.phone_numbers ?? null) as unknown as
     | { phone_number_id: string; waba_account_id: string }
     | null;

@@ -5,6 +5,7 @@ import {
   type KeyEnvironment,
   type Scope,
 } from "../../core/auth/api_keys.ts";
+import { checked as check } from "./checked.ts";
 
 export interface ApiKeyRecord {
   id: string;
@@ -22,11 +23,6 @@ export interface ApiKeyRecord {
 
 const PUBLIC_COLUMNS =
   "id, client_id, name, environment, prefix, scopes, expires_at, revoked_at, last_used_at, created_by, created_at";
-
-function check<T>(result: { data: T | null; error: { message: string } | null }, what: string): T {
-  if (result.error) throw new Error(`${what}: ${result.error.message}`);
-  return result.data as T;
-}
 
 /**
  * Creates a key and returns it once; only its keyed hash is stored. Works with the service client

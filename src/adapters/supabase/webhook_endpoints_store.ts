@@ -1,4 +1,5 @@
 import type { SupabaseClient } from "@supabase/supabase-js";
+import { checked as check } from "./checked.ts";
 
 /**
  * Client webhook endpoints and their deliveries. Every function takes a tenant client
@@ -53,11 +54,6 @@ const ENDPOINT_COLUMNS =
 // never the payload
 const DELIVERY_COLUMNS =
   "id, event_id, event_type, status, attempts, next_attempt_at, last_status_code, last_error, created_at, delivered_at";
-
-function check<T>(result: { data: T | null; error: { message: string } | null }, what: string): T {
-  if (result.error) throw new Error(`${what}: ${result.error.message}`);
-  return result.data as T;
-}
 
 export async function createWebhookEndpoint(
   db: SupabaseClient,

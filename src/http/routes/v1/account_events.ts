@@ -1,7 +1,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { DatabaseError } from "../../../core/errors.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
 import { requireScope } from "../../middleware/auth.ts";
-import { AUTH_ERRORS } from "../../schemas.ts";
+import { AUTH_ERRORS, Limit } from "../../schemas.ts";
 import type { AppEnv } from "../../types.ts";
 
 const AccountEventSchema = z.object({
@@ -25,9 +26,13 @@ const route = createRoute({
   middleware: [requireScope("messages:read")] as const,
   request: {
     query: z.object({
-      field: z.string().max(100).optional(),
-      limit: z.coerce.number().int().min(1).max(200).default(50),
-      before: z.coerce.number().int().optional().openapi({ description: "id from the last page" }),
+      // Meta's webhook field names are snake_case words
+      field: z.string().regex(/^[a-z0-9_]{1,100}$/).optional(),
+      limit: Limit,
+      // ids are positive bigints; beyond 2^53 they would not survive JSON anyway
+      before: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional().openapi({
+        description: "id from the last page",
+      }),
     }),
   },
   responses: {
@@ -48,7 +53,7 @@ export function accountEventRoutes(deps: Pick<ServiceDeps, "db">) {
     if (q.field) query = query.eq("field", q.field);
     if (q.before) query = query.lt("id", q.before);
     const { data, error } = await query.order("id", { ascending: false }).limit(q.limit);
-    if (error) throw new Error(`Could not list account events: ${error.message}`);
+    if (error) throw new DatabaseError("Could not list account events", error);
     return c.json({ data: data as Array<z.infer<typeof AccountEventSchema>> }, 200);
   });
 }

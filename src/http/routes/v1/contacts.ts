@@ -1,11 +1,11 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { audit } from "../../../adapters/supabase/audit.ts";
 import { decryptField } from "../../../core/crypto/envelope.ts";
-import { AppError, notFound } from "../../../core/errors.ts";
-import { normaliseRecipient } from "../../../core/messaging/outbound.ts";
+import { DatabaseError, notFound } from "../../../core/errors.ts";
+import { parseContactRef } from "../../../core/messaging/outbound.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
 import { requireScope } from "../../middleware/auth.ts";
-import { AUTH_ERRORS, notFoundResponse } from "../../schemas.ts";
+import { AUTH_ERRORS, ErrorSchema, label, Limit, notFoundResponse } from "../../schemas.ts";
 import type { AppEnv } from "../../types.ts";
 
 const WINDOW_MS = 24 * 3600 * 1000;
@@ -46,6 +46,12 @@ type Row = {
 };
 
 const security = [{ bearer: [] }];
+const ContactParams = z.object({
+  contact: z.string().max(140).refine((v) => parseContactRef(v) !== null, {
+    error: "Must be a contact id, a phone number in international format or a " +
+      "business-scoped user id",
+  }).openapi({ example: "+44 7700 900123" }),
+});
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { "application/json": { schema } },
   description,
@@ -61,8 +67,9 @@ const list = createRoute({
   request: {
     query: z.object({
       consent: z.enum(["unknown", "opted_in", "opted_out"]).optional(),
-      limit: z.coerce.number().int().min(1).max(200).default(50),
-      offset: z.coerce.number().int().min(0).default(0),
+      limit: Limit,
+      // deep offsets cost the database a scan of every skipped row
+      offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
     }),
   },
   responses: { 200: json(z.object({ data: z.array(ContactSchema) }), "Contacts"), ...AUTH_ERRORS },
@@ -75,7 +82,7 @@ const get = createRoute({
   summary: "One contact, by id, phone number or business-scoped user id",
   security,
   middleware: [requireScope("contacts:read")] as const,
-  request: { params: z.object({ contact: z.string().min(3).max(140) }) },
+  request: { params: ContactParams },
   responses: {
     200: json(z.object({ contact: ContactSchema }), "The contact"),
     404: notFoundResponse,
@@ -93,20 +100,24 @@ const consent = createRoute({
   security,
   middleware: [requireScope("contacts:write")] as const,
   request: {
-    params: z.object({ contact: z.string().min(3).max(140) }),
+    params: ContactParams,
     body: {
       content: {
         "application/json": {
           schema: z.object({
             status: z.enum(["opted_in", "opted_out"]),
-            source: z.string().min(1).max(100).openapi({ example: "checkout_checkbox" }),
+            source: label(100).openapi({ example: "checkout_checkbox" }),
           }),
         },
       },
       required: true,
     },
   },
-  responses: { 200: json(z.object({ contact: ContactSchema }), "Recorded"), ...AUTH_ERRORS },
+  responses: {
+    200: json(z.object({ contact: ContactSchema }), "Recorded"),
+    404: json(ErrorSchema, "No contact with this id (a number or user id creates one)"),
+    ...AUTH_ERRORS,
+  },
 });
 
 export function contactRoutes(deps: Pick<ServiceDeps, "db" | "dataKeys" | "now">) {
@@ -138,23 +149,17 @@ export function contactRoutes(deps: Pick<ServiceDeps, "db" | "dataKeys" | "now">
     };
   };
 
+  /** `ref` passed ContactParams, so it parses */
   const find = async (clientId: string, ref: string): Promise<Row | null> => {
-    const db = deps.db.forClient(clientId);
-    let query = db.from("contacts").select(COLUMNS);
-    if (/^[0-9a-f-]{36}$/i.test(ref)) query = query.eq("id", ref);
-    else {
-      const r = normaliseRecipient(ref);
-      if (!r) {
-        throw new AppError(
-          400,
-          "invalid_contact",
-          "Name a contact by id, phone number or business-scoped user id",
-        );
-      }
-      query = "waId" in r ? query.eq("wa_id", r.waId) : query.eq("user_id", r.userId);
-    }
-    const { data, error } = await query.maybeSingle();
-    if (error) throw new Error(`Could not read the contact: ${error.message}`);
+    const r = parseContactRef(ref)!;
+    const query = deps.db.forClient(clientId).from("contacts").select(COLUMNS);
+    const { data, error } =
+      await ("id" in r
+        ? query.eq("id", r.id)
+        : "waId" in r
+        ? query.eq("wa_id", r.waId)
+        : query.eq("user_id", r.userId)).maybeSingle();
+    if (error) throw new DatabaseError("Could not read the contact", error);
     return data as Row | null;
   };
 
@@ -166,7 +171,7 @@ export function contactRoutes(deps: Pick<ServiceDeps, "db" | "dataKeys" | "now">
       if (q.consent) query = query.eq("consent_status", q.consent);
       const { data, error } = await query.order("created_at", { ascending: false })
         .range(q.offset, q.offset + q.limit - 1);
-      if (error) throw new Error(`Could not list contacts: ${error.message}`);
+      if (error) throw new DatabaseError("Could not list contacts", error);
       return c.json(
         { data: await Promise.all((data as Row[]).map((r) => view(p.clientId, r))) },
         200,
@@ -185,8 +190,9 @@ export function contactRoutes(deps: Pick<ServiceDeps, "db" | "dataKeys" | "now">
       const db = deps.db.forClient(p.clientId);
       let row = await find(p.clientId, ref);
       if (!row) {
-        const r = normaliseRecipient(ref);
-        if (!r) throw notFound("Contact");
+        const r = parseContactRef(ref)!;
+        // an id names a contact that exists; only a number or user id can create one
+        if ("id" in r) throw notFound("Contact");
         const created = await db.from("contacts").upsert(
           { client_id: p.clientId, ...("waId" in r ? { wa_id: r.waId } : { user_id: r.userId }) },
           {
@@ -195,7 +201,7 @@ export function contactRoutes(deps: Pick<ServiceDeps, "db" | "dataKeys" | "now">
           },
         );
         if (created.error) {
-          throw new Error(`Could not create the contact: ${created.error.message}`);
+          throw new DatabaseError("Could not create the contact", created.error);
         }
         row = await find(p.clientId, ref);
       }
@@ -205,7 +211,7 @@ export function contactRoutes(deps: Pick<ServiceDeps, "db" | "dataKeys" | "now">
         consent_source: body.source,
         consent_updated_at: now,
       }).eq("id", row!.id).select(COLUMNS).single();
-      if (updated.error) throw new Error(`Could not record consent: ${updated.error.message}`);
+      if (updated.error) throw new DatabaseError("Could not record consent", updated.error);
       const event = await db.from("consent_events").insert({
         client_id: p.clientId,
         contact_id: row!.id,
@@ -214,7 +220,7 @@ export function contactRoutes(deps: Pick<ServiceDeps, "db" | "dataKeys" | "now">
         actor: p.actor,
       });
       if (event.error) {
-        throw new Error(`Could not record the consent event: ${event.error.message}`);
+        throw new DatabaseError("Could not record the consent event", event.error);
       }
       await audit(db, {
         clientId: p.clientId,

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { DatabaseAccess } from "../../../adapters/supabase/database.ts";
-import { notFound } from "../../../core/errors.ts";
+import { DatabaseError, notFound } from "../../../core/errors.ts";
 import { AUTH_ERRORS } from "../../schemas.ts";
 import type { AppEnv } from "../../types.ts";
 
@@ -30,7 +30,7 @@ export function meRoutes(db: DatabaseAccess) {
     const p = c.get("principal");
     const { data, error } = await db.forClient(p.clientId).from("clients")
       .select("id, name, status").eq("id", p.clientId).maybeSingle();
-    if (error) throw new Error(`Could not read the client: ${error.message}`);
+    if (error) throw new DatabaseError("Could not read the client", error);
     if (!data) throw notFound("Client");
     return c.json({
       client: data,

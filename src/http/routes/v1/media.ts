@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { AppError, notFound } from "../../../core/errors.ts";
+import { AppError, DatabaseError, notFound } from "../../../core/errors.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
 import { accessTokenFor } from "../../../services/whatsapp_send.ts";
 import { requireScope } from "../../middleware/auth.ts";
@@ -40,7 +40,7 @@ export function mediaRoutes(deps: ServiceDeps) {
     const { data, error } = await deps.db.forClient(p.clientId).from("messages")
       .select("media, phone_numbers!inner(phone_number_id, waba_account_id)")
       .eq("media->>id", mediaId).limit(1).maybeSingle();
-    if (error) throw new Error(`Could not look up the media: ${error.message}`);
+    if (error) throw new DatabaseError("Could not look up the media", error);
     if (!data) throw notFound("Media");
     const phone = data.phone_numbers as unknown as {
       phone_number_id: string;

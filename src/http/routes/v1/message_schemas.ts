@@ -136,7 +136,10 @@ export const SendMessageSchema = z.discriminatedUnion("type", [
 export const MarkReadSchema = z.object({
   messaging_product: z.literal("whatsapp").optional(),
   status: z.literal("read"),
-  message_id: z.string().min(1).openapi({ description: "The wamid of an inbound message" }),
+  // wamids are printable ASCII ("wamid." and base64), well under 256 characters
+  message_id: z.string().regex(/^[!-~]{1,256}$/).openapi({
+    description: "The wamid of an inbound message",
+  }),
   phone_number_id: z.string().regex(/^[0-9]{1,32}$/).optional(),
 }).openapi("MarkRead");
 

@@ -1,10 +1,21 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { checked } from "../../../adapters/supabase/checked.ts";
 import { decryptField } from "../../../core/crypto/envelope.ts";
-import { AppError, notFound } from "../../../core/errors.ts";
+import { signedTokens } from "../../../core/crypto/signed_token.ts";
+import { AppError, DatabaseError, notFound } from "../../../core/errors.ts";
+import { isUuid } from "../../../core/ids.ts";
+import { parseContactRef } from "../../../core/messaging/outbound.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
 import { enqueueMessage, markRead } from "../../../services/whatsapp_send.ts";
 import { requireScope } from "../../middleware/auth.ts";
-import { AUTH_ERRORS, ErrorSchema, notFoundResponse } from "../../schemas.ts";
+import {
+  AUTH_ERRORS,
+  ErrorSchema,
+  IdParams,
+  IsoTime,
+  Limit,
+  notFoundResponse,
+} from "../../schemas.ts";
 import type { AppEnv } from "../../types.ts";
 import {
   MarkReadSchema,
@@ -68,14 +79,21 @@ const list = createRoute({
     query: z.object({
       status: MessageStatus.optional(),
       direction: z.enum(["inbound", "outbound"]).optional(),
-      contact: z.string().optional().openapi({ description: "wa_id or business-scoped user id" }),
+      contact: z.string().max(140).refine((v) => parseContactRef(v) !== null, {
+        error: "Must be a contact id, a phone number in international format or a " +
+          "business-scoped user id",
+      }).optional().openapi({
+        description: "contact id, phone number (wa_id) or business-scoped user id",
+      }),
       dead_letter: z.enum(["true", "false"]).optional().openapi({
         description: "only messages whose retries ran out",
       }),
-      since: z.iso.datetime({ offset: true }).optional(),
-      until: z.iso.datetime({ offset: true }).optional(),
-      limit: z.coerce.number().int().min(1).max(200).default(50),
-      cursor: z.string().optional().openapi({ description: "next_cursor from the previous page" }),
+      since: IsoTime.optional(),
+      until: IsoTime.optional(),
+      limit: Limit,
+      cursor: z.string().max(512).optional().openapi({
+        description: "next_cursor from the previous page (opaque; only this API issues them)",
+      }),
     }),
   },
   responses: {
@@ -94,7 +112,7 @@ const get = createRoute({
   summary: "One message with its content and status timeline",
   security,
   middleware: [requireScope("messages:read")] as const,
-  request: { params: z.object({ id: z.uuid() }) },
+  request: { params: IdParams },
   responses: {
     200: json(
       z.object({ message: MessageSchema, timeline: z.array(StatusEventSchema) }),
@@ -112,7 +130,7 @@ const retry = createRoute({
   summary: "Re-drive a dead-lettered message (retries ran out on retryable errors)",
   security,
   middleware: [requireScope("messages:send")] as const,
-  request: { params: z.object({ id: z.uuid() }) },
+  request: { params: IdParams },
   responses: {
     202: json(z.object({ message: MessageSchema }), "Queued again"),
     404: notFoundResponse,
@@ -121,21 +139,24 @@ const retry = createRoute({
   },
 });
 
-function encodeCursor(row: { created_at: string; id: string }) {
-  return btoa(`${row.created_at}|${row.id}`).replaceAll("=", "");
-}
-
-function decodeCursor(cursor: string): { createdAt: string; id: string } {
-  try {
-    const [createdAt, id] = atob(cursor).split("|");
-    if (createdAt && /^[0-9a-f-]{36}$/.test(id) && !Number.isNaN(Date.parse(createdAt))) {
-      return { createdAt, id };
-    }
-  } catch { /* fall through */ }
-  throw new AppError(400, "invalid_cursor", "The cursor is not one this API returned");
-}
+// created_at exactly as PostgREST writes a timestamptz: nothing else is ever put in the filter
+const CURSOR_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)$/;
 
 export function messageRoutes(deps: ServiceDeps) {
+  // signed with a key derived from the pepper, a secret only this server holds (the JWT secret is
+  // shared with Supabase): a cursor is opaque, so a client cannot steer the filter it becomes
+  const cursors = signedTokens(deps.env.API_KEY_PEPPER, "messages list cursor");
+  const encodeCursor = (clientId: string, row: { created_at: string; id: string }) =>
+    cursors.sign(`messages:${clientId}`, `${row.created_at}|${row.id}`);
+  const decodeCursor = async (clientId: string, cursor: string) => {
+    const payload = await cursors.open(`messages:${clientId}`, cursor);
+    const [createdAt, id, ...rest] = payload?.split("|") ?? [];
+    if (!rest.length && CURSOR_TIME.test(createdAt ?? "") && isUuid(id ?? "")) {
+      return { createdAt, id };
+    }
+    throw new AppError(400, "invalid_cursor", "The cursor is not one this API returned");
+  };
+
   return new OpenAPIHono<AppEnv>()
     .openapi(send, async (c) => {
       const p = c.get("principal");
@@ -161,23 +182,31 @@ export function messageRoutes(deps: ServiceDeps) {
         .eq("client_id", p.clientId);
       if (q.status) query = query.eq("status", q.status);
       if (q.direction) query = query.eq("direction", q.direction);
-      if (q.contact) query = query.eq("recipient", q.contact.replace(/^\+/, ""));
+      const contact = q.contact ? parseContactRef(q.contact) : null;
+      if (contact) {
+        query = "id" in contact
+          ? query.eq("contact_id", contact.id)
+          : query.eq("recipient", "waId" in contact ? contact.waId : contact.userId);
+      }
       if (q.dead_letter === "true") query = query.not("dead_lettered_at", "is", null);
       if (q.dead_letter === "false") query = query.is("dead_lettered_at", null);
       if (q.since) query = query.gte("created_at", q.since);
       if (q.until) query = query.lt("created_at", q.until);
       if (q.cursor) {
-        const cur = decodeCursor(q.cursor);
-        query = query.or(
-          `created_at.lt.${cur.createdAt},and(created_at.eq.${cur.createdAt},id.lt.${cur.id})`,
-        );
+        const cur = await decodeCursor(p.clientId, q.cursor);
+        // quoted as PostgREST's logic trees expect; the values were checked above all the same
+        const at = `"${cur.createdAt}"`;
+        query = query.or(`created_at.lt.${at},and(created_at.eq.${at},id.lt.${cur.id})`);
       }
-      const { data, error } = await query.order("created_at", { ascending: false })
-        .order("id", { ascending: false }).limit(q.limit + 1);
-      if (error) throw new Error(`Could not list messages: ${error.message}`);
-      const rows = data as unknown as Array<z.infer<typeof MessageSchema>>;
+      const rows = checked(
+        await query.order("created_at", { ascending: false })
+          .order("id", { ascending: false }).limit(q.limit + 1),
+        "Could not list messages",
+      ) as unknown as Array<z.infer<typeof MessageSchema>>;
       const page = rows.slice(0, q.limit);
-      const next = rows.length > q.limit ? encodeCursor(page[page.length - 1]) : null;
+      const next = rows.length > q.limit
+        ? await encodeCursor(p.clientId, page[page.length - 1])
+        : null;
       return c.json({ data: page, next_cursor: next }, 200);
     })
     .openapi(get, async (c) => {
@@ -187,7 +216,7 @@ export function messageRoutes(deps: ServiceDeps) {
         `${LIST_COLUMNS}, content_ciphertext`,
       )
         .eq("id", c.req.valid("param").id).maybeSingle();
-      if (error) throw new Error(`Could not read the message: ${error.message}`);
+      if (error) throw new DatabaseError("Could not read the message", error);
       if (!data) throw notFound("Message");
       const { content_ciphertext, ...message } = data as unknown as
         & z.infer<typeof MessageSchema>
@@ -205,7 +234,7 @@ export function messageRoutes(deps: ServiceDeps) {
         "status, occurred_at, pricing, errors",
       )
         .eq("message_id", message.id).order("occurred_at").order("id");
-      if (events.error) throw new Error(`Could not read the timeline: ${events.error.message}`);
+      if (events.error) throw new DatabaseError("Could not read the timeline", events.error);
       return c.json({ message: { ...message, content }, timeline: events.data }, 200);
     })
     .openapi(retry, async (c) => {
@@ -222,7 +251,7 @@ export function messageRoutes(deps: ServiceDeps) {
       }).eq("id", id).eq("direction", "outbound").not("dead_lettered_at", "is", null).select(
         LIST_COLUMNS,
       );
-      if (error) throw new Error(`Could not re-drive the message: ${error.message}`);
+      if (error) throw new DatabaseError("Could not re-drive the message", error);
       if (!data.length) {
         const exists = await db.from("messages").select("id").eq("id", id).maybeSingle();
         if (!exists.data) throw notFound("Message");

@@ -16,7 +16,15 @@ import { generateWebhookSecret } from "../../../core/webhooks/standard_webhooks.
 import { type ClientWebhooks, WEBHOOK_EVENT_TYPES } from "../../../services/client_webhooks.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
 import { requireScope } from "../../middleware/auth.ts";
-import { AUTH_ERRORS, ErrorSchema, notFoundResponse } from "../../schemas.ts";
+import {
+  AUTH_ERRORS,
+  ErrorSchema,
+  IdParams,
+  IsoTime,
+  Limit,
+  notFoundResponse,
+  text,
+} from "../../schemas.ts";
 import type { AppEnv, Principal } from "../../types.ts";
 
 const EndpointSchema = z.object({
@@ -48,7 +56,7 @@ const DeliverySchema = z.object({
 
 const EventTypes = z.array(z.enum(WEBHOOK_EVENT_TYPES)).max(WEBHOOK_EVENT_TYPES.length)
   .openapi({ description: "Event types to receive; empty: every type" });
-const Url = z.string().max(2048).openapi({
+const Url = text(2048).openapi({
   description: "In production: public https only, on port 443 or 8443",
   example: "https://shop.example.com/hooks/whatsapp",
 });
@@ -62,7 +70,7 @@ const body = <T extends z.ZodType>(schema: T) => ({
 });
 const security = [{ bearer: [] }];
 const middleware = requireScope("webhooks:manage");
-const params = z.object({ id: z.uuid() });
+const params = IdParams;
 const tags = ["Webhook endpoints"];
 
 const create = createRoute({
@@ -81,7 +89,7 @@ const create = createRoute({
   request: {
     ...body(z.object({
       url: Url,
-      description: z.string().max(200).optional(),
+      description: text(200).optional(),
       event_types: EventTypes.default([]),
     })),
   },
@@ -133,7 +141,7 @@ const update = createRoute({
     params,
     ...body(z.object({
       url: Url.optional(),
-      description: z.string().max(200).nullable().optional(),
+      description: text(200).nullable().optional(),
       event_types: EventTypes.optional(),
       enabled: z.boolean().optional(),
     })),
@@ -184,7 +192,7 @@ const deliveries = createRoute({
   middleware,
   request: {
     params,
-    query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }),
+    query: z.object({ limit: Limit }),
   },
   responses: {
     200: json(z.object({ data: z.array(DeliverySchema) }), "The deliveries"),
@@ -228,7 +236,7 @@ const recover = createRoute({
   request: {
     params,
     ...body(z.object({
-      since: z.iso.datetime({ offset: true }).openapi({ example: "2026-12-01T08:00:00Z" }),
+      since: IsoTime,
     })),
   },
   responses: {
