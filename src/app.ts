@@ -79,6 +79,7 @@ export function createApp(deps: AppDeps) {
     pepper: deps.pepper,
     jwtSecret: deps.env.SUPABASE_JWT_SECRET,
     jwksUrl: deps.env.SUPABASE_JWKS_URL,
+    userTokenMaxLifetimeSeconds: deps.env.USER_JWT_MAX_AGE_SECONDS,
     cacheSeconds: deps.authCacheSeconds ?? 10,
     failuresPerMinute: deps.env.AUTH_FAILURES_PER_MINUTE,
   });

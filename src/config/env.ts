@@ -22,6 +22,9 @@ export const EnvSchema = z.object({
   // Supabase Auth user tokens when SUPABASE_JWKS_URL is not set.
   SUPABASE_JWT_SECRET: secret(32),
   SUPABASE_JWKS_URL: z.url().optional(),
+  // user access tokens living longer than this (exp − iat) are refused; Supabase Auth issues
+  // 1-hour tokens by default and allows at most one week
+  USER_JWT_MAX_AGE_SECONDS: intFromString(3600, 60, 604_800),
 
   MASTER_KEYS: z.string({ error: "is required" }).regex(MASTER_KEYS_PATTERN, {
     error: "must look like v1:<base64 of 32 random bytes>[,v2:...]",

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { appUnderTest, bearer, clientWithKey, type Json } from "../_support/app.ts";
-import { signJwt, sql } from "../_support/stack.ts";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { signJwt, sql, testStack } from "../_support/stack.ts";
 
 const ENVELOPE_KEYS = ["code", "message", "request_id"];
 
@@ -110,5 +111,169 @@ Deno.test("a user JWT that is expired, forged or names no client is refused", as
   ) {
     const res = await call("/v1/me", { headers: bearer(token), ip: `198.18.0.${what.length}` });
     assert.equal(res.status, 401, what);
+  }
+});
+
+/** A user token as Supabase Auth issues one, with its times given in seconds from now. */
+async function userToken(
+  clientId: string,
+  times: { iat?: number | null; exp?: number | null; nbf?: number },
+  sign: (jwt: SignJWT) => Promise<string> = (jwt) =>
+    jwt.setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .sign(new TextEncoder().encode(testStack().secrets.jwt_secret)),
+) {
+  const now = Math.floor(Date.now() / 1000);
+  const claims: Record<string, unknown> = {
+    role: "authenticated",
+    sub: crypto.randomUUID(),
+    app_metadata: { client_id: clientId },
+  };
+  for (const claim of ["iat", "exp", "nbf"] as const) {
+    const offset = times[claim] === undefined
+      ? { iat: 0, exp: 3600 }[claim as "iat"]
+      : times[claim];
+    if (offset !== undefined && offset !== null) claims[claim] = now + offset;
+  }
+  return await sign(new SignJWT(claims));
+}
+
+let ipCounter = 0;
+const freshIp = () => `198.19.${Math.floor(++ipCounter / 250)}.${ipCounter % 250}`;
+
+Deno.test("a user token must carry exp and iat, live at most the configured lifetime, and be valid now", async () => {
+  const { call } = await appUnderTest();
+  const { clientId } = await clientWithKey();
+  const refused: Array<[string, { iat?: number | null; exp?: number | null; nbf?: number }]> = [
+    ["without exp (it would work forever)", { exp: null }],
+    ["without iat", { iat: null }],
+    ["issued to live 2 hours", { iat: 0, exp: 7200 }],
+    ["issued for 10 years", { iat: -60, exp: 10 * 365 * 86400 }],
+    ["issued 5 minutes in the future", { iat: 300, exp: 3600 }],
+    ["not valid for another 5 minutes", { nbf: 300 }],
+    ["expired a minute ago", { iat: -3000, exp: -60 }],
+  ];
+  for (const [what, times] of refused) {
+    const res = await call("/v1/me", {
+      headers: bearer(await userToken(clientId, times)),
+      ip: freshIp(),
+    });
+    assert.equal(res.status, 401, what);
+    assertEnvelope(res.body, "unauthorized");
+  }
+  // clocks disagree a little: a few seconds of skew either way is tolerated
+  for (
+    const [what, times] of [
+      ["issued for exactly the lifetime", { iat: 0, exp: 3600 }],
+      ["issued 10 s in the future", { iat: 10, exp: 3610 }],
+      ["valid from 10 s from now", { nbf: 10 }],
+    ] as const
+  ) {
+    const res = await call("/v1/me", {
+      headers: bearer(await userToken(clientId, times)),
+      ip: freshIp(),
+    });
+    assert.equal(res.status, 200, `${what}: ${JSON.stringify(res.body)}`);
+  }
+});
+
+Deno.test("USER_JWT_MAX_AGE_SECONDS sets the longest user token accepted", async () => {
+  const { call } = await appUnderTest({ USER_JWT_MAX_AGE_SECONDS: "7200" });
+  const { clientId } = await clientWithKey();
+  const twoHours = await userToken(clientId, { iat: 0, exp: 7200 });
+  assert.equal((await call("/v1/me", { headers: bearer(twoHours), ip: freshIp() })).status, 200);
+  const longer = await userToken(clientId, { iat: 0, exp: 7300 });
+  assert.equal((await call("/v1/me", { headers: bearer(longer), ip: freshIp() })).status, 401);
+});
+
+Deno.test("tokens verified with the project's JWKS obey the same exp, iat and lifetime rules", async () => {
+  const { privateKey, publicKey } = await generateKeyPair("ES256");
+  const kid = "test-key";
+  const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid, alg: "ES256", use: "sig" }] };
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => Response.json(jwks),
+  );
+  try {
+    const { call } = await appUnderTest({
+      SUPABASE_JWKS_URL: `http://127.0.0.1:${server.addr.port}/auth/v1/.well-known/jwks.json`,
+    });
+    const { clientId } = await clientWithKey();
+    const es256 = (jwt: SignJWT) => jwt.setProtectedHeader({ alg: "ES256", kid }).sign(privateKey);
+    const good = await userToken(clientId, {}, es256);
+    assert.equal((await call("/v1/me", { headers: bearer(good), ip: freshIp() })).status, 200);
+    for (
+      const [what, times] of [
+        ["without exp", { exp: null }],
+        ["issued to live 2 hours", { iat: 0, exp: 7200 }],
+        ["issued in the future", { iat: 300, exp: 3900 }],
+      ] as const
+    ) {
+      const token = await userToken(clientId, times, es256);
+      const res = await call("/v1/me", { headers: bearer(token), ip: freshIp() });
+      assert.equal(res.status, 401, what);
+    }
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("an oversize or malformed Authorization header gets the 401 envelope before any verification", async () => {
+  const { call } = await appUnderTest({ AUTH_FAILURES_PER_MINUTE: "1000" });
+  const { key } = await clientWithKey();
+  const oversize = await call("/v1/me", { headers: bearer("x".repeat(9000)), ip: freshIp() });
+  assert.equal(oversize.status, 401);
+  assertEnvelope(oversize.body, "unauthorized");
+  assert.match(oversize.body.error.message, /longer than 8192 characters/);
+  const malformed = [
+    "Bearer",
+    "Bearer ",
+    `Bearer ${key} extra`,
+    `Bearer ${key},${key}`,
+    'Bearer {"alg":"none"}',
+    "Bearer a\u00ffb",
+    `Token ${key}`,
+    `Bearer=${key}`,
+  ];
+  for (const header of malformed) {
+    const res = await call("/v1/me", { headers: { Authorization: header }, ip: freshIp() });
+    assert.equal(res.status, 401, header);
+    assertEnvelope(res.body, "unauthorized");
+  }
+});
+
+Deno.test("over a real server, every Authorization header the runtime lets through gets the envelope", async () => {
+  const { app } = await appUnderTest({ AUTH_FAILURES_PER_MINUTE: "1000" });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (req, info) => app.fetch(req, { remoteAddr: (info.remoteAddr as Deno.NetAddr).hostname }),
+  );
+  try {
+    // Deno's HTTP server itself refuses request heads over 64 KiB (400, empty body) before any
+    // JavaScript runs; everything below that is ours to answer
+    for (const size of [8193, 16_000, 40_000, 60_000]) {
+      const res = await fetch(`http://127.0.0.1:${server.addr.port}/v1/me`, {
+        headers: { Authorization: `Bearer ${"x".repeat(size)}` },
+      });
+      assert.equal(res.status, 401, `${size}`);
+      assertEnvelope(await res.json(), "unauthorized");
+    }
+    // bytes 0x80-0xff are legal in a header but form no token
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    await conn.write(
+      Uint8Array.from(
+        "GET /v1/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\x80\r\nConnection: close\r\n\r\n",
+        (ch) => ch.charCodeAt(0),
+      ),
+    );
+    let raw = "";
+    const buf = new Uint8Array(4096);
+    for (let n; (n = await conn.read(buf)) !== null;) {
+      raw += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    conn.close();
+    assert.match(raw, /^HTTP\/1\.1 401/);
+    assertEnvelope(JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4)), "unauthorized");
+  } finally {
+    await server.shutdown();
   }
 });

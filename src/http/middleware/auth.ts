@@ -9,6 +9,8 @@ import {
   SCOPES,
 } from "../../core/auth/api_keys.ts";
 import { AppError, forbidden, unauthorized } from "../../core/errors.ts";
+import { isUuid } from "../../core/ids.ts";
+import { isLabel } from "../../core/text.ts";
 import { findApiKeyByHash, type StoredKey } from "../../adapters/supabase/api_keys_store.ts";
 import type { AppEnv, Principal } from "../types.ts";
 import { clientIp } from "./request_context.ts";
@@ -18,14 +20,25 @@ export interface AuthOptions {
   pepper: CryptoKey;
   jwtSecret: string;
   jwksUrl?: string;
+  /** the longest a user token may live (exp − iat), and be used after it was issued */
+  userTokenMaxLifetimeSeconds: number;
   /** how long a verified key stays cached in this isolate; revocation elsewhere waits this long */
   cacheSeconds: number;
   failuresPerMinute: number;
   now?: () => number;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ALL_SCOPES: ReadonlySet<Scope> = new Set(SCOPES);
+/**
+ * Longer than any credential we accept (API keys are 41 characters, Supabase access tokens one
+ * or two kilobytes) and far below the 64 KiB request head Deno's server takes: an oversize header
+ * gets our 401 before any parsing, hashing or signature work.
+ */
+export const MAX_AUTHORIZATION_CHARS = 8192;
+// RFC 6750's b64token: what API keys and JWTs are made of
+const BEARER = /^Bearer[ \t]+([A-Za-z0-9\-._~+/]+=*)[ \t]*$/i;
+/** clocks of the issuer and ours may disagree by this much on iat, nbf and exp */
+const CLOCK_TOLERANCE_SECONDS = 30;
 
 /**
  * Counts failed authentications per address in a fixed one-minute window. Per isolate: on Workers
@@ -108,23 +121,42 @@ export function createAuthenticator(options: AuthOptions) {
   }
 
   async function fromUserJwt(token: string): Promise<Principal | string> {
+    const maxLifetime = options.userTokenMaxLifetimeSeconds;
+    // exp and iat are required (a token without exp would work forever), iat must not be in the
+    // future nor older than the longest lifetime, nbf is honoured when present; the same rules on
+    // both paths
+    const claims = {
+      requiredClaims: ["exp", "iat"],
+      maxTokenAge: maxLifetime,
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      currentDate: new Date(now()),
+    };
     let payload: JWTPayload;
     try {
       payload = jwks
-        ? (await jwtVerify(token, jwks)).payload
-        : (await jwtVerify(token, secret, { algorithms: ["HS256"] })).payload;
+        ? (await jwtVerify(token, jwks, claims)).payload
+        : (await jwtVerify(token, secret, { ...claims, algorithms: ["HS256"] })).payload;
     } catch {
       return "The access token is invalid or expired";
     }
+    // a token issued to live longer than tokens are allowed to is refused even while young
+    if (payload.exp! - payload.iat! > maxLifetime) {
+      return `The access token lives longer than ${maxLifetime} seconds (exp − iat)`;
+    }
     const clientId = (payload.app_metadata as Record<string, unknown> | undefined)?.client_id;
-    if (payload.role !== "authenticated" || typeof clientId !== "string" || !UUID.test(clientId)) {
+    if (payload.role !== "authenticated" || typeof clientId !== "string" || !isUuid(clientId)) {
       return "The access token does not name a client in app_metadata.client_id";
     }
     if (!(await clientIsActive(clientId))) return "This client is unknown or suspended";
     return {
       clientId,
       scopes: ALL_SCOPES,
-      actor: `user:${payload.sub ?? "unknown"}`,
+      // the actor lands in the audit log: only a sub that is a short one-line string
+      actor: `user:${
+        typeof payload.sub === "string" && payload.sub.length <= 255 && isLabel(payload.sub)
+          ? payload.sub
+          : "unknown"
+      }`,
       keyId: null,
       kind: "user",
     };
@@ -154,7 +186,13 @@ export function createAuthenticator(options: AuthOptions) {
       );
     }
     const header = c.req.header("authorization") ?? "";
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (header.length > MAX_AUTHORIZATION_CHARS) {
+      throttle.fail(ip);
+      throw unauthorized(
+        `The Authorization header is longer than ${MAX_AUTHORIZATION_CHARS} characters`,
+      );
+    }
+    const match = BEARER.exec(header);
     if (!match) {
       throttle.fail(ip);
       throw unauthorized("Send an API key or access token as `Authorization: Bearer <token>`");
