@@ -102,7 +102,15 @@ export function createApp(deps: AppDeps) {
 
   app.use("/v1/*", auth.authenticate);
   app.route("/v1", meRoutes(deps.db));
-  app.route("/v1", apiKeyRoutes({ db: deps.db, pepper: deps.pepper, onRevoke: auth.invalidate }));
+  app.route(
+    "/v1",
+    apiKeyRoutes({
+      db: deps.db,
+      pepper: deps.pepper,
+      onRevoke: auth.invalidate,
+      now: deps.services.now,
+    }),
+  );
   app.route("/v1", messageRoutes(deps.services));
   app.route("/v1", contactRoutes(deps.services));
   app.route("/v1", mediaRoutes(deps.services));

@@ -6,19 +6,34 @@ import {
 } from "../src/adapters/supabase/api_keys_store.ts";
 import { audit } from "../src/adapters/supabase/audit.ts";
 import { dataKeys } from "../src/adapters/supabase/data_keys.ts";
-import { importPepper, type Scope, SCOPES } from "../src/core/auth/api_keys.ts";
+import {
+  importPepper,
+  keyExpiryProblem,
+  MAX_KEY_LIFETIME_YEARS,
+  type Scope,
+  SCOPES,
+} from "../src/core/auth/api_keys.ts";
 import { encryptField, parseKeyring } from "../src/core/crypto/envelope.ts";
+import { AppError } from "../src/core/errors.ts";
+import { isUuid } from "../src/core/ids.ts";
+import { isLabel } from "../src/core/text.ts";
 import { operatorEnv, requireKeys, serviceClientFrom } from "./cli_env.ts";
+
+/** a replaced key keeps working for at most this long: a rotation is not a second key */
+const MAX_GRACE_MINUTES = 30 * 24 * 60;
 
 const HELP = `deno task client <command> [options]
 
 Manage client businesses and their API keys (operator tool; uses the service role).
 
 Commands:
-  create --name NAME [--scopes a,b] [--test]    create a client and its first API key
+  create --name NAME [--scopes a,b] [--test] [--expires-at TIME]
+                                                create a client and its first API key
   list                                          list clients with their keys
-  rotate-key CLIENT_ID KEY_ID [--grace MIN]     issue a replacement key; the old one expires
-                                                after MIN minutes (default 0: at once)
+  rotate-key CLIENT_ID KEY_ID [--grace MIN] [--expires-at TIME]
+                                                issue a replacement key; the old one expires
+                                                after MIN minutes (default 0: at once; at most
+                                                ${MAX_GRACE_MINUTES}; never later than it would have)
   revoke-key CLIENT_ID KEY_ID                   revoke a key at once
   add-number CLIENT_ID --waba-id W --phone-number-id P --display-phone-number D [--token-env VAR]
                                                 connect a WhatsApp Business account and number;
@@ -29,14 +44,14 @@ Commands:
                                                 crypto-shred its data key
 
 Options:
+  --expires-at  when the new key stops working: an ISO 8601 time with an offset, at least a
+                minute from now and within ${MAX_KEY_LIFETIME_YEARS} years (default: no expiry)
   --json        machine-readable output
   -h, --help    show this help
 
 Scopes: ${SCOPES.join(", ")}
 Configuration: SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY, API_KEY_PEPPER (falls back to the local
 stack started by \`deno task dev\`).`;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function fail(message: string, code = 2): never {
   console.error(`client: ${message}`);
@@ -53,6 +68,7 @@ try {
       scopes: { type: "string" },
       test: { type: "boolean", default: false },
       grace: { type: "string", default: "0" },
+      "expires-at": { type: "string" },
       "waba-id": { type: "string" },
       "phone-number-id": { type: "string" },
       "display-phone-number": { type: "string" },
@@ -81,16 +97,36 @@ const out = (value: unknown, text: string) =>
   console.log(opts.json ? JSON.stringify(value, null, 2) : text);
 
 function parseScopes(raw: string | undefined): Scope[] {
-  if (!raw) return [...SCOPES];
-  const scopes = raw.split(",").map((s) => s.trim()).filter(Boolean);
+  if (raw === undefined) return [...SCOPES];
+  const scopes = [...new Set(raw.split(",").map((s) => s.trim()).filter(Boolean))];
+  // `--scopes ""` is a mistake, not a request for every scope (nor for a key that can do nothing)
+  if (!scopes.length) fail(`--scopes names no scope. Valid: ${SCOPES.join(", ")}`);
   const bad = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
   if (bad.length) fail(`unknown scope(s): ${bad.join(", ")}. Valid: ${SCOPES.join(", ")}`);
   return scopes as Scope[];
 }
 
+/** --expires-at, checked by the rule every key creation applies, before anything is written */
+function parseExpiry(raw: string | undefined): string | null {
+  if (raw === undefined) return null;
+  const problem = keyExpiryProblem(raw, Date.now());
+  if (problem) fail(`--expires-at: ${problem}`);
+  return raw;
+}
+
+/** createApiKey, with a refusal it explains (an AppError) as a CLI error rather than a crash */
+async function newKey(input: Parameters<typeof createApiKey>[2]) {
+  try {
+    return await createApiKey(db, pepper, input);
+  } catch (error) {
+    if (error instanceof AppError) fail(error.message, 1);
+    throw error;
+  }
+}
+
 function ids(count: number): string[] {
   const got = rest.slice(0, count);
-  if (got.length < count || got.some((id) => !UUID.test(id))) {
+  if (got.length < count || got.some((id) => !isUuid(id))) {
     fail(`${command} needs ${count === 1 ? "a client id" : "a client id and a key id"} (UUIDs)`);
   }
   return got;
@@ -98,16 +134,22 @@ function ids(count: number): string[] {
 
 switch (command) {
   case "create": {
-    if (!opts.name) fail("create needs --name");
+    const name = opts.name?.trim();
+    if (!name) fail("create needs --name");
+    if ([...name].length > 200 || !isLabel(name)) {
+      fail("--name must be one line of at most 200 characters, without control characters");
+    }
     const scopes = parseScopes(opts.scopes);
-    const { data: client, error } = await db.from("clients").insert({ name: opts.name })
+    const expiresAt = parseExpiry(opts["expires-at"]);
+    const { data: client, error } = await db.from("clients").insert({ name })
       .select("id, name").single();
     if (error) fail(`could not create the client: ${error.message}`, 1);
-    const { key, record } = await createApiKey(db, pepper, {
+    const { key, record } = await newKey({
       clientId: client.id,
       name: "Initial key",
       environment: opts.test ? "test" : "live",
       scopes,
+      expiresAt,
       createdBy: actor,
     });
     await audit(db, {
@@ -150,19 +192,29 @@ switch (command) {
   case "rotate-key": {
     const [clientId, keyId] = ids(2);
     const grace = Number(opts.grace);
-    if (!Number.isFinite(grace) || grace < 0) fail("--grace must be a number of minutes ≥ 0");
+    if (!Number.isFinite(grace) || grace < 0 || grace > MAX_GRACE_MINUTES) {
+      fail(`--grace must be a number of minutes from 0 to ${MAX_GRACE_MINUTES}`);
+    }
+    const expiresAt = parseExpiry(opts["expires-at"]);
     const old = (await listApiKeys(db, clientId)).find((k) => k.id === keyId && !k.revoked_at);
     if (!old) fail(`no active key ${keyId} for client ${clientId}`, 1);
-    const { key, record } = await createApiKey(db, pepper, {
+    const { key, record } = await newKey({
       clientId,
       name: old.name,
       environment: old.environment,
       scopes: old.scopes,
+      expiresAt,
       createdBy: actor,
     });
-    if (grace === 0) await revokeApiKey(db, clientId, keyId);
+    // the grace period only ever shortens the old key's life: an expired key stays expired
+    const until = grace === 0 ? null : new Date(
+      Math.min(
+        Date.now() + grace * 60_000,
+        old.expires_at ? Date.parse(old.expires_at) : Infinity,
+      ),
+    ).toISOString();
+    if (until === null) await revokeApiKey(db, clientId, keyId);
     else {
-      const until = new Date(Date.now() + grace * 60_000).toISOString();
       const { error } = await db.from("api_keys").update({ expires_at: until }).eq("id", keyId);
       if (error) {
         fail(`new key created, but the old one could not be set to expire: ${error.message}`, 1);
@@ -178,9 +230,7 @@ switch (command) {
     });
     out(
       { api_key: record, key, old_key_id: keyId },
-      `New key (shown once): ${key}\nOld key ${keyId} ${
-        grace ? `expires in ${grace} min` : "revoked"
-      }`,
+      `New key (shown once): ${key}\nOld key ${keyId} ${until ? `expires at ${until}` : "revoked"}`,
     );
     break;
   }

@@ -1,8 +1,11 @@
 import { createApiKey } from "../../src/adapters/supabase/api_keys_store.ts";
 import { importPepper, type Scope, SCOPES } from "../../src/core/auth/api_keys.ts";
-import { createTestClient, serviceClient, testApp, testStack } from "./stack.ts";
+import { createTestClient, serviceClient, sql, testApp, testStack } from "./stack.ts";
 
-/** A fresh client with one API key holding `scopes` (default: all). */
+/**
+ * A fresh client with one API key holding `scopes` (default: all). With `expiresAt`, the key's
+ * expiry is set afterwards, as time passing would: no key can be created already expired.
+ */
 export async function clientWithKey(
   options: { scopes?: Scope[]; expiresAt?: string; name?: string } = {},
 ) {
@@ -13,9 +16,11 @@ export async function clientWithKey(
     name: "test",
     environment: "test",
     scopes: options.scopes ?? [...SCOPES],
-    expiresAt: options.expiresAt,
     createdBy: "operator:test",
   });
+  if (options.expiresAt) {
+    await sql("update api_keys set expires_at = $1 where id = $2", [options.expiresAt, record.id]);
+  }
   return { clientId, key, keyId: record.id };
 }
 

@@ -154,3 +154,77 @@ Deno.test("client add-number connects a number with its token encrypted, read fr
   );
   assert.equal(owner.client_id, id, "the WABA stayed with its client");
 });
+
+Deno.test("client create and rotate-key refuse an expiry in the past or centuries away, before writing anything", async () => {
+  const name = `Expiry ${crypto.randomUUID()}`;
+  for (const at of ["2000-01-01T00:00:00Z", "9999-01-01T00:00:00Z", "tomorrow"]) {
+    const res = await runTool(CLI, ["create", "--name", name, "--expires-at", at]);
+    assert.equal(res.code, 2, `${at}: ${res.stderr}`);
+    assert.match(res.stderr, /--expires-at: The expiry must be/);
+  }
+  assert.deepEqual(await sql("select id from clients where name = $1", [name]), []);
+
+  const inADay = new Date(Date.now() + 86_400_000).toISOString();
+  const created = await runTool(CLI, ["create", "--name", name, "--expires-at", inADay, "--json"]);
+  assert.equal(created.code, 0, created.stderr);
+  const { client, api_key } = JSON.parse(created.stdout);
+  assert.equal(Date.parse(api_key.expires_at), Date.parse(inADay));
+
+  const past = await runTool(CLI, [
+    "rotate-key",
+    client.id,
+    api_key.id,
+    "--expires-at",
+    "2020-01-01T00:00:00Z",
+  ]);
+  assert.equal(past.code, 2, past.stderr);
+  assert.match(past.stderr, /already expired/);
+  const keys = await sql("select id from api_keys where client_id = $1", [client.id]);
+  assert.equal(keys.length, 1, "no replacement was issued");
+});
+
+Deno.test("client rotate-key --grace never brings an expired key back", async () => {
+  const created = JSON.parse(
+    (await runTool(CLI, ["create", "--name", "Lapsed", "--json"])).stdout,
+  );
+  await sql("update api_keys set expires_at = now() - interval '1 day' where id = $1", [
+    created.api_key.id,
+  ]);
+  const rotated = await runTool(CLI, [
+    "rotate-key",
+    created.client.id,
+    created.api_key.id,
+    "--grace",
+    "60",
+  ]);
+  assert.equal(rotated.code, 0, rotated.stderr);
+  const [old] = await sql<{ expires_at: Date }>("select expires_at from api_keys where id = $1", [
+    created.api_key.id,
+  ]);
+  assert.ok(
+    old.expires_at.getTime() < Date.now(),
+    `old key expires ${old.expires_at.toISOString()}`,
+  );
+  const { call } = await appUnderTest();
+  const res = await call("/v1/me", { headers: bearer(created.key), ip: "198.51.100.202" });
+  assert.equal(res.status, 401);
+});
+
+Deno.test("client create refuses an empty --scopes, a multi-line --name and an absurd --grace", async () => {
+  const empty = await runTool(CLI, ["create", "--name", "No scopes", "--scopes", ""]);
+  assert.equal(empty.code, 2, empty.stderr);
+  assert.match(empty.stderr, /--scopes names no scope/);
+  const badName = await runTool(CLI, ["create", "--name", "two\nlines \u202e"]);
+  assert.equal(badName.code, 2, badName.stderr);
+  assert.match(badName.stderr, /--name/);
+  const created = JSON.parse((await runTool(CLI, ["create", "--name", "Grace", "--json"])).stdout);
+  const absurd = await runTool(CLI, [
+    "rotate-key",
+    created.client.id,
+    created.api_key.id,
+    "--grace",
+    "1e12",
+  ]);
+  assert.equal(absurd.code, 2, absurd.stderr);
+  assert.match(absurd.stderr, /--grace must be a number of minutes from 0 to 43200/);
+});

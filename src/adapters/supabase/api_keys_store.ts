@@ -3,8 +3,10 @@ import {
   generateApiKey,
   hashApiKey,
   type KeyEnvironment,
+  keyExpiryProblem,
   type Scope,
 } from "../../core/auth/api_keys.ts";
+import { AppError } from "../../core/errors.ts";
 import { checked as check } from "./checked.ts";
 
 export interface ApiKeyRecord {
@@ -26,7 +28,9 @@ const PUBLIC_COLUMNS =
 
 /**
  * Creates a key and returns it once; only its keyed hash is stored. Works with the service client
- * (operator CLI) and with a tenant client (a client managing its own keys under RLS).
+ * (operator CLI) and with a tenant client (a client managing its own keys under RLS). Every key is
+ * created here, so the expiry rule (keyExpiryProblem) holds for the API and the CLI alike: a
+ * refused expiry is a 400 AppError.
  */
 export async function createApiKey(
   db: SupabaseClient,
@@ -39,7 +43,14 @@ export async function createApiKey(
     expiresAt?: string | null;
     createdBy: string;
   },
+  now: number = Date.now(),
 ): Promise<{ key: string; record: ApiKeyRecord }> {
+  const problem = keyExpiryProblem(input.expiresAt ?? null, now);
+  if (problem) {
+    throw new AppError(400, "invalid_request", problem, {
+      details: [{ path: "expires_at", message: problem }],
+    });
+  }
   const { key, prefix } = generateApiKey(input.environment);
   const record = check(
     await db.from("api_keys").insert({
@@ -49,7 +60,8 @@ export async function createApiKey(
       prefix,
       key_hash: await hashApiKey(pepper, key),
       scopes: input.scopes,
-      expires_at: input.expiresAt ?? null,
+      // as an instant: the offset a caller wrote is not ours to pass on (PostgreSQL refuses some)
+      expires_at: input.expiresAt ? new Date(input.expiresAt).toISOString() : null,
       created_by: input.createdBy,
     }).select(PUBLIC_COLUMNS).single(),
     "Could not create the API key",

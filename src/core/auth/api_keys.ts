@@ -17,6 +17,8 @@ export const ScopeSchema = z.enum(SCOPES);
 
 export type KeyEnvironment = "live" | "test";
 
+const IsoTimeSchema = z.iso.datetime({ offset: true });
+
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const SECRET_LENGTH = 32; // 32 base62 characters ≈ 190 bits
 const KEY_PATTERN = /^glf_(live|test)_[0-9A-Za-z]{32}$/;
@@ -32,6 +34,31 @@ export function generateApiKey(environment: KeyEnvironment): { key: string; pref
   }
   const key = `glf_${environment}_${chars.join("")}`;
   return { key, prefix: key.slice(0, 13) };
+}
+
+/** The longest lifetime a key can be given; further ahead means "never": omit the expiry. */
+export const MAX_KEY_LIFETIME_YEARS = 5;
+
+/**
+ * Why `expiresAt` cannot be a new key's expiry, or null when it can. A key born expired (or
+ * expiring within the minute) is always a mistake, a wrong date or time zone, and would look
+ * issued while it never works; an expiry centuries away is "never" in disguise.
+ */
+export function keyExpiryProblem(expiresAt: string | null, now: number): string | null {
+  if (expiresAt === null) return null;
+  const at = Date.parse(expiresAt);
+  if (!IsoTimeSchema.safeParse(expiresAt).success || !Number.isFinite(at)) {
+    return "The expiry must be an ISO 8601 time with an offset, such as 2027-01-31T00:00:00Z";
+  }
+  if (at < now + 60_000) {
+    return "The expiry must be at least a minute in the future: a key cannot be created already expired";
+  }
+  const latest = new Date(now);
+  latest.setUTCFullYear(latest.getUTCFullYear() + MAX_KEY_LIFETIME_YEARS);
+  if (at > latest.getTime()) {
+    return `The expiry must be within ${MAX_KEY_LIFETIME_YEARS} years; omit it for a key that does not expire`;
+  }
+  return null;
 }
 
 export function looksLikeApiKey(value: string): boolean {

@@ -6,10 +6,10 @@ import {
   revokeApiKey,
 } from "../../../adapters/supabase/api_keys_store.ts";
 import { audit } from "../../../adapters/supabase/audit.ts";
-import { SCOPES } from "../../../core/auth/api_keys.ts";
+import { MAX_KEY_LIFETIME_YEARS, SCOPES } from "../../../core/auth/api_keys.ts";
 import { forbidden, notFound } from "../../../core/errors.ts";
 import { requireScope } from "../../middleware/auth.ts";
-import { AUTH_ERRORS, notFoundResponse } from "../../schemas.ts";
+import { AUTH_ERRORS, IdParams, IsoTime, label, notFoundResponse } from "../../schemas.ts";
 import type { AppEnv } from "../../types.ts";
 
 const ApiKeySchema = z.object({
@@ -26,11 +26,14 @@ const ApiKeySchema = z.object({
 }).openapi("ApiKey");
 
 const CreateApiKeySchema = z.object({
-  name: z.string().min(1).max(100),
+  name: label(100),
   environment: z.enum(["live", "test"]).default("live"),
-  scopes: z.array(z.enum(SCOPES)).min(1).openapi({ example: ["messages:send", "messages:read"] }),
-  expires_at: z.iso.datetime({ offset: true }).nullable().optional()
-    .openapi({ description: "When the key stops working; omit for no expiry" }),
+  scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length)
+    .openapi({ example: ["messages:send", "messages:read"] }),
+  expires_at: IsoTime.nullable().optional().openapi({
+    description:
+      `When the key stops working: at least a minute from now and within ${MAX_KEY_LIFETIME_YEARS} years; omit for no expiry`,
+  }),
 }).openapi("CreateApiKey");
 
 const security = [{ bearer: [] }];
@@ -81,7 +84,7 @@ const revoke = createRoute({
   summary: "Revoke an API key at once",
   security,
   middleware: [requireScope("api-keys:manage")] as const,
-  request: { params: z.object({ id: z.uuid() }) },
+  request: { params: IdParams },
   responses: {
     200: {
       content: { "application/json": { schema: z.object({ api_key: ApiKeySchema }) } },
@@ -92,7 +95,10 @@ const revoke = createRoute({
   },
 });
 
-export function apiKeyRoutes(deps: { db: DatabaseAccess; pepper: CryptoKey; onRevoke(): void }) {
+export function apiKeyRoutes(
+  deps: { db: DatabaseAccess; pepper: CryptoKey; onRevoke(): void; now?: () => number },
+) {
+  const now = deps.now ?? Date.now;
   return new OpenAPIHono<AppEnv>()
     .openapi(list, async (c) => {
       const p = c.get("principal");
@@ -114,7 +120,7 @@ export function apiKeyRoutes(deps: { db: DatabaseAccess; pepper: CryptoKey; onRe
         scopes: [...new Set(body.scopes)],
         expiresAt: body.expires_at ?? null,
         createdBy: p.actor,
-      });
+      }, now());
       await audit(db, {
         clientId: p.clientId,
         actor: p.actor,
