@@ -10,6 +10,12 @@
  * only when that says no does its zod schema run, to confirm and to word the reason. Events are
  * built from the items as received, never from zod's copies, so both judges give the same events
  * (parseMetaWebhookWithZod() is the zod-only walk the tests hold this to).
+ *
+ * The work is linear in the body's size whatever it holds: invalid items cost zod's wording only
+ * for the first MAX_INVALID_ITEMS_KEPT of a delivery; the rest are counted per business number
+ * and reported in one `invalid.omitted` event each (a signed 3 MB body of a million junk items
+ * had taken minutes and made a million events). Valid items are never capped: Meta batches
+ * up to about a thousand updates per delivery, and each is someone's message or status.
  */
 import type * as z from "zod";
 import {
@@ -213,14 +219,21 @@ function describe(error: z.ZodError): string {
 }
 
 /**
- * Why `value` does not fit `schema`, or null when it does. `fast` is the verdict of the schema's
+ * Why `value` does not fit `schema`, or null when it does. `ok` is the verdict of the schema's
  * twin in webhook_checks.ts: a yes is final; on a no zod decides, so a twin stricter than its
- * schema costs time, never an event.
+ * schema costs time, never an event, for the first MAX_INVALID_ITEMS_KEPT refusals of a
+ * delivery. Past them the twin's no stands alone (zod's walk and wording of each of a million
+ * junk items was the minutes a probe's delivery took); the twins' test holds them to agree.
  */
-function problem(fast: boolean, schema: z.ZodType, value: unknown): string | null {
-  if (fast) return null;
+function problem(walk: Walk, ok: boolean, schema: z.ZodType, value: unknown): string | null {
+  if (walk.fast) {
+    if (ok) return null;
+    if (walk.judged >= MAX_INVALID_ITEMS_KEPT) return NOT_WORDED;
+  }
   const result = schema.safeParse(value);
-  return result.success ? null : describe(result.error);
+  if (result.success) return null;
+  walk.judged++;
+  return describe(result.error);
 }
 
 function normaliseError(error: MetaError): MetaEventError {
@@ -244,12 +257,14 @@ function compact<T extends Record<string, unknown>>(value: T): T {
 // ---------------------------------------------------------------- messages
 
 interface MessagesScope {
-  /** false for the zod-only walk */
-  fast: boolean;
+  walk: Walk;
   wabaId: string;
   phoneNumberId: string;
   displayPhoneNumber: string;
   contacts: MetaContact[];
+  /** each wa_id's and user_id's first contact (by position): a lookup per message, not a scan */
+  byWaId: Map<string, number>;
+  byUserId: Map<string, number>;
   messageCount: number;
 }
 
@@ -260,8 +275,11 @@ function findContact(
   index: number,
 ): MetaContact | null {
   const { contacts } = scope;
-  for (const c of contacts) {
-    if ((waId && c.wa_id === waId) || (userId && c.user_id === userId)) return c;
+  // the first contact that matches either id, as a scan in order would find
+  const byWa = waId ? scope.byWaId.get(waId) : undefined;
+  const byUser = userId ? scope.byUserId.get(userId) : undefined;
+  if (byWa !== undefined || byUser !== undefined) {
+    return contacts[Math.min(byWa ?? Infinity, byUser ?? Infinity)];
   }
   // Nothing to match on (no phone number, no from_user_id): Meta lists one contact per message,
   // so pair them by position when the counts agree, and take the only one when there is one.
@@ -320,7 +338,7 @@ function readableText(type: InboundMessageType, p: Record<string, unknown>): str
 type Readout = Pick<InboundMessageEvent, "type" | "text" | "media" | "content">;
 
 /** Reads one message's type-specific payload; a string is the reason it is unusable. */
-function readPayload(fast: boolean, message: MetaInboundMessage): Readout | string {
+function readPayload(walk: Walk, message: MetaInboundMessage): Readout | string {
   const declared = message.type;
   if (declared === "unsupported" || !Object.hasOwn(INBOUND_PAYLOAD_SCHEMAS, declared)) {
     // types we do not know (Meta adds them; legacy "unknown") must not fail the batch
@@ -333,7 +351,8 @@ function readPayload(fast: boolean, message: MetaInboundMessage): Readout | stri
   const type = declared as InboundMessageType;
   const received = message[type];
   const reason = problem(
-    fast && INBOUND_PAYLOAD_CHECKS[type](received),
+    walk,
+    walk.fast && INBOUND_PAYLOAD_CHECKS[type](received),
     INBOUND_PAYLOAD_SCHEMAS[type],
     received,
   );
@@ -369,33 +388,38 @@ function contextOf(message: MetaInboundMessage): InboundContext | null {
   };
 }
 
-/** `messages.invalid` carrying `{ reason, message }`, or `statuses.invalid` with `status` */
+/**
+ * `messages.invalid` carrying `{ reason, message }`, or `statuses.invalid` with `status`; null
+ * once the delivery has kept its share of invalid items (this one is counted instead).
+ */
 const invalidItem = (
   scope: MessagesScope,
   item: "message" | "status",
   raw: unknown,
   reason: string,
-): FieldEvent => ({
-  kind: "field",
-  wabaId: scope.wabaId,
-  phoneNumberId: scope.phoneNumberId,
-  field: item === "message" ? "messages.invalid" : "statuses.invalid",
-  value: item === "message" ? { reason, message: raw } : { reason, status: raw },
-});
+): FieldEvent | null =>
+  invalidEvent(
+    scope.walk,
+    scope.wabaId,
+    scope.phoneNumberId,
+    item === "message" ? "messages.invalid" : "statuses.invalid",
+    item === "message" ? { reason, message: raw } : { reason, status: raw },
+  );
 
 function messageEvent(
   scope: MessagesScope,
   raw: unknown,
   index: number,
-): InboundMessageEvent | FieldEvent {
-  const reason = problem(scope.fast && isInboundMessage(raw), inboundMessageSchema, raw);
+): InboundMessageEvent | FieldEvent | null {
+  const { walk } = scope;
+  const reason = problem(walk, walk.fast && isInboundMessage(raw), inboundMessageSchema, raw);
   if (reason !== null) return invalidItem(scope, "message", raw, reason);
   const m = raw as MetaInboundMessage;
   const timestamp = isoFromUnix(m.timestamp);
   if (!timestamp) {
     return invalidItem(scope, "message", raw, `timestamp: ${m.timestamp} is out of range`);
   }
-  const readout = readPayload(scope.fast, m);
+  const readout = readPayload(walk, m);
   if (typeof readout === "string") return invalidItem(scope, "message", raw, readout);
 
   // `from` has been the phone number; guard against it carrying the BSUID for username users
@@ -440,8 +464,9 @@ function pricingOf(p: MetaPricing): StatusPricing {
   return pricing;
 }
 
-function statusEvent(scope: MessagesScope, raw: unknown): StatusEvent | FieldEvent {
-  const reason = problem(scope.fast && isStatus(raw), statusSchema, raw);
+function statusEvent(scope: MessagesScope, raw: unknown): StatusEvent | FieldEvent | null {
+  const { walk } = scope;
+  const reason = problem(walk, walk.fast && isStatus(raw), statusSchema, raw);
   if (reason !== null) return invalidItem(scope, "status", raw, reason);
   const s = raw as MetaStatus;
   const timestamp = isoFromUnix(s.timestamp);
@@ -487,84 +512,186 @@ const fieldEvent = (
   value,
 });
 
-/** One parse: the events so far, and whether the checks may answer before zod. */
+/**
+ * One walk over a delivery: whether the checks may answer before zod, and its invalid items so
+ * far (how many zod has worded, how many are kept, and the rest counted per business number).
+ */
 interface Walk {
   fast: boolean;
-  events: MetaEvent[];
+  judged: number;
+  kept: number;
+  omitted: Map<string, FieldEvent>;
 }
 
-function walkChange({ fast, events }: Walk, wabaId: string, raw: unknown): void {
-  const changeProblem = problem(fast && isChange(raw), changeSchema, raw);
+/**
+ * Invalid items of one delivery kept as events, each with zod's reason; the rest are counted in
+ * an `invalid.omitted` event per business number. Meta's own items are valid: this bounds what a
+ * body of junk costs (rows, zod's walks), not what a real batch carries.
+ */
+export const MAX_INVALID_ITEMS_KEPT = 100;
+/** business numbers an `invalid.omitted` count is kept for; beyond, one count for the rest */
+const MAX_OMITTED_SCOPES = 100;
+export const OMITTED_FIELD = "invalid.omitted";
+const NOT_WORDED = "does not fit the schema";
+
+/** An invalid item's event while the delivery keeps them; null once it only counts them. */
+function invalidEvent(
+  walk: Walk,
+  wabaId: string,
+  phoneNumberId: string | null,
+  field: string,
+  value: unknown,
+): FieldEvent | null {
+  if (walk.kept < MAX_INVALID_ITEMS_KEPT) {
+    walk.kept++;
+    return { kind: "field", wabaId, phoneNumberId, field, value };
+  }
+  let key = `${wabaId}\u0000${phoneNumberId ?? ""}`;
+  let summary = walk.omitted.get(key);
+  if (!summary && walk.omitted.size >= MAX_OMITTED_SCOPES) {
+    // no number to route by: operators see it among unrouted events
+    key = "";
+    wabaId = "";
+    phoneNumberId = null;
+    summary = walk.omitted.get(key);
+  }
+  if (!summary) {
+    summary = {
+      kind: "field",
+      wabaId,
+      phoneNumberId,
+      field: OMITTED_FIELD,
+      value: {
+        reason: `Over ${MAX_INVALID_ITEMS_KEPT} invalid items in one delivery: the rest are ` +
+          "counted, not kept",
+        omitted: {} as Record<string, number>,
+      },
+    };
+    walk.omitted.set(key, summary);
+  }
+  const counts = (summary.value as { omitted: Record<string, number> }).omitted;
+  counts[field] = (counts[field] ?? 0) + 1;
+  return null;
+}
+
+function* walkChange(walk: Walk, wabaId: string, raw: unknown): Generator<MetaEvent> {
+  const { fast } = walk;
+  const changeProblem = problem(walk, fast && isChange(raw), changeSchema, raw);
   if (changeProblem !== null) {
     const value = isRecord(raw) ? raw.value : null;
     const invalid = { reason: changeProblem, change: raw };
-    return void events.push(fieldEvent(wabaId, "changes.invalid", value, invalid));
+    const event = invalidEvent(walk, wabaId, phoneNumberIdOf(value), "changes.invalid", invalid);
+    if (event) yield event;
+    return;
   }
   const { field, value } = raw as { field: string; value: unknown };
-  if (field !== "messages") return void events.push(fieldEvent(wabaId, field, value));
+  if (field !== "messages") {
+    yield fieldEvent(wabaId, field, value);
+    return;
+  }
 
-  const valueProblem = problem(fast && isMessagesValue(value), messagesValueSchema, value);
+  const valueProblem = problem(walk, fast && isMessagesValue(value), messagesValueSchema, value);
   if (valueProblem !== null) {
     const invalid = { reason: valueProblem, value };
-    return void events.push(fieldEvent(wabaId, "messages.invalid", value, invalid));
+    const event = invalidEvent(walk, wabaId, phoneNumberIdOf(value), "messages.invalid", invalid);
+    if (event) yield event;
+    return;
   }
   const { metadata, contacts, messages, statuses } = value as MetaMessagesValue;
   if (!messages?.length && !statuses?.length) {
-    return void events.push(fieldEvent(wabaId, field, value));
+    yield fieldEvent(wabaId, field, value);
+    return;
   }
 
   // an unreadable contact stays as an empty one so positions still line up with messages
   const readable: MetaContact[] = [];
+  const byWaId = new Map<string, number>();
+  const byUserId = new Map<string, number>();
   for (const c of contacts ?? []) {
-    const ok = (fast && isContact(c)) || contactSchema.safeParse(c).success;
-    readable.push(ok ? c as MetaContact : {});
+    const ok = problem(walk, fast && isContact(c), contactSchema, c) === null;
+    const contact = ok ? c as MetaContact : {};
+    if (contact.wa_id && !byWaId.has(contact.wa_id)) byWaId.set(contact.wa_id, readable.length);
+    if (contact.user_id && !byUserId.has(contact.user_id)) {
+      byUserId.set(contact.user_id, readable.length);
+    }
+    readable.push(contact);
   }
   const scope: MessagesScope = {
-    fast,
+    walk,
     wabaId,
     phoneNumberId: metadata.phone_number_id,
     displayPhoneNumber: metadata.display_phone_number,
     contacts: readable,
+    byWaId,
+    byUserId,
     messageCount: messages?.length ?? 0,
   };
   // indexed and for-of, never forEach: a hole in a sparse array is an item too (zod sees it)
   if (messages) {
-    for (let i = 0; i < messages.length; i++) events.push(messageEvent(scope, messages[i], i));
+    for (let i = 0; i < messages.length; i++) {
+      const event = messageEvent(scope, messages[i], i);
+      if (event) yield event;
+    }
   }
-  for (const s of statuses ?? []) events.push(statusEvent(scope, s));
+  for (const s of statuses ?? []) {
+    const event = statusEvent(scope, s);
+    if (event) yield event;
+  }
 }
 
-function parse(fast: boolean, body: unknown): ParseMetaWebhookResult {
-  const envelopeProblem = problem(fast && isEnvelope(body), envelopeSchema, body);
-  if (envelopeProblem !== null) {
-    const object = isRecord(body) ? body.object : undefined;
-    return {
-      ok: false,
-      error: object !== "whatsapp_business_account"
-        ? `Expected object "whatsapp_business_account", got ${JSON.stringify(object ?? null)}`
-        : `Not a WhatsApp webhook envelope (${envelopeProblem})`,
-    };
-  }
-  const walk: Walk = { fast, events: [] };
-  for (const raw of (body as MetaEnvelope).entry) {
-    const entryProblem = problem(fast && isEntry(raw), entrySchema, raw);
+/** Why `body` is not a WhatsApp Business Account envelope, or null when it is one. */
+function envelopeProblemOf(walk: Walk, body: unknown): string | null {
+  const envelopeProblem = problem(walk, walk.fast && isEnvelope(body), envelopeSchema, body);
+  if (envelopeProblem === null) return null;
+  const object = isRecord(body) ? body.object : undefined;
+  return object !== "whatsapp_business_account"
+    ? `Expected object "whatsapp_business_account", got ${JSON.stringify(object ?? null)}`
+    : `Not a WhatsApp webhook envelope (${envelopeProblem})`;
+}
+
+function* walkEnvelope(walk: Walk, body: MetaEnvelope): Generator<MetaEvent> {
+  for (const raw of body.entry) {
+    const entryProblem = problem(walk, walk.fast && isEntry(raw), entrySchema, raw);
     if (entryProblem !== null) {
       const id = isRecord(raw) && typeof raw.id === "string" ? raw.id : "";
-      walk.events.push({
-        kind: "field",
-        wabaId: id,
-        phoneNumberId: null,
-        field: "entry.invalid",
-        value: { reason: entryProblem, entry: raw },
+      const event = invalidEvent(walk, id, null, "entry.invalid", {
+        reason: entryProblem,
+        entry: raw,
       });
+      if (event) yield event;
       continue;
     }
     const entry = raw as MetaEntry;
     // String(), as entrySchema's transform: a numeric WABA id is the same account
     const wabaId = String(entry.id);
-    for (const change of entry.changes) walkChange(walk, wabaId, change);
+    for (const change of entry.changes) yield* walkChange(walk, wabaId, change);
   }
-  return { ok: true, events: walk.events };
+  yield* walk.omitted.values();
+}
+
+const newWalk = (fast: boolean): Walk => ({ fast, judged: 0, kept: 0, omitted: new Map() });
+
+function parse(fast: boolean, body: unknown): ParseMetaWebhookResult {
+  const walk = newWalk(fast);
+  const error = envelopeProblemOf(walk, body);
+  if (error !== null) return { ok: false, error };
+  return { ok: true, events: [...walkEnvelope(walk, body as MetaEnvelope)] };
+}
+
+/**
+ * Why a verified, JSON-parsed body is not a WhatsApp Business Account envelope, or null when it
+ * is one. Constant work whatever the body holds: what the webhook route checks before it answers.
+ */
+export function metaEnvelopeProblem(body: unknown): string | null {
+  return envelopeProblemOf(newWalk(true), body);
+}
+
+/**
+ * The events of an envelope metaEnvelopeProblem() accepted, one at a time, so a caller can give
+ * the event loop a turn between them (what parseMetaWebhook() collects into an array).
+ */
+export function metaWebhookEvents(body: unknown): Iterable<MetaEvent> {
+  return walkEnvelope(newWalk(true), body as MetaEnvelope);
 }
 
 /**

@@ -3,7 +3,11 @@ import fc from "fast-check";
 import {
   type FieldEvent,
   type InboundMessageEvent,
+  MAX_INVALID_ITEMS_KEPT,
+  metaEnvelopeProblem,
   type MetaEvent,
+  metaWebhookEvents,
+  OMITTED_FIELD,
   parseMetaWebhook,
   parseMetaWebhookWithZod,
   type StatusEvent,
@@ -754,4 +758,168 @@ Deno.test("parseMetaWebhook() gives the zod-only walk's result when several fiel
     }),
     { numRuns: 500 },
   );
+});
+
+// ---------------------------------------------------------------- bounded work per delivery
+
+/** Counts zod's runs over every schema the walk may ask, while `run` runs. */
+function zodRuns(run: () => void): number {
+  const schemas = [
+    envelopeSchema,
+    entrySchema,
+    changeSchema,
+    messagesValueSchema,
+    contactSchema,
+    inboundMessageSchema,
+    statusSchema,
+    ...Object.values(INBOUND_PAYLOAD_SCHEMAS),
+  ];
+  let calls = 0;
+  const originals = schemas.map((schema) => schema.safeParse);
+  schemas.forEach((schema, i) => {
+    schema.safeParse =
+      ((value: unknown) => (calls++, originals[i](value))) as typeof schema.safeParse;
+  });
+  try {
+    run();
+  } finally {
+    schemas.forEach((schema, i) => schema.safeParse = originals[i]);
+  }
+  return calls;
+}
+
+Deno.test("parseMetaWebhook() keeps the first invalid items of a delivery and counts the rest per number", () => {
+  const valid = (n: number) => buildInbound({ type: "text", id: `wamid.V${n}` });
+  const junk = (n: number) => ({ junk: n });
+  const messages = (phoneNumberId: string, bad: number) => {
+    const change = buildMessagesChange({
+      phoneNumberId,
+      inbound: [valid(1), valid(2)],
+      statuses: [buildStatus({ status: "sent", id: `wamid.S-${phoneNumberId}` })],
+    });
+    const value = change.value as { messages: unknown[]; statuses: unknown[] };
+    // junk around and between the valid items: none of them may cost a valid one
+    value.messages = [
+      junk(0),
+      value.messages[0],
+      ...Array.from({ length: bad }, (_, i) => junk(i)),
+      value.messages[1],
+    ];
+    value.statuses = [...value.statuses, ...Array.from({ length: bad }, (_, i) => junk(i))];
+    return change;
+  };
+  const body = buildEnvelope([messages("PN-A", 150), messages("PN-B", 20), {
+    field: "messages",
+    value: 42,
+  }]);
+  const all = events(body);
+  assert.equal(all.filter((e) => e.kind === "message").length, 4);
+  assert.equal(all.filter((e) => e.kind === "status").length, 2);
+  const invalid = all.filter((e) => e.kind === "field" && e.field.endsWith(".invalid"));
+  assert.equal(invalid.length, MAX_INVALID_ITEMS_KEPT);
+  for (const e of invalid) {
+    assert.ok((e as FieldEvent & { value: { reason: string } }).value.reason);
+  }
+  const summaries = all.filter((e) => e.kind === "field" && e.field === OMITTED_FIELD);
+  // A: 1 + 150 messages, 150 statuses (the first 100 kept); B: 1 + 20 and 20; then 42
+  assert.deepEqual(
+    summaries.map((e) => [e.phoneNumberId, (e as FieldEvent).value]),
+    [
+      ["PN-A", {
+        reason: "Over 100 invalid items in one delivery: the rest are counted, not kept",
+        omitted: { "messages.invalid": 51, "statuses.invalid": 150 },
+      }],
+      ["PN-B", {
+        reason: "Over 100 invalid items in one delivery: the rest are counted, not kept",
+        omitted: { "messages.invalid": 21, "statuses.invalid": 20 },
+      }],
+      [null, {
+        reason: "Over 100 invalid items in one delivery: the rest are counted, not kept",
+        omitted: { "messages.invalid": 1 },
+      }],
+    ],
+  );
+  assert.deepEqual(parseMetaWebhookWithZod(body), parseMetaWebhook(body));
+});
+
+Deno.test("parseMetaWebhook() runs zod on at most the kept invalid items of a million-item delivery", () => {
+  // what a probe sent: a signed 3 MB body whose messages array held a million tiny invalid items
+  const text = `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":` +
+    `"messages","value":{"metadata":{"display_phone_number":"1","phone_number_id":"2"},` +
+    `"messages":[${new Array(1_000_000).fill("0").join(",")}]}}]}]}`;
+  assert.ok(text.length < 3 * 1024 * 1024);
+  const body = JSON.parse(text);
+  let all: MetaEvent[] = [];
+  const calls = zodRuns(() => all = events(body));
+  assert.ok(calls <= MAX_INVALID_ITEMS_KEPT, `zod ran ${calls} times`);
+  assert.equal(all.length, MAX_INVALID_ITEMS_KEPT + 1);
+  assert.deepEqual((all.at(-1) as FieldEvent).value, {
+    reason: "Over 100 invalid items in one delivery: the rest are counted, not kept",
+    omitted: { "messages.invalid": 1_000_000 - MAX_INVALID_ITEMS_KEPT },
+  });
+});
+
+Deno.test("parseMetaWebhook() keeps at most 100 summaries however many numbers the junk names", () => {
+  const changes = Array.from({ length: 400 }, (_, i) => ({
+    field: "messages",
+    value: { metadata: { display_phone_number: "1", phone_number_id: `PN-${i}` }, statuses: [0] },
+  }));
+  const all = events(buildEnvelope(changes));
+  const summaries = all.filter((e) => e.kind === "field" && e.field === OMITTED_FIELD);
+  assert.equal(summaries.length, 101);
+  const rest = summaries.at(-1) as FieldEvent;
+  assert.equal(rest.phoneNumberId, null);
+  assert.equal(rest.wabaId, "");
+  assert.deepEqual((rest.value as { omitted: unknown }).omitted, {
+    "statuses.invalid": 400 - MAX_INVALID_ITEMS_KEPT - 100,
+  });
+});
+
+Deno.test("parseMetaWebhook() finds each message's contact without reading every contact per message", () => {
+  const n = 400;
+  let reads = 0;
+  const counted = (contact: Record<string, unknown>) => {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(contact)) {
+      Object.defineProperty(out, key, {
+        enumerable: true,
+        get: () => (reads++, value),
+      });
+    }
+    return out;
+  };
+  const inbound = Array.from(
+    { length: n },
+    (_, i) => buildInbound({ type: "text", waId: String(10_000_000 + i), name: `N${i}` }),
+  );
+  // read in reverse, so pairing by position would give every message the wrong contact
+  const change = buildMessagesChange({ inbound });
+  const value = change.value as { contacts: Record<string, unknown>[] };
+  value.contacts = value.contacts.map(counted).reverse();
+  const all = events(buildEnvelope([change])) as InboundMessageEvent[];
+  assert.deepEqual(all.map((e) => e.profileName), inbound.map((_, i) => `N${i}`));
+  assert.ok(reads < 10 * n, `${reads} reads of contact fields for ${n} messages`);
+});
+
+Deno.test("parseMetaWebhook() takes the first contact naming either of a message's ids", () => {
+  const a = buildInbound({ type: "text", waId: "19990000001", userId: "US.1", name: "first" });
+  const change = buildMessagesChange({ inbound: [a] });
+  const value = change.value as { contacts: unknown[] };
+  value.contacts = [
+    { wa_id: "19990000002", profile: { name: "other" } },
+    { user_id: "US.1", profile: { name: "by user id" } },
+    { wa_id: "19990000001", profile: { name: "by phone" } },
+    { wa_id: "19990000001", user_id: "US.1", profile: { name: "both" } },
+  ];
+  (a.message as Record<string, unknown>).from_user_id = "US.1";
+  const [event] = events(buildEnvelope([change])) as InboundMessageEvent[];
+  assert.equal(event.profileName, "by user id");
+});
+
+Deno.test("metaEnvelopeProblem() and metaWebhookEvents() are parseMetaWebhook() in two steps", () => {
+  const batch = richBatch();
+  assert.equal(metaEnvelopeProblem(batch), null);
+  assert.deepEqual([...metaWebhookEvents(batch)], events(batch));
+  assert.match(metaEnvelopeProblem({ object: "page", entry: [] })!, /"page"/);
+  assert.match(metaEnvelopeProblem({ object: "whatsapp_business_account" })!, /envelope/);
 });
