@@ -1,5 +1,3 @@
-import type { MetaEvent } from "../core/whatsapp/parse_webhook.ts";
-
 /**
  * Work the edge does after answering: each job names a durable row, so a lost job only delays
  * work (the sweeper finds the row again), and running a job twice is harmless.
@@ -39,12 +37,12 @@ export interface ClaimedSend {
 }
 
 /**
- * A webhook delivery written to the inbox already claimed, handed with the events the route
- * parsed from its verified body to the job that processes them. Only an in-process doorbell
- * carries one; a job without it claims the row, decrypts and parses the body itself.
+ * A webhook delivery written to the inbox already claimed, handed with its verified body (as
+ * JSON.parse gave it, its envelope checked) to the job that walks its events. Only an in-process
+ * doorbell carries one; a job without it claims the row, decrypts and parses the body itself.
  */
 export interface ClaimedInboxItem {
-  events: MetaEvent[];
+  body: unknown;
 }
 
 /**

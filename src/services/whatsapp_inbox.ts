@@ -1,9 +1,11 @@
 import { decryptSystem, encryptField, encryptSystem } from "../core/crypto/envelope.ts";
+import { timeSlices } from "../core/time_slices.ts";
 import {
   type FieldEvent,
   type InboundMessageEvent,
+  metaEnvelopeProblem,
   type MetaEvent,
-  parseMetaWebhook,
+  metaWebhookEvents,
   type StatusEvent,
 } from "../core/whatsapp/parse_webhook.ts";
 import type { InboxWriter } from "../adapters/supabase/inbox_writer.ts";
@@ -25,19 +27,19 @@ export const INBOX_LEASE_SECONDS = 60;
  */
 export async function recordMetaWebhook(
   deps: Pick<ServiceDeps, "keyring" | "doorbell"> & { inbox: InboxWriter },
-  /** the verified body as text, and the events the route parsed from it */
-  delivery: { text: string; events: MetaEvent[] },
+  /** the verified body as text, and as JSON.parse gave it (its envelope checked) */
+  delivery: { text: string; body: unknown },
   signatureHex: string,
 ): Promise<{ id: number | null; duplicate: boolean }> {
   const dedupeKey = signatureHex.toLowerCase();
   const payload = await encryptSystem(deps.keyring, "inbox", delivery.text);
   const id = await deps.inbox.write(dedupeKey, payload);
   if (id !== null) {
-    // a row written claimed goes to the job with its events: no claim, no decryption, no parse
+    // a row written claimed goes to the job with its body: no claim, no decryption, no parse
     await deps.doorbell.ring([{
       kind: "inbox",
       id,
-      ...(deps.inbox.claims && { claimed: { events: delivery.events } }),
+      ...(deps.inbox.claims && { claimed: { body: delivery.body } }),
     }]);
   }
   return { id, duplicate: id === null };
@@ -124,6 +126,8 @@ type Unrouted = {
   waba_id: string | null;
   kind: string;
   inbox_id: number;
+  /** how many events of the delivery share the row (a batch for a number nobody owns is one) */
+  events: number;
 };
 
 /**
@@ -136,16 +140,22 @@ type Unrouted = {
 export async function processInboxItems(
   deps: ServiceDeps & { router: WebhookRouter },
   ids: number[],
-  /** items written already claimed (InboxWriter.claims), with their parsed events, by id */
+  /** items written already claimed (InboxWriter.claims), with their parsed bodies, by id */
   claimed: ReadonlyMap<number, ClaimedInboxItem> = new Map(),
 ): Promise<{ processed: number; failed: number; skipped: number }> {
   const service = deps.db.service;
-  const items: Array<{ id: number; attempts: number; events: () => Promise<MetaEvent[]> }> = [];
+  const items: Array<{ id: number; attempts: number; events: () => Promise<Iterable<MetaEvent>> }> =
+    [];
   const toClaim: number[] = [];
   for (const id of ids) {
     const c = claimed.get(id);
-    if (c) items.push({ id, attempts: 1, events: () => Promise.resolve(c.events) });
-    else toClaim.push(id);
+    if (c) {
+      items.push({
+        id,
+        attempts: 1,
+        events: () => Promise.resolve(metaWebhookEvents(c.body)),
+      });
+    } else toClaim.push(id);
   }
   if (toClaim.length) {
     const claim = await service.rpc("claim_inbox_items", {
@@ -160,11 +170,10 @@ export async function processInboxItems(
         id: row.id,
         attempts: row.attempts,
         events: async () => {
-          const parsed = parseMetaWebhook(
-            JSON.parse(await decryptSystem(deps.keyring, row.payload_ciphertext)),
-          );
-          if (!parsed.ok) throw new Error(`Unusable payload: ${parsed.error}`);
-          return parsed.events;
+          const body = JSON.parse(await decryptSystem(deps.keyring, row.payload_ciphertext));
+          const problem = metaEnvelopeProblem(body);
+          if (problem !== null) throw new Error(`Unusable payload: ${problem}`);
+          return metaWebhookEvents(body);
         },
       });
     }
@@ -173,7 +182,8 @@ export async function processInboxItems(
   if (!items.length) return { processed: 0, failed: 0, skipped };
 
   const batches = new Map<string, ClientBatch>();
-  const unrouted: Unrouted[] = [];
+  // one row per delivery, number and kind of event, however many events it held
+  const unroutedRows = new Map<string, Unrouted>();
   const failures = new Map<number, string>();
   const names = new Map<string, Promise<string>>();
   const batchFor = (clientId: string) => {
@@ -184,19 +194,29 @@ export async function processInboxItems(
     return b;
   };
 
+  // a batch may hold tens of thousands of events: other requests get their turn between slices
+  const nextSlice = timeSlices();
   for (const item of items) {
     try {
       for (const event of await item.events()) {
+        await nextSlice();
         const route = event.phoneNumberId ? await deps.router.phone(event.phoneNumberId) : null;
         const clientId = route?.clientId ??
           (event.kind === "field" && event.wabaId ? await deps.router.waba(event.wabaId) : null);
         if (!clientId) {
-          unrouted.push({
-            phone_number_id: event.phoneNumberId ?? null,
-            waba_id: event.wabaId ?? null,
-            kind: event.kind === "field" ? event.field : event.kind,
-            inbox_id: item.id,
-          });
+          const kind = event.kind === "field" ? event.field : event.kind;
+          const key = `${item.id}|${event.phoneNumberId}|${event.wabaId}|${kind}`;
+          const row = unroutedRows.get(key);
+          if (row) row.events++;
+          else {
+            unroutedRows.set(key, {
+              phone_number_id: event.phoneNumberId ?? null,
+              waba_id: event.wabaId ?? null,
+              kind,
+              inbox_id: item.id,
+              events: 1,
+            });
+          }
           continue;
         }
         const batch = batchFor(clientId);
@@ -212,6 +232,7 @@ export async function processInboxItems(
     }
   }
 
+  const unrouted = [...unroutedRows.values()];
   const jobs: Job[] = [];
   try {
     for (const [clientId, batch] of batches) {
@@ -220,7 +241,9 @@ export async function processInboxItems(
     if (unrouted.length) {
       const { error } = await service.from("unrouted_webhook_events").insert(unrouted);
       if (error) throw new Error(`Could not record unrouted events: ${error.message}`);
-      deps.logger.warn("webhook_unrouted", { count: unrouted.length });
+      deps.logger.warn("webhook_unrouted", {
+        count: unrouted.reduce((n, row) => n + row.events, 0),
+      });
     }
   } catch (error) {
     // nothing of this batch is marked done: it is all retried, which is safe (idempotent)

@@ -2,7 +2,7 @@ import { importHmacKey } from "../../../core/crypto/hmac.ts";
 import { Hono } from "hono";
 import { constantTimeEqual } from "../../../core/auth/api_keys.ts";
 import { AppError } from "../../../core/errors.ts";
-import { parseMetaWebhook } from "../../../core/whatsapp/parse_webhook.ts";
+import { metaEnvelopeProblem } from "../../../core/whatsapp/parse_webhook.ts";
 import { verifyMetaSignature } from "../../../core/whatsapp/signature.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
 import { recordMetaWebhook } from "../../../services/whatsapp_inbox.ts";
@@ -13,6 +13,11 @@ import type { AppEnv } from "../../types.ts";
  * Meta's webhook endpoint. GET is the subscription handshake (no signature on GET). POST bodies
  * are verified over the raw bytes before anything is parsed or stored, recorded durably, and
  * acknowledged at once; processing happens after the answer (docs: DESIGN.md §5).
+ *
+ * Before the answer, work is bounded by the body's size (at most WEBHOOK_MAX_BODY_BYTES) and
+ * does not depend on what the body holds: the HMAC, one JSON.parse and the envelope's two fields.
+ * Its events are walked by the consumer, after the 200: Meta waits some seconds at most, and
+ * retries (the same bytes) what it thinks was not acknowledged.
  */
 export function whatsappWebhookRoutes(
   deps: Pick<ServiceDeps, "env" | "keyring" | "doorbell" | "inbox">,
@@ -50,12 +55,12 @@ export function whatsappWebhookRoutes(
         } catch {
           throw new AppError(400, "invalid_json", "The body is not JSON");
         }
-        const parsed = parseMetaWebhook(body);
-        if (!parsed.ok) throw new AppError(400, "invalid_payload", parsed.error);
+        const problem = metaEnvelopeProblem(body);
+        if (problem !== null) throw new AppError(400, "invalid_payload", problem);
         // verified, so the header is `sha256=<64 hex>`
         const { duplicate } = await recordMetaWebhook(
           deps,
-          { text, events: parsed.events },
+          { text, body },
           signature!.trim().slice(7),
         );
         // the inbox row is this delivery's record (a duplicate's is its first copy's); refused
