@@ -5,8 +5,12 @@ import type { Job } from "./jobs.ts";
  * caller can ring them together with its other work.
  */
 export interface EventPublisher {
-  /** Events published together are recorded with one write per client. */
+  /**
+   * Events published together are recorded with few writes per client (one per few hundred
+   * deliveries). An array, not rest parameters: a batch can hold more events than a call can
+   * take arguments.
+   */
   publish(
-    ...events: Array<{ clientId: string; type: string; data: Record<string, unknown> }>
+    events: ReadonlyArray<{ clientId: string; type: string; data: Record<string, unknown> }>,
   ): Promise<Job[]>;
 }

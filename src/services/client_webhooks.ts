@@ -73,6 +73,19 @@ export interface DisableRules {
 }
 
 export const DELIVERY_TIMEOUT_MS = 10_000;
+/**
+ * A client's endpoints at most (public.webhook_endpoints_within_limit enforces it): every event
+ * is one delivery per endpoint, so this bounds what one event can cost.
+ */
+export const MAX_WEBHOOK_ENDPOINTS = 10;
+/** deliveries written per insert, so the rows held at once stay bounded */
+const RECORD_CHUNK = 500;
+/**
+ * Deliveries of one publish written claimed (claimOnRecordSeconds) with their body in the job;
+ * the rest are written unclaimed and their jobs claim and decrypt the row when they run, so a
+ * burst of events does not hold every body in memory while it waits its turn.
+ */
+const CLAIMED_PER_PUBLISH = 500;
 const USER_AGENT = "glooft-edge-webhooks/1";
 const ENDPOINT_CACHE_MS = 5_000;
 
@@ -110,6 +123,15 @@ export type DeliveryResult =
   };
 
 type ClientEvent = { clientId: string; type: string; data: Record<string, unknown> };
+type DeliveryRow = {
+  id: string;
+  client_id: string;
+  endpoint_id: string;
+  event_id: string;
+  event_type: string;
+  payload_ciphertext: string;
+  body: string;
+};
 
 /**
  * Client webhooks: `publisher.publish` records one encrypted delivery per subscribed endpoint and
@@ -160,14 +182,48 @@ export function clientWebhooks(deps: WebhookDeps) {
     return entry.key;
   }
 
-  /** One client's events, each to the given endpoints, recorded with one insert. */
+  /**
+   * One client's events, each to the given endpoints, recorded RECORD_CHUNK deliveries per insert
+   * so that the rows (each with its body, in clear and encrypted) held at once stay bounded
+   * however many events a batch publishes.
+   */
   async function record(
     clientId: string,
     events: Array<{ event: ClientEvent; endpointIds: string[] }>,
   ): Promise<Job[]> {
     if (!events.some((e) => e.endpointIds.length)) return [];
     const key = await deps.dataKeys.forClient(clientId);
-    const rows = (await Promise.all(events.map(({ event, endpointIds }) => {
+    const lease = deps.claimOnRecordSeconds;
+    const lockedUntil = lease ? new Date(deps.now() + lease * 1000).toISOString() : undefined;
+    const jobs: Job[] = [];
+    let rows: Array<Promise<DeliveryRow>> = [];
+    const flush = async () => {
+      const chunk = await Promise.all(rows);
+      rows = [];
+      if (!chunk.length) return;
+      // past the first CLAIMED_PER_PUBLISH, a job holds the delivery's id alone
+      const claimed = lockedUntil && jobs.length < CLAIMED_PER_PUBLISH
+        ? CLAIMED_PER_PUBLISH - jobs.length
+        : 0;
+      await insertWebhookDeliveries(
+        deps.db.forClient(clientId),
+        chunk.map((
+          { body: _, ...row },
+          i,
+        ) => (i < claimed ? { ...row, locked_until: lockedUntil } : row)),
+      );
+      chunk.forEach((r, i) =>
+        jobs.push({
+          kind: "webhook_delivery" as const,
+          clientId,
+          deliveryId: r.id,
+          ...(i < claimed
+            ? { claimed: { endpointId: r.endpoint_id, eventId: r.event_id, body: r.body } }
+            : {}),
+        })
+      );
+    };
+    for (const { event, endpointIds } of events) {
       // one id per event, shared by its deliveries to every endpoint and by every retry
       const eventId = `evt_${crypto.randomUUID().replaceAll("-", "")}`;
       const body = JSON.stringify({
@@ -175,35 +231,24 @@ export function clientWebhooks(deps: WebhookDeps) {
         timestamp: new Date(deps.now()).toISOString(),
         data: event.data,
       });
-      return Promise.all(endpointIds.map(async (endpointId) => {
+      for (const endpointId of endpointIds) {
         const id = crypto.randomUUID();
-        return {
-          id,
-          client_id: clientId,
-          endpoint_id: endpointId,
-          event_id: eventId,
-          event_type: event.type,
-          payload_ciphertext: await encryptField(key, body, `webhook_delivery:${id}`),
-          body,
-        };
-      }));
-    }))).flat();
-    const lease = deps.claimOnRecordSeconds;
-    const lockedUntil = lease ? new Date(deps.now() + lease * 1000).toISOString() : undefined;
-    await insertWebhookDeliveries(
-      deps.db.forClient(clientId),
-      rows.map((
-        { body: _, ...row },
-      ) => (lockedUntil ? { ...row, locked_until: lockedUntil } : row)),
-    );
-    return rows.map((r) => ({
-      kind: "webhook_delivery" as const,
-      clientId,
-      deliveryId: r.id,
-      ...(lockedUntil
-        ? { claimed: { endpointId: r.endpoint_id, eventId: r.event_id, body: r.body } }
-        : {}),
-    }));
+        rows.push(
+          encryptField(key, body, `webhook_delivery:${id}`).then((payload_ciphertext) => ({
+            id,
+            client_id: clientId,
+            endpoint_id: endpointId,
+            event_id: eventId,
+            event_type: event.type,
+            payload_ciphertext,
+            body,
+          })),
+        );
+      }
+      if (rows.length >= RECORD_CHUNK) await flush();
+    }
+    await flush();
+    return jobs;
   }
 
   /** One POST; the error (never the body) describes a failure. */
@@ -372,7 +417,7 @@ export function clientWebhooks(deps: WebhookDeps) {
   }
 
   const publisher: EventPublisher = {
-    async publish(...events) {
+    async publish(events) {
       const byClient = new Map<string, Array<{ event: ClientEvent; endpointIds: string[] }>>();
       for (const event of events) {
         const endpointIds = await subscribed(event.clientId, event.type);
@@ -382,7 +427,10 @@ export function clientWebhooks(deps: WebhookDeps) {
         list.push({ event, endpointIds });
       }
       const jobs: Job[] = [];
-      for (const [clientId, list] of byClient) jobs.push(...await record(clientId, list));
+      // one at a time, not spread: a batch may publish more events than a call takes arguments
+      for (const [clientId, list] of byClient) {
+        for (const job of await record(clientId, list)) jobs.push(job);
+      }
       return jobs;
     },
   };

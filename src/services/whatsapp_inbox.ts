@@ -236,7 +236,7 @@ export async function processInboxItems(
   const jobs: Job[] = [];
   try {
     for (const [clientId, batch] of batches) {
-      jobs.push(...await storeClientBatch(deps, clientId, batch));
+      for (const job of await storeClientBatch(deps, clientId, batch)) jobs.push(job);
     }
     if (unrouted.length) {
       const { error } = await service.from("unrouted_webhook_events").insert(unrouted);
@@ -278,8 +278,8 @@ async function storeClientBatch(
   });
   if (error) throw new Error(`Could not store events for a client: ${error.message}`);
   const result = data as { inserted: string[]; statuses: Array<Record<string, unknown>> };
-  // the client hears of each new message and status; all of them are recorded with one write
-  return await deps.events.publish(
+  // the client hears of each new message and of the new statuses statusNotices() keeps
+  return await deps.events.publish([
     ...result.inserted.map((messageId) => {
       const e = batch.inbound.get(messageId)!;
       return {
@@ -300,8 +300,37 @@ async function storeClientBatch(
         },
       };
     }),
-    ...result.statuses.map((s) => ({ clientId, type: "message.status", data: s })),
-  );
+    ...statusNotices(result.statuses).map((s) => ({ clientId, type: "message.status", data: s })),
+  ]);
+}
+
+/** The statuses Meta documents for a message we sent (its reference, §2.3). */
+const NOTIFIED_STATUSES: ReadonlySet<unknown> = new Set(["sent", "delivered", "read", "failed"]);
+
+/**
+ * Which new status events a client's webhooks hear of: those of a message it sent through us
+ * (matched by wamid, or by our id in biz_opaque_callback_data, which every send carries), with a
+ * status Meta documents, once per message and status in a batch. Every status event is still
+ * stored (the message's timeline); these are left out of `message.status`:
+ * - a wamid no message of the client has: sent by another tool on the number or by the WhatsApp
+ *   Business app, or not a message at all; the client has no id to look it up by, and 25,000
+ *   such statuses in one delivery had made 100,000 deliveries to four endpoints;
+ * - a status value outside sent, delivered, read and failed ("deleted", "warning": other APIs'
+ *   vocabularies; the reference says log and ignore);
+ * - a repeat of a status the message already has in the batch (Meta may resend one with another
+ *   timestamp): a message is at most four events per batch.
+ */
+export function statusNotices(
+  statuses: ReadonlyArray<Record<string, unknown>>,
+): Array<Record<string, unknown>> {
+  const seen = new Set<string>();
+  return statuses.filter((s) => {
+    if (typeof s.message_id !== "string" || !NOTIFIED_STATUSES.has(s.status)) return false;
+    const key = `${s.message_id}|${s.status}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** A delivery that could not be processed waits with exponential backoff; after many tries it is

@@ -213,11 +213,11 @@ export async function sendQueuedMessage(
   ) => {
     const error = { code: err.code, title: err.title, details: err.details ?? null };
     await record({ outcome: "failed", error, dead_letter: deadLetter });
-    const jobs = await deps.events.publish({
+    const jobs = await deps.events.publish([{
       clientId: job.clientId,
       type: "message.status",
       data: { message_id: message.id, wamid: message.wamid, status: "failed", errors: [error] },
-    });
+    }]);
     if (jobs.length) await deps.doorbell.ring(jobs);
     return { outcome: deadLetter ? "dead_lettered" as const : "failed" as const };
   };
@@ -260,7 +260,7 @@ export async function sendQueuedMessage(
   });
   if (klass === "token") {
     tokenCache.delete(phone.waba_account_id);
-    const jobs = await deps.events.publish({
+    const jobs = await deps.events.publish([{
       clientId: job.clientId,
       type: "account.alert",
       data: {
@@ -269,7 +269,7 @@ export async function sendQueuedMessage(
         title: error.title,
         phone_number_id: phone.phone_number_id,
       },
-    });
+    }]);
     if (jobs.length) await deps.doorbell.ring(jobs);
     deps.logger.error("access_token_invalid", { client_id: job.clientId, code: error.code });
     return await fail(error);

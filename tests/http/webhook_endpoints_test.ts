@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { verifyStandardWebhook } from "../../src/core/webhooks/standard_webhooks.ts";
 import { appUnderTest, bearer, clientWithKey } from "../_support/app.ts";
 import { eventually } from "../_support/channel.ts";
-import { sql } from "../_support/stack.ts";
+import { MAX_WEBHOOK_ENDPOINTS } from "../../src/services/client_webhooks.ts";
+import { clientWithToken, countRows, signJwt, sql } from "../_support/stack.ts";
 
 const send = (key: string, method: string, body?: unknown) => ({
   method,
@@ -336,4 +337,34 @@ Deno.test("in production a private, loopback, plain-http or odd-port target is r
   );
   assert.equal(changed.status, 400);
   assert.equal(changed.body.error.code, "invalid_webhook_url");
+});
+
+Deno.test("a client has at most 10 webhook endpoints, through the API and straight through PostgREST", async () => {
+  const { call } = await appUnderTest();
+  const { clientId, key } = await clientWithKey();
+  const create = (n: number) =>
+    call("/v1/webhook-endpoints", {
+      method: "POST",
+      headers: { ...bearer(key), "content-type": "application/json" },
+      body: JSON.stringify({ url: `https://example.com/hook/${n}` }),
+    });
+  for (let n = 0; n < MAX_WEBHOOK_ENDPOINTS; n++) assert.equal((await create(n)).status, 201);
+  const over = await create(MAX_WEBHOOK_ENDPOINTS);
+  assert.equal(over.status, 409);
+  assert.equal(over.body.error.code, "webhook_endpoint_limit");
+  assert.ok(over.body.error.request_id);
+  // the client's own token at PostgREST meets the same rule
+  const direct = await clientWithToken(await signJwt({ client_id: clientId }))
+    .from("webhook_endpoints")
+    .insert({ client_id: clientId, url: "https://example.com/x", secret_ciphertext: "ct" });
+  assert.equal(direct.error?.code, "GL409");
+  assert.equal(await countRows("webhook_endpoints", clientId), MAX_WEBHOOK_ENDPOINTS);
+  // another client is not held by this one's endpoints
+  const other = await clientWithKey();
+  const theirs = await call("/v1/webhook-endpoints", {
+    method: "POST",
+    headers: { ...bearer(other.key), "content-type": "application/json" },
+    body: JSON.stringify({ url: "https://example.com/theirs" }),
+  });
+  assert.equal(theirs.status, 201);
 });

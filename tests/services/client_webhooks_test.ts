@@ -138,11 +138,11 @@ async function deliveryHarness(
     body: JSON.stringify({ url: rx.url }),
   });
   assert.equal(created.status, 201);
-  const [job] = await hooks.publisher.publish({
+  const [job] = await hooks.publisher.publish([{
     clientId: ch.clientId,
     type: "message.status",
     data: { id: crypto.randomUUID(), wamid: "wamid.X", status: "read", errors: [] },
-  }) as Array<Extract<Job, { kind: "webhook_delivery" }>>;
+  }]) as Array<Extract<Job, { kind: "webhook_delivery" }>>;
   const endpointId = created.body.endpoint.id as string;
   return {
     ch,
@@ -186,11 +186,11 @@ Deno.test("a delivery waiting to be sent is stored encrypted with the client's k
     assert.equal(created.status, 201);
     // recorded, not rung: it waits as it would for its first attempt or a retry
     const hooks = clientWebhooks({ ...ch.app.deps.services, allowPrivate: true });
-    await hooks.publisher.publish({
+    await hooks.publisher.publish([{
       clientId: ch.clientId,
       type: "message.received",
       data: { text: "Is it in stock?", from: "447700900777" },
-    });
+    }]);
     const [stored] = await sql<{ payload_ciphertext: string; status: string }>(
       "select payload_ciphertext, status from webhook_deliveries where client_id = $1",
       [ch.clientId],
@@ -359,11 +359,11 @@ Deno.test("a delivery written claimed reads its endpoint at the attempt: a secre
     assert.equal((await h.hooks.deliver(h.job)).outcome, "succeeded");
     await verified(rotated.body.secret, h.rx.got[0]);
 
-    const [next] = await h.hooks.publisher.publish({
+    const [next] = await h.hooks.publisher.publish([{
       clientId: h.ch.clientId,
       type: "message.status",
       data: { id: crypto.randomUUID(), wamid: "wamid.Y", status: "read", errors: [] },
-    }) as Array<typeof h.job>;
+    }]) as Array<typeof h.job>;
     const off = await h.ch.api(`/v1/webhook-endpoints/${h.endpointId}`, {
       method: "PATCH",
       body: JSON.stringify({ enabled: false }),
@@ -413,11 +413,11 @@ Deno.test("an endpoint failing for longer than the limit is disabled once, audit
       "cancelled",
       "its pending retry is dropped",
     );
-    const more = await h.hooks.publisher.publish({
+    const more = await h.hooks.publisher.publish([{
       clientId: h.ch.clientId,
       type: "message.status",
       data: {},
-    });
+    }]);
     assert.deepEqual(more, [], "a disabled endpoint gets no new deliveries");
 
     const again = await h.ch.api(`/v1/webhook-endpoints/${h.endpointId}`, {
@@ -560,12 +560,12 @@ Deno.test("events published together reach each subscribed endpoint once, each w
     const statusesOnly = await endpoint(a, ["message.status"]);
     const bEndpoint = await endpoint(b, []);
     const hooks = clientWebhooks({ ...a.app.deps.services, allowPrivate: true });
-    const jobs = await hooks.publisher.publish(
+    const jobs = await hooks.publisher.publish([
       { clientId: a.clientId, type: "message.received", data: { id: "m1" } },
       { clientId: a.clientId, type: "message.status", data: { id: "s1" } },
       { clientId: b.clientId, type: "message.status", data: { id: "s2" } },
       { clientId: a.clientId, type: "message.status", data: { id: "s3" } },
-    );
+    ]);
     const rows = await sql<
       { id: string; client_id: string; endpoint_id: string; event_id: string; event_type: string }
     >(
@@ -606,7 +606,7 @@ Deno.test("deliveries made together (grouped claims and finishes) each post thei
     assert.equal(created.status, 201);
     const hooks = clientWebhooks({ ...ch.app.deps.services, allowPrivate: true });
     const jobs = await hooks.publisher.publish(
-      ...Array.from({ length: 6 }, (_, i) => ({
+      Array.from({ length: 6 }, (_, i) => ({
         clientId: ch.clientId,
         type: "message.status",
         data: { n: i },
@@ -632,6 +632,52 @@ Deno.test("deliveries made together (grouped claims and finishes) each post thei
     assert.deepEqual(again.map((r) => r.outcome), Array(6).fill("skipped"));
     assert.equal(rx.got.length, 6);
   } finally {
+    await ch.close();
+    await rx.close();
+  }
+});
+
+Deno.test("a large publish is written a few hundred deliveries at a time, and only the first jobs carry their body", async () => {
+  const ch = await startChannel();
+  const rx = receiver();
+  try {
+    for (const event_types of [["message.status"], []]) {
+      const created = await ch.api("/v1/webhook-endpoints", {
+        method: "POST",
+        body: JSON.stringify({ url: rx.url, event_types }),
+      });
+      assert.equal(created.status, 201);
+    }
+    const hooks = clientWebhooks({
+      ...ch.app.deps.services,
+      allowPrivate: true,
+      claimOnRecordSeconds: 60,
+    });
+    const events = 1_200;
+    const jobs = await hooks.publisher.publish(
+      Array.from({ length: events }, (_, i) => ({
+        clientId: ch.clientId,
+        type: "message.status",
+        data: { n: i },
+      })),
+    ) as Array<Extract<Job, { kind: "webhook_delivery" }>>;
+    assert.equal(jobs.length, 2 * events);
+    const claimed = jobs.filter((j) => j.claimed);
+    assert.equal(claimed.length, 500, "bodies in clear held by the jobs of one publish");
+    const rows = await sql<{ locked: number; n: number; events: number }>(
+      `select count(*)::int as n, count(locked_until)::int as locked,
+         count(distinct event_id)::int as events
+         from webhook_deliveries where client_id = $1`,
+      [ch.clientId],
+    );
+    assert.deepEqual(rows, [{ n: 2 * events, locked: 500, events }]);
+    // a job without its body claims and decrypts the row
+    const plain = jobs.find((j) => !j.claimed)!;
+    assert.equal((await hooks.deliver(plain)).outcome, "succeeded");
+    assert.equal(JSON.parse(rx.got[0].body).type, "message.status");
+  } finally {
+    // not left due for other tests' sweeps
+    await sql("delete from webhook_deliveries where client_id = $1", [ch.clientId]);
     await ch.close();
     await rx.close();
   }

@@ -55,6 +55,10 @@ const ENDPOINT_COLUMNS =
 const DELIVERY_COLUMNS =
   "id, event_id, event_type, status, attempts, next_attempt_at, last_status_code, last_error, created_at, delivered_at";
 
+/**
+ * Null when the client already has as many endpoints as it may (the webhook_endpoints_within_limit
+ * trigger refuses the insert with SQLSTATE GL409).
+ */
 export async function createWebhookEndpoint(
   db: SupabaseClient,
   input: {
@@ -65,18 +69,17 @@ export async function createWebhookEndpoint(
     eventTypes: string[];
     secretCiphertext: string;
   },
-): Promise<WebhookEndpointRecord> {
-  return check(
-    await db.from("webhook_endpoints").insert({
-      id: input.id,
-      client_id: input.clientId,
-      url: input.url,
-      description: input.description,
-      event_types: input.eventTypes,
-      secret_ciphertext: input.secretCiphertext,
-    }).select(ENDPOINT_COLUMNS).single(),
-    "Could not create the webhook endpoint",
-  );
+): Promise<WebhookEndpointRecord | null> {
+  const result = await db.from("webhook_endpoints").insert({
+    id: input.id,
+    client_id: input.clientId,
+    url: input.url,
+    description: input.description,
+    event_types: input.eventTypes,
+    secret_ciphertext: input.secretCiphertext,
+  }).select(ENDPOINT_COLUMNS).single();
+  if (result.error?.code === "GL409") return null;
+  return check(result, "Could not create the webhook endpoint");
 }
 
 export async function listWebhookEndpoints(db: SupabaseClient): Promise<WebhookEndpointRecord[]> {

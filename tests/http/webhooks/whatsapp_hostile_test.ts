@@ -14,7 +14,7 @@ import {
 } from "../../../src/core/whatsapp/webhook_payload.ts";
 import type { Doorbell, Job } from "../../../src/ports/jobs.ts";
 import { startChannel } from "../../_support/channel.ts";
-import { envelope, inbound, wamid } from "../../_support/meta_fixtures.ts";
+import { envelope, inbound, status, wamid } from "../../_support/meta_fixtures.ts";
 import { recordFigures } from "../../_support/reliability.ts";
 import { sql } from "../../_support/stack.ts";
 
@@ -196,5 +196,89 @@ Deno.test("a delivery of 25,000 statuses for a number nobody owns is one row for
     assert.deepEqual(rows, [{ kind: "status", events: 25_000 }]);
   } finally {
     await ch.close();
+  }
+});
+
+/** A local receiver that answers 200 to everything and keeps what it got. */
+function receiver() {
+  const got: Array<{ type: string; data: Record<string, unknown> }> = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    got.push(await req.json());
+    return new Response("ok");
+  });
+  return {
+    url: `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}/hook`,
+    got,
+    close: () => server.shutdown(),
+  };
+}
+
+Deno.test("25,000 statuses for wamids never sent are kept and notify no one; a sent message's statuses reach each endpoint once", async () => {
+  const ch = await startChannel();
+  const rx = receiver();
+  try {
+    const endpoints = 4;
+    for (let i = 0; i < endpoints; i++) {
+      const created = await ch.api("/v1/webhook-endpoints", {
+        method: "POST",
+        body: JSON.stringify({ url: rx.url }),
+      });
+      assert.equal(created.status, 201);
+    }
+    const [phone] = await sql<{ id: string }>("select id from phone_numbers where client_id = $1", [
+      ch.clientId,
+    ]);
+    const sent = wamid();
+    const [message] = await sql<{ id: string }>(
+      `insert into messages (client_id, phone_number_id, direction, type, status, wamid)
+       values ($1, $2, 'outbound', 'text', 'accepted', $3) returning id`,
+      [ch.clientId, phone.id, sent],
+    );
+    const unknown = 25_000;
+    const statuses = Array.from({ length: unknown }, (_, i) => ({
+      id: `wamid.never-sent.${i}`,
+      status: i % 2 ? "delivered" : "read",
+      timestamp: String(1764579600 + i),
+    }));
+    const at = (s: number) => new Date(Date.UTC(2026, 11, 1, 9, 0, s));
+    const ours = [
+      status(sent, "sent", { at: at(1) }),
+      status(sent, "delivered", { at: at(2) }),
+      // Meta repeats a status with another time now and then; a status no reference lists
+      status(sent, "delivered", { at: at(3) }),
+      { statuses: [{ id: sent, status: "deleted", timestamp: String(at(4).getTime() / 1000) }] },
+    ].flatMap((v) => v.statuses);
+    const res = await ch.postWebhook(
+      envelope(ch.wabaId, ch.phoneNumberId, { statuses: [...statuses, ...ours] }),
+    );
+    assert.equal(res.status, 200);
+    await ch.idle();
+
+    const [kept] = await sql<{ n: number }>(
+      "select count(*)::int as n from message_status_events where client_id = $1",
+      [ch.clientId],
+    );
+    assert.equal(kept.n, unknown + ours.length, "every status event is kept");
+    const [counted] = await sql<{ n: number }>(
+      "select count(*)::int as n from webhook_deliveries where client_id = $1",
+      [ch.clientId],
+    );
+    // sent and delivered of our message, once each, to each endpoint
+    assert.equal(counted.n, 2 * endpoints);
+    assert.deepEqual(
+      rx.got.map((e) => `${e.type} ${e.data.message_id} ${e.data.status}`).sort(),
+      [
+        ...Array(endpoints).fill(`message.status ${message.id} delivered`),
+        ...Array(endpoints).fill(`message.status ${message.id} sent`),
+      ],
+    );
+    await recordFigures("hostile input", "statuses for wamids never sent", {
+      statuses: unknown,
+      endpoints,
+      client_webhook_deliveries: counted.n,
+    });
+  } finally {
+    await ch.close();
+    await rx.close();
   }
 });

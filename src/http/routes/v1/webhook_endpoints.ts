@@ -13,7 +13,11 @@ import { encryptField } from "../../../core/crypto/envelope.ts";
 import { AppError, notFound } from "../../../core/errors.ts";
 import { checkWebhookUrl } from "../../../core/webhooks/ssrf_guard.ts";
 import { generateWebhookSecret } from "../../../core/webhooks/standard_webhooks.ts";
-import { type ClientWebhooks, WEBHOOK_EVENT_TYPES } from "../../../services/client_webhooks.ts";
+import {
+  type ClientWebhooks,
+  MAX_WEBHOOK_ENDPOINTS,
+  WEBHOOK_EVENT_TYPES,
+} from "../../../services/client_webhooks.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
 import { requireScope } from "../../middleware/auth.ts";
 import {
@@ -83,7 +87,8 @@ const create = createRoute({
     "answer, a redirect or a timeout (10 s) is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h " +
     "and 10 h (±20%), with the same `webhook-id`. An endpoint is disabled when it answers 410, " +
     "fails for 5 days, or fails 50 times in a row over at least a day. A URL refused by the " +
-    "address rules answers 400 `invalid_webhook_url`.",
+    `address rules answers 400 \`invalid_webhook_url\`. A client has at most ${MAX_WEBHOOK_ENDPOINTS} ` +
+    "endpoints (409 `webhook_endpoint_limit`).",
   security,
   middleware,
   request: {
@@ -98,6 +103,7 @@ const create = createRoute({
       z.object({ endpoint: EndpointSchema, secret: z.string() }),
       "Created. Store `secret` now: it cannot be shown again",
     ),
+    409: json(ErrorSchema, "The client already has as many endpoints as it may"),
     ...AUTH_ERRORS,
   },
 });
@@ -313,6 +319,13 @@ export function webhookEndpointRoutes(
         eventTypes: [...new Set(input.event_types)],
         secretCiphertext: await encryptSecret(p.clientId, id, secret),
       });
+      if (!endpoint) {
+        throw new AppError(
+          409,
+          "webhook_endpoint_limit",
+          `A client may have at most ${MAX_WEBHOOK_ENDPOINTS} webhook endpoints; delete one first`,
+        );
+      }
       webhooks.forget(p.clientId);
       await recordAudit(c, "webhook_endpoint.created", id, { event_types: endpoint.event_types });
       return c.json({ endpoint, secret }, 201);
