@@ -205,14 +205,15 @@ export function clientWebhooks(deps: WebhookDeps) {
       const claimed = lockedUntil && jobs.length < CLAIMED_PER_PUBLISH
         ? CLAIMED_PER_PUBLISH - jobs.length
         : 0;
-      await insertWebhookDeliveries(
+      // an endpoint deleted since the list was read gets none: the rest are still recorded
+      const recorded = await insertWebhookDeliveries(
         deps.db.forClient(clientId),
-        chunk.map((
-          { body: _, ...row },
-          i,
-        ) => (i < claimed ? { ...row, locked_until: lockedUntil } : row)),
+        chunk.map(({ body: _, ...row }, i) =>
+          i < claimed ? { ...row, locked_until: lockedUntil } : row
+        ),
       );
-      chunk.forEach((r, i) =>
+      chunk.forEach((r, i) => {
+        if (!recorded.has(r.id)) return;
         jobs.push({
           kind: "webhook_delivery" as const,
           clientId,
@@ -220,8 +221,8 @@ export function clientWebhooks(deps: WebhookDeps) {
           ...(i < claimed
             ? { claimed: { endpointId: r.endpoint_id, eventId: r.event_id, body: r.body } }
             : {}),
-        })
-      );
+        });
+      });
     };
     for (const { event, endpointIds } of events) {
       // one id per event, shared by its deliveries to every endpoint and by every retry

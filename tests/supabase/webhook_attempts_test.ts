@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
+import pg from "pg";
 import {
   finishWebhookAttempts,
+  insertWebhookDeliveries,
   type WebhookAttempt,
 } from "../../src/adapters/supabase/webhook_endpoints_store.ts";
-import { clientWithToken, createTestClient, signJwt, sql } from "../_support/stack.ts";
+import { clientWithToken, createTestClient, signJwt, sql, testStack } from "../_support/stack.ts";
 
 /** finish_webhook_attempts straight through PostgREST, as the client webhooks service calls it. */
 
@@ -154,4 +156,107 @@ Deno.test("attempts with a failure among them are finished in order: a success a
 Deno.test("an empty call finishes nothing and answers an empty list", async () => {
   const a = await endpointWithDeliveries(1);
   assert.deepEqual(await finishWebhookAttempts(a.db, []), []);
+});
+
+/**
+ * A second connection that takes rows in the order a delete of an endpoint does: the endpoint,
+ * then (on delete cascade) its deliveries.
+ */
+async function deleterHolding(endpointId: string) {
+  const other = new pg.Client({ connectionString: testStack().adminDbUrl });
+  await other.connect();
+  await other.query("begin");
+  await other.query("set local lock_timeout = '5s'");
+  await other.query("select 1 from webhook_endpoints where id = $1 for update", [endpointId]);
+  return other;
+}
+
+for (
+  const [label, make] of [
+    ["a failed attempt", (id: string) => failure(id)],
+    ["a successful attempt that clears a failure streak", (id: string) => attempt(id)],
+  ] as const
+) {
+  Deno.test(`finishing ${label} takes the endpoint before the delivery, so deleting the endpoint meanwhile cannot deadlock`, async () => {
+    const t = await endpointWithDeliveries(1, { failures: 3, sinceMinutes: 5 });
+    const other = await deleterHolding(t.endpointId);
+    try {
+      // a supabase-js builder runs only once awaited: start it now
+      const finishing = (async () =>
+        await t.db.rpc("finish_webhook_attempts", {
+          attempts: [{
+            delivery_id: t.ids[0],
+            succeeded: make(t.ids[0]).succeeded,
+            attempt_status_code: make(t.ids[0]).statusCode,
+            attempt_error: make(t.ids[0]).error,
+            retry_in_ms: make(t.ids[0]).retryInMs,
+            gone: false,
+            disable_after_ms: 86_400_000,
+            disable_after_failures: 1000,
+            failures_over_ms: 3_600_000,
+          }],
+        }))();
+      await new Promise((r) => setTimeout(r, 300));
+      // the cascade's step: taken in the old order, the call holds this delivery now and waits
+      // for the endpoint, and PostgreSQL aborts one of the two as a deadlock
+      await other.query("delete from webhook_deliveries where id = $1", [t.ids[0]]);
+      await other.query("delete from webhook_endpoints where id = $1", [t.endpointId]);
+      await other.query("commit");
+      const { data, error } = await finishing;
+      assert.equal(error, null);
+      assert.deepEqual(data, [null], "the delivery went with its endpoint");
+    } finally {
+      await other.end();
+    }
+  });
+}
+
+Deno.test("deliveries recorded while one of their endpoints is deleted are recorded for the others, and none fails", async () => {
+  const t = await endpointWithDeliveries(0);
+  const [kept] = await sql<{ id: string }>(
+    "insert into webhook_endpoints (client_id, url, secret_ciphertext) values ($1, 'https://example.com/kept', 'ct') returning id",
+    [t.clientId],
+  );
+  const row = (endpointId: string) => ({
+    id: crypto.randomUUID(),
+    client_id: t.clientId,
+    endpoint_id: endpointId,
+    event_id: `evt_${crypto.randomUUID()}`,
+    event_type: "message.status",
+    payload_ciphertext: "ct",
+  });
+  const gone = row(t.endpointId);
+  const stays = row(kept.id);
+  const other = await deleterHolding(t.endpointId);
+  try {
+    await other.query("delete from webhook_endpoints where id = $1", [t.endpointId]);
+    const recording = insertWebhookDeliveries(t.db, [gone, stays]);
+    await new Promise((r) => setTimeout(r, 300));
+    await other.query("commit");
+    assert.deepEqual(await recording, new Set([stays.id]));
+  } finally {
+    await other.end();
+  }
+  const rows = await sql<{ id: string }>(
+    "select id from webhook_deliveries where client_id = $1",
+    [t.clientId],
+  );
+  assert.deepEqual(rows.map((r) => r.id), [stays.id]);
+});
+
+Deno.test("deliveries recorded first are removed with their endpoint when it is deleted after", async () => {
+  const t = await endpointWithDeliveries(0);
+  const id = crypto.randomUUID();
+  const recorded = await insertWebhookDeliveries(t.db, [{
+    id,
+    client_id: t.clientId,
+    endpoint_id: t.endpointId,
+    event_id: "evt_1",
+    event_type: "message.status",
+    payload_ciphertext: "ct",
+  }]);
+  assert.deepEqual(recorded, new Set([id]));
+  const removed = await t.db.from("webhook_endpoints").delete().eq("id", t.endpointId).select("id");
+  assert.equal(removed.error, null);
+  assert.equal((await sql("select 1 from webhook_deliveries where id = $1", [id])).length, 0);
 });

@@ -191,6 +191,11 @@ export async function webhookEndpointsForDelivery(
   );
 }
 
+/**
+ * Records deliveries and answers the ids recorded: those whose endpoint is still there (one
+ * deleted meanwhile is left out rather than failing the rest; see
+ * public.record_webhook_deliveries).
+ */
 export async function insertWebhookDeliveries(
   db: SupabaseClient,
   rows: Array<{
@@ -203,8 +208,13 @@ export async function insertWebhookDeliveries(
     /** set when the row is written already claimed for an in-process first attempt */
     locked_until?: string;
   }>,
-): Promise<void> {
-  check(await db.from("webhook_deliveries").insert(rows), "Could not record webhook deliveries");
+): Promise<Set<string>> {
+  return new Set(
+    check<string[]>(
+      await db.rpc("record_webhook_deliveries", { deliveries: rows }),
+      "Could not record webhook deliveries",
+    ),
+  );
 }
 
 /**
