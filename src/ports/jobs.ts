@@ -3,7 +3,13 @@
  * work (the sweeper finds the row again), and running a job twice is harmless.
  */
 export type Job =
-  | { kind: "inbox"; id: number; claimed?: ClaimedInboxItem }
+  | {
+    kind: "inbox";
+    id: number;
+    /** what the delivery takes turns by with others before it names a client (metaRouteKey) */
+    route?: string | null;
+    claimed?: ClaimedInboxItem;
+  }
   | { kind: "send"; clientId: string; messageId: string; claimed?: ClaimedSend }
   | {
     kind: "webhook_delivery";

@@ -440,7 +440,7 @@ export function clientWebhooks(deps: WebhookDeps) {
     publisher,
     deliver,
     due: async (limit: number): Promise<Job[]> =>
-      (await dueWebhookDeliveries(deps.db.service, limit, new Date(deps.now()))).map((r) => ({
+      (await dueWebhookDeliveries(deps.db.service, limit)).map((r) => ({
         kind: "webhook_delivery" as const,
         clientId: r.client_id,
         deliveryId: r.id,

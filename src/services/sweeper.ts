@@ -6,36 +6,38 @@ export type DueWork = (limit: number) => Promise<Job[]>;
 /**
  * Step 5: finds work that was recorded but not finished (a lost doorbell, a crashed consumer, a
  * retry whose time has come) and rings it again. Cross-tenant, so it uses the service role.
+ * Each kind of work is handed out in turns per client (inbox deliveries per route key), so one
+ * client's backlog never fills a sweep while another's item waits (public.due_inbox_items,
+ * due_outbound_messages, due_webhook_deliveries).
  * `extra` lets other parts (client webhook deliveries) add their own due work. Each run also
  * applies retention, at most `purgeLimit` rows of each table at a time: the webhook inbox's
  * (purge_webhook_inbox: processed deliveries after Meta's 7-day retry window, set-aside ones after
  * 30 days) and client webhook deliveries' (purge_webhook_deliveries: finished ones after 30 days).
  */
 export async function sweep(
-  deps: Pick<ServiceDeps, "db" | "doorbell" | "logger" | "now">,
+  deps: Pick<ServiceDeps, "db" | "doorbell" | "logger">,
   options: { limit?: number; extra?: DueWork[]; purgeLimit?: number } = {},
 ): Promise<
   { inbox: number; sends: number; other: number; purged: { inbox: number; deliveries: number } }
 > {
   const limit = options.limit ?? 500;
-  const now = new Date(deps.now()).toISOString();
   const service = deps.db.service;
   const [inbox, sends] = await Promise.all([
-    service.from("webhook_inbox").select("id").is("processed_at", null)
-      .lte("next_attempt_at", now).or(`locked_until.is.null,locked_until.lt.${now}`)
-      .order("next_attempt_at").limit(limit),
-    service.from("messages").select("id, client_id").in("status", ["queued", "sending"])
-      .lte("next_attempt_at", now).or(`locked_until.is.null,locked_until.lt.${now}`)
-      .order("next_attempt_at").limit(limit),
+    service.rpc("due_inbox_items", { max_rows: limit }),
+    service.rpc("due_outbound_messages", { max_rows: limit }),
   ]);
   if (inbox.error) throw new Error(`Sweep of the inbox failed: ${inbox.error.message}`);
   if (sends.error) throw new Error(`Sweep of outbound messages failed: ${sends.error.message}`);
   const jobs: Job[] = [
-    ...inbox.data.map((r) => ({ kind: "inbox" as const, id: r.id as number })),
-    ...sends.data.map((r) => ({
+    ...(inbox.data as Array<{ id: number; route_key: string | null }>).map((r) => ({
+      kind: "inbox" as const,
+      id: r.id,
+      route: r.route_key,
+    })),
+    ...(sends.data as Array<{ id: string; client_id: string }>).map((r) => ({
       kind: "send" as const,
-      clientId: r.client_id as string,
-      messageId: r.id as string,
+      clientId: r.client_id,
+      messageId: r.id,
     })),
   ];
   let other = 0;

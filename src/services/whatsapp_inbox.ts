@@ -5,6 +5,7 @@ import {
   type InboundMessageEvent,
   metaEnvelopeProblem,
   type MetaEvent,
+  metaRouteKey,
   metaWebhookEvents,
   type StatusEvent,
 } from "../core/whatsapp/parse_webhook.ts";
@@ -33,12 +34,14 @@ export async function recordMetaWebhook(
 ): Promise<{ id: number | null; duplicate: boolean }> {
   const dedupeKey = signatureHex.toLowerCase();
   const payload = await encryptSystem(deps.keyring, "inbox", delivery.text);
-  const id = await deps.inbox.write(dedupeKey, payload);
+  const route = metaRouteKey(delivery.body);
+  const id = await deps.inbox.write(dedupeKey, payload, route);
   if (id !== null) {
     // a row written claimed goes to the job with its body: no claim, no decryption, no parse
     await deps.doorbell.ring([{
       kind: "inbox",
       id,
+      route,
       ...(deps.inbox.claims && { claimed: { body: delivery.body } }),
     }]);
   }

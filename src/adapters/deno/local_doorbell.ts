@@ -2,9 +2,41 @@ import type { Doorbell, Job } from "../../ports/jobs.ts";
 import type { Logger } from "../../ports/logger.ts";
 
 /**
+ * Whose turn a job takes: its client's, or for a Meta delivery (which names no client until it
+ * is walked) its route key's, as the sweeper's due-work functions share work out.
+ */
+function turnOf(job: Job): string {
+  return job.kind === "inbox" ? `route:${job.route ?? ""}` : `client:${job.clientId}`;
+}
+
+/** A first-in first-out list that takes from its head without moving what follows. */
+class Line {
+  #items: Job[] = [];
+  #head = 0;
+  get length() {
+    return this.#items.length - this.#head;
+  }
+  push(job: Job) {
+    this.#items.push(job);
+  }
+  shift(): Job {
+    const job = this.#items[this.#head++];
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return job;
+  }
+}
+
+/**
  * In-process stand-in for a queue on Deno: jobs run on a bounded pool of concurrent workers.
  * Nothing here is durable, and it need not be: each job points at a recorded row, and the sweeper
  * rings again whatever a restart dropped.
+ *
+ * Jobs wait in one line per client (per route key for Meta deliveries) and each batch takes them
+ * in turns, one from each line, so a client that rang 100,000 jobs does not hold up another's
+ * single job: that one goes in the next batch.
  */
 export function localDoorbell(options: {
   /** runs a batch of jobs (what a queue consumer gets); batches keep per-job round trips down */
@@ -15,21 +47,43 @@ export function localDoorbell(options: {
 }): Doorbell & { idle(): Promise<void>; close(): void } {
   const concurrency = options.concurrency ?? 16;
   const batchSize = options.batchSize ?? 25;
-  const queue: Job[] = [];
+  // in turn order: a line that gave a job goes to the back
+  const lines = new Map<string, Line>();
+  let queued = 0;
   const timers = new Set<ReturnType<typeof setTimeout>>();
   let running = 0;
   let closed = false;
   let waiters: Array<() => void> = [];
 
+  const enqueue = (jobs: Job[]) => {
+    for (const job of jobs) {
+      const turn = turnOf(job);
+      let line = lines.get(turn);
+      if (!line) lines.set(turn, line = new Line());
+      line.push(job);
+      queued++;
+    }
+  };
+  const take = (): Job[] => {
+    const batch: Job[] = [];
+    while (batch.length < batchSize && queued > 0) {
+      const [turn, line] = lines.entries().next().value!;
+      batch.push(line.shift());
+      queued--;
+      lines.delete(turn);
+      if (line.length) lines.set(turn, line);
+    }
+    return batch;
+  };
   const settle = () => {
-    if (running === 0 && queue.length === 0 && timers.size === 0) {
+    if (running === 0 && queued === 0 && timers.size === 0) {
       for (const w of waiters) w();
       waiters = [];
     }
   };
   const pump = () => {
-    while (!closed && running < concurrency && queue.length) {
-      const jobs = queue.splice(0, batchSize);
+    while (!closed && running < concurrency && queued > 0) {
+      const jobs = take();
       running++;
       options.handle(jobs)
         .catch((error) =>
@@ -53,13 +107,13 @@ export function localDoorbell(options: {
       if (delay > 0) {
         const timer = setTimeout(() => {
           timers.delete(timer);
-          queue.push(...jobs);
+          enqueue(jobs);
           pump();
           settle();
         }, delay);
         timers.add(timer);
       } else {
-        queue.push(...jobs);
+        enqueue(jobs);
         pump();
       }
       return Promise.resolve();
@@ -75,7 +129,8 @@ export function localDoorbell(options: {
       closed = true;
       for (const t of timers) clearTimeout(t);
       timers.clear();
-      queue.length = 0;
+      lines.clear();
+      queued = 0;
       settle();
     },
   };

@@ -19,7 +19,10 @@ export function inboxWriter(
   } = {},
 ) {
   const now = options.now ?? Date.now;
-  const write = groupByKey<{ dedupeKey: string; payload: string }, number | null>(
+  const write = groupByKey<
+    { dedupeKey: string; payload: string; routeKey: string | null },
+    number | null
+  >(
     async (_provider, items) => {
       const lease = options.claimLeaseSeconds
         ? {
@@ -31,6 +34,7 @@ export function inboxWriter(
         provider: "meta",
         dedupe_key: i.dedupeKey,
         payload_ciphertext: i.payload,
+        route_key: i.routeKey,
         ...lease,
       }));
       const { data, error } = await service.from("webhook_inbox")
@@ -51,9 +55,12 @@ export function inboxWriter(
     { windowMs: options.windowMs ?? 5, maxBatch: options.maxBatch ?? 200 },
   );
   return {
-    /** the new row's id, or null for a duplicate */
-    write: (dedupeKey: string, payload: string): Promise<number | null> =>
-      write("meta", { dedupeKey, payload }),
+    /**
+     * The new row's id, or null for a duplicate. `routeKey` is what the delivery's work takes
+     * turns by with other deliveries' (metaRouteKey()).
+     */
+    write: (dedupeKey: string, payload: string, routeKey: string | null): Promise<number | null> =>
+      write("meta", { dedupeKey, payload, routeKey }),
     /** whether written rows are already claimed for this process (see claimLeaseSeconds) */
     claims: Boolean(options.claimLeaseSeconds),
   };

@@ -283,17 +283,16 @@ export async function finishWebhookAttempts(
   );
 }
 
-/** Pending deliveries whose time has come and that no attempt holds, oldest first (any client). */
+/**
+ * Pending deliveries whose time has come and that no attempt holds (any client), in turns per
+ * client, oldest first within one (see public.due_webhook_deliveries).
+ */
 export async function dueWebhookDeliveries(
   service: SupabaseClient,
   limit: number,
-  now = new Date(),
 ): Promise<Array<{ id: string; client_id: string }>> {
-  const at = now.toISOString();
   return check(
-    await service.from("webhook_deliveries").select("id, client_id").eq("status", "pending")
-      .lte("next_attempt_at", at).or(`locked_until.is.null,locked_until.lt.${at}`)
-      .order("next_attempt_at").limit(limit),
+    await service.rpc("due_webhook_deliveries", { max_rows: limit }),
     "Sweep of webhook deliveries failed",
   );
 }

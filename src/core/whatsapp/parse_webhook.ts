@@ -687,6 +687,25 @@ export function metaEnvelopeProblem(body: unknown): string | null {
 }
 
 /**
+ * What a delivery's work takes turns by before it is walked (a delivery names no client until
+ * then): the phone number id of its first change, else its first entry's WABA id, whichever is
+ * there and fits in 64 characters first; else null. Constant work, for an envelope
+ * metaEnvelopeProblem() accepted.
+ */
+export function metaRouteKey(body: unknown): string | null {
+  const entry = (body as MetaEnvelope).entry[0];
+  if (!isRecord(entry)) return null;
+  const change = Array.isArray(entry.changes) ? entry.changes[0] : undefined;
+  const usable = (key: string | null) => key !== null && key.length > 0 && key.length <= 64;
+  const phone = phoneNumberIdOf(isRecord(change) ? change.value : undefined);
+  if (usable(phone)) return phone;
+  const waba = typeof entry.id === "string" || typeof entry.id === "number"
+    ? String(entry.id)
+    : null;
+  return usable(waba) ? waba : null;
+}
+
+/**
  * The events of an envelope metaEnvelopeProblem() accepted, one at a time, so a caller can give
  * the event loop a turn between them (what parseMetaWebhook() collects into an array).
  */

@@ -6,6 +6,7 @@ import {
   MAX_INVALID_ITEMS_KEPT,
   metaEnvelopeProblem,
   type MetaEvent,
+  metaRouteKey,
   metaWebhookEvents,
   OMITTED_FIELD,
   parseMetaWebhook,
@@ -922,4 +923,16 @@ Deno.test("metaEnvelopeProblem() and metaWebhookEvents() are parseMetaWebhook() 
   assert.deepEqual([...metaWebhookEvents(batch)], events(batch));
   assert.match(metaEnvelopeProblem({ object: "page", entry: [] })!, /"page"/);
   assert.match(metaEnvelopeProblem({ object: "whatsapp_business_account" })!, /envelope/);
+});
+
+Deno.test("metaRouteKey() is the first change's phone number id, else the first entry's WABA id", () => {
+  assert.equal(metaRouteKey(richBatch()), PHONE_NUMBER_ID);
+  const account = buildEnvelope([{ field: "account_update", value: { event: "X" } }]);
+  assert.equal(metaRouteKey(account), WABA_ID);
+  assert.equal(metaRouteKey({ object: "whatsapp_business_account", entry: [{ id: 7 }] }), "7");
+  assert.equal(metaRouteKey({ object: "whatsapp_business_account", entry: [] }), null);
+  assert.equal(metaRouteKey({ object: "whatsapp_business_account", entry: [0] }), null);
+  const long = buildEnvelope([buildMessagesChange({ phoneNumberId: "9".repeat(65) })]);
+  assert.equal(metaRouteKey(long), WABA_ID);
+  assert.equal(metaRouteKey(buildEnvelope([], { wabaId: "9".repeat(65) })), null);
 });
