@@ -26,8 +26,9 @@ import type { ServiceDeps } from "./deps.ts";
  * What clients can subscribe to; each is POSTed as `{"type", "timestamp", "data"}`:
  * - `message.received`: an inbound message (id, wamid, phone_number_id, from, profile_name, type,
  *   text, content, timestamp).
- * - `message.status`: every new status event of an outbound message (message id, wamid, status
- *   sent/delivered/read/failed, timestamp, errors).
+ * - `message.status`: a new status of a message the client sent through us (message id, wamid,
+ *   status sent/delivered/read/failed, timestamp, errors); which ones: statusNotices() in
+ *   whatsapp_inbox.ts.
  * - `account.alert`: something the client must act on (for example its access token was rejected,
  *   Graph code 190).
  * - `webhook.test`: sent on request to one endpoint only, whatever it subscribes to.

@@ -316,8 +316,8 @@ const NOTIFIED_STATUSES: ReadonlySet<unknown> = new Set(["sent", "delivered", "r
  * status Meta documents, once per message and status in a batch. Every status event is still
  * stored (the message's timeline); these are left out of `message.status`:
  * - a wamid no message of the client has: sent by another tool on the number or by the WhatsApp
- *   Business app, or not a message at all; the client has no id to look it up by, and 25,000
- *   such statuses in one delivery had made 100,000 deliveries to four endpoints;
+ *   Business app, or not a message at all; the client has no id to look it up by, and a signed
+ *   delivery can carry tens of thousands of them, each a delivery per endpoint;
  * - a status value outside sent, delivered, read and failed ("deleted", "warning": other APIs'
  *   vocabularies; the reference says log and ignore);
  * - a repeat of a status the message already has in the batch (Meta may resend one with another

@@ -13,9 +13,10 @@
  *
  * The work is linear in the body's size whatever it holds: invalid items cost zod's wording only
  * for the first MAX_INVALID_ITEMS_KEPT of a delivery; the rest are counted per business number
- * and reported in one `invalid.omitted` event each (a signed 3 MB body of a million junk items
- * had taken minutes and made a million events). Valid items are never capped: Meta batches
- * up to about a thousand updates per delivery, and each is someone's message or status.
+ * and reported in one `invalid.omitted` event each (a signed 3 MB body can hold a million junk
+ * items; zod's walk, an event and a row for each is what a probe's delivery cost). Valid items are
+ * never capped: Meta batches up to about a thousand updates per delivery, and each is someone's
+ * message or status.
  */
 import type * as z from "zod";
 import {
@@ -222,8 +223,8 @@ function describe(error: z.ZodError): string {
  * Why `value` does not fit `schema`, or null when it does. `ok` is the verdict of the schema's
  * twin in webhook_checks.ts: a yes is final; on a no zod decides, so a twin stricter than its
  * schema costs time, never an event, for the first MAX_INVALID_ITEMS_KEPT refusals of a
- * delivery. Past them the twin's no stands alone (zod's walk and wording of each of a million
- * junk items was the minutes a probe's delivery took); the twins' test holds them to agree.
+ * delivery. Past them the twin's no stands alone (zod's walk and wording of every junk item was
+ * most of what a delivery of a million of them cost); the twins' test holds the two to agree.
  */
 function problem(walk: Walk, ok: boolean, schema: z.ZodType, value: unknown): string | null {
   if (walk.fast) {
