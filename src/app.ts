@@ -23,6 +23,7 @@ import type { ClientWebhooks } from "./services/client_webhooks.ts";
 import { webhookEndpointRoutes } from "./http/routes/v1/webhook_endpoints.ts";
 import { accountEventRoutes } from "./http/routes/v1/account_events.ts";
 import type { AppEnv } from "./http/types.ts";
+import type { ClientAddress } from "./http/client_address.ts";
 
 export interface AppDeps {
   env: Env;
@@ -34,6 +35,8 @@ export interface AppDeps {
   dataKeys: DataKeys;
   services: ServiceDeps;
   webhooks: ClientWebhooks;
+  /** how the runtime tells who sent a request (the throttle's and the request log's address) */
+  clientAddress: ClientAddress;
   /** seconds a verified API key stays cached per isolate (0 in tests that revoke and retry) */
   authCacheSeconds?: number;
 }
@@ -86,7 +89,13 @@ export function createApp(deps: AppDeps) {
 
   app.onError(onError);
   app.notFound(onNotFound);
-  app.use(requestContext({ logger: deps.logger, sink: deps.requestLog }));
+  app.use(
+    requestContext({
+      logger: deps.logger,
+      sink: deps.requestLog,
+      clientAddress: deps.clientAddress,
+    }),
+  );
   // browser security headers everywhere but on provider webhooks, which only providers'
   // servers call: there they protect nothing and cost CPU on every delivery
   // (bench/middleware_cpu.ts, docs/benchmarks.md §5)

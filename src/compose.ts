@@ -9,6 +9,8 @@ import { sendCalls } from "./adapters/supabase/send_calls.ts";
 import { supabaseRequestLogSink } from "./adapters/supabase/request_log_sink.ts";
 import { importPepper } from "./core/auth/api_keys.ts";
 import { parseKeyring } from "./core/crypto/envelope.ts";
+import { parseCidrList } from "./core/net/ip.ts";
+import { type ClientAddress, trustedProxyClientAddress } from "./http/client_address.ts";
 import type { Doorbell, Job } from "./ports/jobs.ts";
 import { clientWebhooks } from "./services/client_webhooks.ts";
 import { jobConsumer } from "./services/consumer.ts";
@@ -28,6 +30,11 @@ export interface ComposeOptions {
    * cancelled when that request ends, and a queue runs the send elsewhere, later.
    */
   shareWrites?: boolean;
+  /**
+   * Who sent a request. Default: the socket peer, or behind TRUSTED_PROXIES the address they
+   * forward (Deno, self-hosted); Workers reads the header Cloudflare sets.
+   */
+  clientAddress?: ClientAddress;
   fetch?: typeof fetch;
   now?: () => number;
 }
@@ -111,6 +118,8 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     dataKeys: keys,
     services,
     webhooks,
+    clientAddress: options.clientAddress ??
+      trustedProxyClientAddress(parseCidrList(env.TRUSTED_PROXIES).cidrs),
     authCacheSeconds: options.authCacheSeconds,
   });
   return {

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { parseCidrList } from "../core/net/ip.ts";
 
 /** How master keys are written: `v1:<base64 of 32 bytes>,v2:<...>`; the active one is named apart. */
 const MASTER_KEYS_PATTERN =
@@ -54,6 +55,12 @@ export const EnvSchema = z.object({
   MAX_BODY_BYTES: intFromString(1_048_576, 1024, 10_485_760),
   WEBHOOK_MAX_BODY_BYTES: intFromString(3_145_728, 1024, 10_485_760),
   AUTH_FAILURES_PER_MINUTE: intFromString(10, 1, 10_000),
+  // Deno/self-hosted: the reverse proxies whose X-Forwarded-For (or CF-Connecting-IP) names the
+  // client; from anyone else those headers are ignored. Workers reads Cloudflare's header instead.
+  TRUSTED_PROXIES: z.string().max(4096).default("").refine(
+    (list) => parseCidrList(list).invalid.length === 0,
+    { error: "must be comma-separated IP addresses or CIDR ranges such as 10.0.0.0/8,::1" },
+  ),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

@@ -1,5 +1,6 @@
 import { ConfigError, parseEnv } from "../config/env.ts";
 import { composeApp } from "../compose.ts";
+import { cloudflareClientAddress } from "../http/client_address.ts";
 import { type QueueBinding, queueDoorbell } from "../adapters/workers/queue_doorbell.ts";
 import type { Job } from "../ports/jobs.ts";
 
@@ -26,6 +27,8 @@ function boot(bindings: Record<string, unknown>): Promise<Composed> {
     return await composeApp(parseEnv(strings), {
       doorbell: () => queueDoorbell(queue),
       shareWrites: false,
+      // Cloudflare's edge sets CF-Connecting-IP on every request, overwriting a client's own
+      clientAddress: cloudflareClientAddress,
     });
   })();
   composed.catch(() => (composed = undefined));

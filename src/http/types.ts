@@ -12,6 +12,7 @@ export interface Principal {
 
 /** Per-request values the runtime passes as Hono's `env` (Workers bindings, Deno connection info). */
 export interface RuntimeBindings {
+  /** the socket peer's address (Deno); Workers has none */
   remoteAddr?: string;
   waitUntil?: (promise: Promise<unknown>) => void;
 }
@@ -21,6 +22,8 @@ export interface AppEnv {
   Variables: {
     requestId: string;
     logger: Logger;
+    /** the client's address (canonical) as the runtime's ClientAddress policy found it, or null */
+    clientIp: string | null;
     principal: Principal;
     /**
      * Set by a route whose request is already recorded durably elsewhere, so the API request log

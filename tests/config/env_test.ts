@@ -44,6 +44,24 @@ Deno.test("parseEnv() refuses an active master key that is not in the keyring", 
   assert.throws(() => parseEnv({ ...valid(), MASTER_KEY_ACTIVE: "v7" }), /MASTER_KEY_ACTIVE/);
 });
 
+Deno.test("parseEnv() reads TRUSTED_PROXIES as addresses and ranges and names the key, not the value, when one is not", () => {
+  assert.equal(parseEnv(valid()).TRUSTED_PROXIES, "");
+  assert.equal(
+    parseEnv({ ...valid(), TRUSTED_PROXIES: "10.0.0.0/8, ::1,2001:db8::/32" }).TRUSTED_PROXIES,
+    "10.0.0.0/8, ::1,2001:db8::/32",
+  );
+  for (const bad of ["10.0.0.0/33", "proxy.internal", "10.0.0.1,,*"]) {
+    try {
+      parseEnv({ ...valid(), TRUSTED_PROXIES: bad });
+      assert.fail(`accepted ${bad}`);
+    } catch (error) {
+      assert.ok(error instanceof ConfigError, bad);
+      assert.match(error.message, /TRUSTED_PROXIES must be comma-separated IP addresses/);
+      assert.ok(!error.message.includes(bad), "the value is not echoed");
+    }
+  }
+});
+
 Deno.test("every configuration key is documented in .dev.vars.example and README.md", async () => {
   const example = await Deno.readTextFile(new URL("../../.dev.vars.example", import.meta.url));
   const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));

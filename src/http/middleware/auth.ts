@@ -12,8 +12,8 @@ import { AppError, forbidden, unauthorized } from "../../core/errors.ts";
 import { isUuid } from "../../core/ids.ts";
 import { isLabel } from "../../core/text.ts";
 import { findApiKeyByHash, type StoredKey } from "../../adapters/supabase/api_keys_store.ts";
+import { addressBucket } from "../../core/net/ip.ts";
 import type { AppEnv, Principal } from "../types.ts";
-import { clientIp } from "./request_context.ts";
 
 export interface AuthOptions {
   service: SupabaseClient;
@@ -41,9 +41,9 @@ const BEARER = /^Bearer[ \t]+([A-Za-z0-9\-._~+/]+=*)[ \t]*$/i;
 const CLOCK_TOLERANCE_SECONDS = 30;
 
 /**
- * Counts failed authentications per address in a fixed one-minute window. Per isolate: on Workers
- * each isolate counts on its own, which still slows a guesser by orders of magnitude; the keys'
- * ~190 bits of entropy are the real defence.
+ * Counts failed authentications per address (an IPv6 client per /64: see addressBucket) in a
+ * fixed one-minute window. Per isolate: on Workers each isolate counts on its own, which still
+ * slows a guesser by orders of magnitude; the keys' ~190 bits of entropy are the real defence.
  */
 class FailureThrottle {
   #windows = new Map<string, { count: number; resetAt: number }>();
@@ -175,7 +175,8 @@ export function createAuthenticator(options: AuthOptions) {
 
   /** Resolves the Bearer credential (API key or Supabase user JWT) into a Principal. */
   const authenticate: MiddlewareHandler<AppEnv> = async function authenticate(c, next) {
-    const ip = clientIp(c.req.raw.headers, c.env?.remoteAddr) ?? "unknown";
+    const clientIp = c.get("clientIp");
+    const ip = clientIp === null ? "unknown" : addressBucket(clientIp);
     const wait = throttle.retryAfter(ip);
     if (wait !== null) {
       throw new AppError(

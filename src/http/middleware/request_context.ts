@@ -2,27 +2,27 @@ import type { MiddlewareHandler } from "hono";
 import type { Logger } from "../../ports/logger.ts";
 import type { RequestLogSink } from "../../ports/request_log.ts";
 import type { AppEnv } from "../types.ts";
+import type { ClientAddress } from "../client_address.ts";
 
 const INCOMING_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
-/** The caller's address: Cloudflare's header on Workers, the socket address on Deno. */
-export function clientIp(headers: Headers, remoteAddr: string | undefined): string | null {
-  return headers.get("cf-connecting-ip") ?? remoteAddr ?? null;
-}
-
 /**
  * Gives each request an id (a well-formed incoming X-Request-Id is kept, so traces join up), a
- * logger tagged with it, and after the response one log line and, unless the route recorded the
- * request elsewhere, one API request log entry. Only technical metadata is recorded: never bodies,
- * query strings or credentials.
+ * logger tagged with it, the client's address as the runtime's policy finds it (once, so the
+ * throttle and the log agree), and after the response one log line and, unless the route recorded
+ * the request elsewhere, one API request log entry. Only technical metadata is recorded: never
+ * bodies, query strings or credentials.
  */
-export function requestContext(options: { logger: Logger; sink: RequestLogSink }) {
+export function requestContext(
+  options: { logger: Logger; sink: RequestLogSink; clientAddress: ClientAddress },
+) {
   return async function requestContext(c, next) {
     const started = performance.now();
     const incoming = c.req.header("x-request-id");
     const requestId = incoming && INCOMING_ID.test(incoming) ? incoming : crypto.randomUUID();
     c.set("requestId", requestId);
     c.set("logger", options.logger.child({ request_id: requestId }));
+    c.set("clientIp", options.clientAddress(c.req.raw.headers, c.env?.remoteAddr));
     await next();
     // on the response itself: Hono's c.header() on a finished response copies the whole response
     // (every header validated again), which cost more than the rest of this middleware
@@ -38,7 +38,7 @@ export function requestContext(options: { logger: Logger; sink: RequestLogSink }
       route,
       status: c.res.status,
       latency_ms: latency,
-      ip: clientIp(c.req.raw.headers, c.env?.remoteAddr),
+      ip: c.get("clientIp"),
       user_agent: c.req.header("user-agent")?.slice(0, 512) ?? null,
     };
     c.get("logger").info("http_request", {
