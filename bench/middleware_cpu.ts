@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import { requestContext } from "../src/http/middleware/request_context.ts";
+import { trustedProxyClientAddress } from "../src/http/client_address.ts";
 import { jsonLogger } from "../src/adapters/logging/json_logger.ts";
 import type { AppEnv } from "../src/http/types.ts";
 import { processCpu } from "./stats.ts";
@@ -37,6 +38,7 @@ function variant(withContext: boolean, withHeaders: boolean) {
     app.use(requestContext({
       logger: jsonLogger({ level: "error", base: {} }),
       sink: { record: () => Promise.resolve() },
+      clientAddress: trustedProxyClientAddress([]),
     }));
   }
   if (withHeaders) app.use(secureHeaders({ crossOriginResourcePolicy: "same-origin" }));
