@@ -12,6 +12,7 @@ import { parseKeyring } from "./core/crypto/envelope.ts";
 import { parseCidrList } from "./core/net/ip.ts";
 import { type ClientAddress, trustedProxyClientAddress } from "./http/client_address.ts";
 import type { Doorbell, Job } from "./ports/jobs.ts";
+import type { WebhookEgress } from "./ports/webhook_egress.ts";
 import { clientWebhooks } from "./services/client_webhooks.ts";
 import { jobConsumer } from "./services/consumer.ts";
 import type { ServiceDeps } from "./services/deps.ts";
@@ -35,6 +36,12 @@ export interface ComposeOptions {
    * forward (Deno, self-hosted); Workers reads the header Cloudflare sets.
    */
   clientAddress?: ClientAddress;
+  /**
+   * How client webhooks reach their receivers in production. Default: fetch, for Workers, whose
+   * egress does not route to private ranges; Deno hands in the pinned egress, which resolves,
+   * checks and connects to the checked address itself.
+   */
+  webhookEgress?: WebhookEgress;
   fetch?: typeof fetch;
   now?: () => number;
 }
@@ -61,6 +68,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     logger,
     now,
     fetch: options.fetch,
+    egress: options.webhookEgress,
     // private and loopback receivers only outside production (local receivers in dev and tests)
     allowPrivate: env.ENVIRONMENT !== "production",
     // where jobs run in this process, a new delivery is written claimed for its first attempt

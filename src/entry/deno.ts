@@ -3,6 +3,7 @@ import { ConfigError, parseEnv } from "../config/env.ts";
 import { installSyncCrypto, type SyncCryptoEngine } from "../core/crypto/engine.ts";
 import { composeApp } from "../compose.ts";
 import { localDoorbell } from "../adapters/deno/local_doorbell.ts";
+import { pinnedWebhookEgress } from "../adapters/deno/pinned_webhook_egress.ts";
 import { jsonLogger } from "../adapters/logging/json_logger.ts";
 
 /**
@@ -30,6 +31,8 @@ if (import.meta.main) {
     // cost 13 % more with them, 400 deliveries in flight)
     doorbell: (handle) =>
       bell = localDoorbell({ handle, logger: jobLogger, concurrency: 2, batchSize: 100 }),
+    // nothing in front of a Deno host keeps a client's webhook URL out of our own network
+    webhookEgress: pinnedWebhookEgress(),
   });
   const port = Number(Deno.env.get("PORT") ?? 8787);
   const hostname = Deno.env.get("HOST") ?? "127.0.0.1";

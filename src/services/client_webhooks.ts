@@ -12,7 +12,13 @@ import {
   webhookEndpointsForDelivery,
 } from "../adapters/supabase/webhook_endpoints_store.ts";
 import { decryptField, encryptField } from "../core/crypto/envelope.ts";
-import { checkWebhookUrl } from "../core/webhooks/ssrf_guard.ts";
+import { fetchWebhookEgress } from "../adapters/http/fetch_webhook_egress.ts";
+import {
+  checkWebhookUrl,
+  RefusedTarget,
+  RESOLUTION_REFUSALS,
+  type UrlCheck,
+} from "../core/webhooks/ssrf_guard.ts";
 import {
   signStandardWebhook,
   WEBHOOK_HEADERS,
@@ -20,6 +26,7 @@ import {
 } from "../core/webhooks/standard_webhooks.ts";
 import type { EventPublisher } from "../ports/events.ts";
 import type { ClaimedWebhookDelivery, Job } from "../ports/jobs.ts";
+import type { WebhookEgress } from "../ports/webhook_egress.ts";
 import type { ServiceDeps } from "./deps.ts";
 
 /**
@@ -87,6 +94,8 @@ const RECORD_CHUNK = 500;
  * burst of events does not hold every body in memory while it waits its turn.
  */
 const CLAIMED_PER_PUBLISH = 500;
+/** how long registration waits for the URL's host to resolve */
+const VET_TIMEOUT_MS = 5_000;
 const USER_AGENT = "glooft-edge-webhooks/1";
 const ENDPOINT_CACHE_MS = 5_000;
 
@@ -94,6 +103,12 @@ export interface WebhookDeps
   extends Pick<ServiceDeps, "db" | "dataKeys" | "doorbell" | "logger" | "now"> {
   /** private, loopback and plain-http targets: only outside production */
   allowPrivate: boolean;
+  /**
+   * How deliveries reach the network in production (see ports/webhook_egress.ts); default fetch,
+   * which is safe only where the platform's egress cannot reach private ranges (Workers).
+   * Outside production deliveries always use fetch: local receivers are the point there.
+   */
+  egress?: WebhookEgress;
   fetch?: typeof fetch;
   /** waits after each failed attempt; its length + 1 is the number of attempts */
   schedule?: readonly number[];
@@ -143,7 +158,9 @@ type DeliveryRow = {
 export function clientWebhooks(deps: WebhookDeps) {
   const schedule = deps.schedule ?? RETRY_SCHEDULE_MS;
   const rules = { ...DISABLE_RULES, ...deps.disable };
-  const doFetch = deps.fetch ?? fetch;
+  const egress = deps.allowPrivate
+    ? fetchWebhookEgress(deps.fetch)
+    : deps.egress ?? fetchWebhookEgress(deps.fetch);
   const endpoints = new Map<
     string,
     { list: Array<{ id: string; event_types: string[] }>; until: number }
@@ -260,10 +277,8 @@ export function clientWebhooks(deps: WebhookDeps) {
   ): Promise<{ status: number | null; error: string | null }> {
     const timestamp = Math.floor(deps.now() / 1000);
     try {
-      const res = await doFetch(target, {
-        method: "POST",
-        // a redirect could bounce into a private address: it is a failure, never followed
-        redirect: "manual",
+      const status = await egress.post(target, {
+        // one deadline for the lookup, the connection and the answer
         signal: AbortSignal.timeout(deps.timeoutMs ?? DELIVERY_TIMEOUT_MS),
         headers: {
           "content-type": "application/json",
@@ -274,16 +289,28 @@ export function clientWebhooks(deps: WebhookDeps) {
         },
         body: message.body,
       });
-      await res.body?.cancel();
-      const ok = res.status >= 200 && res.status < 300;
-      return { status: res.status, error: ok ? null : `HTTP ${res.status}` };
+      const ok = status >= 200 && status < 300;
+      return { status, error: ok ? null : `HTTP ${status}` };
     } catch (error) {
+      if (error instanceof RefusedTarget) return { status: null, error: error.message };
       const name = (error as Error).name;
       return {
         status: null,
         error: name === "TimeoutError" || name === "AbortError" ? "Timed out" : "Connection failed",
       };
     }
+  }
+
+  /**
+   * Whether a client may register `raw`: its shape, then in production what its host resolves
+   * to now (the attempts check again: a name can change after registration).
+   */
+  async function checkUrl(raw: string): Promise<UrlCheck> {
+    const shape = checkWebhookUrl(raw, { allowPrivate: deps.allowPrivate });
+    if (!shape.ok || deps.allowPrivate) return shape;
+    const refused = await egress.vet(shape.url, AbortSignal.timeout(VET_TIMEOUT_MS))
+      .catch(() => RESOLUTION_REFUSALS.failed);
+    return refused ? { ok: false, reason: refused } : shape;
   }
 
   // concurrent deliveries of one client share one round trip to claim and one to finish
@@ -452,6 +479,7 @@ export function clientWebhooks(deps: WebhookDeps) {
         event: { clientId, type: "webhook.test", data: { endpoint_id: endpointId } },
         endpointIds: [endpointId],
       }]),
+    checkUrl,
     /** Drops the cached endpoint list after the client changed its endpoints. */
     forget: (clientId: string) => endpoints.delete(clientId),
   };

@@ -33,8 +33,11 @@ export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 export type Json = any;
 
 /** The app plus a `call` helper that parses JSON answers. */
-export async function appUnderTest(overrides: Record<string, string> = {}) {
-  const { app, deps } = await testApp(overrides);
+export async function appUnderTest(
+  overrides: Record<string, string> = {},
+  options: Parameters<typeof testApp>[1] = {},
+) {
+  const { app, deps } = await testApp(overrides, options);
   const call = async (path: string, init: RequestInit & { ip?: string } = {}) => {
     const res = await app.request(path, init, { remoteAddr: init.ip ?? "198.51.100.7" });
     const text = await res.text();

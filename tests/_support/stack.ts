@@ -4,6 +4,7 @@ import { SignJWT } from "jose";
 import { parseEnv } from "../../src/config/env.ts";
 import { composeApp, type ComposeOptions } from "../../src/compose.ts";
 import { localDoorbell } from "../../src/adapters/deno/local_doorbell.ts";
+import { pinnedWebhookEgress } from "../../src/adapters/deno/pinned_webhook_egress.ts";
 import { jsonLogger } from "../../src/adapters/logging/json_logger.ts";
 import type { StackSecrets } from "../../tools/stack/secrets.ts";
 
@@ -106,13 +107,18 @@ export async function createTestClient(name = "Test client"): Promise<string> {
  */
 export async function testApp(
   overrides: Record<string, string> = {},
-  options: { doorbell?: ComposeOptions["doorbell"]; fetch?: typeof fetch } = {},
+  options: {
+    doorbell?: ComposeOptions["doorbell"];
+    fetch?: typeof fetch;
+    webhookEgress?: ComposeOptions["webhookEgress"];
+  } = {},
 ) {
   const env = parseEnv({ ...testStack().appEnv, LOG_LEVEL: "error", ...overrides });
   let bell: ReturnType<typeof localDoorbell> | undefined;
   const composed = await composeApp(env, {
     authCacheSeconds: 0,
     fetch: options.fetch,
+    webhookEgress: options.webhookEgress ?? pinnedWebhookEgress(),
     doorbell: options.doorbell ??
       ((handle) => bell = localDoorbell({ handle, logger: silentLogger, concurrency: 16 })),
   });

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { pinnedWebhookEgress } from "../../src/adapters/deno/pinned_webhook_egress.ts";
 import { verifyStandardWebhook } from "../../src/core/webhooks/standard_webhooks.ts";
 import { appUnderTest, bearer, clientWithKey } from "../_support/app.ts";
 import { eventually } from "../_support/channel.ts";
 import { MAX_WEBHOOK_ENDPOINTS } from "../../src/services/client_webhooks.ts";
+import { startTestDns, type TestDns } from "../_support/dns_server.ts";
 import { clientWithToken, countRows, signJwt, sql } from "../_support/stack.ts";
 
 const send = (key: string, method: string, body?: unknown) => ({
@@ -305,8 +307,17 @@ Deno.test("an unknown event type is refused with 400 invalid_request", async () 
   assert.equal(res.body.error.code, "invalid_request");
 });
 
+/** The app in production, composed as on Deno, resolving names through a test DNS server. */
+async function productionApp(dns: TestDns) {
+  return await appUnderTest({ ENVIRONMENT: "production" }, {
+    webhookEgress: pinnedWebhookEgress({ nameServer: dns.nameServer }),
+  });
+}
+
 Deno.test("in production a private, loopback, plain-http or odd-port target is refused with 400 invalid_webhook_url, on create and on change", async () => {
-  const { call } = await appUnderTest({ ENVIRONMENT: "production" });
+  const dns = await startTestDns();
+  dns.set("hooks.example.com", { A: ["203.0.113.10"] });
+  const { call } = await productionApp(dns);
   const { key } = await clientWithKey();
   for (
     const url of [
@@ -337,6 +348,62 @@ Deno.test("in production a private, loopback, plain-http or odd-port target is r
   );
   assert.equal(changed.status, 400);
   assert.equal(changed.body.error.code, "invalid_webhook_url");
+  await dns.close();
+});
+
+Deno.test("in production a host name that resolves to a private address is refused with 400 invalid_webhook_url, on create and on change", async () => {
+  const dns = await startTestDns();
+  try {
+    const { call } = await productionApp(dns);
+    const { key } = await clientWithKey();
+    dns.set("hooks.example.com", { A: ["203.0.113.10"], AAAA: ["2001:4860:4860::8888"] });
+    dns.set("127.0.0.1.nip.io", { A: ["127.0.0.1"] });
+    dns.set("metadata.example.com", { A: ["169.254.169.254"] });
+    dns.set("db.example.com", { A: ["203.0.113.10", "10.20.0.5"] });
+    dns.set("v6.example.com", { AAAA: ["::1"] });
+    for (
+      const host of ["127.0.0.1.nip.io", "metadata.example.com", "db.example.com", "v6.example.com"]
+    ) {
+      const res = await call(
+        "/v1/webhook-endpoints",
+        send(key, "POST", { url: `https://${host}/x` }),
+      );
+      assert.equal(res.status, 400, host);
+      assert.equal(res.body.error.code, "invalid_webhook_url");
+      assert.equal(
+        res.body.error.message,
+        "The webhook URL must not resolve to a private or reserved address",
+      );
+      assert.ok(!res.body.error.message.includes("10.20"), "internal addresses are not told");
+    }
+    const nowhere = await call(
+      "/v1/webhook-endpoints",
+      send(key, "POST", { url: "https://nowhere.example.com/x" }),
+    );
+    assert.equal(nowhere.status, 400);
+    assert.equal(
+      nowhere.body.error.message,
+      "The webhook URL must name a host that resolves to an address",
+    );
+
+    const created = await call(
+      "/v1/webhook-endpoints",
+      send(key, "POST", { url: "https://hooks.example.com/ok" }),
+    );
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const changed = await call(
+      `/v1/webhook-endpoints/${created.body.endpoint.id}`,
+      send(key, "PATCH", { url: "https://127.0.0.1.nip.io/x" }),
+    );
+    assert.equal(changed.status, 400);
+    assert.equal(changed.body.error.code, "invalid_webhook_url");
+    const kept = await call(`/v1/webhook-endpoints/${created.body.endpoint.id}`, {
+      headers: bearer(key),
+    });
+    assert.equal(kept.body.endpoint.url, "https://hooks.example.com/ok");
+  } finally {
+    await dns.close();
+  }
 });
 
 Deno.test("a client has at most 10 webhook endpoints, through the API and straight through PostgREST", async () => {

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 // the reference Standard Webhooks implementation, as an independent check of what we send
 import { Webhook } from "standardwebhooks";
+import { pinnedWebhookEgress } from "../../src/adapters/deno/pinned_webhook_egress.ts";
 import { verifyStandardWebhook } from "../../src/core/webhooks/standard_webhooks.ts";
 import type { Job } from "../../src/ports/jobs.ts";
 import { clientWebhooks, type WebhookDeps } from "../../src/services/client_webhooks.ts";
 import { eventually, startChannel } from "../_support/channel.ts";
+import { startTestDns } from "../_support/dns_server.ts";
 import { envelope, inbound } from "../_support/meta_fixtures.ts";
 import { sql } from "../_support/stack.ts";
 
@@ -487,6 +489,63 @@ Deno.test("the URL is checked again at delivery time: a private target is not ca
     assert.equal(h.rx.got.length, 0);
   } finally {
     await h.close();
+  }
+});
+
+Deno.test("in production every attempt resolves the host again: a name rebound to a private address after registration fails each attempt with the reason, before connecting", async () => {
+  const dns = await startTestDns();
+  const ch = await startChannel();
+  try {
+    // registered while it pointed somewhere public (unreachable from this machine)
+    const host = "rebind.example.com";
+    dns.set(host, { A: ["203.0.113.10"] }, { A: ["127.0.0.1"] });
+    const created = await ch.api("/v1/webhook-endpoints", {
+      method: "POST",
+      body: JSON.stringify({ url: `https://${host}/hook` }),
+    });
+    assert.equal(created.status, 201);
+    const rung: Job[] = [];
+    const hooks = clientWebhooks({
+      ...ch.app.deps.services,
+      doorbell: { ring: (jobs) => (rung.push(...jobs), Promise.resolve()) },
+      allowPrivate: false,
+      egress: pinnedWebhookEgress({ nameServer: dns.nameServer }),
+      schedule: [0, 0, 0],
+      timeoutMs: 1000,
+    });
+    const [job] = await hooks.publisher.publish({
+      clientId: ch.clientId,
+      type: "message.status",
+      data: { id: crypto.randomUUID(), wamid: "wamid.R", status: "read", errors: [] },
+    }) as Array<Extract<Job, { kind: "webhook_delivery" }>>;
+
+    const first = await hooks.deliver(job);
+    assert.equal(first.outcome, "retrying");
+    assert.notEqual("error" in first && first.error, undefined);
+    assert.equal(dns.queries(host), 2);
+    for (let attempt = 2; attempt <= 3; attempt++) {
+      const next = await hooks.deliver(rung.shift() as typeof job);
+      assert.equal(next.outcome, "retrying", `attempt ${attempt}`);
+      assert.equal(
+        "error" in next && next.error,
+        "The URL must not resolve to a private or reserved address",
+      );
+      assert.equal(dns.queries(host), 2 * attempt, "resolved at this attempt");
+    }
+    const deliveries = await ch.api(
+      `/v1/webhook-endpoints/${created.body.endpoint.id}/deliveries`,
+    );
+    assert.deepEqual(
+      deliveries.body.data.map((d: { attempts: number; status: string; last_error: string }) => [
+        d.status,
+        d.attempts,
+        d.last_error,
+      ]),
+      [["pending", 3, "The URL must not resolve to a private or reserved address"]],
+    );
+  } finally {
+    await ch.close();
+    await dns.close();
   }
 });
 

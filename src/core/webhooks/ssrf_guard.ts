@@ -11,10 +11,15 @@
  * receivers in development and tests) private targets, plain http and any port are allowed;
  * credentials in the URL never are (they would be sent to whoever the URL names, and logged).
  *
- * Names that resolve to private addresses cannot be caught here (Workers cannot resolve DNS);
- * deliveries therefore re-check the URL at every attempt, never follow redirects, and rely on
- * Cloudflare's egress not routing to private ranges.
+ * A host name is judged here by its shape only: what it resolves to is the transport's to check
+ * (ports/webhook_egress.ts), at registration and at every attempt, since a name can point
+ * anywhere (`127.0.0.1.nip.io`, a cluster-internal name) and change between two lookups. On Deno
+ * the pinned egress refuses a name when any of its addresses is one isBlockedAddress refuses and
+ * connects to the address it checked; on Workers, Cloudflare's egress does not route to private
+ * ranges. Redirects are never followed.
  */
+import { type IpBytes, ipGroups, parseIp } from "../net/ip.ts";
+
 export type UrlCheck = { ok: true; url: URL } | { ok: false; reason: string };
 
 export const PRODUCTION_PORTS: readonly string[] = ["", "443", "8443"];
@@ -41,28 +46,6 @@ export function isBlockedIpv4(n: number): boolean {
   return BLOCKED_V4.some(([base, bits]) => inPrefix(n, base, bits));
 }
 
-function parseIpv4(host: string): number | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
-  if (!m) return null;
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p) => p > 255)) return null;
-  return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
-}
-
-/** Eight 16-bit groups from the compressed hex form URL serialises IPv6 hosts to. */
-function parseIpv6(host: string): number[] | null {
-  const halves = host.split("::");
-  if (halves.length > 2) return null;
-  const groups = halves.map((h) => (h === "" ? [] : h.split(":")));
-  const count = groups.reduce((n, g) => n + g.length, 0);
-  if (halves.length === 1 ? count !== 8 : count > 7) return null;
-  const all = halves.length === 1
-    ? groups[0]
-    : [...groups[0], ...Array(8 - count).fill("0"), ...groups[1]];
-  if (!all.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return null;
-  return all.map((g) => parseInt(g, 16));
-}
-
 /** Whether an IPv6 address (eight 16-bit groups) is local, special, or embeds a blocked IPv4. */
 export function isBlockedIpv6(g: number[]): boolean {
   const v4 = (hi: number, lo: number) => ((g[hi] << 16) | g[lo]) >>> 0;
@@ -81,6 +64,32 @@ export function isBlockedIpv6(g: number[]): boolean {
   if ((g[0] & 0xff80) === 0xfe80) return true; // fe80::/10 link-local, fec0::/10 site-local
   if ((g[0] & 0xff00) === 0xff00) return true; // multicast
   return false;
+}
+
+/** Whether an address (any spelling parseIp reads, e.g. a DNS answer) is one we never call. */
+export function isBlockedAddress(address: string): boolean {
+  const bytes = parseIp(address);
+  return bytes === null || isBlockedIp(bytes);
+}
+
+function isBlockedIp(bytes: IpBytes): boolean {
+  // IPv4 is held in its mapped form, which isBlockedIpv6 hands to isBlockedIpv4
+  return isBlockedIpv6(ipGroups(bytes));
+}
+
+/** Why a resolved host may not be called; each completes "The webhook URL …". */
+export const RESOLUTION_REFUSALS = {
+  blocked: "must not resolve to a private or reserved address",
+  noAddress: "must name a host that resolves to an address",
+  failed: "could not be resolved; retry later",
+} as const;
+
+/** A webhook target the transport refused to connect to, and why (see RESOLUTION_REFUSALS). */
+export class RefusedTarget extends Error {
+  constructor(readonly reason: string) {
+    super(`The URL ${reason}`);
+    this.name = "RefusedTarget";
+  }
 }
 
 const INTERNAL_SUFFIXES = [".localhost", ".local", ".internal", ".home.arpa"];
@@ -104,15 +113,9 @@ export function checkWebhookUrl(raw: string, options: { allowPrivate: boolean })
     return { ok: false, reason: "must use port 443 or 8443" };
   }
   const host = url.hostname.toLowerCase().replace(/\.$/, "");
-  if (host.startsWith("[")) {
-    const groups = parseIpv6(host.slice(1, -1));
-    return groups && !isBlockedIpv6(groups)
-      ? { ok: true, url }
-      : { ok: false, reason: "must not be a private or reserved address" };
-  }
-  const v4 = parseIpv4(host);
-  if (v4 !== null) {
-    return isBlockedIpv4(v4)
+  const literal = parseIp(host.startsWith("[") ? host.slice(1, -1) : host);
+  if (literal) {
+    return isBlockedIp(literal)
       ? { ok: false, reason: "must not be a private or reserved address" }
       : { ok: true, url };
   }

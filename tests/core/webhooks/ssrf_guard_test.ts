@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { checkWebhookUrl, isBlockedIpv4 } from "../../../src/core/webhooks/ssrf_guard.ts";
+import {
+  checkWebhookUrl,
+  isBlockedAddress,
+  isBlockedIpv4,
+} from "../../../src/core/webhooks/ssrf_guard.ts";
 
 const prod = { allowPrivate: false };
 const dev = { allowPrivate: true };
@@ -192,4 +196,24 @@ Deno.test("checkWebhookUrl() never throws and, when it accepts in production, th
     }),
     { numRuns: 2_000 },
   );
+});
+
+Deno.test("isBlockedAddress() judges a resolved address as checkWebhookUrl() judges the same literal, and refuses what is no address", () => {
+  fc.assert(
+    fc.property(fc.oneof(fc.ipV4(), fc.ipV6()), (address) => {
+      const literal = address.includes(":") ? `[${address}]` : address;
+      assert.equal(
+        isBlockedAddress(address),
+        !checkWebhookUrl(`https://${literal}/hook`, prod).ok,
+        address,
+      );
+    }),
+    { seed: 6, numRuns: 5_000 },
+  );
+  for (const answer of ["127.0.0.1", "10.96.0.1", "169.254.169.254", "::1", "::ffff:127.0.0.1"]) {
+    assert.equal(isBlockedAddress(answer), true, answer);
+  }
+  assert.equal(isBlockedAddress("203.0.113.5"), false);
+  assert.equal(isBlockedAddress("2606:4700::1111"), false);
+  assert.equal(isBlockedAddress("not an address"), true);
 });

@@ -11,7 +11,6 @@ import {
 } from "../../../adapters/supabase/webhook_endpoints_store.ts";
 import { encryptField } from "../../../core/crypto/envelope.ts";
 import { AppError, notFound } from "../../../core/errors.ts";
-import { checkWebhookUrl } from "../../../core/webhooks/ssrf_guard.ts";
 import { generateWebhookSecret } from "../../../core/webhooks/standard_webhooks.ts";
 import {
   type ClientWebhooks,
@@ -61,7 +60,7 @@ const DeliverySchema = z.object({
 const EventTypes = z.array(z.enum(WEBHOOK_EVENT_TYPES)).max(WEBHOOK_EVENT_TYPES.length)
   .openapi({ description: "Event types to receive; empty: every type" });
 const Url = text(2048).openapi({
-  description: "In production: public https only, on port 443 or 8443",
+  description: "In production: https on port 443 or 8443, to a host whose every address is public",
   example: "https://shop.example.com/hooks/whatsapp",
 });
 
@@ -257,13 +256,11 @@ const recover = createRoute({
 });
 
 export function webhookEndpointRoutes(
-  deps: Pick<ServiceDeps, "db" | "dataKeys" | "doorbell" | "env">,
+  deps: Pick<ServiceDeps, "db" | "dataKeys" | "doorbell">,
   webhooks: ClientWebhooks,
 ) {
-  // private and loopback receivers only outside production (local receivers in dev and tests)
-  const allowPrivate = deps.env.ENVIRONMENT !== "production";
-  const checkUrl = (url: string) => {
-    const verdict = checkWebhookUrl(url, { allowPrivate });
+  const checkUrl = async (url: string) => {
+    const verdict = await webhooks.checkUrl(url);
     if (!verdict.ok) {
       throw new AppError(400, "invalid_webhook_url", `The webhook URL ${verdict.reason}`);
     }
@@ -308,7 +305,7 @@ export function webhookEndpointRoutes(
     .openapi(create, async (c) => {
       const p = c.get("principal");
       const input = c.req.valid("json");
-      checkUrl(input.url);
+      await checkUrl(input.url);
       const id = crypto.randomUUID();
       const secret = generateWebhookSecret();
       const endpoint = await createWebhookEndpoint(deps.db.forClient(p.clientId), {
@@ -345,7 +342,7 @@ export function webhookEndpointRoutes(
       const p = c.get("principal");
       const { id } = c.req.valid("param");
       const changes = c.req.valid("json");
-      if (changes.url !== undefined) checkUrl(changes.url);
+      if (changes.url !== undefined) await checkUrl(changes.url);
       const endpoint = found(
         await updateWebhookEndpoint(deps.db.forClient(p.clientId), id, {
           ...changes,
