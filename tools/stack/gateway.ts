@@ -1,7 +1,25 @@
+const PREFIX = "/rest/v1";
+
+/**
+ * The PostgREST URL a request path stands for, or null when the path is not under the prefix.
+ * Only the path and query are taken from the request, set through the URL API: joined as text, a
+ * path such as `/rest/v1@127.0.0.1:8787/x` made `http://127.0.0.1:54330@127.0.0.1:8787/x`, whose
+ * host is the part after the `@`, and the gateway forwarded anything to any local service.
+ */
+export function upstreamUrl(postgrestUrl: string, incoming: URL): URL | null {
+  const rest = incoming.pathname.slice(PREFIX.length);
+  if (!incoming.pathname.startsWith(PREFIX) || (rest !== "" && !rest.startsWith("/"))) return null;
+  const target = new URL(postgrestUrl);
+  target.pathname = rest || "/";
+  target.search = incoming.search;
+  return target;
+}
+
 /**
  * A minimal stand-in for Supabase's API gateway: supabase-js talks to `<SUPABASE_URL>/rest/v1/...`,
- * so requests under that prefix are forwarded to PostgREST with the prefix removed. Like the hosted
- * gateway, it requires an `apikey` header that is one of the project's keys.
+ * so requests under that prefix are forwarded to PostgREST (and only to it) with the prefix
+ * removed. Like the hosted gateway, it requires an `apikey` header that is one of the project's
+ * keys.
  */
 export function startGateway(options: {
   port: number;
@@ -13,9 +31,8 @@ export function startGateway(options: {
     { hostname: "127.0.0.1", port: options.port, onListen: () => {} },
     async (req) => {
       const url = new URL(req.url);
-      if (!url.pathname.startsWith("/rest/v1")) {
-        return Response.json({ message: "Not found" }, { status: 404 });
-      }
+      const target = upstreamUrl(options.postgrestUrl, url);
+      if (!target) return Response.json({ message: "Not found" }, { status: 404 });
       const apikey = req.headers.get("apikey") ?? url.searchParams.get("apikey");
       if (!apikey || !keys.has(apikey)) {
         return Response.json(
@@ -26,7 +43,6 @@ export function startGateway(options: {
           { status: 401 },
         );
       }
-      const target = options.postgrestUrl + url.pathname.slice("/rest/v1".length) + url.search;
       const headers = new Headers(req.headers);
       headers.delete("host");
       if (!headers.has("authorization")) headers.set("authorization", `Bearer ${apikey}`);
