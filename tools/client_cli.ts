@@ -46,12 +46,15 @@ Commands:
 Options:
   --expires-at  when the new key stops working: an ISO 8601 time with an offset, at least a
                 minute from now and within ${MAX_KEY_LIFETIME_YEARS} years (default: no expiry)
+  --dir PATH    work on the local stack running from PATH (default: .dev, when SUPABASE_URL and
+                SUPABASE_SERVICE_ROLE_KEY are not exported)
   --json        machine-readable output
   -h, --help    show this help
 
 Scopes: ${SCOPES.join(", ")}
-Configuration: SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY, API_KEY_PEPPER (falls back to the local
-stack started by \`deno task dev\`).`;
+Configuration: SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY, API_KEY_PEPPER from the environment, or
+else the local stack \`deno task dev\` runs (its URL and keys from its stack dir, whatever ports it
+took; refused when it is not running). Which one is used is printed on stderr.`;
 
 function fail(message: string, code = 2): never {
   console.error(`client: ${message}`);
@@ -74,6 +77,7 @@ try {
       "display-phone-number": { type: "string" },
       "token-env": { type: "string", default: "WHATSAPP_ACCESS_TOKEN" },
       yes: { type: "boolean", default: false },
+      dir: { type: "string" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -88,7 +92,7 @@ if (opts.help || !command) {
   Deno.exit(opts.help ? 0 : 2);
 }
 
-const env = await operatorEnv();
+const env = await operatorEnv("client", opts.dir);
 requireKeys(env, ["SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "API_KEY_PEPPER"]);
 const db = serviceClientFrom(env);
 const pepper = await importPepper(env.API_KEY_PEPPER);

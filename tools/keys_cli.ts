@@ -19,12 +19,18 @@ Rotation without downtime:
   3. deno task keys rotate                 → re-wraps data keys; fields are not re-encrypted
   4. once it reports 0 remaining, remove v1 from MASTER_KEYS
 
-Options: -h, --help`;
+Options:
+  --dir PATH   rotate on the local stack running from PATH (default: .dev, when SUPABASE_URL
+               and SUPABASE_SERVICE_ROLE_KEY are not exported); which one is used is printed
+  -h, --help   show this help`;
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
   allowPositionals: true,
-  options: { help: { type: "boolean", short: "h", default: false } },
+  options: {
+    dir: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  },
 });
 const [command, version] = positionals;
 if (values.help || !command) {
@@ -39,7 +45,7 @@ if (command === "generate") {
   }
   console.log(generateMasterKey(version));
 } else if (command === "rotate") {
-  const env = await operatorEnv();
+  const env = await operatorEnv("keys", values.dir);
   requireKeys(env, ["SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "MASTER_KEYS"]);
   const keyring = await parseKeyring(env.MASTER_KEYS, env.MASTER_KEY_ACTIVE || undefined);
   const service = serviceClientFrom(env);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ROOT } from "../../tools/stack/mod.ts";
+import { runTool } from "../_support/cli.ts";
 import { isRunning, processTree } from "../_support/processes.ts";
 
 /**
@@ -145,7 +146,7 @@ async function assertStopped(
   await assert.rejects(Deno.stat(join(dir, "stack.json")), Deno.errors.NotFound);
 }
 
-Deno.test("`deno task dev` starts the stack, refuses a second copy, stops everything on SIGTERM and SIGINT, and keeps its data across restarts (Deno, then workerd)", async () => {
+Deno.test("`deno task dev` starts the stack, serves the operator CLI through its dir, refuses a second copy, stops everything on SIGTERM and SIGINT, and keeps its data across restarts (Deno, then workerd)", async () => {
   await Deno.mkdir(join(ROOT, ".dev"), { recursive: true });
   const dir = await Deno.makeTempDir({ dir: join(ROOT, ".dev"), prefix: "dev-stack-test-" });
   // PostgreSQL runs as its own system user when we are root: it must be able to enter the dir
@@ -164,6 +165,18 @@ Deno.test("`deno task dev` starts the stack, refuses a second copy, stops everyt
     assert.equal(info.runtime, "deno");
     const pids = await assertRunning(info, first);
     pids.forEach((pid) => seen.add(pid));
+    // the operator CLI finds this stack on the free ports it took, through its dir, and says so
+    const listed = await runTool("tools/client_cli.ts", ["list", "--dir", dir, "--json"], {}, {
+      operatorEnv: false,
+    });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.ok(JSON.parse(listed.stdout).some((c: { id: string }) => c.id === info.client_id));
+    assert.equal(
+      listed.stderr.trim(),
+      `client: using the local stack in ${dir} (pid ${first.pid}), Supabase API ${
+        (info as unknown as { supabase_url: string }).supabase_url
+      }`,
+    );
     const created = await api(info, "/v1/api-keys", {
       method: "POST",
       body: JSON.stringify({ name: "survives a restart", scopes: ["messages:read"] }),
@@ -180,6 +193,11 @@ Deno.test("`deno task dev` starts the stack, refuses a second copy, stops everyt
     assert.equal((await fetch(`${info.app_url}/healthz`)).status, 200);
 
     await assertStopped(first, "SIGTERM", dir, pids);
+    const refusedCli = await runTool("tools/client_cli.ts", ["list", "--dir", dir], {}, {
+      operatorEnv: false,
+    });
+    assert.equal(refusedCli.code, 78, "a stopped stack's dir is refused, not tried");
+    assert.match(refusedCli.stderr, /no local stack is running from /);
 
     // the restart runs the app in workerd: the same data, and wrangler's processes must stop too
     const again = start({ workers: true });
