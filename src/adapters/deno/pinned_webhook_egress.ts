@@ -73,7 +73,8 @@ export function pinnedWebhookEgress(options: PinnedEgressOptions = {}): WebhookE
     return new Promise<number>((resolve, reject) => {
       const req = (secure ? https : http).request({
         host,
-        servername: host,
+        // the name for SNI and the certificate check; an address literal is checked as an IP
+        ...(parseIp(host) ? {} : { servername: host }),
         port: Number(url.port) || (secure ? 443 : 80),
         path: `${url.pathname}${url.search}`,
         method: "POST",
