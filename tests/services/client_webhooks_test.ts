@@ -513,11 +513,11 @@ Deno.test("in production every attempt resolves the host again: a name rebound t
       schedule: [0, 0, 0],
       timeoutMs: 1000,
     });
-    const [job] = await hooks.publisher.publish({
+    const [job] = await hooks.publisher.publish([{
       clientId: ch.clientId,
       type: "message.status",
       data: { id: crypto.randomUUID(), wamid: "wamid.R", status: "read", errors: [] },
-    }) as Array<Extract<Job, { kind: "webhook_delivery" }>>;
+    }]) as Array<Extract<Job, { kind: "webhook_delivery" }>>;
 
     const first = await hooks.deliver(job);
     assert.equal(first.outcome, "retrying");
