@@ -1,5 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
+import type { MiddlewareHandler } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import type { Env } from "./config/env.ts";
 import type { DatabaseAccess } from "./adapters/supabase/database.ts";
@@ -8,9 +8,11 @@ import type { Keyring } from "./core/crypto/envelope.ts";
 import type { Logger } from "./ports/logger.ts";
 import type { RequestLogSink } from "./ports/request_log.ts";
 import { errorBody, onError, onNotFound } from "./http/errors.ts";
+import { contentSecurityPolicy } from "./http/middleware/content_security_policy.ts";
 import { createAuthenticator } from "./http/middleware/auth.ts";
 import { limitBody } from "./http/middleware/limit_body.ts";
 import { requestContext } from "./http/middleware/request_context.ts";
+import { docsRoutes } from "./http/routes/docs.ts";
 import { healthRoutes } from "./http/routes/health.ts";
 import { apiKeyRoutes } from "./http/routes/v1/api_keys.ts";
 import { meRoutes } from "./http/routes/v1/me.ts";
@@ -24,6 +26,7 @@ import { webhookEndpointRoutes } from "./http/routes/v1/webhook_endpoints.ts";
 import { accountEventRoutes } from "./http/routes/v1/account_events.ts";
 import type { AppEnv } from "./http/types.ts";
 import type { ClientAddress } from "./http/client_address.ts";
+import { errorCodeTable } from "./http/schemas.ts";
 
 export interface AppDeps {
   env: Env;
@@ -99,8 +102,12 @@ export function createApp(deps: AppDeps) {
   // browser security headers everywhere but on provider webhooks, which only providers'
   // servers call: there they protect nothing and cost CPU on every delivery
   // (bench/middleware_cpu.ts, docs/benchmarks.md §5)
-  const browserHeaders = secureHeaders({ crossOriginResourcePolicy: "same-origin" });
-  app.use((c, next) => c.req.path.startsWith("/webhooks/") ? next() : browserHeaders(c, next));
+  const browserOnly = (handler: MiddlewareHandler<AppEnv>): MiddlewareHandler<AppEnv> =>
+    function browserOnly(c, next) {
+      return c.req.path.startsWith("/webhooks/") ? next() : handler(c, next);
+    };
+  app.use(browserOnly(secureHeaders({ crossOriginResourcePolicy: "same-origin" })));
+  app.use(browserOnly(contentSecurityPolicy()));
   app.use(
     "/v1/*",
     limitBody(deps.env.MAX_BODY_BYTES),
@@ -137,11 +144,13 @@ export function createApp(deps: AppDeps) {
       title: "glooft-edge API",
       version: API_VERSION,
       description:
-        "WhatsApp Business messaging for client businesses. Errors always use the envelope " +
-        '`{"error": {"code", "message", "request_id"}}`.',
+        "WhatsApp Business messaging for client businesses.\n\n## Errors\n\nEvery error has " +
+        'one shape, `{"error": {"code", "message", "request_id"}}`, with a stable `code` to ' +
+        "branch on (schema `ErrorCode`); each operation lists the codes it can answer with. " +
+        `Every code:\n\n${errorCodeTable()}`,
     },
   });
-  app.get("/docs", swaggerUI({ url: "/openapi.json", title: "glooft-edge API reference" }));
+  app.route("/", docsRoutes("glooft-edge API reference"));
   return app;
 }
 

@@ -1,11 +1,109 @@
 /**
- * The one error type the HTTP layer turns into the error envelope
- * `{"error": {"code", "message", "request_id"}}`. Codes are stable: clients branch on them.
+ * Every error code an answer can carry, with its HTTP status and what it means. Codes are a
+ * contract (clients branch on them), so they are listed once, here: AppError and the error
+ * envelope accept no other, and the OpenAPI document lists all of them (`ErrorCode`, and the
+ * errors table of its description), so a new code cannot ship undocumented.
  */
-export class AppError extends Error {
+export const ERROR_CODES = {
+  invalid_request: {
+    status: 400,
+    meaning: "The request does not match the schema (`details` names each bad field)",
+  },
+  invalid_cursor: { status: 400, meaning: "The `cursor` is not one this API returned" },
+  invalid_recipient: {
+    status: 400,
+    meaning: "`to` is not a phone number in international format or a business-scoped user id",
+  },
+  invalid_contact: {
+    status: 400,
+    meaning: "The contact is named by neither an id, a phone number nor a business-scoped user id",
+  },
+  invalid_webhook_url: {
+    status: 400,
+    meaning: "The webhook URL is not a public https target this deployment may call",
+  },
+  invalid_json: { status: 400, meaning: "A provider webhook's body is not JSON" },
+  invalid_payload: {
+    status: 400,
+    meaning: "A provider webhook's body is not the documented shape",
+  },
+  unauthorized: { status: 401, meaning: "Missing, unknown, revoked or expired credential" },
+  invalid_signature: {
+    status: 401,
+    meaning: "A provider webhook's signature header is missing or does not match the body",
+  },
+  forbidden: { status: 403, meaning: "The credential lacks the scope this route needs" },
+  verification_failed: {
+    status: 403,
+    meaning: "The webhook verification handshake named the wrong verify token",
+  },
+  not_found: { status: 404, meaning: "No such route, or no such resource for this client" },
+  method_not_allowed: { status: 405, meaning: "The route does not take this method" },
+  idempotency_key_reused: {
+    status: 409,
+    meaning: "This Idempotency-Key was already used with a different request body",
+  },
+  not_dead_lettered: {
+    status: 409,
+    meaning: "Only a message whose retries ran out (dead-lettered) can be re-driven",
+  },
+  webhook_endpoint_disabled: {
+    status: 409,
+    meaning: 'The webhook endpoint is disabled; re-enable it with PATCH {"enabled": true} first',
+  },
+  payload_too_large: { status: 413, meaning: "The body is larger than this route accepts" },
+  unsupported_media_type: { status: 415, meaning: "The body's Content-Type is not accepted here" },
+  contact_opted_out: {
+    status: 422,
+    meaning: "The contact opted out of messages from this business; nothing was sent",
+  },
+  outside_customer_service_window: {
+    status: 422,
+    meaning:
+      "A free-form message outside the 24-hour customer-service window; send a template instead",
+  },
+  unknown_phone_number: { status: 422, meaning: "No such sending phone number for this client" },
+  phone_number_required: {
+    status: 422,
+    meaning: "The client has several phone numbers: say which one sends with `phone_number_id`",
+  },
+  no_access_token: {
+    status: 422,
+    meaning: "The WhatsApp Business account has no access token configured",
+  },
+  too_many_failed_attempts: {
+    status: 429,
+    meaning: "Too many failed authentications from this address; wait `Retry-After` seconds",
+  },
+  rate_limited: { status: 429, meaning: "Too many requests; wait `Retry-After` seconds if given" },
+  internal_error: {
+    status: 500,
+    meaning: "Something went wrong on our side; quote `request_id` when reporting it",
+  },
+  graph_error: {
+    status: 502,
+    meaning: "Meta's Graph API refused or failed the call (`details` carries Meta's code)",
+  },
+  misconfigured: { status: 503, meaning: "The deployment is missing or has invalid settings" },
+  http_error: {
+    status: null,
+    meaning: "Any other refusal of the HTTP layer, with the status it carries",
+  },
+} as const satisfies Record<string, { status: number | null; meaning: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The status a code is always answered with (never for a code without a fixed one). */
+type StatusOf<C extends ErrorCode> = Exclude<(typeof ERROR_CODES)[C]["status"], null>;
+
+/**
+ * The one error type the HTTP layer turns into the error envelope
+ * `{"error": {"code", "message", "request_id"}}`. The status must be the code's own.
+ */
+export class AppError<C extends ErrorCode = ErrorCode> extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 502 | 503,
-    readonly code: string,
+    readonly status: StatusOf<C>,
+    readonly code: C,
     message: string,
     readonly options: { headers?: Record<string, string>; details?: unknown } = {},
   ) {

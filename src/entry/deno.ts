@@ -2,8 +2,10 @@ import * as nodeCrypto from "node:crypto";
 import { ConfigError, parseEnv } from "../config/env.ts";
 import { installSyncCrypto, type SyncCryptoEngine } from "../core/crypto/engine.ts";
 import { composeApp } from "../compose.ts";
+import { fileURLToPath } from "node:url";
 import { localDoorbell } from "../adapters/deno/local_doorbell.ts";
 import { pinnedWebhookEgress } from "../adapters/deno/pinned_webhook_egress.ts";
+import { staticFiles } from "../adapters/deno/static_files.ts";
 import { jsonLogger } from "../adapters/logging/json_logger.ts";
 
 /**
@@ -34,6 +36,14 @@ if (import.meta.main) {
     // nothing in front of a Deno host keeps a client's webhook URL out of our own network
     webhookEgress: pinnedWebhookEgress(),
   });
+  // public/ as Workers serves it (wrangler.toml [assets]): files first, then the app
+  const assets = await staticFiles(fileURLToPath(new URL("../../public", import.meta.url)));
+  if (assets.missing.length) {
+    deps.logger.warn("static_files_missing", {
+      files: assets.missing.join(", "),
+      hint: "run npm install: these link into node_modules",
+    });
+  }
   const port = Number(Deno.env.get("PORT") ?? 8787);
   const hostname = Deno.env.get("HOST") ?? "127.0.0.1";
   const server = Deno.serve({
@@ -41,7 +51,9 @@ if (import.meta.main) {
     hostname,
     onListen: ({ hostname, port }) =>
       deps.logger.info("listening", { url: `http://${hostname}:${port}`, runtime: "deno" }),
-  }, (req, info) => {
+  }, async (req, info) => {
+    const file = await assets.serve(req);
+    if (file) return file;
     const addr = info.remoteAddr as Deno.NetAddr;
     return app.fetch(req, { remoteAddr: addr.hostname, waitUntil: () => {} });
   });

@@ -1,4 +1,5 @@
 import { ConfigError, parseEnv } from "../config/env.ts";
+import type { ErrorCode } from "../core/errors.ts";
 import { composeApp } from "../compose.ts";
 import { cloudflareClientAddress } from "../http/client_address.ts";
 import { type QueueBinding, queueDoorbell } from "../adapters/workers/queue_doorbell.ts";
@@ -40,7 +41,11 @@ function bootFailure(error: unknown): Response {
   console.error(JSON.stringify({ level: "error", event: "boot_failed", message }));
   return Response.json(
     {
-      error: { code: "misconfigured", message: "The service is not configured", request_id: null },
+      error: {
+        code: "misconfigured" satisfies ErrorCode,
+        message: "The service is not configured",
+        request_id: null,
+      },
     },
     { status: 503 },
   );

@@ -1,10 +1,10 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { AppError, DatabaseError } from "../core/errors.ts";
+import { AppError, DatabaseError, type ErrorCode } from "../core/errors.ts";
 import type { AppEnv } from "./types.ts";
 
-const CODE_BY_STATUS: Record<number, string> = {
+const CODE_BY_STATUS: Record<number, ErrorCode> = {
   400: "invalid_request",
   401: "unauthorized",
   403: "forbidden",
@@ -15,7 +15,12 @@ const CODE_BY_STATUS: Record<number, string> = {
   429: "rate_limited",
 };
 
-export function errorBody(c: Context<AppEnv>, code: string, message: string, details?: unknown) {
+export function errorBody(
+  c: Context<AppEnv>,
+  code: ErrorCode,
+  message: string,
+  details?: unknown,
+) {
   return {
     error: {
       code,

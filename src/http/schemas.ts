@@ -1,29 +1,55 @@
 import { z } from "@hono/zod-openapi";
 import { isLabel, isStorableText } from "../core/text.ts";
+import { ERROR_CODES, type ErrorCode } from "../core/errors.ts";
+
+const CODES = Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]];
+
+const statusOf = (code: ErrorCode) => ERROR_CODES[code].status ?? "any";
+
+/** Every error code with its status and meaning, as a Markdown table. */
+export function errorCodeTable(): string {
+  return [
+    "| code | status | meaning |",
+    "| --- | --- | --- |",
+    ...CODES.map((code) => `| \`${code}\` | ${statusOf(code)} | ${ERROR_CODES[code].meaning} |`),
+  ].join("\n");
+}
+
+export const ErrorCodeSchema = z.enum(CODES).openapi("ErrorCode", {
+  description: "A stable code to branch on; more may be added, so treat one you do not know by " +
+    `its HTTP status.\n\n${errorCodeTable()}`,
+});
 
 export const ErrorSchema = z.object({
   error: z.object({
-    code: z.string().openapi({ example: "unauthorized" }),
+    code: ErrorCodeSchema,
     message: z.string().openapi({ example: "Unknown API key" }),
     request_id: z.string().nullable(),
     details: z.unknown().optional(),
   }),
 }).openapi("Error");
 
-const errorResponse = (description: string) => ({
-  content: { "application/json": { schema: ErrorSchema } },
-  description,
-});
+/**
+ * An error response naming the codes it can carry, each with its meaning, so the reference shows
+ * what each route's refusals mean; every code given must answer with this response's status.
+ */
+export function errorResponse(...codes: [ErrorCode, ...ErrorCode[]]) {
+  return {
+    content: { "application/json": { schema: ErrorSchema } },
+    description: codes.map((code) => `\`${code}\`: ${ERROR_CODES[code].meaning}`).join("; "),
+  };
+}
 
 /** The error responses every authenticated route can give. */
 export const AUTH_ERRORS = {
-  400: errorResponse("The request is malformed or fails validation"),
-  401: errorResponse("Missing, unknown, revoked or expired credential"),
-  403: errorResponse("The credential lacks the scope this route needs"),
-  429: errorResponse("Too many failed authentication attempts; see Retry-After"),
+  400: errorResponse("invalid_request"),
+  401: errorResponse("unauthorized"),
+  403: errorResponse("forbidden"),
+  413: errorResponse("payload_too_large"),
+  429: errorResponse("too_many_failed_attempts"),
 } as const;
 
-export const notFoundResponse = errorResponse("No such resource for this client");
+export const notFoundResponse = errorResponse("not_found");
 
 /**
  * Shared rules for values that reach the database. Every path, query and body value a route

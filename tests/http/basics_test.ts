@@ -74,7 +74,7 @@ Deno.test("each API request's metadata lands in the request log, without credent
   assert.ok(!JSON.stringify(rows).includes(key));
 });
 
-Deno.test("the OpenAPI document is generated from the routes and /docs renders a reference page", async () => {
+Deno.test("the OpenAPI document is generated from the routes", async () => {
   const { call } = await appUnderTest();
   const doc = await call("/openapi.json");
   assert.equal(doc.status, 200);
@@ -83,9 +83,6 @@ Deno.test("the OpenAPI document is generated from the routes and /docs renders a
     assert.ok(doc.body.paths[path], `documents ${path}`);
   }
   assert.ok(doc.body.components.schemas.Error);
-  const page = await call("/docs");
-  assert.equal(page.status, 200);
-  assert.match(String(page.body), /openapi\.json/);
 });
 
 Deno.test("logs are JSON lines that never contain the API key", async () => {

@@ -5,7 +5,7 @@ import { DatabaseError, notFound } from "../../../core/errors.ts";
 import { parseContactRef } from "../../../core/messaging/outbound.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
 import { requireScope } from "../../middleware/auth.ts";
-import { AUTH_ERRORS, ErrorSchema, label, Limit, notFoundResponse } from "../../schemas.ts";
+import { AUTH_ERRORS, errorResponse, ErrorSchema, label, Limit, notFoundResponse } from "../../schemas.ts";
 import type { AppEnv } from "../../types.ts";
 
 const WINDOW_MS = 24 * 3600 * 1000;
@@ -87,6 +87,7 @@ const get = createRoute({
     200: json(z.object({ contact: ContactSchema }), "The contact"),
     404: notFoundResponse,
     ...AUTH_ERRORS,
+    400: errorResponse("invalid_request", "invalid_contact"),
   },
 });
 
@@ -115,8 +116,9 @@ const consent = createRoute({
   },
   responses: {
     200: json(z.object({ contact: ContactSchema }), "Recorded"),
-    404: json(ErrorSchema, "No contact with this id (a number or user id creates one)"),
+    404: errorResponse("not_found"),
     ...AUTH_ERRORS,
+    400: errorResponse("invalid_request", "invalid_contact"),
   },
 });
 

@@ -3,7 +3,7 @@ import { AppError, DatabaseError, notFound } from "../../../core/errors.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
 import { accessTokenFor } from "../../../services/whatsapp_send.ts";
 import { requireScope } from "../../middleware/auth.ts";
-import { AUTH_ERRORS, ErrorSchema, notFoundResponse } from "../../schemas.ts";
+import { AUTH_ERRORS, errorResponse, notFoundResponse } from "../../schemas.ts";
 import type { AppEnv } from "../../types.ts";
 
 const route = createRoute({
@@ -24,10 +24,8 @@ const route = createRoute({
       content: { "application/octet-stream": { schema: z.any() } },
     },
     404: notFoundResponse,
-    502: {
-      content: { "application/json": { schema: ErrorSchema } },
-      description: "The Graph API refused or failed",
-    },
+    422: errorResponse("no_access_token"),
+    502: errorResponse("graph_error"),
     ...AUTH_ERRORS,
   },
 });

@@ -8,14 +8,7 @@ import { parseContactRef } from "../../../core/messaging/outbound.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
 import { enqueueMessage, markRead } from "../../../services/whatsapp_send.ts";
 import { requireScope } from "../../middleware/auth.ts";
-import {
-  AUTH_ERRORS,
-  ErrorSchema,
-  IdParams,
-  IsoTime,
-  Limit,
-  notFoundResponse,
-} from "../../schemas.ts";
+import { AUTH_ERRORS, errorResponse, ErrorSchema, IdParams, IsoTime, Limit, notFoundResponse } from "../../schemas.ts";
 import type { AppEnv } from "../../types.ts";
 import {
   MarkReadSchema,
@@ -32,10 +25,6 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { "application/json": { schema } },
   description,
 });
-const refusal = json(
-  ErrorSchema,
-  "Refused before anything was sent: opted-out contact (`contact_opted_out`), free-form outside the 24-hour window (`outside_customer_service_window`), unknown phone number",
-);
 
 const send = createRoute({
   method: "post",
@@ -62,9 +51,19 @@ const send = createRoute({
       "Queued (or, for a repeated Idempotency-Key, the message it created)",
     ),
     200: json(z.object({ success: z.literal(true) }), "Marked as read"),
-    409: json(ErrorSchema, "Idempotency-Key reused with a different body"),
-    422: refusal,
+    404: notFoundResponse,
+    409: errorResponse("idempotency_key_reused"),
+    // refused before anything was sent (for a mark-as-read: the account has no token)
+    422: errorResponse(
+      "contact_opted_out",
+      "outside_customer_service_window",
+      "unknown_phone_number",
+      "phone_number_required",
+      "no_access_token",
+    ),
+    502: errorResponse("graph_error"),
     ...AUTH_ERRORS,
+    400: errorResponse("invalid_request", "invalid_recipient"),
   },
 });
 
@@ -102,6 +101,7 @@ const list = createRoute({
       "A page",
     ),
     ...AUTH_ERRORS,
+    400: errorResponse("invalid_request", "invalid_cursor"),
   },
 });
 
@@ -134,7 +134,7 @@ const retry = createRoute({
   responses: {
     202: json(z.object({ message: MessageSchema }), "Queued again"),
     404: notFoundResponse,
-    409: json(ErrorSchema, "The message is not dead-lettered"),
+    409: errorResponse("not_dead_lettered"),
     ...AUTH_ERRORS,
   },
 });

@@ -19,15 +19,7 @@ import {
 } from "../../../services/client_webhooks.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
 import { requireScope } from "../../middleware/auth.ts";
-import {
-  AUTH_ERRORS,
-  ErrorSchema,
-  IdParams,
-  IsoTime,
-  Limit,
-  notFoundResponse,
-  text,
-} from "../../schemas.ts";
+import { AUTH_ERRORS, errorResponse, ErrorSchema, IdParams, IsoTime, Limit, notFoundResponse, text } from "../../schemas.ts";
 import type { AppEnv, Principal } from "../../types.ts";
 
 const EndpointSchema = z.object({
@@ -104,6 +96,7 @@ const create = createRoute({
     ),
     409: json(ErrorSchema, "The client already has as many endpoints as it may"),
     ...AUTH_ERRORS,
+    400: errorResponse("invalid_request", "invalid_webhook_url"),
   },
 });
 
@@ -155,6 +148,7 @@ const update = createRoute({
     200: json(z.object({ endpoint: EndpointSchema }), "Updated"),
     404: notFoundResponse,
     ...AUTH_ERRORS,
+    400: errorResponse("invalid_request", "invalid_webhook_url"),
   },
 });
 
@@ -217,7 +211,7 @@ const test = createRoute({
   responses: {
     202: json(z.object({ delivery_id: z.uuid() }), "Queued; see its deliveries for the outcome"),
     404: notFoundResponse,
-    409: json(ErrorSchema, "The endpoint is disabled: re-enable it first"),
+    409: errorResponse("webhook_endpoint_disabled"),
     ...AUTH_ERRORS,
   },
 });
@@ -250,7 +244,7 @@ const recover = createRoute({
       "Queued again; see the endpoint's deliveries for the outcome",
     ),
     404: notFoundResponse,
-    409: json(ErrorSchema, "The endpoint is disabled: re-enable it first"),
+    409: errorResponse("webhook_endpoint_disabled"),
     ...AUTH_ERRORS,
   },
 });
