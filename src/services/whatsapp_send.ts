@@ -10,6 +10,7 @@ import {
   minimumWaitFor,
 } from "../core/whatsapp/graph_errors.ts";
 import type { ClaimAnswer } from "../adapters/supabase/send_calls.ts";
+import { linkRedrive, readDeadLetter } from "../adapters/supabase/redrive_store.ts";
 import type { ClaimedSend, Job, SendingPhone } from "../ports/jobs.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { phonePacer } from "./pacing.ts";
@@ -36,6 +37,8 @@ export interface MessageRow {
   attempts: number;
   error: unknown;
   created_at: string;
+  /** the dead-lettered message this one sends again */
+  retry_of?: string | null;
 }
 
 async function requestHash(body: unknown): Promise<string> {
@@ -140,6 +143,45 @@ export async function enqueueMessage(
     default:
       throw new Error(`Unexpected enqueue outcome ${result.outcome}`);
   }
+}
+
+/**
+ * Sends a dead-lettered message again, as a new message that names it (`retry_of`): the
+ * dead-lettered one stays `failed`, since statuses only move forward and a client was already told
+ * it failed (by the API and a `message.status` webhook). The new message goes through every rule of
+ * a new send (consent, the 24-hour window, pacing) and is idempotent on the original's id, so
+ * calling again returns the same new message and never sends twice.
+ */
+export async function redriveMessage(
+  deps: Pick<ServiceDeps, "db" | "sends" | "dataKeys" | "doorbell" | "now">,
+  clientId: string,
+  id: string,
+): Promise<{ message: MessageRow; created: boolean }> {
+  const db = deps.db.forClient(clientId);
+  const original = await readDeadLetter(db, id);
+  if (!original) throw new AppError(404, "not_found", "Message not found");
+  if (!original.deadLettered) {
+    throw new AppError(
+      409,
+      "not_dead_lettered",
+      "Only messages whose retries ran out can be re-driven",
+    );
+  }
+  const key = await deps.dataKeys.forClient(clientId);
+  const content = JSON.parse(await decryptField(key, original.contentCiphertext, `message:${id}`));
+  const result = await enqueueMessage(deps, clientId, {
+    to: original.recipient,
+    type: original.type,
+    phone_number_id: original.phoneNumberId,
+    content,
+  }, `redrive:${id}`);
+  if (result.message.retry_of !== id) {
+    // set after the enqueue (which knows nothing of re-drives): should this step be lost, the
+    // next call finds the same message by its key and links it then
+    await linkRedrive(db, result.message.id, id);
+    result.message.retry_of = id;
+  }
+  return result;
 }
 
 const tokenCache = new Map<string, { token: string; until: number }>();

@@ -35,6 +35,27 @@ create type private.outbound_request as (
   window_hours integer
 );
 
+-- function private.check_retry_of() ---------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION private.check_retry_of()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  if not exists (
+    select 1 from public.messages m
+    where m.id = new.retry_of and m.client_id = new.client_id and m.direction = 'outbound'
+      and m.dead_lettered_at is not null
+  ) then
+    raise exception 'retry_of must name a dead-lettered message of the same client'
+      using errcode = '23503';
+  end if;
+  return new;
+end
+$function$;
+grant execute on function private.check_retry_of() to public;
+
 -- function private.contacts_of(cid uuid, people jsonb) --------------------------------------------
 
 CREATE OR REPLACE FUNCTION private.contacts_of(cid uuid, people jsonb)
@@ -295,6 +316,22 @@ begin
 end
 $function$;
 grant execute on function private.find_contact(cid uuid, wa text, uid text) to authenticated, service_role;
+
+-- function private.refuse_status_regression() -----------------------------------------------------
+
+CREATE OR REPLACE FUNCTION private.refuse_status_regression()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  raise exception 'message % cannot move from % back to %', old.id, old.status, new.status
+    using errcode = '23514',
+      hint = 'statuses only move forward and failed is terminal; a dead-lettered message is '
+        'sent again as a new message (POST /v1/messages/{id}/retry)';
+end
+$function$;
+grant execute on function private.refuse_status_regression() to public;
 
 -- function private.resolve_contact(cid uuid, wa text, uid text) -----------------------------------
 

@@ -277,6 +277,7 @@ create table public.messages (
   failed_at timestamp with time zone,
   dead_lettered_at timestamp with time zone,
   created_at timestamp with time zone default now() not null,
+  retry_of uuid,
   constraint messages_pkey PRIMARY KEY (id),
   constraint messages_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE,
   constraint messages_client_id_idempotency_key_key UNIQUE (client_id, idempotency_key),
@@ -290,6 +291,7 @@ CREATE INDEX messages_client_created_idx ON public.messages USING btree (client_
 CREATE INDEX messages_contact_idx ON public.messages USING btree (contact_id, created_at DESC);
 CREATE INDEX messages_due_idx ON public.messages USING btree (next_attempt_at) WHERE (next_attempt_at IS NOT NULL);
 CREATE INDEX messages_phone_number_id_idx ON public.messages USING btree (phone_number_id);
+CREATE UNIQUE INDEX messages_retry_of_key ON public.messages USING btree (retry_of) WHERE (retry_of IS NOT NULL);
 alter table public.messages enable row level security;
 
 create policy messages_insert_own on public.messages for insert to authenticated
@@ -305,6 +307,11 @@ create policy messages_update_own on public.messages for update to authenticated
 grant insert, select, update on table public.messages to authenticated;
 grant all on table public.messages to service_role;
 grant select (id, client_id, phone_number_id, contact_id, direction, wamid, type, status, status_updated_at, created_at) on table public.messages to privacy_staff;
+
+CREATE TRIGGER messages_retry_of_is_dead_letter BEFORE INSERT OR UPDATE OF retry_of ON public.messages FOR EACH ROW WHEN (new.retry_of IS NOT NULL) EXECUTE FUNCTION private.check_retry_of();
+CREATE TRIGGER messages_status_moves_forward BEFORE UPDATE OF status ON public.messages FOR EACH ROW WHEN (private.status_rank(new.status) < private.status_rank(old.status) AND NOT (old.status = 'sending'::text AND new.status = 'queued'::text)) EXECUTE FUNCTION private.refuse_status_regression();
+
+comment on column public.messages.retry_of is 'The dead-lettered message this one sends again (POST /v1/messages/{id}/retry); that one stays failed.';
 
 -- table public.phone_numbers ----------------------------------------------------------------------
 

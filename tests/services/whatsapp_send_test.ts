@@ -195,7 +195,7 @@ Deno.test("an invalid access token (190) fails the message with that code and st
   }
 });
 
-Deno.test("retries that run out dead-letter the message; re-driving it through the API sends it", async () => {
+Deno.test("re-driving a dead-lettered message sends a new message that names it; the failed one stays failed", async () => {
   const { ch, emulator } = await emulatedChannel({
     SEND_BACKOFF_BASE_MS: "20",
     SEND_MAX_ATTEMPTS: "2",
@@ -217,15 +217,29 @@ Deno.test("retries that run out dead-letter the message; re-driving it through t
     emulator.setFaults({ rate: 0, kinds: [] });
     const again = await ch.api(`/v1/messages/${id}/retry`, { method: "POST" });
     assert.equal(again.status, 202);
+    const redrive = again.body.message;
+    assert.notEqual(redrive.id, id, "a new message");
+    assert.equal(redrive.retry_of, id);
     await eventually(
       async () =>
         ["accepted", "sent", "delivered"].includes(
-          (await ch.api(`/v1/messages/${id}`)).body.message.status,
+          (await ch.api(`/v1/messages/${redrive.id}`)).body.message.status,
         ),
-      "re-driven send",
+      "the re-drive to be sent",
     );
-    const notDead = await ch.api(`/v1/messages/${id}/retry`, { method: "POST" });
+    const original = (await ch.api(`/v1/messages/${id}`)).body.message;
+    assert.equal(original.status, "failed", "what the client was told stands");
+    assert.ok(original.dead_lettered_at);
+
+    // again: the same new message, nothing sent twice
+    const twice = await ch.api(`/v1/messages/${id}/retry`, { method: "POST" });
+    assert.equal(twice.status, 200);
+    assert.equal(twice.body.message.id, redrive.id);
+    await ch.idle();
+    assert.equal(emulator.messages().filter((m) => m.to === "447700900801").length, 1);
+    const notDead = await ch.api(`/v1/messages/${redrive.id}/retry`, { method: "POST" });
     assert.equal(notDead.status, 409);
+    assert.equal(notDead.body.error.code, "not_dead_lettered");
   } finally {
     await ch.close();
   }

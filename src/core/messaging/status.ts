@@ -12,9 +12,11 @@
  * - Statuses only move forward; a late `sent` never pulls a `read` message back.
  * - `failed` is terminal (our contract, DESIGN.md §5): nothing moves a failed message, so a client
  *   never sees a failure taken back. A read receipt after a failure is still kept as a raw status
- *   event in the message's timeline. Retrying a failed message is an explicit new send.
- * - The database applies the same order (private.status_rank in the messaging migration), which
- *   is what stored messages follow; this module is the same rule for code and its property tests.
+ *   event in the message's timeline. Re-driving a dead-lettered message sends a new message that
+ *   names it (`retry_of`); the failed one stays failed.
+ * - The database applies the same rule to stored messages: private.status_rank is this order and
+ *   the trigger messages_status_moves_forward refuses what mayMove() refuses, for every writer
+ *   (supabase/schema/). tests/supabase/status_rule_test.ts checks that the two agree.
  * - Values Meta does not document for the Cloud API (`deleted`, `warning`, ...) are not statuses
  *   here: check with isMessageStatus() and keep them as events only.
  */
@@ -49,4 +51,13 @@ export function isMessageStatus(value: string): value is MessageStatus {
 export function nextStatus(current: MessageStatus | null, incoming: MessageStatus): MessageStatus {
   if (current === null) return incoming;
   return STATUS_RANK[incoming] > STATUS_RANK[current] ? incoming : current;
+}
+
+/**
+ * Whether a stored status may be overwritten by `to`: never by a lower rank, so nothing takes a
+ * failure back, except a send attempt handing its claim back before Meta has the message
+ * (sending → queued, to be tried again).
+ */
+export function mayMove(from: MessageStatus, to: MessageStatus): boolean {
+  return STATUS_RANK[to] >= STATUS_RANK[from] || (from === "sending" && to === "queued");
 }

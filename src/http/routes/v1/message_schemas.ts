@@ -159,6 +159,9 @@ export const MessageSchema = z.object({
   error: z.unknown().nullable(),
   attempts: z.number().int(),
   dead_lettered_at: z.string().nullable(),
+  retry_of: z.uuid().nullable().openapi({
+    description: "The dead-lettered message this one sends again (it stays failed)",
+  }),
   created_at: z.string(),
   sent_at: z.string().nullable(),
   delivered_at: z.string().nullable(),

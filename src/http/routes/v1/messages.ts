@@ -6,9 +6,17 @@ import { AppError, DatabaseError, notFound } from "../../../core/errors.ts";
 import { isUuid } from "../../../core/ids.ts";
 import { parseContactRef } from "../../../core/messaging/outbound.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
-import { enqueueMessage, markRead } from "../../../services/whatsapp_send.ts";
+import { enqueueMessage, markRead, redriveMessage } from "../../../services/whatsapp_send.ts";
 import { requireScope } from "../../middleware/auth.ts";
-import { AUTH_ERRORS, errorResponse, ErrorSchema, IdParams, IsoTime, Limit, notFoundResponse } from "../../schemas.ts";
+import {
+  AUTH_ERRORS,
+  errorResponse,
+  ErrorSchema,
+  IdParams,
+  IsoTime,
+  Limit,
+  notFoundResponse,
+} from "../../schemas.ts";
 import type { AppEnv } from "../../types.ts";
 import {
   MarkReadSchema,
@@ -19,7 +27,7 @@ import {
 } from "./message_schemas.ts";
 
 const LIST_COLUMNS =
-  "id, direction, wamid, type, status, recipient, contact_id, error, attempts, dead_lettered_at, created_at, sent_at, delivered_at, read_at, failed_at, pricing_category";
+  "id, direction, wamid, type, status, recipient, contact_id, error, attempts, dead_lettered_at, retry_of, created_at, sent_at, delivered_at, read_at, failed_at, pricing_category";
 const security = [{ bearer: [] }];
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { "application/json": { schema } },
@@ -128,13 +136,23 @@ const retry = createRoute({
   path: "/messages/{id}/retry",
   tags: ["Messages"],
   summary: "Re-drive a dead-lettered message (retries ran out on retryable errors)",
+  description:
+    "Sends the message again as a new message whose `retry_of` names the dead-lettered one, " +
+    "which stays `failed` (statuses only move forward). The new message follows every rule of a " +
+    "new send. Calling again returns the same new message (200) and never sends twice.",
   security,
   middleware: [requireScope("messages:send")] as const,
   request: { params: IdParams },
   responses: {
-    202: json(z.object({ message: MessageSchema }), "Queued again"),
+    202: json(z.object({ message: MessageSchema }), "The new message, queued"),
+    200: json(z.object({ message: MessageSchema }), "The new message of an earlier re-drive"),
     404: notFoundResponse,
     409: errorResponse("not_dead_lettered"),
+    422: errorResponse(
+      "contact_opted_out",
+      "outside_customer_service_window",
+      "unknown_phone_number",
+    ),
     ...AUTH_ERRORS,
   },
 });
@@ -239,30 +257,9 @@ export function messageRoutes(deps: ServiceDeps) {
     })
     .openapi(retry, async (c) => {
       const p = c.get("principal");
-      const db = deps.db.forClient(p.clientId);
-      const id = c.req.valid("param").id;
-      const { data, error } = await db.from("messages").update({
-        status: "queued",
-        dead_lettered_at: null,
-        error: null,
-        attempts: 0,
-        next_attempt_at: new Date(deps.now()).toISOString(),
-        failed_at: null,
-      }).eq("id", id).eq("direction", "outbound").not("dead_lettered_at", "is", null).select(
-        LIST_COLUMNS,
-      );
-      if (error) throw new DatabaseError("Could not re-drive the message", error);
-      if (!data.length) {
-        const exists = await db.from("messages").select("id").eq("id", id).maybeSingle();
-        if (!exists.data) throw notFound("Message");
-        throw new AppError(
-          409,
-          "not_dead_lettered",
-          "Only messages whose retries ran out can be re-driven",
-        );
-      }
-      await deps.doorbell.ring([{ kind: "send", clientId: p.clientId, messageId: id }]);
-      return c.json({ message: data[0] as unknown as z.infer<typeof MessageSchema> }, 202);
+      const { message, created } = await redriveMessage(deps, p.clientId, c.req.valid("param").id);
+      const body = { message: pick(message as unknown as Record<string, unknown>) };
+      return created ? c.json(body, 202) : c.json(body, 200);
     });
 }
 

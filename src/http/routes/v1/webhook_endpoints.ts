@@ -19,7 +19,16 @@ import {
 } from "../../../services/client_webhooks.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
 import { requireScope } from "../../middleware/auth.ts";
-import { AUTH_ERRORS, errorResponse, ErrorSchema, IdParams, IsoTime, Limit, notFoundResponse, text } from "../../schemas.ts";
+import {
+  AUTH_ERRORS,
+  errorResponse,
+  ErrorSchema,
+  IdParams,
+  IsoTime,
+  Limit,
+  notFoundResponse,
+  text,
+} from "../../schemas.ts";
 import type { AppEnv, Principal } from "../../types.ts";
 
 const EndpointSchema = z.object({
