@@ -1,7 +1,7 @@
--- Statuses only move forward, and failed is terminal (DESIGN.md §5): until now only the functions
--- that apply Meta's statuses kept that promise, while the re-drive of a dead-lettered message
--- moved it from failed back to queued, so a client told "failed" (by the API and by a
--- message.status webhook) later saw it sent. The promise now holds for every writer:
+-- Statuses only move forward, and failed is terminal (README: Sending messages): until now only
+-- the functions that apply Meta's statuses kept that promise, while the re-drive of a
+-- dead-lettered message moved it from failed back to queued, so a client told "failed" (by the API
+-- and by a message.status webhook) later saw it sent. The promise now holds for every writer:
 --
 -- 1. A stored status never moves to a lower rank (private.status_rank, the order of
 --    src/core/messaging/status.ts; tests/supabase/status_rule_test.ts ties the two). The one move

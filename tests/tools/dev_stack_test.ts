@@ -5,7 +5,7 @@ import { runTool } from "../_support/cli.ts";
 import { isRunning, processTree } from "../_support/processes.ts";
 
 /**
- * The `deno task dev` contract (DESIGN.md §7), checked on a real launcher: a stack in its own
+ * The `deno task dev` contract (README: Set up), checked on a real launcher: a stack in its own
  * directory on free ports, so it runs beside the test stack and any `deno task dev` of yours.
  */
 

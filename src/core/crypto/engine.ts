@@ -4,7 +4,7 @@
  * `crypto.subtle` call is an async op costing ~20 µs or more whatever its size (docs/benchmarks.md
  * §5), several per webhook; `node:crypto`'s one-shot ciphers run the same OpenSSL-class primitives
  * synchronously for a fraction of that. The Deno entry point installs it; ciphertexts and MACs are
- * byte-for-byte the same under both engines (tests/core/crypto_engine_test.ts).
+ * byte-for-byte the same under both engines (tests/core/crypto/engine_test.ts).
  *
  * The core never imports `node:crypto` itself, so the Workers bundle does not carry it: the engine
  * is handed in. Keys stay CryptoKeys everywhere; while an engine is installed, keys imported

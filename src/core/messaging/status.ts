@@ -10,7 +10,7 @@
  *   queued < sending < accepted < sent < delivered < read < failed
  *
  * - Statuses only move forward; a late `sent` never pulls a `read` message back.
- * - `failed` is terminal (our contract, DESIGN.md §5): nothing moves a failed message, so a client
+ * - `failed` is terminal (our contract: README, Sending messages): nothing moves a failed message, so a client
  *   never sees a failure taken back. A read receipt after a failure is still kept as a raw status
  *   event in the message's timeline. Re-driving a dead-lettered message sends a new message that
  *   names it (`retry_of`); the failed one stays failed.

@@ -12,7 +12,7 @@ import type { AppEnv } from "../../types.ts";
 /**
  * Meta's webhook endpoint. GET is the subscription handshake (no signature on GET). POST bodies
  * are verified over the raw bytes before anything is parsed or stored, recorded durably, and
- * acknowledged at once; processing happens after the answer (docs: DESIGN.md §5).
+ * acknowledged at once; processing happens after the answer (README: the event flow).
  *
  * Before the answer, work is bounded by the body's size (at most WEBHOOK_MAX_BODY_BYTES) and
  * does not depend on what the body holds: the HMAC, one JSON.parse and the envelope's two fields.
