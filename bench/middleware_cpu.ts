@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import { requestContext } from "../src/http/middleware/request_context.ts";
 import { trustedProxyClientAddress } from "../src/http/client_address.ts";
+import { contentSecurityPolicy } from "../src/http/middleware/content_security_policy.ts";
 import { jsonLogger } from "../src/adapters/logging/json_logger.ts";
 import type { AppEnv } from "../src/http/types.ts";
 import { processCpu } from "./stats.ts";
@@ -14,7 +15,8 @@ time over a wrk run (apt-get install wrk) of S seconds per variant, divided by t
 served. Each variant answers POST /webhooks/whatsapp (a ~740 B body) with a small JSON body:
   bare            Hono and the route alone
   request id      + requestContext (src/http/middleware/request_context.ts, log rows dropped)
-  + browser headers  + Hono's secureHeaders as src/app.ts configures it (all routes but webhooks)
+  + browser headers  + Hono's secureHeaders and the Content-Security-Policy middleware, as
+                     src/app.ts configures them (all routes but webhooks)
 Traffic goes to 127.0.0.1 only; the VM's own noise is often ±20 %, so compare within one run.`;
 
 const { values } = parseArgs({
@@ -41,7 +43,10 @@ function variant(withContext: boolean, withHeaders: boolean) {
       clientAddress: trustedProxyClientAddress([]),
     }));
   }
-  if (withHeaders) app.use(secureHeaders({ crossOriginResourcePolicy: "same-origin" }));
+  if (withHeaders) {
+    app.use(secureHeaders({ crossOriginResourcePolicy: "same-origin" }));
+    app.use(contentSecurityPolicy());
+  }
   app.post("/webhooks/whatsapp", async (c) => {
     await c.req.arrayBuffer();
     return c.json({ received: true, duplicate: false }, 200);

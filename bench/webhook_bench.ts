@@ -10,7 +10,8 @@
  * Group "web crypto" is Workers (and any runtime without an engine): crypto.subtle.verify against
  * our Web Crypto path. Group "node:crypto" is what src/entry/deno.ts runs (installSyncCrypto):
  * createHmac + timingSafeEqual against our path with the engine installed (and the key imported
- * under it, as engine.ts requires). The goal (docs/benchmarks.md §5.1): b ≤ 200 µs, b ≤ 2 × a.
+ * under it, as engine.ts requires). The goal (docs/benchmarks.md, webhook CPU): b ≤ 200 µs and
+ * b ≤ 2 × a.
  */
 import * as nodeCrypto from "node:crypto";
 import { installSyncCrypto, type SyncCryptoEngine } from "../src/core/crypto/engine.ts";

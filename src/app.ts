@@ -101,7 +101,7 @@ export function createApp(deps: AppDeps) {
   );
   // browser security headers everywhere but on provider webhooks, which only providers'
   // servers call: there they protect nothing and cost CPU on every delivery
-  // (bench/middleware_cpu.ts, docs/benchmarks.md §5)
+  // (the middleware benchmark of docs/benchmarks.md, bench/middleware_cpu.ts)
   const browserOnly = (handler: MiddlewareHandler<AppEnv>): MiddlewareHandler<AppEnv> =>
     function browserOnly(c, next) {
       return c.req.path.startsWith("/webhooks/") ? next() : handler(c, next);

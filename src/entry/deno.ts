@@ -27,10 +27,9 @@ if (import.meta.main) {
   let bell: ReturnType<typeof localDoorbell> | undefined;
   const { app, deps, sweep } = await composeApp(env, {
     // few, large batches: a batch's calls cost about the same for 5 items as for 50, so on a
-    // small host more concurrent batches only shrink each one and contend in the database
-    // (docs/benchmarks.md §5: CPU per webhook in app, PostgREST and PostgreSQL ~850 µs with
-    // 4 × 25, 570–750 µs with 2 × 100; 2 × 200 saved a little more without client webhooks but
-    // cost 13 % more with them, 400 deliveries in flight)
+    // small host more concurrent batches only shrink each one and contend in the database. Two of
+    // 100 cost less CPU per webhook than four of 25, and than two of 200 once a client endpoint
+    // listens (the ingest benchmark of docs/benchmarks.md; the runs: docs/benchmarks-log.md)
     doorbell: (handle) =>
       bell = localDoorbell({ handle, logger: jobLogger, concurrency: 2, batchSize: 100 }),
     // nothing in front of a Deno host keeps a client's webhook URL out of our own network

@@ -23,8 +23,8 @@ export const INBOX_LEASE_SECONDS = 60;
  * Step 2 of the event flow: the verified delivery is recorded (encrypted, idempotently: Meta
  * retries repeat the exact body) before we answer, then the consumer is rung. A duplicate is
  * acknowledged without a second record. The dedupe key is the verified `X-Hub-Signature-256`
- * digest: an HMAC of the exact bytes, so equal bodies share it, and it is already computed (on
- * Deno every Web Crypto call costs ~20 µs or more, see docs/benchmarks.md §5.2).
+ * digest: an HMAC of the exact bytes, so equal bodies share it, and it is already computed (a
+ * hash of our own would be one more crypto call per webhook).
  */
 export async function recordMetaWebhook(
   deps: Pick<ServiceDeps, "keyring" | "doorbell"> & { inbox: InboxWriter },

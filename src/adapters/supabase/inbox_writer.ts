@@ -49,9 +49,9 @@ export function inboxWriter(
         return id;
       });
     },
-    // 5 ms: under load, fewer and larger inserts cost 3–11 % less CPU per webhook than 2 ms
-    // windows (3 of 3 paired runs), and 10 ms was worse than 5 (docs/benchmarks.md §5); an idle
-    // delivery waits 3 ms more for its answer
+    // 5 ms: under load, fewer and larger inserts cost less CPU per webhook than 2 ms windows,
+    // and 10 ms was worse than 5 (paired runs of the ingest benchmark, docs/benchmarks-log.md);
+    // the price is that an idle delivery waits up to the window for its answer
     { windowMs: options.windowMs ?? 5, maxBatch: options.maxBatch ?? 200 },
   );
   return {

@@ -1,10 +1,11 @@
 /**
  * An optional synchronous engine for the two primitives on our hot paths, AES-256-GCM and
  * HMAC-SHA256. Web Crypto stays the default and the only engine on Workers. On Deno every
- * `crypto.subtle` call is an async op costing ~20 µs or more whatever its size (docs/benchmarks.md
- * §5), several per webhook; `node:crypto`'s one-shot ciphers run the same OpenSSL-class primitives
- * synchronously for a fraction of that. The Deno entry point installs it; ciphertexts and MACs are
- * byte-for-byte the same under both engines (tests/core/crypto/engine_test.ts).
+ * `crypto.subtle` call is an async op whose fixed cost outweighs the cipher at our sizes (the
+ * webhook CPU benchmark of docs/benchmarks.md), several per webhook; `node:crypto`'s one-shot
+ * ciphers run the same OpenSSL-class primitives synchronously for a fraction of that. The Deno
+ * entry point installs it; ciphertexts and MACs are byte-for-byte the same under both engines
+ * (tests/core/crypto/engine_test.ts).
  *
  * The core never imports `node:crypto` itself, so the Workers bundle does not carry it: the engine
  * is handed in. Keys stay CryptoKeys everywhere; while an engine is installed, keys imported
