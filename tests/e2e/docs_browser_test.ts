@@ -50,6 +50,15 @@ for (const runtime of ["deno", "workerd"] as AppRuntime[]) {
         [path, item],
       ) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`)).sort();
       assert.ok(operations.length > 10, `the document lists operations: ${operations}`);
+      // the static files carry the headers public/_headers (Workers) and the Deno entry give them
+      const assets = { "swagger-ui-bundle.js": /javascript/, "swagger-ui.css": /^text\/css/ };
+      for (const [file, type] of Object.entries(assets)) {
+        const res = await fetch(`${app.url}/docs/assets/${file}`);
+        await res.body?.cancel();
+        assert.equal(res.status, 200, file);
+        assert.match(res.headers.get("content-type") ?? "", type, file);
+        assert.equal(res.headers.get("x-content-type-options"), "nosniff", file);
+      }
 
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
       const origin = new URL(app.url).origin;
@@ -62,10 +71,9 @@ for (const runtime of ["deno", "workerd"] as AppRuntime[]) {
       });
       const page = await context.newPage();
       const problems: string[] = [];
+      // a policy violation is logged as an error
       page.on("console", (m) => {
-        if (m.type() === "error" || m.type() === "warning") {
-          problems.push(`${m.type()}: ${m.text()}`);
-        }
+        if (m.type() === "error") problems.push(`console: ${m.text()}`);
       });
       page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
       page.on("requestfailed", (r) => {
