@@ -51,6 +51,10 @@ export const ERROR_CODES = {
     status: 409,
     meaning: 'The webhook endpoint is disabled; re-enable it with PATCH {"enabled": true} first',
   },
+  webhook_endpoint_limit: {
+    status: 409,
+    meaning: "The client already has as many webhook endpoints as it may (10)",
+  },
   payload_too_large: { status: 413, meaning: "The body is larger than this route accepts" },
   unsupported_media_type: { status: 415, meaning: "The body's Content-Type is not accepted here" },
   contact_opted_out: {

@@ -391,3 +391,23 @@ begin
 end
 $function$;
 grant execute on function private.touch_updated_at() to public;
+
+-- function private.webhook_endpoints_within_limit() -----------------------------------------------
+
+CREATE OR REPLACE FUNCTION private.webhook_endpoints_within_limit()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  -- one client's inserts wait here for each other, so two at once cannot both pass the count
+  perform pg_advisory_xact_lock(hashtextextended('webhook_endpoints:' || new.client_id::text, 0));
+  if (select count(*) from public.webhook_endpoints e where e.client_id = new.client_id) >= 10 then
+    raise exception 'A client may have at most 10 webhook endpoints'
+      using errcode = 'GL409', hint = 'Delete an endpoint first';
+  end if;
+  return new;
+end
+$function$;
+-- no role but the owner may execute it

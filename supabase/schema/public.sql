@@ -160,7 +160,7 @@ create table public.consent_events (
   created_at timestamp with time zone default now() not null,
   constraint consent_events_pkey PRIMARY KEY (id),
   constraint consent_events_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE,
-  constraint consent_events_contact_id_fkey FOREIGN KEY (contact_id) REFERENCES public.contacts(id) ON DELETE CASCADE,
+  constraint consent_events_contact_id_fkey FOREIGN KEY (client_id, contact_id) REFERENCES public.contacts(client_id, id) ON DELETE CASCADE,
   constraint consent_events_status_check CHECK (status = ANY (ARRAY['opted_in'::text, 'opted_out'::text]))
 );
 CREATE INDEX consent_events_client_id_idx ON public.consent_events USING btree (client_id, contact_id);
@@ -200,6 +200,7 @@ create table public.contacts (
   constraint contacts_consent_status_check CHECK (consent_status = ANY (ARRAY['unknown'::text, 'opted_in'::text, 'opted_out'::text])),
   constraint contacts_wa_id_check CHECK (wa_id ~ '^[0-9]{6,20}$'::text)
 );
+CREATE UNIQUE INDEX contacts_client_id_id_key ON public.contacts USING btree (client_id, id);
 CREATE INDEX contacts_client_id_idx ON public.contacts USING btree (client_id, created_at DESC);
 alter table public.contacts enable row level security;
 
@@ -235,7 +236,7 @@ create table public.message_status_events (
   constraint message_status_events_pkey PRIMARY KEY (id),
   constraint message_status_events_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE,
   constraint message_status_events_client_id_wamid_status_occurred_at_key UNIQUE (client_id, wamid, status, occurred_at),
-  constraint message_status_events_message_id_fkey FOREIGN KEY (message_id) REFERENCES public.messages(id) ON DELETE CASCADE
+  constraint message_status_events_message_id_fkey FOREIGN KEY (client_id, message_id) REFERENCES public.messages(client_id, id) ON DELETE CASCADE
 );
 CREATE INDEX message_status_events_message_idx ON public.message_status_events USING btree (message_id);
 alter table public.message_status_events enable row level security;
@@ -282,12 +283,13 @@ create table public.messages (
   constraint messages_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE,
   constraint messages_client_id_idempotency_key_key UNIQUE (client_id, idempotency_key),
   constraint messages_client_id_wamid_key UNIQUE (client_id, wamid),
-  constraint messages_contact_id_fkey FOREIGN KEY (contact_id) REFERENCES public.contacts(id) ON DELETE SET NULL,
+  constraint messages_contact_id_fkey FOREIGN KEY (client_id, contact_id) REFERENCES public.contacts(client_id, id) ON DELETE SET NULL (contact_id),
   constraint messages_direction_check CHECK (direction = ANY (ARRAY['inbound'::text, 'outbound'::text])),
-  constraint messages_phone_number_id_fkey FOREIGN KEY (phone_number_id) REFERENCES public.phone_numbers(id) ON DELETE CASCADE,
+  constraint messages_phone_number_id_fkey FOREIGN KEY (client_id, phone_number_id) REFERENCES public.phone_numbers(client_id, id) ON DELETE CASCADE,
   constraint messages_status_check CHECK (status = ANY (ARRAY['received'::text, 'queued'::text, 'sending'::text, 'accepted'::text, 'sent'::text, 'delivered'::text, 'read'::text, 'failed'::text]))
 ) with (fillfactor=75);
 CREATE INDEX messages_client_created_idx ON public.messages USING btree (client_id, created_at DESC, id DESC);
+CREATE UNIQUE INDEX messages_client_id_id_key ON public.messages USING btree (client_id, id);
 CREATE INDEX messages_contact_idx ON public.messages USING btree (contact_id, created_at DESC);
 CREATE INDEX messages_due_idx ON public.messages USING btree (next_attempt_at) WHERE (next_attempt_at IS NOT NULL);
 CREATE INDEX messages_phone_number_id_idx ON public.messages USING btree (phone_number_id);
@@ -330,9 +332,9 @@ create table public.phone_numbers (
   constraint phone_numbers_messages_per_second_check CHECK (messages_per_second >= 1 AND messages_per_second <= 1000),
   constraint phone_numbers_phone_number_id_check CHECK (phone_number_id ~ '^[0-9]{1,32}$'::text),
   constraint phone_numbers_phone_number_id_key UNIQUE (phone_number_id),
-  constraint phone_numbers_waba_account_id_fkey FOREIGN KEY (waba_account_id) REFERENCES public.whatsapp_business_accounts(id) ON DELETE CASCADE
+  constraint phone_numbers_waba_account_id_fkey FOREIGN KEY (client_id, waba_account_id) REFERENCES public.whatsapp_business_accounts(client_id, id) ON DELETE CASCADE
 );
-CREATE INDEX phone_numbers_client_id_idx ON public.phone_numbers USING btree (client_id);
+CREATE UNIQUE INDEX phone_numbers_client_id_id_key ON public.phone_numbers USING btree (client_id, id);
 CREATE INDEX phone_numbers_waba_account_id_idx ON public.phone_numbers USING btree (waba_account_id);
 alter table public.phone_numbers enable row level security;
 
@@ -394,7 +396,9 @@ create table public.unrouted_webhook_events (
   kind text not null,
   inbox_id bigint,
   received_at timestamp with time zone default now() not null,
+  events integer default 1 not null,
   constraint unrouted_webhook_events_pkey PRIMARY KEY (id),
+  constraint unrouted_webhook_events_events_check CHECK (events > 0),
   constraint unrouted_webhook_events_inbox_id_fkey FOREIGN KEY (inbox_id) REFERENCES public.webhook_inbox(id) ON DELETE SET NULL
 );
 CREATE INDEX unrouted_webhook_events_inbox_idx ON public.unrouted_webhook_events USING btree (inbox_id) WHERE (inbox_id IS NOT NULL);
@@ -426,7 +430,7 @@ create table public.webhook_deliveries (
   constraint webhook_deliveries_pkey PRIMARY KEY (id),
   constraint webhook_deliveries_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE,
   constraint webhook_deliveries_endpoint_id_event_id_key UNIQUE (endpoint_id, event_id),
-  constraint webhook_deliveries_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES public.webhook_endpoints(id) ON DELETE CASCADE,
+  constraint webhook_deliveries_endpoint_id_fkey FOREIGN KEY (client_id, endpoint_id) REFERENCES public.webhook_endpoints(client_id, id) ON DELETE CASCADE,
   constraint webhook_deliveries_payload_until_delivered CHECK (payload_ciphertext IS NOT NULL OR status = 'succeeded'::text),
   constraint webhook_deliveries_status_check CHECK (status = ANY (ARRAY['pending'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text]))
 );
@@ -468,7 +472,7 @@ create table public.webhook_endpoints (
   constraint webhook_endpoints_description_check CHECK (char_length(description) <= 200),
   constraint webhook_endpoints_url_check CHECK (char_length(url) <= 2048)
 );
-CREATE INDEX webhook_endpoints_client_id_idx ON public.webhook_endpoints USING btree (client_id);
+CREATE UNIQUE INDEX webhook_endpoints_client_id_id_key ON public.webhook_endpoints USING btree (client_id, id);
 alter table public.webhook_endpoints enable row level security;
 
 create policy webhook_endpoints_delete_own on public.webhook_endpoints for delete to authenticated
@@ -485,6 +489,7 @@ grant delete, insert, select, update on table public.webhook_endpoints to authen
 grant all on table public.webhook_endpoints to service_role;
 
 CREATE TRIGGER webhook_endpoints_touch BEFORE UPDATE ON public.webhook_endpoints FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
+CREATE TRIGGER webhook_endpoints_within_limit BEFORE INSERT ON public.webhook_endpoints FOR EACH ROW EXECUTE FUNCTION private.webhook_endpoints_within_limit();
 
 -- table public.webhook_inbox ----------------------------------------------------------------------
 
@@ -499,10 +504,12 @@ create table public.webhook_inbox (
   locked_until timestamp with time zone,
   processed_at timestamp with time zone,
   last_error text,
+  route_key text,
   constraint webhook_inbox_pkey PRIMARY KEY (id),
   constraint webhook_inbox_payload_until_processed CHECK (payload_ciphertext IS NOT NULL OR processed_at IS NOT NULL),
   constraint webhook_inbox_provider_check CHECK (provider = ANY (ARRAY['meta'::text, 'shopify'::text])),
-  constraint webhook_inbox_provider_dedupe_key_key UNIQUE (provider, dedupe_key)
+  constraint webhook_inbox_provider_dedupe_key_key UNIQUE (provider, dedupe_key),
+  constraint webhook_inbox_route_key_check CHECK (char_length(route_key) <= 64)
 );
 CREATE INDEX webhook_inbox_pending_idx ON public.webhook_inbox USING btree (next_attempt_at) WHERE (processed_at IS NULL);
 CREATE INDEX webhook_inbox_received_brin ON public.webhook_inbox USING brin (received_at) WITH (autosummarize='on');
@@ -553,7 +560,7 @@ create table public.whatsapp_business_accounts (
   constraint whatsapp_business_accounts_waba_id_check CHECK (waba_id ~ '^[0-9]{1,32}$'::text),
   constraint whatsapp_business_accounts_waba_id_key UNIQUE (waba_id)
 );
-CREATE INDEX whatsapp_business_accounts_client_id_idx ON public.whatsapp_business_accounts USING btree (client_id);
+CREATE UNIQUE INDEX whatsapp_business_accounts_client_id_id_key ON public.whatsapp_business_accounts USING btree (client_id, id);
 alter table public.whatsapp_business_accounts enable row level security;
 
 create policy whatsapp_business_accounts_select_own on public.whatsapp_business_accounts for select to authenticated
@@ -807,6 +814,67 @@ AS $function$
 $function$;
 grant execute on function public.claim_webhook_deliveries(delivery_ids uuid[], lease_seconds integer) to authenticated;
 
+-- function public.due_inbox_items(max_rows integer) -----------------------------------------------
+
+CREATE OR REPLACE FUNCTION public.due_inbox_items(max_rows integer)
+ RETURNS TABLE(id bigint, route_key text)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select x.id, x.route_key from (
+    select i.id, i.route_key, i.next_attempt_at,
+        row_number() over (partition by i.route_key order by i.next_attempt_at, i.id) as turn
+      from public.webhook_inbox i
+     where i.processed_at is null and i.next_attempt_at <= now()
+       and (i.locked_until is null or i.locked_until < now())
+  ) x
+  order by x.turn, x.next_attempt_at, x.id
+  limit max_rows
+$function$;
+grant execute on function public.due_inbox_items(max_rows integer) to service_role;
+
+-- function public.due_outbound_messages(max_rows integer) -----------------------------------------
+
+CREATE OR REPLACE FUNCTION public.due_outbound_messages(max_rows integer)
+ RETURNS TABLE(id uuid, client_id uuid)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select x.id, x.client_id from (
+    select m.id, m.client_id, m.next_attempt_at,
+        row_number() over (partition by m.client_id order by m.next_attempt_at, m.id) as turn
+      from public.messages m
+     where m.next_attempt_at is not null and m.next_attempt_at <= now()
+       and m.status in ('queued', 'sending')
+       and (m.locked_until is null or m.locked_until < now())
+  ) x
+  order by x.turn, x.next_attempt_at, x.id
+  limit max_rows
+$function$;
+grant execute on function public.due_outbound_messages(max_rows integer) to service_role;
+
+-- function public.due_webhook_deliveries(max_rows integer) ----------------------------------------
+
+CREATE OR REPLACE FUNCTION public.due_webhook_deliveries(max_rows integer)
+ RETURNS TABLE(id uuid, client_id uuid)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select x.id, x.client_id from (
+    select d.id, d.client_id, d.next_attempt_at,
+        row_number() over (partition by d.client_id order by d.next_attempt_at, d.id) as turn
+      from public.webhook_deliveries d
+     where d.status = 'pending' and d.next_attempt_at <= now()
+       and (d.locked_until is null or d.locked_until < now())
+  ) x
+  order by x.turn, x.next_attempt_at, x.id
+  limit max_rows
+$function$;
+grant execute on function public.due_webhook_deliveries(max_rows integer) to service_role;
+
 -- function public.enqueue_message(p jsonb) --------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION public.enqueue_message(p jsonb)
@@ -876,6 +944,11 @@ declare
   endpoint public.webhook_endpoints;
   reason text;
 begin
+  -- the endpoint first (a delivery's endpoint never changes, so it is read without a lock)
+  perform 1 from public.webhook_endpoints e
+   where e.id = (select d.endpoint_id from public.webhook_deliveries d where d.id = delivery_id)
+   for no key update;
+
   update public.webhook_deliveries d set
     status = case when succeeded then 'succeeded' when retry_in_ms is null then 'failed'
       else 'pending' end,
@@ -951,6 +1024,13 @@ begin
       filter (where (x.a ->> 'succeeded')::boolean), '{}')
   into all_succeeded, ids, codes, succeeded_ids
   from jsonb_array_elements(attempts) with ordinality as x(a, n);
+
+  -- the endpoints before the deliveries, as a delete (which cascades to deliveries) takes them
+  perform 1 from public.webhook_endpoints e
+   where e.id = any(array(select distinct d.endpoint_id from public.webhook_deliveries d
+                           where d.id = any(ids)))
+   order by e.id
+   for no key update;
 
   if all_succeeded then
     -- arrays, not a join with the attempts: `id = any(ids)` is a primary key probe per attempt,
@@ -1208,6 +1288,39 @@ begin
 end
 $function$;
 grant execute on function public.record_send_results(results jsonb) to authenticated;
+
+-- function public.record_webhook_deliveries(deliveries jsonb) -------------------------------------
+
+CREATE OR REPLACE FUNCTION public.record_webhook_deliveries(deliveries jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  live uuid[];
+  recorded jsonb;
+begin
+  select coalesce(array_agg(x.id), '{}') into live
+    from (select e.id from public.webhook_endpoints e
+           where e.id = any(array(select distinct (d ->> 'endpoint_id')::uuid
+                                    from jsonb_array_elements(deliveries) d))
+           order by e.id
+           for key share) x;
+  with stored as (
+    insert into public.webhook_deliveries (id, client_id, endpoint_id, event_id, event_type,
+      payload_ciphertext, locked_until)
+    select r.id, r.client_id, r.endpoint_id, r.event_id, r.event_type, r.payload_ciphertext,
+        r.locked_until
+      from jsonb_to_recordset(deliveries) as r(id uuid, client_id uuid, endpoint_id uuid,
+        event_id text, event_type text, payload_ciphertext text, locked_until timestamptz)
+     where r.endpoint_id = any(live)
+    returning id
+  )
+  select coalesce(jsonb_agg(stored.id), '[]'::jsonb) into recorded from stored;
+  return recorded;
+end
+$function$;
+grant execute on function public.record_webhook_deliveries(deliveries jsonb) to authenticated;
 
 -- function public.recover_webhook_deliveries(endpoint uuid, since timestamp with time zone, max_rows integer) ---
 

@@ -5,14 +5,7 @@ import { DatabaseError, notFound } from "../../../core/errors.ts";
 import { parseContactRef } from "../../../core/messaging/outbound.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
 import { requireScope } from "../../middleware/auth.ts";
-import {
-  AUTH_ERRORS,
-  errorResponse,
-  ErrorSchema,
-  label,
-  Limit,
-  notFoundResponse,
-} from "../../schemas.ts";
+import { AUTH_ERRORS, errorResponse, label, Limit, notFoundResponse } from "../../schemas.ts";
 import type { AppEnv } from "../../types.ts";
 
 const WINDOW_MS = 24 * 3600 * 1000;

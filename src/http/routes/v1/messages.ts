@@ -11,7 +11,6 @@ import { requireScope } from "../../middleware/auth.ts";
 import {
   AUTH_ERRORS,
   errorResponse,
-  ErrorSchema,
   IdParams,
   IsoTime,
   Limit,
