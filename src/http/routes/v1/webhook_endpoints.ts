@@ -103,7 +103,7 @@ const create = createRoute({
       z.object({ endpoint: EndpointSchema, secret: z.string() }),
       "Created. Store `secret` now: it cannot be shown again",
     ),
-    409: json(ErrorSchema, "The client already has as many endpoints as it may"),
+    409: errorResponse("webhook_endpoint_limit"),
     ...AUTH_ERRORS,
     400: errorResponse("invalid_request", "invalid_webhook_url"),
   },
