@@ -7,6 +7,11 @@ export interface PhoneRoute {
 }
 
 const TTL_MS = 60_000;
+/**
+ * Meta's ids as phone_numbers and whatsapp_business_accounts hold them (their checks): anything
+ * else is nobody's, found without a lookup, which it could fail (a NUL in a query string)
+ */
+const META_ID = /^[0-9]{1,32}$/;
 
 /**
  * Finds which client owns a Meta phone number id or WABA id. A cross-tenant lookup (the webhook
@@ -19,6 +24,7 @@ export function webhookRouter(service: SupabaseClient, now: () => number = Date.
 
   return {
     async phone(phoneNumberId: string): Promise<PhoneRoute | null> {
+      if (!META_ID.test(phoneNumberId)) return null;
       const hit = phones.get(phoneNumberId);
       if (hit && hit.until > now()) return hit.route;
       const { data, error } = await service.from("phone_numbers").select("id, client_id")
@@ -32,6 +38,7 @@ export function webhookRouter(service: SupabaseClient, now: () => number = Date.
       return route;
     },
     async waba(wabaId: string): Promise<string | null> {
+      if (!META_ID.test(wabaId)) return null;
       const hit = wabas.get(wabaId);
       if (hit && hit.until > now()) return hit.clientId;
       const { data, error } = await service.from("whatsapp_business_accounts").select("client_id")

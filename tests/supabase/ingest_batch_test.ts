@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
+import { createDatabaseAccess } from "../../src/adapters/supabase/database.ts";
 import {
   clientWithToken,
   countRows,
   createClientWithPhone,
   signJwt,
   sql,
+  testStack,
 } from "../_support/stack.ts";
 
 /**
@@ -160,4 +162,64 @@ Deno.test("concurrent batches naming the same new contacts end with one contact 
   const all = await t.contacts();
   assert.equal(all.length, people.length);
   assert.equal(await countRows("messages", t.clientId, "contact_id is null"), 0);
+});
+
+Deno.test("through the app's database access, strings PostgreSQL cannot hold are stored with U+FFFD in their place, in text and jsonb columns, keys and values, by RPC and by insert", async () => {
+  const { clientId, phoneId } = await createClientWithPhone("Ingest batch storable");
+  const env = testStack().appEnv;
+  const db = createDatabaseAccess({
+    url: env.SUPABASE_URL,
+    anonKey: env.SUPABASE_ANON_KEY,
+    serviceRoleKey: env.SUPABASE_SERVICE_ROLE_KEY,
+    jwtSecret: env.SUPABASE_JWT_SECRET,
+  });
+  const wamid = `wamid.\u0000${crypto.randomUUID()}\ud800`;
+  const { error } = await db.forClient(clientId).rpc("ingest_whatsapp_batch", {
+    batch: {
+      messages: [{
+        id: crypto.randomUUID(),
+        phone_number_id: phoneId,
+        wa_id: "447700900060",
+        user_id: null,
+        profile_name_ciphertext: null,
+        wamid,
+        type: "text",
+        content_ciphertext: "ct",
+        media: { id: "m\u0000", mime_type: "\udfffimage/png" },
+        context_wamid: "\u0000",
+        timestamp: "2026-12-01T00:00:00.000Z",
+      }],
+      fields: [{
+        waba_id: "1",
+        phone_number_id: null,
+        field: "x\u0000",
+        value: { "\u0000": "\udc00" },
+      }],
+    },
+  });
+  assert.equal(error, null, error?.message);
+  const [message] = await sql<{ wamid: string; media: unknown; context_wamid: string }>(
+    "select wamid, media, context_wamid from messages where client_id = $1",
+    [clientId],
+  );
+  assert.deepEqual(message, {
+    wamid: wamid.replace("\u0000", "\ufffd").replace("\ud800", "\ufffd"),
+    media: { id: "m\ufffd", mime_type: "\ufffdimage/png" },
+    context_wamid: "\ufffd",
+  });
+  const [field] = await sql<{ field: string; value: unknown }>(
+    "select field, value from whatsapp_account_events where client_id = $1",
+    [clientId],
+  );
+  assert.deepEqual(field, { field: "x\ufffd", value: { "\ufffd": "\ufffd" } });
+
+  const kind = `kind.${crypto.randomUUID()}\u0000`;
+  const inserted = await db.service.from("unrouted_webhook_events")
+    .insert({ phone_number_id: "\ud83d", waba_id: "\u0000", kind });
+  assert.equal(inserted.error, null, inserted.error?.message);
+  const unrouted = await sql<{ phone_number_id: string; waba_id: string }>(
+    "select phone_number_id, waba_id from unrouted_webhook_events where kind = $1",
+    [kind.replace("\u0000", "\ufffd")],
+  );
+  assert.deepEqual(unrouted, [{ phone_number_id: "\ufffd", waba_id: "\ufffd" }]);
 });

@@ -1,5 +1,6 @@
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import { SignJWT } from "jose";
+import { storableFetch } from "./storable.ts";
 
 export interface DatabaseAccess {
   /** service_role: cross-tenant system work only (routing lookups, key lookups, sweeps) */
@@ -28,8 +29,9 @@ export function createDatabaseAccess(options: {
   const now = options.now ?? Date.now;
   const base = {
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-    // an explicit `global: undefined` would replace supabase-js's defaults, so add it only when set
-    ...(options.fetch ? { global: { fetch: options.fetch } } : {}),
+    // every body on its way to PostgREST: a string PostgreSQL cannot hold (a NUL, a lone
+    // surrogate) would fail the whole statement, whichever table it was for
+    global: { fetch: storableFetch(options.fetch) },
   };
   const service = createClient(options.url, options.serviceRoleKey, base);
   const clients = new Map<string, SupabaseClient>();
