@@ -10,6 +10,7 @@ import {
   type StatusEvent,
 } from "../core/whatsapp/parse_webhook.ts";
 import type { InboxWriter } from "../adapters/supabase/inbox_writer.ts";
+import { MAX_KEY_LENGTH, shallowJson, storableTimestamp } from "../adapters/supabase/storable.ts";
 import type { ClaimedInboxItem, Job } from "../ports/jobs.ts";
 import type { ServiceDeps } from "./deps.ts";
 import type { WebhookRouter } from "./routing.ts";
@@ -55,6 +56,35 @@ interface ClientBatch {
   inbound: Map<string, InboundMessageEvent>;
 }
 
+/** contacts.wa_id's check: the digits of a phone number */
+const WA_ID = /^[0-9]{6,20}$/;
+/** beside a wamid of MAX_KEY_LENGTH in message_status_events' unique key */
+const MAX_STATUS_LENGTH = 128;
+
+/**
+ * Who sent a message, as a contact can hold it, or null when nothing can name one: a `from` that
+ * is not a WhatsApp number is left out when a user id names the sender.
+ */
+function senderOf(e: InboundMessageEvent): { waId: string | null; userId: string | null } | null {
+  const waId = e.waId !== null && WA_ID.test(e.waId) ? e.waId : null;
+  const userId = e.userId && e.userId.length <= MAX_KEY_LENGTH ? e.userId : null;
+  return waId || userId ? { waId, userId } : null;
+}
+
+/** Why a message cannot be stored as one, or null. */
+function unstorableMessage(e: InboundMessageEvent): string | null {
+  if (e.wamid.length > MAX_KEY_LENGTH) return `id: longer than ${MAX_KEY_LENGTH} characters`;
+  return senderOf(e) ? null : "from: neither a WhatsApp number nor a user id";
+}
+
+/** Why a status cannot be stored as one, or null. */
+function unstorableStatus(e: StatusEvent): string | null {
+  if (e.wamid.length > MAX_KEY_LENGTH) return `id: longer than ${MAX_KEY_LENGTH} characters`;
+  return e.status.length > MAX_STATUS_LENGTH
+    ? `status: longer than ${MAX_STATUS_LENGTH} characters`
+    : null;
+}
+
 async function inboundRow(
   deps: Pick<ServiceDeps, "dataKeys">,
   clientId: string,
@@ -64,14 +94,15 @@ async function inboundRow(
 ) {
   const key = await deps.dataKeys.forClient(clientId);
   const id = crypto.randomUUID();
+  const sender = senderOf(e)!;
   const media = e.media
     ? { id: e.media.id, mime_type: e.media.mimeType, sha256: e.media.sha256 ?? null }
     : null;
   return {
     id,
     phone_number_id: phoneId,
-    wa_id: e.waId,
-    user_id: e.userId,
+    wa_id: sender.waId,
+    user_id: sender.userId,
     profile_name_ciphertext: e.profileName
       ? await nameCiphertext(names, key, clientId, e.profileName)
       : null,
@@ -84,7 +115,7 @@ async function inboundRow(
     ),
     media,
     context_wamid: e.contextWamid,
-    timestamp: e.timestamp,
+    timestamp: storableTimestamp(e.timestamp),
   };
 }
 
@@ -108,7 +139,7 @@ function statusRow(e: StatusEvent) {
   return {
     wamid: e.wamid,
     status: e.status,
-    occurred_at: e.timestamp,
+    occurred_at: storableTimestamp(e.timestamp),
     pricing: e.pricing,
     errors: e.errors.length ? e.errors : null,
     conversation_id: e.conversationId,
@@ -120,9 +151,24 @@ function statusRow(e: StatusEvent) {
   };
 }
 
-function fieldRow(e: FieldEvent) {
-  return { waba_id: e.wabaId, phone_number_id: e.phoneNumberId, field: e.field, value: e.value };
+function fieldRow(e: Pick<FieldEvent, "wabaId" | "phoneNumberId" | "field" | "value">) {
+  return {
+    waba_id: e.wabaId,
+    phone_number_id: e.phoneNumberId,
+    field: e.field,
+    value: shallowJson(e.value),
+  };
 }
+
+/** A message or status that cannot be stored as one, kept as the parser keeps an invalid item. */
+const invalidRow = (e: InboundMessageEvent | StatusEvent, reason: string) =>
+  fieldRow({
+    wabaId: e.wabaId,
+    phoneNumberId: e.phoneNumberId,
+    ...(e.kind === "message"
+      ? { field: "messages.invalid", value: { reason, message: e.raw } }
+      : { field: "statuses.invalid", value: { reason, status: e.raw } }),
+  });
 
 type Unrouted = {
   phone_number_id: string | null;
@@ -224,11 +270,18 @@ export async function processInboxItems(
         }
         const batch = batchFor(clientId);
         if (event.kind === "message" && route) {
-          const row = await inboundRow(deps, clientId, route.phoneId, event, names);
-          batch.messages.push(row);
-          batch.inbound.set(row.id, event);
-        } else if (event.kind === "status") batch.statuses.push(statusRow(event));
-        else if (event.kind === "field") batch.fields.push(fieldRow(event));
+          const reason = unstorableMessage(event);
+          if (reason !== null) batch.fields.push(invalidRow(event, reason));
+          else {
+            const row = await inboundRow(deps, clientId, route.phoneId, event, names);
+            batch.messages.push(row);
+            batch.inbound.set(row.id, event);
+          }
+        } else if (event.kind === "status") {
+          const reason = unstorableStatus(event);
+          if (reason !== null) batch.fields.push(invalidRow(event, reason));
+          else batch.statuses.push(statusRow(event));
+        } else if (event.kind === "field") batch.fields.push(fieldRow(event));
       }
     } catch (error) {
       failures.set(item.id, (error as Error).message);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import type { Job } from "../../src/ports/jobs.ts";
 import { startChannel } from "../_support/channel.ts";
 import {
@@ -183,6 +184,205 @@ Deno.test("a batch mixing deliveries with NUL and lone surrogates among valid on
       [ids[6]],
     );
     assert.deepEqual(unrouted, [{ phone_number_id: "1065\ufffd403", waba_id: "\ufffd" }]);
+  } finally {
+    await t.ch.close();
+  }
+});
+
+/** `n` characters that compress badly: each 3 bytes in UTF-8, drawn at random */
+const incompressible = (n: number) =>
+  Array.from({ length: n }, () => String.fromCharCode(0x4e00 + Math.floor(Math.random() * 0x5000)))
+    .join("");
+
+Deno.test("values beyond what the columns hold (long keys, a sender without a usable id, years past 9999, deep nesting) are stored, and their neighbours too", async () => {
+  const t = await twoClients();
+  const { a, b } = t.client;
+  try {
+    const longWamid = `wamid.${incompressible(1200)}`;
+    const longId = buildEnvelope([buildMessagesChange({
+      phoneNumberId: a.phoneNumberId,
+      inbound: [buildInbound({ type: "text", id: longWamid, waId: "447700900201" })],
+    })], { wabaId: a.wabaId });
+    const noSender = buildEnvelope([buildMessagesChange({
+      phoneNumberId: a.phoneNumberId,
+      inbound: [buildInbound({ type: "text", waId: "not-a-number" })],
+    })], { wabaId: a.wabaId });
+    const shortNumberId = newWamid();
+    const shortNumberWithBsuid = buildEnvelope([buildMessagesChange({
+      phoneNumberId: b.phoneNumberId,
+      inbound: [buildInbound({
+        type: "text",
+        id: shortNumberId,
+        waId: "12345",
+        userId: "US.778899",
+        fromUserId: true,
+      })],
+    })], { wabaId: b.wabaId });
+    const farFutureId = newWamid();
+    const farFuture = buildEnvelope([buildMessagesChange({
+      phoneNumberId: b.phoneNumberId,
+      inbound: [buildInbound({
+        type: "text",
+        id: farFutureId,
+        waId: "447700900202",
+        at: new Date(Date.UTC(20000, 0, 1)),
+      })],
+    })], { wabaId: b.wabaId });
+    const longStatusWamid = newWamid();
+    const longStatus = buildEnvelope([buildMessagesChange({
+      phoneNumberId: a.phoneNumberId,
+      statuses: [buildStatus({ id: longStatusWamid, status: incompressible(1000) })],
+    })], { wabaId: a.wabaId });
+    let deep: unknown = "bottom";
+    for (let i = 0; i < 20_000; i++) deep = { d: deep };
+    const deepValue = buildEnvelope([{ field: "deep_update", value: deep }], { wabaId: b.wabaId });
+    const valid = text(a, "447700900203", "fine");
+
+    const ids = await t.processTogether([
+      longId,
+      noSender,
+      shortNumberWithBsuid,
+      valid.delivery,
+      farFuture,
+      longStatus,
+      deepValue,
+    ]);
+    assert.deepEqual(
+      (await t.inbox(ids)).map((r) => ({ done: r.done, last_error: r.last_error })),
+      ids.map(() => ({ done: true, last_error: null })),
+      "every delivery processed on the first pass",
+    );
+    assert.deepEqual(await t.wamids(a.clientId), new Set([valid.id]));
+    assert.deepEqual(await t.wamids(b.clientId), new Set([shortNumberId, farFutureId]));
+
+    // what cannot be a message or a status is kept as an invalid item, with its reason
+    const invalid = await sql<{ field: string; reason: string; id: string }>(
+      `select field, value ->> 'reason' as reason,
+          coalesce(value -> 'message' ->> 'id', value -> 'status' ->> 'id') as id
+         from whatsapp_account_events where client_id = $1 and field like '%.invalid'
+        order by id`,
+      [a.clientId],
+    );
+    assert.deepEqual(invalid.map((r) => r.field).sort(), [
+      "messages.invalid",
+      "messages.invalid",
+      "statuses.invalid",
+    ]);
+    assert.ok(invalid.some((r) => r.id === longWamid), "the long wamid kept whole");
+    assert.ok(invalid.some((r) => r.id === longStatusWamid));
+    for (const r of invalid) assert.ok(r.reason.length > 0);
+
+    // a number that cannot be a WhatsApp id does not stop the message: its user id names it
+    const [contact] = await sql<{ wa_id: string | null; user_id: string }>(
+      `select c.wa_id, c.user_id from messages m join contacts c on c.id = m.contact_id
+        where m.client_id = $1 and m.wamid = $2`,
+      [b.clientId, shortNumberId],
+    );
+    assert.deepEqual(contact, { wa_id: null, user_id: "US.778899" });
+    const [future] = await sql<{ year: number }>(
+      "select extract(year from created_at)::int as year from messages where client_id = $1 and wamid = $2",
+      [b.clientId, farFutureId],
+    );
+    assert.equal(future.year, 20000);
+
+    const [deepRow] = await sql<{ value: unknown }>(
+      "select value from whatsapp_account_events where field = 'deep_update' and client_id = $1",
+      [b.clientId],
+    );
+    let depth = 0;
+    for (let v = deepRow.value; v && typeof v === "object";) {
+      v = (v as { d: unknown }).d;
+      depth++;
+    }
+    assert.ok(depth >= 32 && depth < 20_000, `the nesting kept up to a bound (${depth})`);
+  } finally {
+    await t.ch.close();
+  }
+});
+
+/** Any code point, NUL and lone surrogates most of all */
+const hostileChar = fc.oneof(
+  fc.constant("\u0000"),
+  fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
+  fc.string({ unit: "binary", minLength: 1, maxLength: 1 }),
+);
+const hostileString = fc.string({ unit: hostileChar, maxLength: 24 });
+
+Deno.test("property: a delivery with arbitrary strings wherever Meta sends text is stored whole", async () => {
+  const t = await twoClients();
+  const { a } = t.client;
+  let run = 0;
+  try {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          body: hostileString,
+          name: hostileString,
+          waId: hostileString,
+          userId: fc.option(hostileString, { nil: null }),
+          details: hostileString,
+          category: hostileString,
+          field: hostileString,
+          value: fc.jsonValue({ stringUnit: hostileChar, maxDepth: 3 }),
+        }),
+        async (x) => {
+          const messageId = newWamid();
+          const statusId = newWamid();
+          const field = `probe_${++run}_${x.field}`;
+          const delivery = buildEnvelope([
+            buildMessagesChange({
+              phoneNumberId: a.phoneNumberId,
+              inbound: [buildInbound({
+                type: "text",
+                id: messageId,
+                payload: { body: x.body },
+                waId: x.waId,
+                userId: x.userId,
+                fromUserId: x.userId !== null,
+                name: x.name,
+              })],
+            }),
+            buildMessagesChange({
+              phoneNumberId: a.phoneNumberId,
+              statuses: [buildStatus({
+                id: statusId,
+                status: "failed",
+                pricing: { billable: true, pricing_model: "PMP", category: x.category },
+                errors: [buildError(131026, x.details)],
+              })],
+            }),
+            { field, value: x.value },
+          ], { wabaId: a.wabaId });
+          const [id] = await t.processTogether([delivery]);
+          const [row] = await t.inbox([id]);
+          assert.deepEqual({ done: row.done, last_error: row.last_error }, {
+            done: true,
+            last_error: null,
+          });
+          const [found] = await sql<{ message: number; invalid: number; status: number }>(
+            `select
+               (select count(*) from messages where client_id = $1 and wamid = $2)::int as message,
+               (select count(*) from whatsapp_account_events where client_id = $1
+                  and field = 'messages.invalid' and value -> 'message' ->> 'id' = $2)::int as invalid,
+               (select count(*) from message_status_events where client_id = $1 and wamid = $3)::int
+                 as status`,
+            [a.clientId, messageId, statusId],
+          );
+          assert.equal(
+            found.message + found.invalid,
+            1,
+            "the message, or the message kept as invalid",
+          );
+          assert.equal(found.status, 1);
+          const [fields] = await sql<{ n: number }>(
+            "select count(*)::int as n from whatsapp_account_events where client_id = $1 and field like $2",
+            [a.clientId, `probe\\_${run}\\_%`],
+          );
+          assert.equal(fields.n, 1);
+        },
+      ),
+      { numRuns: 40, seed: 0x11_0c_0a_7e },
+    );
   } finally {
     await t.ch.close();
   }

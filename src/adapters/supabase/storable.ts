@@ -7,6 +7,14 @@
  *   U+FFFD, in keys as in values; the rest of the string is kept. storableFetch() does it to every
  *   PostgREST request body, so no column of any table needs its own rule. Ciphertext never holds
  *   either, so encrypted content keeps what was received.
+ * - Nesting: PostgreSQL parses JSON recursively and refuses it past a stack limit (at 2 MB of
+ *   stack, somewhere between 12,000 and 20,000 levels), and postgrest-js serialises a body with a
+ *   replacer, which overflows V8's stack sooner (under 10,000 levels of objects). shallowJson()
+ *   cuts anything deeper than MAX_JSON_DEPTH.
+ * - Years past 9999: Date#toISOString() writes them as "+010000-…", which PostgreSQL reads as a
+ *   time zone offset; storableTimestamp() drops the sign it cannot read.
+ * - Keys: a b-tree entry holds at most 2,704 bytes, so text in a unique index must be bounded;
+ *   MAX_KEY_LENGTH (UTF-16 units, at most 3 UTF-8 bytes each) leaves room for the other columns.
  */
 
 /** JSON.stringify writes U+0000 as `\u0000` and a lone surrogate as `\udXXX`; nothing else here */
@@ -40,3 +48,43 @@ export function storableFetch(base?: typeof fetch): typeof fetch {
     return send(input, body === init.body ? init : { ...init, body });
   };
 }
+
+/** Deeper than Meta's payloads ever go (about 10 levels), far below where PostgreSQL gives up */
+export const MAX_JSON_DEPTH = 64;
+/** what stands in for a value cut by shallowJson() */
+export const TOO_DEEP = `[nested deeper than ${MAX_JSON_DEPTH} levels]`;
+
+/**
+ * `value` with whatever lies deeper than MAX_JSON_DEPTH replaced by TOO_DEEP, and undefined
+ * (JSON has no such value; a jsonb column would get SQL null) as JSON null. Copies only what it
+ * changes, so a value within the bound comes back as it is.
+ */
+export function shallowJson(value: unknown, depth = 0): unknown {
+  if (value === undefined) return null;
+  if (typeof value !== "object" || value === null) return value;
+  if (depth >= MAX_JSON_DEPTH) return TOO_DEEP;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | null = null;
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i];
+      const kept = typeof item === "object" && item !== null ? shallowJson(item, depth + 1) : item;
+      if (kept !== item) (copy ??= value.slice())[i] = kept;
+    }
+    return copy ?? value;
+  }
+  let copy: Record<string, unknown> | null = null;
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    if (typeof item !== "object" || item === null) continue;
+    const kept = shallowJson(item, depth + 1);
+    if (kept !== item) (copy ??= { ...value })[key] = kept;
+  }
+  return copy ?? value;
+}
+
+/** An ISO 8601 time from Date#toISOString() as PostgreSQL reads it (years past 9999 unsigned) */
+export const storableTimestamp = (iso: string): string =>
+  iso.charCodeAt(0) === 43 /* "+" */ ? iso.slice(1) : iso;
+
+/** the longest text kept in a unique index beside a few short columns */
+export const MAX_KEY_LENGTH = 512;

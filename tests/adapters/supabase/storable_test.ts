@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { storableFetch, storableJson } from "../../../src/adapters/supabase/storable.ts";
+import {
+  MAX_JSON_DEPTH,
+  shallowJson,
+  storableFetch,
+  storableJson,
+  storableTimestamp,
+  TOO_DEEP,
+} from "../../../src/adapters/supabase/storable.ts";
 
 /** Any code point, NUL and lone surrogates most of all */
 const hostileChar = fc.oneof(
@@ -77,4 +84,35 @@ Deno.test("storableFetch() hands the wrapped fetch a storable body, and the same
   assert.equal(seen[0], clean);
   assert.equal(seen[1]?.body, String.raw`{"a":"\ufffd"}`);
   assert.equal(seen[2], undefined);
+});
+
+Deno.test("shallowJson() cuts what lies deeper than the bound, keeps the rest as it is, and gives null for undefined", () => {
+  const nested = (depth: number, inner: unknown = "x"): unknown => {
+    let v = inner;
+    for (let i = 0; i < depth; i++) v = i % 2 ? { k: v } : [v];
+    return v;
+  };
+  const within = { a: nested(MAX_JSON_DEPTH - 1), b: [1, "two", null] };
+  assert.equal(shallowJson(within), within, "the same object: nothing copied");
+  const deep = { keep: 1, deep: nested(50_000) };
+  const cut = shallowJson(deep) as { keep: number; deep: unknown };
+  assert.equal(cut.keep, 1);
+  let depth = 1;
+  let v = cut.deep;
+  while (typeof v === "object" && v !== null) {
+    v = Array.isArray(v) ? v[0] : (v as { k: unknown }).k;
+    depth++;
+  }
+  assert.equal(v, TOO_DEEP);
+  assert.equal(depth, MAX_JSON_DEPTH);
+  assert.ok(JSON.stringify(cut, (_, x) => x), "serialisable with a replacer, as postgrest-js does");
+  assert.equal(shallowJson(undefined), null);
+  v = deep.deep;
+  for (let i = 0; i <= MAX_JSON_DEPTH; i++) v = Array.isArray(v) ? v[0] : (v as { k: unknown }).k;
+  assert.equal(typeof v, "object", "the input is not changed");
+});
+
+Deno.test("storableTimestamp() drops the sign of years past 9999 and leaves others alone", () => {
+  assert.equal(storableTimestamp("+010000-01-01T00:00:00.000Z"), "010000-01-01T00:00:00.000Z");
+  assert.equal(storableTimestamp("2026-12-01T10:00:00.000Z"), "2026-12-01T10:00:00.000Z");
 });
