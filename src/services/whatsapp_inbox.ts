@@ -10,6 +10,7 @@ import {
   type StatusEvent,
 } from "../core/whatsapp/parse_webhook.ts";
 import type { InboxWriter } from "../adapters/supabase/inbox_writer.ts";
+import { refusedForContent } from "../adapters/supabase/refused.ts";
 import { MAX_KEY_LENGTH, shallowJson, storableTimestamp } from "../adapters/supabase/storable.ts";
 import type { ClaimedInboxItem, Job } from "../ports/jobs.ts";
 import type { ServiceDeps } from "./deps.ts";
@@ -24,8 +25,8 @@ export const INBOX_LEASE_SECONDS = 60;
  * Step 2 of the event flow: the verified delivery is recorded (encrypted, idempotently: Meta
  * retries repeat the exact body) before we answer, then the consumer is rung. A duplicate is
  * acknowledged without a second record. The dedupe key is the verified `X-Hub-Signature-256`
- * digest: an HMAC of the exact bytes, so equal bodies share it, and it is already computed (a
- * hash of our own would be one more crypto call per webhook).
+ * digest: an HMAC of the exact bytes, so equal bodies share it, and it is already computed (on
+ * Deno every Web Crypto call costs ~20 µs or more, see docs/benchmarks.md §5.2).
  */
 export async function recordMetaWebhook(
   deps: Pick<ServiceDeps, "keyring" | "doorbell"> & { inbox: InboxWriter },
@@ -49,12 +50,32 @@ export async function recordMetaWebhook(
   return { id, duplicate: id === null };
 }
 
-interface ClientBatch {
+/** One delivery's events for one client: what a refused store is split into. */
+interface Share {
+  itemId: number;
   messages: Record<string, unknown>[];
   statuses: Record<string, unknown>[];
   fields: Record<string, unknown>[];
+}
+
+interface ClientBatch {
+  /** in delivery order, as the events were read */
+  shares: Share[];
   inbound: Map<string, InboundMessageEvent>;
 }
+
+/**
+ * Why a delivery is not done. `own`: the failure is pinned on the delivery itself (its payload is
+ * unusable, or the database refused its content when it was stored alone), so its retries run
+ * out; otherwise the database or the network failed around it, and it waits for them.
+ */
+interface Failure {
+  message: string;
+  own: boolean;
+}
+
+/** A store the database refused for what it carried (refusedForContent). */
+class RefusedError extends Error {}
 
 /** contacts.wa_id's check: the digits of a phone number */
 const WA_ID = /^[0-9]{6,20}$/;
@@ -179,12 +200,16 @@ type Unrouted = {
   events: number;
 };
 
+type InboxItem = { id: number; attempts: number; events: () => Promise<Iterable<MetaEvent>> };
+
 /**
  * Step 3: processes recorded deliveries, many at a time. Every entry, change, message and status
  * is routed by phone number id (or WABA id for account-level fields) and each client's share of
  * the whole batch is stored under that client's RLS in one round trip; events for unknown numbers
  * are recorded for operators. Claim, store and completion are one round trip each per batch, not
  * per delivery. Safe to run twice: messages are unique by wamid and status events by their key.
+ * A delivery whose content the database refuses fails alone (see storeIsolating); a failure of
+ * the database itself fails the batch.
  */
 export async function processInboxItems(
   deps: ServiceDeps & { router: WebhookRouter },
@@ -193,8 +218,7 @@ export async function processInboxItems(
   claimed: ReadonlyMap<number, ClaimedInboxItem> = new Map(),
 ): Promise<{ processed: number; failed: number; skipped: number }> {
   const service = deps.db.service;
-  const items: Array<{ id: number; attempts: number; events: () => Promise<Iterable<MetaEvent>> }> =
-    [];
+  const items: InboxItem[] = [];
   const toClaim: number[] = [];
   for (const id of ids) {
     const c = claimed.get(id);
@@ -230,86 +254,52 @@ export async function processInboxItems(
   const skipped = ids.length - items.length;
   if (!items.length) return { processed: 0, failed: 0, skipped };
 
-  const batches = new Map<string, ClientBatch>();
-  // one row per delivery, number and kind of event, however many events it held
-  const unroutedRows = new Map<string, Unrouted>();
-  const failures = new Map<number, string>();
-  const names = new Map<string, Promise<string>>();
-  const batchFor = (clientId: string) => {
-    let b = batches.get(clientId);
-    if (!b) {
-      batches.set(clientId, b = { messages: [], statuses: [], fields: [], inbound: new Map() });
-    }
-    return b;
-  };
+  // A delivery that has failed this often without the failure being pinned on it goes on alone:
+  // if it is the cause after all, it can no longer hold the others back
+  const alone = items.filter((i) => i.attempts > MAX_INBOX_ATTEMPTS);
+  const groups = alone.length
+    ? [items.filter((i) => i.attempts <= MAX_INBOX_ATTEMPTS), ...alone.map((i) => [i])]
+    : [items];
+  let processed = 0;
+  for (const group of groups) if (group.length) processed += await processClaimed(deps, group);
+  return { processed, failed: items.length - processed, skipped };
+}
 
-  // a batch may hold tens of thousands of events: other requests get their turn between slices
-  const nextSlice = timeSlices();
-  for (const item of items) {
-    try {
-      for (const event of await item.events()) {
-        await nextSlice();
-        const route = event.phoneNumberId ? await deps.router.phone(event.phoneNumberId) : null;
-        const clientId = route?.clientId ??
-          (event.kind === "field" && event.wabaId ? await deps.router.waba(event.wabaId) : null);
-        if (!clientId) {
-          const kind = event.kind === "field" ? event.field : event.kind;
-          const key = `${item.id}|${event.phoneNumberId}|${event.wabaId}|${kind}`;
-          const row = unroutedRows.get(key);
-          if (row) row.events++;
-          else {
-            unroutedRows.set(key, {
-              phone_number_id: event.phoneNumberId ?? null,
-              waba_id: event.wabaId ?? null,
-              kind,
-              inbox_id: item.id,
-              events: 1,
-            });
-          }
-          continue;
-        }
-        const batch = batchFor(clientId);
-        if (event.kind === "message" && route) {
-          const reason = unstorableMessage(event);
-          if (reason !== null) batch.fields.push(invalidRow(event, reason));
-          else {
-            const row = await inboundRow(deps, clientId, route.phoneId, event, names);
-            batch.messages.push(row);
-            batch.inbound.set(row.id, event);
-          }
-        } else if (event.kind === "status") {
-          const reason = unstorableStatus(event);
-          if (reason !== null) batch.fields.push(invalidRow(event, reason));
-          else batch.statuses.push(statusRow(event));
-        } else if (event.kind === "field") batch.fields.push(fieldRow(event));
-      }
-    } catch (error) {
-      failures.set(item.id, (error as Error).message);
-    }
-  }
-
-  const unrouted = [...unroutedRows.values()];
+/** Stores the events of claimed deliveries and finishes them; returns how many are done. */
+async function processClaimed(
+  deps: ServiceDeps & { router: WebhookRouter },
+  items: InboxItem[],
+): Promise<number> {
+  const failures = new Map<number, Failure>();
   const jobs: Job[] = [];
   try {
+    const { batches, unrouted } = await routeEvents(deps, items, failures);
     for (const [clientId, batch] of batches) {
-      for (const job of await storeClientBatch(deps, clientId, batch)) jobs.push(job);
+      await storeClientBatch(deps, clientId, batch, failures, jobs);
     }
     if (unrouted.length) {
-      const { error } = await service.from("unrouted_webhook_events").insert(unrouted);
-      if (error) throw new Error(`Could not record unrouted events: ${error.message}`);
+      await storeIsolating(unrouted, async (groups) => {
+        const { error, status } = await deps.db.service.from("unrouted_webhook_events")
+          .insert(groups.flatMap((g) => g.rows));
+        if (error) {
+          throw storeError(`Could not record unrouted events: ${error.message}`, error, status);
+        }
+      }, failures);
       deps.logger.warn("webhook_unrouted", {
-        count: unrouted.reduce((n, row) => n + row.events, 0),
+        count: unrouted.reduce((n, g) => n + g.rows.reduce((m, row) => m + row.events, 0), 0),
       });
     }
   } catch (error) {
-    // nothing of this batch is marked done: it is all retried, which is safe (idempotent)
-    for (const item of items) failures.set(item.id, (error as Error).message);
+    // the database or the network failed, not a delivery: the batch fails as a whole (no call
+    // per delivery against a database that is down) and is retried later; it sets nothing aside
+    const failure = { message: (error as Error).message, own: false };
+    for (const item of items) if (!failures.has(item.id)) failures.set(item.id, failure);
   }
 
   const done = items.filter((i) => !failures.has(i.id)).map((i) => i.id);
   if (done.length) {
     // every event is stored by now: the raw payload goes (the row stays, for dedupe of retries)
-    const { error } = await service.from("webhook_inbox").update({
+    const { error } = await deps.db.service.from("webhook_inbox").update({
       processed_at: new Date(deps.now()).toISOString(),
       locked_until: null,
       last_error: null,
@@ -317,47 +307,190 @@ export async function processInboxItems(
     }).in("id", done);
     if (error) throw new Error(`Could not mark inbox items done: ${error.message}`);
   }
-  for (const item of items.filter((i) => failures.has(i.id))) {
-    await releaseFailed(deps, item, failures.get(item.id)!);
+  for (const item of items) {
+    const failure = failures.get(item.id);
+    if (failure) await releaseFailed(deps, item, failure);
   }
   if (jobs.length) await deps.doorbell.ring(jobs);
-  return { processed: done.length, failed: items.length - done.length, skipped };
+  return done.length;
+}
+
+/**
+ * Reads each delivery's events and routes them: rows for each client, one share per delivery,
+ * and the events nobody owns. A delivery whose payload cannot be read fails alone; a failed
+ * lookup (routing, data keys) is thrown.
+ */
+async function routeEvents(
+  deps: ServiceDeps & { router: WebhookRouter },
+  items: InboxItem[],
+  failures: Map<number, Failure>,
+) {
+  const batches = new Map<string, ClientBatch>();
+  const unrouted: Array<{ itemId: number; rows: Unrouted[] }> = [];
+  const names = new Map<string, Promise<string>>();
+  const shareOf = (clientId: string, itemId: number) => {
+    let b = batches.get(clientId);
+    if (!b) batches.set(clientId, b = { shares: [], inbound: new Map() });
+    let share = b.shares.at(-1);
+    if (share?.itemId !== itemId) {
+      b.shares.push(share = { itemId, messages: [], statuses: [], fields: [] });
+    }
+    return { batch: b, share };
+  };
+
+  // a batch may hold tens of thousands of events: other requests get their turn between slices
+  const nextSlice = timeSlices();
+  for (const item of items) {
+    // the walk is lazy (parse_webhook.ts): a payload that cannot be read fails its delivery alone,
+    // wherever it is found; a failed lookup (routing, data keys) fails the batch
+    let events: Iterator<MetaEvent>;
+    try {
+      events = (await item.events())[Symbol.iterator]();
+    } catch (error) {
+      failures.set(item.id, { message: (error as Error).message, own: true });
+      continue;
+    }
+    // one unrouted row per delivery, number and kind of event, however many events it held
+    const unroutedRows = new Map<string, Unrouted>();
+    while (true) {
+      await nextSlice();
+      let next: IteratorResult<MetaEvent>;
+      try {
+        next = events.next();
+      } catch (error) {
+        failures.set(item.id, { message: (error as Error).message, own: true });
+        break;
+      }
+      if (next.done) break;
+      const event = next.value;
+      const route = event.phoneNumberId ? await deps.router.phone(event.phoneNumberId) : null;
+      const clientId = route?.clientId ??
+        (event.kind === "field" && event.wabaId ? await deps.router.waba(event.wabaId) : null);
+      if (!clientId) {
+        const kind = event.kind === "field" ? event.field : event.kind;
+        const key = `${event.phoneNumberId}|${event.wabaId}|${kind}`;
+        const row = unroutedRows.get(key);
+        if (row) row.events++;
+        else {
+          unroutedRows.set(key, {
+            phone_number_id: event.phoneNumberId ?? null,
+            waba_id: event.wabaId ?? null,
+            kind,
+            inbox_id: item.id,
+            events: 1,
+          });
+        }
+        continue;
+      }
+      const { batch, share } = shareOf(clientId, item.id);
+      if (event.kind === "message" && route) {
+        const reason = unstorableMessage(event);
+        if (reason !== null) share.fields.push(invalidRow(event, reason));
+        else {
+          const row = await inboundRow(deps, clientId, route.phoneId, event, names);
+          share.messages.push(row);
+          batch.inbound.set(row.id, event);
+        }
+      } else if (event.kind === "status") {
+        const reason = unstorableStatus(event);
+        if (reason !== null) share.fields.push(invalidRow(event, reason));
+        else share.statuses.push(statusRow(event));
+      } else if (event.kind === "field") share.fields.push(fieldRow(event));
+    }
+    if (unroutedRows.size) unrouted.push({ itemId: item.id, rows: [...unroutedRows.values()] });
+  }
+  // a delivery that failed part-way stores nothing: it is retried whole
+  if (failures.size) {
+    for (const batch of batches.values()) {
+      batch.shares = batch.shares.filter((share) => !failures.has(share.itemId));
+    }
+  }
+  return { batches, unrouted: unrouted.filter((group) => !failures.has(group.itemId)) };
+}
+
+/** The error for a failed store: a RefusedError when the database refused what it carried. */
+function storeError(message: string, error: { code?: string | null }, status: number): Error {
+  return refusedForContent(error, status) ? new RefusedError(message) : new Error(message);
+}
+
+/**
+ * Stores `shares` (each one delivery's) with one call of `store`. When the database refuses what
+ * the call carried, each half is stored on its own, down to the delivery at fault, which fails
+ * alone, its own failure: every other share is stored on this pass, for about two more calls per
+ * refused delivery and halving. Any other failure is thrown: it is no delivery's to carry, and
+ * splitting would only repeat it, call after call, against a database that is down.
+ */
+async function storeIsolating<S extends { itemId: number }>(
+  shares: S[],
+  store: (shares: S[]) => Promise<void>,
+  failures: Map<number, Failure>,
+): Promise<void> {
+  try {
+    await store(shares);
+  } catch (error) {
+    if (!(error instanceof RefusedError)) throw error;
+    if (shares.length === 1) {
+      failures.set(shares[0].itemId, { message: error.message, own: true });
+      return;
+    }
+    const half = Math.ceil(shares.length / 2);
+    await storeIsolating(shares.slice(0, half), store, failures);
+    await storeIsolating(shares.slice(half), store, failures);
+  }
 }
 
 async function storeClientBatch(
   deps: ServiceDeps,
   clientId: string,
   batch: ClientBatch,
-): Promise<Job[]> {
-  const { data, error } = await deps.db.forClient(clientId).rpc("ingest_whatsapp_batch", {
-    batch: { messages: batch.messages, statuses: batch.statuses, fields: batch.fields },
-  });
-  if (error) throw new Error(`Could not store events for a client: ${error.message}`);
-  const result = data as { inserted: string[]; statuses: Array<Record<string, unknown>> };
-  // the client hears of each new message and of the new statuses statusNotices() keeps
-  return await deps.events.publish([
-    ...result.inserted.map((messageId) => {
-      const e = batch.inbound.get(messageId)!;
-      return {
-        clientId,
-        type: "message.received",
-        data: {
-          id: messageId,
-          wamid: e.wamid,
-          phone_number_id: e.phoneNumberId,
-          from: e.waId,
-          from_user_id: e.userId,
-          profile_name: e.profileName,
-          type: e.type,
-          text: e.text,
-          content: e.content,
-          context_wamid: e.contextWamid,
-          timestamp: e.timestamp,
+  failures: Map<number, Failure>,
+  jobs: Job[],
+): Promise<void> {
+  await storeIsolating(batch.shares, async (shares) => {
+    const { data, error, status } = await deps.db.forClient(clientId).rpc(
+      "ingest_whatsapp_batch",
+      {
+        batch: {
+          messages: shares.flatMap((s) => s.messages),
+          statuses: shares.flatMap((s) => s.statuses),
+          fields: shares.flatMap((s) => s.fields),
         },
-      };
-    }),
-    ...statusNotices(result.statuses).map((s) => ({ clientId, type: "message.status", data: s })),
-  ]);
+      },
+    );
+    if (error) {
+      throw storeError(`Could not store events for a client: ${error.message}`, error, status);
+    }
+    const result = data as { inserted: string[]; statuses: Array<Record<string, unknown>> };
+    // the client hears of each new message and status, all recorded with one write, as soon as
+    // they are stored: a retry would find them stored and tell nobody
+    // the client hears of each new message and of the new statuses statusNotices() keeps, all
+    // recorded with one write, as soon as they are stored: a retry would find them stored and
+    // tell nobody
+    const published = await deps.events.publish([
+      ...result.inserted.map((messageId) => {
+        const e = batch.inbound.get(messageId)!;
+        return {
+          clientId,
+          type: "message.received",
+          data: {
+            id: messageId,
+            wamid: e.wamid,
+            phone_number_id: e.phoneNumberId,
+            from: e.waId,
+            from_user_id: e.userId,
+            profile_name: e.profileName,
+            type: e.type,
+            text: e.text,
+            content: e.content,
+            context_wamid: e.contextWamid,
+            timestamp: e.timestamp,
+          },
+        };
+      }),
+      ...statusNotices(result.statuses).map((s) => ({ clientId, type: "message.status", data: s })),
+    ]);
+    for (const job of published) jobs.push(job);
+  }, failures);
 }
 
 /** The statuses Meta documents for a message we sent (its reference, §2.3). */
@@ -389,18 +522,22 @@ export function statusNotices(
   });
 }
 
-/** A delivery that could not be processed waits with exponential backoff; after many tries it is
- * set aside (processed, with its error) for operators instead of blocking the sweeper forever. */
+/**
+ * A delivery that could not be processed waits with exponential backoff (at most an hour). One
+ * whose failure is its own is set aside (processed, with its error and payload) for operators
+ * after MAX_INBOX_ATTEMPTS, instead of coming back forever; one that failed for the database's
+ * sake is never set aside, so an outage, however long, loses nothing acknowledged.
+ */
 async function releaseFailed(
   deps: ServiceDeps,
   item: { id: number; attempts: number },
-  message: string,
+  failure: Failure,
 ) {
-  const giveUp = item.attempts >= MAX_INBOX_ATTEMPTS;
+  const giveUp = failure.own && item.attempts >= MAX_INBOX_ATTEMPTS;
   const wait = Math.min(3_600_000, 1000 * 2 ** item.attempts);
   await deps.db.service.from("webhook_inbox").update({
     locked_until: null,
-    last_error: message.slice(0, 500),
+    last_error: failure.message.slice(0, 500),
     next_attempt_at: new Date(deps.now() + wait).toISOString(),
     ...(giveUp ? { processed_at: new Date(deps.now()).toISOString() } : {}),
   }).eq("id", item.id);
@@ -408,6 +545,7 @@ async function releaseFailed(
     inbox_id: item.id,
     attempts: item.attempts,
     give_up: giveUp,
-    message,
+    own: failure.own,
+    message: failure.message,
   });
 }

@@ -18,6 +18,8 @@ import { createClientWithPhone, sql } from "../_support/stack.ts";
  * deliveries and then hand the jobs they rang to the consumer as one batch, as a queue would.
  */
 
+const MAX_INBOX_ATTEMPTS = 10;
+
 async function twoClients() {
   const rung: Job[] = [];
   const ch = await startChannel({
@@ -296,6 +298,170 @@ Deno.test("values beyond what the columns hold (long keys, a sender without a us
     }
     assert.ok(depth >= 32 && depth < 20_000, `the nesting kept up to a bound (${depth})`);
   } finally {
+    await t.ch.close();
+  }
+});
+
+/**
+ * Makes PostgreSQL refuse, with `sqlstate`, every inbound message whose wamid starts with `marker`,
+ * and counts the statements that met one (in a sequence: a rollback does not undo it). It stands
+ * for what no normalisation foresaw: a value the database refuses (22023, the content's fault),
+ * or the database failing around a delivery (57014, a statement timeout).
+ */
+async function refuseWamids(marker: string, sqlstate: string) {
+  const name = `test_refuse_${crypto.randomUUID().slice(0, 8)}`;
+  await sql(`create sequence public.${name}_hits`);
+  await sql(`grant usage on sequence public.${name}_hits to authenticated`);
+  await sql(`create function public.${name}() returns trigger language plpgsql as $$
+    begin
+      if new.wamid like '${marker}%' then
+        perform nextval('public.${name}_hits');
+        raise exception 'refused %', new.wamid using errcode = '${sqlstate}';
+      end if;
+      return new;
+    end $$`);
+  await sql(`grant execute on function public.${name}() to authenticated`);
+  await sql(
+    `create trigger ${name} before insert on public.messages for each row execute function public.${name}()`,
+  );
+  return {
+    hits: async () =>
+      (await sql<{ n: number }>(
+        `select case when is_called then last_value else 0 end::int as n from public.${name}_hits`,
+      ))[0].n,
+    async remove() {
+      await sql(`drop trigger ${name} on public.messages`);
+      await sql(`drop function public.${name}()`);
+      await sql(`drop sequence public.${name}_hits`);
+    },
+  };
+}
+
+Deno.test("a delivery the database refuses, first, in the middle or last of a batch, fails alone: every other delivery of both clients is stored on the first pass", async () => {
+  const t = await twoClients();
+  const { a, b } = t.client;
+  const marker = `wamid.REFUSED${crypto.randomUUID().slice(0, 8)}`;
+  const refusal = await refuseWamids(marker, "22023");
+  try {
+    for (const position of [0, 2, 4]) {
+      const deliveries = [a, b, a, b, a].map((who, i) =>
+        text(who, `4477009003${position}${i}`, `message ${i}`)
+      );
+      const poisonId = `${marker}.${position}`;
+      deliveries[position] = text(
+        [a, b, a, b, a][position],
+        "447700900399",
+        "refused",
+        poisonId,
+      );
+      const ids = await t.processTogether(deliveries.map((d) => d.delivery));
+
+      const rows = await t.inbox(ids);
+      for (const [i, row] of rows.entries()) {
+        if (i === position) {
+          assert.equal(row.done, false, `the refused delivery (position ${position}) is not done`);
+          assert.match(row.last_error ?? "", /refused/);
+          assert.ok(row.waiting && row.payload, "it waits for a retry, its payload kept");
+        } else {
+          assert.deepEqual(
+            { done: row.done, last_error: row.last_error },
+            { done: true, last_error: null },
+            `delivery ${i} stored although position ${position} was refused`,
+          );
+        }
+      }
+      const stored = new Set([...await t.wamids(a.clientId), ...await t.wamids(b.clientId)]);
+      for (const [i, d] of deliveries.entries()) {
+        assert.equal(stored.has(d.id), i !== position, `message ${i} (refused: ${position})`);
+      }
+    }
+
+    // its own retries, through the sweeper's path (claimed and decrypted by the job), alongside a
+    // fresh delivery: the last one sets it aside for operators, with its reason and payload, and
+    // the fresh one is stored
+    const [refused] = await sql<{ id: number }>(
+      "select id from webhook_inbox where last_error like '%' || $1 || '%' order by id limit 1",
+      [marker],
+    );
+    await sql("update webhook_inbox set attempts = $2 where id = $1", [
+      refused.id,
+      MAX_INBOX_ATTEMPTS - 1,
+    ]);
+    const fresh = text(b, "447700900398", "after");
+    const [freshJob] = await t.post([fresh.delivery]);
+    await t.sweepTogether([refused.id, freshJob.id]);
+    const [setAside, freshRow] = await t.inbox([refused.id, freshJob.id]);
+    assert.equal(setAside.attempts, MAX_INBOX_ATTEMPTS);
+    assert.deepEqual(
+      { done: setAside.done, payload: setAside.payload },
+      { done: true, payload: true },
+      "set aside: processed, payload kept for operators",
+    );
+    assert.match(setAside.last_error ?? "", /refused/);
+    assert.deepEqual({ done: freshRow.done, last_error: freshRow.last_error }, {
+      done: true,
+      last_error: null,
+    });
+    assert.ok((await t.wamids(b.clientId)).has(fresh.id));
+  } finally {
+    await refusal.remove();
+    await t.ch.close();
+  }
+});
+
+Deno.test("a failure that is not a delivery's (the database failing around it) fails the batch as a whole with one call, is retried with backoff and never sets a delivery aside", async () => {
+  const t = await twoClients();
+  const { a, b } = t.client;
+  const marker = `wamid.UNAVAILABLE${crypto.randomUUID().slice(0, 8)}`;
+  const outage = await refuseWamids(marker, "57014");
+  try {
+    const deliveries = [
+      text(a, "447700900401", "caught in the outage", `${marker}.1`),
+      text(a, "447700900402", "same client"),
+      text(b, "447700900403", "other client"),
+      text(a, "447700900404", "same client again"),
+    ];
+    const ids = await t.processTogether(deliveries.map((d) => d.delivery));
+    const first = await t.inbox(ids);
+    assert.equal(await outage.hits(), 1, "one call, not one per delivery");
+    for (const row of first) {
+      assert.deepEqual({ done: row.done, waiting: row.waiting }, { done: false, waiting: true });
+      assert.match(row.last_error ?? "", /refused/);
+    }
+
+    // still failing at the attempt that would set a delivery of its own fault aside: not this one
+    await sql("update webhook_inbox set attempts = $2 where id = any($1)", [
+      ids,
+      MAX_INBOX_ATTEMPTS - 1,
+    ]);
+    await t.sweepTogether(ids);
+    assert.equal(await outage.hits(), 2);
+    for (const row of await t.inbox(ids)) {
+      assert.equal(row.attempts, MAX_INBOX_ATTEMPTS);
+      assert.deepEqual({ done: row.done, payload: row.payload, waiting: row.waiting }, {
+        done: false,
+        payload: true,
+        waiting: true,
+      }, "not set aside: the failure was not the delivery's");
+    }
+
+    // one that has failed that often goes on alone, so whatever it is cannot hold others back
+    const fresh = [text(a, "447700900405", "later"), text(b, "447700900406", "later too")];
+    const freshIds = (await t.post(fresh.map((f) => f.delivery))).map((j) => j.id);
+    await t.sweepTogether([ids[0], ...freshIds]);
+    const [veteran, ...others] = await t.inbox([ids[0], ...freshIds]);
+    assert.deepEqual({ done: veteran.done, waiting: veteran.waiting }, {
+      done: false,
+      waiting: true,
+    });
+    for (const row of others) {
+      assert.deepEqual({ done: row.done, last_error: row.last_error }, {
+        done: true,
+        last_error: null,
+      });
+    }
+  } finally {
+    await outage.remove();
     await t.ch.close();
   }
 });
