@@ -3,7 +3,7 @@ import type { Job } from "../../src/ports/jobs.ts";
 import type { Json } from "../_support/app.ts";
 import { startChannel } from "../_support/channel.ts";
 import { envelope, inbound } from "../_support/meta_fixtures.ts";
-import { sql } from "../_support/stack.ts";
+import { countRows, sql } from "../_support/stack.ts";
 
 /** A channel whose sender never runs: these tests are about what happens before Meta is called. */
 async function queuedOnly() {
@@ -87,6 +87,40 @@ Deno.test("a free-form message outside the window is refused with an error that 
       body: JSON.stringify(template("447700900302")),
     });
     assert.equal(tpl.status, 202);
+  } finally {
+    await ch.close();
+  }
+});
+
+Deno.test("a refused send leaves nothing behind: no contact, no message, also when refused in a batch beside one that goes", async () => {
+  const { ch } = await queuedOnly();
+  const counts = async () => ({
+    contacts: await countRows("contacts", ch.clientId),
+    messages: await countRows("messages", ch.clientId),
+  });
+  try {
+    const refused = await ch.api("/v1/messages", {
+      method: "POST",
+      body: JSON.stringify(text("447700900311")),
+    });
+    assert.equal(refused.status, 422);
+    assert.equal(refused.body.error.code, "outside_customer_service_window");
+    assert.deepEqual(await counts(), { contacts: 0, messages: 0 }, "the number was not recorded");
+
+    // concurrent sends share one enqueue call (src/adapters/supabase/send_calls.ts)
+    const answers = await Promise.all([
+      ...["447700900312", "447700900313", "447700900314"].map((to) =>
+        ch.api("/v1/messages", { method: "POST", body: JSON.stringify(text(to)) })
+      ),
+      ch.api("/v1/messages", { method: "POST", body: JSON.stringify(template("447700900315")) }),
+    ]);
+    assert.deepEqual(answers.map((a) => a.status), [422, 422, 422, 202]);
+    assert.deepEqual(await counts(), { contacts: 1, messages: 1 });
+    const [contact] = await sql<{ wa_id: string }>(
+      "select wa_id from contacts where client_id = $1",
+      [ch.clientId],
+    );
+    assert.equal(contact.wa_id, "447700900315");
   } finally {
     await ch.close();
   }
