@@ -3,12 +3,13 @@ import type { Env } from "./config/env.ts";
 import { graphClient } from "./adapters/http/graph_client.ts";
 import { jsonLogger } from "./adapters/logging/json_logger.ts";
 import { dataKeys } from "./adapters/supabase/data_keys.ts";
+import { masterKeyReports } from "./adapters/supabase/master_key_reports.ts";
 import { createDatabaseAccess } from "./adapters/supabase/database.ts";
 import { inboxWriter } from "./adapters/supabase/inbox_writer.ts";
 import { sendCalls } from "./adapters/supabase/send_calls.ts";
 import { supabaseRequestLogSink } from "./adapters/supabase/request_log_sink.ts";
 import { importPepper } from "./core/auth/api_keys.ts";
-import { parseKeyring } from "./core/crypto/envelope.ts";
+import { masterKeyFingerprints, parseKeyring } from "./core/crypto/envelope.ts";
 import { parseCidrList } from "./core/net/ip.ts";
 import { type ClientAddress, trustedProxyClientAddress } from "./http/client_address.ts";
 import type { Doorbell, Job } from "./ports/jobs.ts";
@@ -44,6 +45,8 @@ export interface ComposeOptions {
   webhookEgress?: WebhookEgress;
   fetch?: typeof fetch;
   now?: () => number;
+  /** how often the runtime calls sweep() (default SWEEP_INTERVAL_SECONDS; Workers: the Cron) */
+  sweepIntervalSeconds?: number;
 }
 
 /** Everything both composition roots share: from parsed configuration to a ready app and jobs. */
@@ -130,10 +133,31 @@ export async function composeApp(env: Env, options: ComposeOptions) {
       trustedProxyClientAddress(parseCidrList(env.TRUSTED_PROXIES).cidrs),
     authCacheSeconds: options.authCacheSeconds,
   });
+  // every sweep also says which master keys this instance holds, so that `deno task keys rotate`
+  // can refuse a key some running instance lacks; the report stands for three sweep periods
+  const instance = crypto.randomUUID();
+  const reports = masterKeyReports(db.service);
+  const ttlSeconds = 3 * (options.sweepIntervalSeconds ?? env.SWEEP_INTERVAL_SECONDS) + 30;
+  // derived at the first sweep, not at boot: most Workers isolates never sweep
+  let fingerprints: Promise<string[]> | undefined;
+  const reportKeys = async () => {
+    try {
+      fingerprints ??= masterKeyFingerprints(keyring);
+      await reports.report(instance, {
+        keys: await fingerprints,
+        active: keyring.active,
+        ttlSeconds,
+      });
+    } catch (e) {
+      logger.warn("master_key_report_failed", { message: (e as Error).message });
+    }
+  };
   return {
     app,
     deps: { env, db, logger, requestLog, services },
     handleJobs: (jobs: Job[]) => handle(jobs),
-    sweep: () => sweep(services, { extra: dueWork }),
+    sweep: async () => (await Promise.all([sweep(services, { extra: dueWork }), reportKeys()]))[0],
+    /** on a clean stop: this instance's report no longer stands */
+    withdrawKeyReport: () => reports.withdraw(instance),
   };
 }

@@ -3,6 +3,7 @@ import { dataKeys } from "../src/adapters/supabase/data_keys.ts";
 import { audit } from "../src/adapters/supabase/audit.ts";
 import { generateMasterKey, parseKeyring } from "../src/core/crypto/envelope.ts";
 import { operatorEnv, requireKeys, serviceClientFrom } from "./cli_env.ts";
+import { rotationRefusal } from "./key_rotation_check.ts";
 
 const HELP = `deno task keys <command>
 
@@ -13,11 +14,15 @@ Commands:
   rotate             re-wrap every client data key under the active master key
                      (MASTER_KEY_ACTIVE, or the last entry of MASTER_KEYS)
 
-Rotation without downtime:
-  1. deno task keys generate v2            → append the output to MASTER_KEYS everywhere
-  2. deploy (old and new versions both decrypt; new data keys use v2)
-  3. deno task keys rotate                 → re-wraps data keys; fields are not re-encrypted
-  4. once it reports 0 remaining, remove v1 from MASTER_KEYS
+Rotation without downtime (README.md, "Rotating the master key"):
+  1. deno task keys generate v2   → append the output to MASTER_KEYS everywhere the app runs
+                                    (local stack: "master_keys" in .dev/secrets.json)
+  2. deploy or restart: old and new versions both decrypt; new data keys use v2, and each
+     instance reports at its next sweep that it holds v2
+  3. deno task keys rotate        → re-wraps every data key under v2 (fields are not
+                                    re-encrypted); refused while a running instance lacks v2
+  4. once it reports nothing left on v1 and the webhook inbox holds no payload from before step 2
+     (a delivery set aside after failing keeps its payload 30 days), remove v1 from MASTER_KEYS
 
 Options:
   --dir PATH   rotate on the local stack running from PATH (default: .dev, when SUPABASE_URL
@@ -49,6 +54,11 @@ if (command === "generate") {
   requireKeys(env, ["SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "MASTER_KEYS"]);
   const keyring = await parseKeyring(env.MASTER_KEYS, env.MASTER_KEY_ACTIVE || undefined);
   const service = serviceClientFrom(env);
+  const refusal = await rotationRefusal(keyring, service);
+  if (refusal) {
+    console.error(`keys: not rotating: ${refusal}`);
+    Deno.exit(1);
+  }
   const result = await dataKeys({ keyring, service }).rewrapAll();
   await audit(service, {
     clientId: null,

@@ -25,7 +25,7 @@ if (import.meta.main) {
   }
   const jobLogger = jsonLogger({ level: env.LOG_LEVEL, base: { service: "glooft-edge" } });
   let bell: ReturnType<typeof localDoorbell> | undefined;
-  const { app, deps, sweep } = await composeApp(env, {
+  const { app, deps, sweep, withdrawKeyReport } = await composeApp(env, {
     // few, large batches: a batch's calls cost about the same for 5 items as for 50, so on a
     // small host more concurrent batches only shrink each one and contend in the database. Two of
     // 100 cost less CPU per webhook than four of 25, and than two of 200 once a client endpoint
@@ -68,6 +68,9 @@ if (import.meta.main) {
     // the last request log rows are best effort: the database may be the thing going away
     await deps.requestLog.flush().catch((e) =>
       deps.logger.warn("request_log_lost", { message: (e as Error).message })
+    );
+    await withdrawKeyReport().catch((e) =>
+      deps.logger.warn("master_key_report_not_withdrawn", { message: (e as Error).message })
     );
     Deno.exit(0);
   };

@@ -30,6 +30,8 @@ function boot(bindings: Record<string, unknown>): Promise<Composed> {
       shareWrites: false,
       // Cloudflare's edge sets CF-Connecting-IP on every request, overwriting a client's own
       clientAddress: cloudflareClientAddress,
+      // the Cron Trigger in wrangler.toml: every minute
+      sweepIntervalSeconds: 60,
     });
   })();
   composed.catch(() => (composed = undefined));

@@ -64,6 +64,28 @@ export async function parseKeyring(spec: string, active?: string): Promise<Keyri
   return { active: chosen, versions, derivation };
 }
 
+/**
+ * Each master key as `version:<fingerprint>`, the fingerprint 16 bytes derived with HKDF under a
+ * label no encryption key uses: it tells two keys apart (a `v2` generated twice gives two) and says
+ * nothing about either. Running apps report theirs so that a rotation can check that every one of
+ * them holds the key it is about to wrap every data key under (tools/key_rotation_check.ts).
+ */
+export async function masterKeyFingerprints(keyring: Keyring): Promise<string[]> {
+  return await Promise.all([...keyring.derivation].map(async ([version, base]) => {
+    const bits = await crypto.subtle.deriveBits(
+      {
+        name: "HKDF",
+        hash: "SHA-256",
+        salt: new Uint8Array(32),
+        info: encoder.encode("master-key-fingerprint"),
+      },
+      base,
+      128,
+    );
+    return `${version}:${b64u(new Uint8Array(bits))}`;
+  }));
+}
+
 /** A new random master key in the configuration format, for set-up scripts and rotation. */
 export function generateMasterKey(version: string): string {
   return `${version}:${crypto.getRandomValues(new Uint8Array(KEY_BYTES)).toBase64()}`;

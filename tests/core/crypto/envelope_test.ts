@@ -8,6 +8,7 @@ import {
   encryptField,
   encryptSystem,
   generateMasterKey,
+  masterKeyFingerprints,
   parseKeyring,
   rewrapDataKey,
   unwrapDataKey,
@@ -76,4 +77,15 @@ Deno.test("encryptSystem() round-trips with a per-day key and fails under anothe
   assert.equal(await decryptSystem(ring, ct), '{"hello":"world"}');
   const other = await parseKeyring(generateMasterKey("v1"));
   await assert.rejects(decryptSystem(other, ct), DecryptionError);
+});
+
+Deno.test("masterKeyFingerprints() tells two keys of one name apart and is the same for the same key", async () => {
+  const [a, b] = [generateMasterKey("v2"), generateMasterKey("v2")];
+  const [fa] = await masterKeyFingerprints(await parseKeyring(a));
+  const [fb] = await masterKeyFingerprints(await parseKeyring(b));
+  assert.match(fa, /^v2:[A-Za-z0-9_-]{22}$/);
+  assert.notEqual(fa, fb);
+  const both = await masterKeyFingerprints(await parseKeyring(`${generateMasterKey("v1")},${a}`));
+  assert.equal(both[1], fa, "the fingerprint depends on the key, not on the keyring around it");
+  assert.ok(!fa.includes(a.split(":")[1].slice(0, 12)), "nothing of the key shows");
 });
