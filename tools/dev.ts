@@ -1,9 +1,10 @@
 import { parseArgs } from "node:util";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import process from "node:process";
 import { startGraphEmulator } from "./emulators/graph_api.ts";
 import { DEMO, ensureDemoCredentials } from "./stack/demo.ts";
 import { acquireLock } from "./stack/lock.ts";
+import { watchLaunchers } from "./stack/launchers.ts";
 import { type AppProcess, startAppProcess } from "./stack/app_process.ts";
 import { DEV_PORTS, freePort, freePorts, ROOT, type StackPorts, startStack } from "./stack/mod.ts";
 
@@ -11,16 +12,19 @@ const HELP = `deno task dev [options]
 
 Starts the whole local stack on this machine: embedded PostgreSQL (data kept in .dev/),
 migrations and seed, PostgREST behind a Supabase-style /rest/v1 gateway, the Graph API emulator
-and the app. Writes .dev/stack.json with everything a script needs. Ctrl-C stops it all.
+and the app. Writes .dev/stack.json with everything a script needs. Ctrl-C, a SIGTERM to it or
+to the command that started it (npx, deno task), or that command's end stops it all.
 
 Options:
   --workers          run the app in workerd (wrangler dev) instead of Deno
-  --port N           app port (default: $PORT or 8787)
-  --emulator-port N  Graph API emulator port (default 8790)
-  --ports MODE       "fixed" (default): the ports below; "auto": free ports for everything not
-                     set with --port / --emulator-port, to run beside another stack (the URLs
-                     are printed and written to stack.json)
-  --dir PATH         where data and secrets live (default .dev)
+  --port N           app port (default: $PORT, else 8787 with fixed ports)
+  --emulator-port N  Graph API emulator port (default 8790 with fixed ports)
+  --ports MODE       "fixed": the ports below (the default in .dev); "auto": free ports for
+                     everything not set with --port / --emulator-port, to run beside another
+                     stack (the default with --dir; the URLs are printed and written to
+                     stack.json)
+  --dir PATH         where data and secrets live (default .dev): another directory is another
+                     stack, on free ports unless --ports fixed
   -h, --help         show this help
 
 Fixed ports: app 8787, Supabase API 54321, PostgreSQL 54322, PostgREST 54330/54331, emulator 8790.
@@ -39,8 +43,8 @@ function parse() {
         workers: { type: "boolean", default: false },
         port: { type: "string" },
         "emulator-port": { type: "string" },
-        ports: { type: "string", default: "fixed" },
-        dir: { type: "string", default: join(ROOT, ".dev") },
+        ports: { type: "string" },
+        dir: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     }).values;
@@ -54,23 +58,27 @@ if (args.help) {
   Deno.exit(0);
 }
 
-if (args.ports !== "fixed" && args.ports !== "auto") {
-  fail(`--ports must be "fixed" or "auto", not "${args.ports}"`);
+const defaultDir = join(ROOT, ".dev");
+const dir = args.dir ?? defaultDir;
+// the default stack keeps the documented ports; another directory is a second stack beside it
+const ports = args.ports ?? (resolve(dir) === defaultDir ? "fixed" : "auto");
+if (ports !== "fixed" && ports !== "auto") {
+  fail(`--ports must be "fixed" or "auto", not "${ports}"`);
 }
-const auto = args.ports === "auto";
+const auto = ports === "auto";
 const appPort = Number(args.port ?? Deno.env.get("PORT") ?? (auto ? await freePort() : 8787));
 // the emulator takes port 0 as "any free port"
 const emulatorPort = Number(args["emulator-port"] ?? (auto ? 0 : 8790));
 if (!Number.isInteger(appPort) || !Number.isInteger(emulatorPort)) fail("ports must be integers");
 const stackPorts: StackPorts = auto ? await freePorts() : DEV_PORTS;
-const dir = args.dir;
 await Deno.mkdir(dir, { recursive: true });
 
 const acquired = acquireLock(join(dir, "stack.lock"));
 if ("heldBy" in acquired) {
   fail(
     `a stack is already running from ${dir} (pid ${acquired.heldBy}). ` +
-      `Stop it with Ctrl-C in its terminal or \`kill ${acquired.heldBy}\`, or use --dir for a second one.`,
+      `Stop it with Ctrl-C in its terminal or \`kill ${acquired.heldBy}\`, or start a second ` +
+      "one beside it in another directory, on free ports: `deno task dev --dir .dev/second`",
   );
 }
 const lock = acquired;
@@ -87,8 +95,9 @@ const busy = [appPort, emulatorPort, ...Object.values(stackPorts)].filter((p) =>
 if (busy.length) {
   lock.release();
   fail(
-    `port(s) ${busy.join(", ")} already in use. Free them, pass --port / --emulator-port, ` +
-      "or --ports auto.",
+    `port(s) ${busy.join(", ")} already in use (another stack or another program). Free ` +
+      "them, start on free ports with `deno task dev --ports auto`, or pass --port / " +
+      "--emulator-port.",
   );
 }
 
@@ -121,6 +130,10 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.removeAll
 Deno.addSignalListener("SIGINT", () => shutdown(0));
 Deno.addSignalListener("SIGTERM", () => shutdown(0));
 Deno.addSignalListener("SIGHUP", () => shutdown(0));
+watchLaunchers(() => {
+  log("the command that started this stack is gone");
+  shutdown(0);
+});
 
 async function start() {
   const stack = await startStack({ dir, ports: stackPorts, seed: true, log });

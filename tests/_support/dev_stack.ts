@@ -27,12 +27,22 @@ export interface Launcher {
   status: Promise<Deno.CommandStatus>;
 }
 
-export function launch(dir: string, options: { workers?: boolean } = {}): Launcher {
+/**
+ * Starts a stack in `dir`, as `deno run tools/dev.ts --dir DIR --ports auto` or, with `npx`, as
+ * README.md's `npx --yes deno@<version> task dev --dir DIR`. `ports: "default"` leaves --ports out.
+ */
+export function launch(
+  dir: string,
+  options: { workers?: boolean; npx?: boolean; ports?: "auto" | "default" } = {},
+): Launcher {
   const env = Deno.env.toObject();
   delete env.PORT;
-  const args = ["run", "-A", join(ROOT, "tools/dev.ts"), "--dir", dir, "--ports", "auto"];
-  if (options.workers) args.push("--workers");
-  const child = new Deno.Command(Deno.execPath(), {
+  const stackArgs = ["--dir", dir, ...(options.ports === "default" ? [] : ["--ports", "auto"])];
+  if (options.workers) stackArgs.push("--workers");
+  const [command, args] = options.npx
+    ? ["npx", ["--yes", `deno@${Deno.version.deno}`, "task", "dev", ...stackArgs]]
+    : [Deno.execPath(), ["run", "-A", join(ROOT, "tools/dev.ts"), ...stackArgs]];
+  const child = new Deno.Command(command, {
     args,
     cwd: ROOT,
     env,

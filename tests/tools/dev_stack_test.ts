@@ -141,3 +141,39 @@ Deno.test("`deno task dev` starts the stack, serves the operator CLI through its
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("a SIGTERM to the outermost process of `npx deno task dev` stops the whole stack, and `--dir` alone runs it on free ports", async () => {
+  const dir = await stackDir("npx-stack-test-");
+  const launcher = launch(dir, { npx: true, ports: "default" });
+  let tree: Array<{ pid: number; comm: string }> = [];
+  try {
+    const info = await ready(launcher, dir);
+    assert.notEqual(
+      new URL(info.app_url).port,
+      "8787",
+      "--dir alone: not the default stack's port",
+    );
+    assert.notEqual(new URL(info.supabase_url).port, "54321");
+    assert.equal((await api(info, "/v1/me")).status, 200);
+    // npx → sh → deno task → deno run tools/dev.ts → PostgreSQL, PostgREST, the app, …
+    tree = processTree(launcher.pid);
+    const names = tree.map((p) => p.comm);
+    for (const name of ["postgres", "postgrest", "deno"]) {
+      assert.ok(names.includes(name), `${name} runs below npx: ${names.join(", ")}`);
+    }
+
+    Deno.kill(launcher.pid, "SIGTERM");
+    const deadline = Date.now() + 30_000;
+    while (tree.some((p) => isRunning(p.pid)) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const left = tree.filter((p) => isRunning(p.pid)).map((p) => `${p.comm} (${p.pid})`);
+    assert.deepEqual(left, [], `nothing is left 30 s after SIGTERM to npx:\n${launcher.output()}`);
+    await within(launcher.status, 10_000, "the launcher's output closing");
+    await assert.rejects(Deno.stat(join(dir, "stack.lock")), Deno.errors.NotFound);
+    await assert.rejects(Deno.stat(join(dir, "stack.json")), Deno.errors.NotFound);
+  } finally {
+    for (const p of tree.filter((p) => isRunning(p.pid))) Deno.kill(p.pid, "SIGKILL");
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
