@@ -281,6 +281,36 @@ Deno.test("media of an inbound message streams through /v1/media/{id}; another c
   }
 });
 
+Deno.test("inbound media simulated as the emulator's --help says (upload, then an inbound message naming it) reaches the client through /v1/media/{id}", async () => {
+  const { ch, emulator } = await emulatedChannel();
+  try {
+    const bytes = crypto.getRandomValues(new Uint8Array(2048));
+    const { id } = await (await fetch(`${emulator.url}/__emulator/media`, {
+      method: "POST",
+      headers: { "content-type": "application/pdf" },
+      body: bytes,
+    })).json();
+    const sent = await fetch(`${emulator.url}/__emulator/inbound`, {
+      method: "POST",
+      body: JSON.stringify({
+        phone_number_id: ch.phoneNumberId,
+        from: "447700900902",
+        message: { type: "document", document: { id, mime_type: "application/pdf" } },
+      }),
+    });
+    assert.equal((await sent.json()).status, 200, "the app took the signed webhook");
+    await ch.idle();
+    const res = await fetch(`${ch.appUrl}/v1/media/${id}`, {
+      headers: { authorization: `Bearer ${ch.key}` },
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "application/pdf");
+    assert.deepEqual(new Uint8Array(await res.arrayBuffer()), bytes);
+  } finally {
+    await ch.close();
+  }
+});
+
 Deno.test("marking an inbound message as read calls the Graph API with the documented body", async () => {
   const { ch } = await emulatedChannel();
   try {

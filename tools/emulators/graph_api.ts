@@ -531,8 +531,21 @@ Options:
   --fault-rate R      share of send calls that fail (0..1) with a random injected fault
   -h, --help          show this help
 
-Inspect: GET /__emulator/messages · simulate a user: POST /__emulator/inbound
-{"phone_number_id", "from", "text"} · faults: POST /__emulator/faults {"rate", "kinds"}`;
+Inspect: GET /__emulator/messages (what the app sent; DELETE clears it), GET /__emulator/webhooks
+(what was posted to the app).
+
+Simulate a user writing in (the webhook is signed with --app-secret and posted to --webhook-url):
+  POST /__emulator/inbound {"phone_number_id", "from", "text"}
+  any message type: {"phone_number_id", "from", "message": {"type": "location", "location": {…}}}
+
+Simulate inbound media: upload the file, then send a message that names it:
+  POST /__emulator/media   with the file as the body and its Content-Type  → {"id"}
+  POST /__emulator/inbound {"phone_number_id", "from",
+       "message": {"type": "image", "image": {"id": "<id>", "mime_type": "image/jpeg"}}}
+  (also "video", "audio", "document", "sticker"); the app then serves the file to its client at
+  GET /v1/media/<id>, fetched from here as from the Graph API.
+
+Faults: POST /__emulator/faults {"rate", "kinds"}.`;
   let args;
   try {
     args = parseArgs({
