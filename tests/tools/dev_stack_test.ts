@@ -116,6 +116,8 @@ Deno.test("`deno task dev` starts the stack, serves the operator CLI through its
     assert.equal(restarted.runtime, "workerd");
     const pidsAgain = await assertRunning(restarted, again);
     pidsAgain.forEach((pid) => seen.add(pid));
+    // wrangler dev offline: no attempt to fetch Cloudflare's sample request.cf (a DNS stack trace)
+    assert.doesNotMatch(again.output(), /Request\.cf|ENOTFOUND/, again.output());
     const binaries = processTree(again.pid).map((p) => p.comm);
     assert.ok(binaries.includes("workerd"), `the app runs in workerd: ${binaries.join(", ")}`);
     assert.equal(restarted.api_key, info.api_key, "the demo key is kept");

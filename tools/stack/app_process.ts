@@ -73,7 +73,14 @@ export async function startAppProcess(options: {
       "--persist-to",
       join(dir, "wrangler"),
     ], {
-      env: { ...inherited, WRANGLER_SEND_METRICS: "false", CI: "1" },
+      env: {
+        ...inherited,
+        WRANGLER_SEND_METRICS: "false",
+        CI: "1",
+        // miniflare fetches a sample `request.cf` from workers.cloudflare.com at each start and,
+        // offline, printed a DNS stack trace twice; its placeholder serves local requests as well
+        CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      },
       cwd: ROOT,
       log,
     });
