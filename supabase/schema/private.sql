@@ -35,6 +35,22 @@ create type private.outbound_request as (
   window_hours integer
 );
 
+-- table private.master_key_reports ----------------------------------------------------------------
+
+create table private.master_key_reports (
+  instance uuid not null,
+  keys text[] not null,
+  active text not null,
+  reported_at timestamp with time zone default now() not null,
+  expires_at timestamp with time zone not null,
+  constraint master_key_reports_pkey PRIMARY KEY (instance),
+  constraint master_key_reports_active_check CHECK (length(active) >= 1 AND length(active) <= 64),
+  constraint master_key_reports_keys_check CHECK (cardinality(keys) >= 1 AND cardinality(keys) <= 64)
+);
+alter table private.master_key_reports enable row level security;
+
+grant delete, insert, select, update on table private.master_key_reports to service_role;
+
 -- function private.check_retry_of() ---------------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION private.check_retry_of()
@@ -136,7 +152,9 @@ declare
   phone_of jsonb; -- Meta's phone number id → our id (null: not this client's)
   phone_count integer := 0;
   only_phone uuid;
-  contact_of jsonb := '{}'::jsonb;
+  contact_of jsonb; -- identity "wa_id|user_id" → its contact's id
+  people jsonb; -- the identities whose contact may be created or taught
+  created_of jsonb; -- of those: identity → contact id
   answers jsonb;
 begin
   select array_agg(jsonb_populate_record(null::private.outbound_request,
@@ -166,18 +184,30 @@ begin
     select count(*), min(ph.id::text)::uuid into phone_count, only_phone
       from public.phone_numbers ph where ph.client_id = cid;
   end if;
-  -- contacts only for the requests that got this far
-  contact_of := private.contacts_of(cid, coalesce((
-    select jsonb_agg(jsonb_build_object('wa_id', r.wa_id, 'user_id', r.user_id))
-      from unnest(reqs) r
-     where not (r.idempotency_key is not null and existing ? r.idempotency_key)
-       and case when r.phone_number_id is not null then phone_of ->> r.phone_number_id is not null
-           else phone_count = 1 end), '[]'::jsonb));
+  -- the contacts that exist already (by private.find_contact's rule: the number first, then the
+  -- business-scoped id), and the requests that get this far and that the rules do not refuse on
+  -- them: only those may create a contact or teach one an identifier
+  select jsonb_object_agg(p.k, (p.c).id) filter (where (p.c).id is not null),
+      jsonb_agg(jsonb_build_object('wa_id', p.wa_id, 'user_id', p.user_id)) filter (where
+        not (p.idempotency_key is not null and existing ? p.idempotency_key)
+        and case when p.phone_number_id is not null then phone_of ->> p.phone_number_id is not null
+            else phone_count = 1 end
+        and private.send_refusal(p.c, p.free_form, p.window_hours) is null)
+    into contact_of, people
+    from (select r.*, coalesce(r.wa_id, '') || '|' || coalesce(r.user_id, '') as k,
+            coalesce(
+              (select c from public.contacts c where c.client_id = cid and c.wa_id = r.wa_id),
+              (select c from public.contacts c where c.client_id = cid and c.user_id = r.user_id))
+              as c
+            from unnest(reqs) r
+          offset 0) p;
+  created_of := private.contacts_of(cid, coalesce(people, '[]'::jsonb));
+  contact_of := coalesce(contact_of, '{}'::jsonb) || created_of;
   if lease is not null and gap > interval '0' then
     -- the contact row locks serialise sends to one recipient (as in claim_outbound_message);
     -- taken in id order, so concurrent calls sharing recipients cannot deadlock
     perform 1 from public.contacts c
-      where c.id = any(array(select (v)::uuid from jsonb_each_text(contact_of) as e(k, v)))
+      where c.id = any(array(select (v)::uuid from jsonb_each_text(created_of) as e(k, v)))
       order by c.id for update;
   end if;
 
@@ -205,10 +235,8 @@ begin
         when r.phone_number_id is not null and r.phone_id is null then 'unknown_phone_number'
         when r.phone_number_id is null and phone_count = 0 then 'unknown_phone_number'
         when r.phone_number_id is null and phone_count > 1 then 'ambiguous_phone_number'
-        when (r.c).consent_status = 'opted_out' then 'opted_out'
-        when r.free_form and ((r.c).last_inbound_at is null or (r.c).last_inbound_at
-          < now() - make_interval(hours => coalesce(r.window_hours, 24))) then 'outside_window'
-        else 'create' end as outcome
+        else coalesce(private.send_refusal(r.c, r.free_form, r.window_hours), 'create')
+        end as outcome
       from r
   ),
   -- with a claim, the first new message to a recipient is sent now unless the recipient got one
@@ -364,6 +392,23 @@ begin
 end
 $function$;
 grant execute on function private.resolve_contact(cid uuid, wa text, uid text) to authenticated, service_role;
+
+-- function private.send_refusal(c public.contacts, free_form boolean, window_hours integer) -------
+
+CREATE OR REPLACE FUNCTION private.send_refusal(c public.contacts, free_form boolean, window_hours integer)
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select case
+    when c.consent_status = 'opted_out' then 'opted_out'
+    when free_form and (c.last_inbound_at is null
+      or c.last_inbound_at < now() - make_interval(hours => coalesce(window_hours, 24)))
+      then 'outside_window'
+  end
+$function$;
+grant execute on function private.send_refusal(c public.contacts, free_form boolean, window_hours integer) to authenticated, service_role;
 
 -- function private.status_rank(status text) -------------------------------------------------------
 

@@ -1346,3 +1346,55 @@ AS $function$
   select coalesce(jsonb_agg(again.id order by again.created_at, again.id), '[]'::jsonb) from again
 $function$;
 grant execute on function public.recover_webhook_deliveries(endpoint uuid, since timestamp with time zone, max_rows integer) to authenticated;
+
+-- function public.report_master_keys(instance uuid, keys text[], active text, ttl_seconds integer) ---
+
+CREATE OR REPLACE FUNCTION public.report_master_keys(instance uuid, keys text[], active text, ttl_seconds integer)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  if ttl_seconds is null or ttl_seconds not between 10 and 86400 then
+    raise exception 'ttl_seconds must be between 10 and 86400' using errcode = '22023';
+  end if;
+  if exists (select 1 from unnest(keys) k where length(k) > 100) then
+    raise exception 'a key fingerprint is longer than 100 characters' using errcode = '22023';
+  end if;
+  delete from private.master_key_reports r where r.expires_at < now();
+  insert into private.master_key_reports as r (instance, keys, active, reported_at, expires_at)
+  values (report_master_keys.instance, report_master_keys.keys, report_master_keys.active, now(),
+    now() + make_interval(secs => ttl_seconds))
+  on conflict on constraint master_key_reports_pkey do update
+    set keys = excluded.keys, active = excluded.active, reported_at = excluded.reported_at,
+      expires_at = excluded.expires_at;
+end
+$function$;
+grant execute on function public.report_master_keys(instance uuid, keys text[], active text, ttl_seconds integer) to service_role;
+
+-- function public.standing_master_key_reports() ---------------------------------------------------
+
+CREATE OR REPLACE FUNCTION public.standing_master_key_reports()
+ RETURNS TABLE(instance uuid, keys text[], active text, reported_at timestamp with time zone, expires_at timestamp with time zone)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select r.instance, r.keys, r.active, r.reported_at, r.expires_at
+    from private.master_key_reports r
+   where r.expires_at > now()
+   order by r.reported_at desc
+   limit 1000;
+$function$;
+grant execute on function public.standing_master_key_reports() to service_role;
+
+-- function public.withdraw_master_key_report(instance uuid) ---------------------------------------
+
+CREATE OR REPLACE FUNCTION public.withdraw_master_key_report(instance uuid)
+ RETURNS void
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  delete from private.master_key_reports r where r.instance = withdraw_master_key_report.instance;
+$function$;
+grant execute on function public.withdraw_master_key_report(instance uuid) to service_role;
