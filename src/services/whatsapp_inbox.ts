@@ -13,6 +13,7 @@ import type { InboxWriter } from "../adapters/supabase/inbox_writer.ts";
 import { refusedForContent } from "../adapters/supabase/refused.ts";
 import { MAX_KEY_LENGTH, shallowJson, storableTimestamp } from "../adapters/supabase/storable.ts";
 import type { ClaimedInboxItem, Job } from "../ports/jobs.ts";
+import type { ClientEventData } from "../core/webhooks/client_events.ts";
 import type { ServiceDeps } from "./deps.ts";
 import type { WebhookRouter } from "./routing.ts";
 
@@ -461,8 +462,6 @@ async function storeClientBatch(
       throw storeError(`Could not store events for a client: ${error.message}`, error, status);
     }
     const result = data as { inserted: string[]; statuses: Array<Record<string, unknown>> };
-    // the client hears of each new message and status, all recorded with one write, as soon as
-    // they are stored: a retry would find them stored and tell nobody
     // the client hears of each new message and of the new statuses statusNotices() keeps, all
     // recorded with one write, as soon as they are stored: a retry would find them stored and
     // tell nobody
@@ -484,10 +483,15 @@ async function storeClientBatch(
             content: e.content,
             context_wamid: e.contextWamid,
             timestamp: e.timestamp,
-          },
+          } satisfies ClientEventData<"message.received">,
         };
       }),
-      ...statusNotices(result.statuses).map((s) => ({ clientId, type: "message.status", data: s })),
+      // apply_status_events returns each new event in this shape (tests check it against the schema)
+      ...statusNotices(result.statuses).map((s) => ({
+        clientId,
+        type: "message.status",
+        data: s as ClientEventData<"message.status">,
+      })),
     ]);
     for (const job of published) jobs.push(job);
   }, failures);

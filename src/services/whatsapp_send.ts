@@ -12,6 +12,7 @@ import {
 import type { ClaimAnswer } from "../adapters/supabase/send_calls.ts";
 import { linkRedrive, readDeadLetter } from "../adapters/supabase/redrive_store.ts";
 import type { ClaimedSend, Job, SendingPhone } from "../ports/jobs.ts";
+import type { ClientEventData } from "../core/webhooks/client_events.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { phonePacer } from "./pacing.ts";
 
@@ -258,7 +259,13 @@ export async function sendQueuedMessage(
     const jobs = await deps.events.publish([{
       clientId: job.clientId,
       type: "message.status",
-      data: { message_id: message.id, wamid: message.wamid, status: "failed", errors: [error] },
+      data: {
+        message_id: message.id,
+        wamid: message.wamid,
+        status: "failed",
+        occurred_at: new Date(deps.now()).toISOString(),
+        errors: [error],
+      } satisfies ClientEventData<"message.status">,
     }]);
     if (jobs.length) await deps.doorbell.ring(jobs);
     return { outcome: deadLetter ? "dead_lettered" as const : "failed" as const };
@@ -310,7 +317,7 @@ export async function sendQueuedMessage(
         code: error.code,
         title: error.title,
         phone_number_id: phone.phone_number_id,
-      },
+      } satisfies ClientEventData<"account.alert">,
     }]);
     if (jobs.length) await deps.doorbell.ring(jobs);
     deps.logger.error("access_token_invalid", { client_id: job.clientId, code: error.code });

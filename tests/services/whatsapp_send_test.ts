@@ -1,39 +1,9 @@
 import assert from "node:assert/strict";
-import { startGraphEmulator } from "../../tools/emulators/graph_api.ts";
 import type { Job } from "../../src/ports/jobs.ts";
-import { startChannel } from "../_support/channel.ts";
 import { eventually } from "../_support/channel.ts";
+import { emulatedChannel } from "../_support/emulated_channel.ts";
 import { envelope, inbound } from "../_support/meta_fixtures.ts";
-import { sql, testStack } from "../_support/stack.ts";
-
-type Emulator = Awaited<ReturnType<typeof startGraphEmulator>>;
-
-/** A channel whose Graph API is the emulator, which posts signed status webhooks back to the app. */
-async function emulatedChannel(
-  env: Record<string, string> = {},
-  emulatorOptions: Partial<Parameters<typeof startGraphEmulator>[0]> = {},
-  channel: Pick<Parameters<typeof startChannel>[0] & object, "doorbell"> = {},
-) {
-  let emulator: Emulator | undefined;
-  const ch = await startChannel({
-    ...channel,
-    env,
-    graph: async ({ appWebhookUrl, phoneNumberId, accessToken, wabaId }) => {
-      emulator = await startGraphEmulator({
-        port: 0,
-        appSecret: testStack().secrets.meta_app_secret,
-        webhookUrl: appWebhookUrl,
-        tokens: { [phoneNumberId]: accessToken },
-        wabaIdFor: () => wabaId,
-        statusDelaysMs: { sent: 20, delivered: 40, read: null },
-        quiet: true,
-        ...emulatorOptions,
-      });
-      return emulator;
-    },
-  });
-  return { ch, emulator: emulator! };
-}
+import { sql } from "../_support/stack.ts";
 
 const template = (to: string) => ({
   to,

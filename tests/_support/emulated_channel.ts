@@ -1,0 +1,32 @@
+import { startGraphEmulator } from "../../tools/emulators/graph_api.ts";
+import { startChannel } from "./channel.ts";
+import { testStack } from "./stack.ts";
+
+export type Emulator = Awaited<ReturnType<typeof startGraphEmulator>>;
+
+/** A channel whose Graph API is the emulator, which posts signed status webhooks back to the app. */
+export async function emulatedChannel(
+  env: Record<string, string> = {},
+  emulatorOptions: Partial<Parameters<typeof startGraphEmulator>[0]> = {},
+  channel: Pick<Parameters<typeof startChannel>[0] & object, "doorbell"> = {},
+) {
+  let emulator: Emulator | undefined;
+  const ch = await startChannel({
+    ...channel,
+    env,
+    graph: async ({ appWebhookUrl, phoneNumberId, accessToken, wabaId }) => {
+      emulator = await startGraphEmulator({
+        port: 0,
+        appSecret: testStack().secrets.meta_app_secret,
+        webhookUrl: appWebhookUrl,
+        tokens: { [phoneNumberId]: accessToken },
+        wabaIdFor: () => wabaId,
+        statusDelaysMs: { sent: 20, delivered: 40, read: null },
+        quiet: true,
+        ...emulatorOptions,
+      });
+      return emulator;
+    },
+  });
+  return { ch, emulator: emulator! };
+}
