@@ -13,6 +13,7 @@ import { createAuthenticator } from "./http/middleware/auth.ts";
 import { limitBody } from "./http/middleware/limit_body.ts";
 import { requestContext } from "./http/middleware/request_context.ts";
 import { docsRoutes } from "./http/routes/docs.ts";
+import { documentApi } from "./http/openapi.ts";
 import { healthRoutes } from "./http/routes/health.ts";
 import { apiKeyRoutes } from "./http/routes/v1/api_keys.ts";
 import { meRoutes } from "./http/routes/v1/me.ts";
@@ -26,7 +27,6 @@ import { webhookEndpointRoutes } from "./http/routes/v1/webhook_endpoints.ts";
 import { accountEventRoutes } from "./http/routes/v1/account_events.ts";
 import type { AppEnv } from "./http/types.ts";
 import type { ClientAddress } from "./http/client_address.ts";
-import { errorCodeTable } from "./http/schemas.ts";
 
 export interface AppDeps {
   env: Env;
@@ -43,8 +43,6 @@ export interface AppDeps {
   /** seconds a verified API key stays cached per isolate (0 in tests that revoke and retry) */
   authCacheSeconds?: number;
 }
-
-export const API_VERSION = "1.0.0";
 
 type Issue = { path: PropertyKey[]; message: string; code?: string; errors?: Issue[][] };
 
@@ -133,23 +131,7 @@ export function createApp(deps: AppDeps) {
   app.route("/v1", webhookEndpointRoutes(deps.services, deps.webhooks));
   app.route("/v1", accountEventRoutes(deps.services));
 
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
-    type: "http",
-    scheme: "bearer",
-    description: "An API key (glf_live_… / glf_test_…) or a Supabase Auth access token",
-  });
-  app.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: {
-      title: "glooft-edge API",
-      version: API_VERSION,
-      description:
-        "WhatsApp Business messaging for client businesses.\n\n## Errors\n\nEvery error has " +
-        'one shape, `{"error": {"code", "message", "request_id"}}`, with a stable `code` to ' +
-        "branch on (schema `ErrorCode`); each operation lists the codes it can answer with. " +
-        `Every code:\n\n${errorCodeTable()}`,
-    },
-  });
+  documentApi(app, { publicBaseUrl: deps.env.PUBLIC_BASE_URL });
   app.route("/", docsRoutes("glooft-edge API reference"));
   return app;
 }

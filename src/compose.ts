@@ -14,6 +14,7 @@ import { parseCidrList } from "./core/net/ip.ts";
 import { type ClientAddress, trustedProxyClientAddress } from "./http/client_address.ts";
 import type { Doorbell, Job } from "./ports/jobs.ts";
 import type { WebhookEgress } from "./ports/webhook_egress.ts";
+import type { RequestLogSink } from "./ports/request_log.ts";
 import { clientWebhooks } from "./services/client_webhooks.ts";
 import { jobConsumer } from "./services/consumer.ts";
 import type { ServiceDeps } from "./services/deps.ts";
@@ -47,6 +48,9 @@ export interface ComposeOptions {
   now?: () => number;
   /** how often the runtime calls sweep() (default SWEEP_INTERVAL_SECONDS; Workers: the Cron) */
   sweepIntervalSeconds?: number;
+  /** where the API request log goes (default: the database); a tool that only reads the app's
+   * OpenAPI document passes one that drops rows */
+  requestLog?: RequestLogSink & { flush(): Promise<void> };
 }
 
 /** Everything both composition roots share: from parsed configuration to a ready app and jobs. */
@@ -115,7 +119,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
   const router = webhookRouter(db.service);
   handle = jobConsumer({ ...services, router }, { webhookDelivery: webhooks.deliver });
 
-  const requestLog = supabaseRequestLogSink(
+  const requestLog = options.requestLog ?? supabaseRequestLogSink(
     db.service,
     options.shareWrites === false ? { maxBatch: 1 } : {},
   );

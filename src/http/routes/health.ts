@@ -1,12 +1,15 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { SupabaseClient } from "@supabase/supabase-js";
+import { PUBLIC } from "../openapi.ts";
 import type { AppEnv } from "../types.ts";
 
 const route = createRoute({
   method: "get",
   path: "/healthz",
+  operationId: "getHealth",
   tags: ["Operations"],
   summary: "Liveness and database reachability",
+  ...PUBLIC,
   responses: {
     200: {
       content: { "application/json": { schema: z.object({ status: z.literal("ok") }) } },

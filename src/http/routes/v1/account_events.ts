@@ -1,8 +1,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { DatabaseError } from "../../../core/errors.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
-import { requireScope } from "../../middleware/auth.ts";
 import { AUTH_ERRORS, Limit } from "../../schemas.ts";
+import { access } from "../../openapi.ts";
 import type { AppEnv } from "../../types.ts";
 
 const AccountEventSchema = z.object({
@@ -17,13 +17,13 @@ const AccountEventSchema = z.object({
 const route = createRoute({
   method: "get",
   path: "/account-events",
+  operationId: "listAccountEvents",
   tags: ["Account"],
   summary: "WhatsApp account notifications: template status, account and quality updates, …",
   description:
     "Every Meta webhook field other than messages, as received, newest first. Filter with " +
     "`field` (for example `message_template_status_update`, `phone_number_quality_update`).",
-  security: [{ bearer: [] }],
-  middleware: [requireScope("messages:read")] as const,
+  ...access("messages:read"),
   request: {
     query: z.object({
       // Meta's webhook field names are snake_case words

@@ -8,8 +8,8 @@ import {
 import { audit } from "../../../adapters/supabase/audit.ts";
 import { MAX_KEY_LIFETIME_YEARS, SCOPES } from "../../../core/auth/api_keys.ts";
 import { forbidden, notFound } from "../../../core/errors.ts";
-import { requireScope } from "../../middleware/auth.ts";
 import { AUTH_ERRORS, IdParams, IsoTime, label, notFoundResponse } from "../../schemas.ts";
+import { access } from "../../openapi.ts";
 import type { AppEnv } from "../../types.ts";
 
 const ApiKeySchema = z.object({
@@ -36,15 +36,15 @@ const CreateApiKeySchema = z.object({
   }),
 }).openapi("CreateApiKey");
 
-const security = [{ bearer: [] }];
+const manage = access("api-keys:manage");
 
 const list = createRoute({
   method: "get",
   path: "/api-keys",
+  operationId: "listApiKeys",
   tags: ["API keys"],
   summary: "List this client's API keys (never the keys themselves)",
-  security,
-  middleware: [requireScope("api-keys:manage")] as const,
+  ...manage,
   responses: {
     200: {
       content: { "application/json": { schema: z.object({ data: z.array(ApiKeySchema) }) } },
@@ -57,10 +57,10 @@ const list = createRoute({
 const create = createRoute({
   method: "post",
   path: "/api-keys",
+  operationId: "createApiKey",
   tags: ["API keys"],
   summary: "Create an API key; the key is shown in this response only",
-  security,
-  middleware: [requireScope("api-keys:manage")] as const,
+  ...manage,
   request: {
     body: { content: { "application/json": { schema: CreateApiKeySchema } }, required: true },
   },
@@ -80,10 +80,10 @@ const create = createRoute({
 const revoke = createRoute({
   method: "delete",
   path: "/api-keys/{id}",
+  operationId: "revokeApiKey",
   tags: ["API keys"],
   summary: "Revoke an API key at once",
-  security,
-  middleware: [requireScope("api-keys:manage")] as const,
+  ...manage,
   request: { params: IdParams },
   responses: {
     200: {

@@ -4,8 +4,8 @@ import { decryptField } from "../../../core/crypto/envelope.ts";
 import { DatabaseError, notFound } from "../../../core/errors.ts";
 import { parseContactRef } from "../../../core/messaging/outbound.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
-import { requireScope } from "../../middleware/auth.ts";
 import { AUTH_ERRORS, errorResponse, label, Limit, notFoundResponse } from "../../schemas.ts";
+import { access } from "../../openapi.ts";
 import type { AppEnv } from "../../types.ts";
 
 const WINDOW_MS = 24 * 3600 * 1000;
@@ -45,7 +45,6 @@ type Row = {
   created_at: string;
 };
 
-const security = [{ bearer: [] }];
 const ContactParams = z.object({
   contact: z.string().max(140).refine((v) => parseContactRef(v) !== null, {
     error: "Must be a contact id, a phone number in international format or a " +
@@ -60,10 +59,10 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
 const list = createRoute({
   method: "get",
   path: "/contacts",
+  operationId: "listContacts",
   tags: ["Contacts"],
   summary: "List contacts with consent and customer-service window",
-  security,
-  middleware: [requireScope("contacts:read")] as const,
+  ...access("contacts:read"),
   request: {
     query: z.object({
       consent: z.enum(["unknown", "opted_in", "opted_out"]).optional(),
@@ -78,10 +77,10 @@ const list = createRoute({
 const get = createRoute({
   method: "get",
   path: "/contacts/{contact}",
+  operationId: "getContact",
   tags: ["Contacts"],
   summary: "One contact, by id, phone number or business-scoped user id",
-  security,
-  middleware: [requireScope("contacts:read")] as const,
+  ...access("contacts:read"),
   request: { params: ContactParams },
   responses: {
     200: json(z.object({ contact: ContactSchema }), "The contact"),
@@ -94,12 +93,12 @@ const get = createRoute({
 const consent = createRoute({
   method: "put",
   path: "/contacts/{contact}/consent",
+  operationId: "setContactConsent",
   tags: ["Contacts"],
   summary: "Record that a contact opted in or out (creates the contact if needed)",
   description:
     "Opted-out contacts are never messaged: sends to them are refused with `contact_opted_out`.",
-  security,
-  middleware: [requireScope("contacts:write")] as const,
+  ...access("contacts:write"),
   request: {
     params: ContactParams,
     body: {

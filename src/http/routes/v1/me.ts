@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { DatabaseAccess } from "../../../adapters/supabase/database.ts";
 import { DatabaseError, notFound } from "../../../core/errors.ts";
 import { AUTH_ERRORS } from "../../schemas.ts";
+import { ANY_CREDENTIAL } from "../../openapi.ts";
 import type { AppEnv } from "../../types.ts";
 
 const MeSchema = z.object({
@@ -16,9 +17,10 @@ const MeSchema = z.object({
 const route = createRoute({
   method: "get",
   path: "/me",
+  operationId: "getMe",
   tags: ["Account"],
   summary: "The client and credential behind this request",
-  security: [{ bearer: [] }],
+  ...ANY_CREDENTIAL,
   responses: {
     200: { content: { "application/json": { schema: MeSchema } }, description: "Who you are" },
     ...AUTH_ERRORS,

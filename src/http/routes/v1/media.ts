@@ -2,21 +2,21 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { AppError, DatabaseError, notFound } from "../../../core/errors.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
 import { accessTokenFor } from "../../../services/whatsapp_send.ts";
-import { requireScope } from "../../middleware/auth.ts";
 import { AUTH_ERRORS, errorResponse, notFoundResponse } from "../../schemas.ts";
+import { access } from "../../openapi.ts";
 import type { AppEnv } from "../../types.ts";
 
 const route = createRoute({
   method: "get",
   path: "/media/{id}",
+  operationId: "getMedia",
   tags: ["Messages"],
   summary: "Download the media of an inbound message",
   description:
     "Fetches a fresh URL from the Graph media API and streams the file: Meta's URLs expire " +
     "within minutes and need the business token, so clients cannot use them directly. Media ids " +
     "from webhooks expire after 7 days.",
-  security: [{ bearer: [] }],
-  middleware: [requireScope("messages:read")] as const,
+  ...access("messages:read"),
   request: { params: z.object({ id: z.string().regex(/^[0-9A-Za-z._-]{1,128}$/) }) },
   responses: {
     200: {

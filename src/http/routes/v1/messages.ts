@@ -7,7 +7,6 @@ import { isUuid } from "../../../core/ids.ts";
 import { parseContactRef } from "../../../core/messaging/outbound.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
 import { enqueueMessage, markRead, redriveMessage } from "../../../services/whatsapp_send.ts";
-import { requireScope } from "../../middleware/auth.ts";
 import {
   AUTH_ERRORS,
   errorResponse,
@@ -16,6 +15,7 @@ import {
   Limit,
   notFoundResponse,
 } from "../../schemas.ts";
+import { access } from "../../openapi.ts";
 import type { AppEnv } from "../../types.ts";
 import {
   MarkReadSchema,
@@ -27,7 +27,6 @@ import {
 
 const LIST_COLUMNS =
   "id, direction, wamid, type, status, recipient, contact_id, error, attempts, dead_lettered_at, retry_of, created_at, sent_at, delivered_at, read_at, failed_at, pricing_category";
-const security = [{ bearer: [] }];
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { "application/json": { schema } },
   description,
@@ -36,6 +35,7 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
 const send = createRoute({
   method: "post",
   path: "/messages",
+  operationId: "sendMessage",
   tags: ["Messages"],
   summary: "Send a message (or mark one as read)",
   description:
@@ -43,10 +43,15 @@ const send = createRoute({
     "durably and sent by the pipeline (paced, retried, tracked); the answer is 202 with our id. " +
     "With an `Idempotency-Key` header the same key always returns the same message and never " +
     'sends twice. A body `{"status": "read", "message_id": wamid}` marks an inbound message as read.',
-  security,
-  middleware: [requireScope("messages:send")] as const,
+  ...access("messages:send"),
   request: {
-    headers: z.object({ "idempotency-key": z.string().min(1).max(255).optional() }),
+    headers: z.object({
+      "idempotency-key": z.string().min(1).max(255).optional().openapi({
+        description: "The same key always returns the same message and never sends twice; the " +
+          "same key with another body is 409 `idempotency_key_reused`",
+        example: "order-1001-shipped",
+      }),
+    }),
     body: {
       content: { "application/json": { schema: z.union([SendMessageSchema, MarkReadSchema]) } },
       required: true,
@@ -77,10 +82,10 @@ const send = createRoute({
 const list = createRoute({
   method: "get",
   path: "/messages",
+  operationId: "listMessages",
   tags: ["Messages"],
   summary: "List messages, newest first, with cursor pagination",
-  security,
-  middleware: [requireScope("messages:read")] as const,
+  ...access("messages:read"),
   request: {
     query: z.object({
       status: MessageStatus.optional(),
@@ -115,10 +120,10 @@ const list = createRoute({
 const get = createRoute({
   method: "get",
   path: "/messages/{id}",
+  operationId: "getMessage",
   tags: ["Messages"],
   summary: "One message with its content and status timeline",
-  security,
-  middleware: [requireScope("messages:read")] as const,
+  ...access("messages:read"),
   request: { params: IdParams },
   responses: {
     200: json(
@@ -133,14 +138,14 @@ const get = createRoute({
 const retry = createRoute({
   method: "post",
   path: "/messages/{id}/retry",
+  operationId: "retryMessage",
   tags: ["Messages"],
   summary: "Re-drive a dead-lettered message (retries ran out on retryable errors)",
   description:
     "Sends the message again as a new message whose `retry_of` names the dead-lettered one, " +
     "which stays `failed` (statuses only move forward). The new message follows every rule of a " +
     "new send. Calling again returns the same new message (200) and never sends twice.",
-  security,
-  middleware: [requireScope("messages:send")] as const,
+  ...access("messages:send"),
   request: { params: IdParams },
   responses: {
     202: json(z.object({ message: MessageSchema }), "The new message, queued"),

@@ -18,17 +18,16 @@ import {
   WEBHOOK_EVENT_TYPES,
 } from "../../../services/client_webhooks.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
-import { requireScope } from "../../middleware/auth.ts";
 import {
   AUTH_ERRORS,
   errorResponse,
-  ErrorSchema,
   IdParams,
   IsoTime,
   Limit,
   notFoundResponse,
   text,
 } from "../../schemas.ts";
+import { access } from "../../openapi.ts";
 import type { AppEnv, Principal } from "../../types.ts";
 
 const EndpointSchema = z.object({
@@ -72,14 +71,14 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
 const body = <T extends z.ZodType>(schema: T) => ({
   body: { content: { "application/json": { schema } }, required: true },
 });
-const security = [{ bearer: [] }];
-const middleware = requireScope("webhooks:manage");
+const manage = access("webhooks:manage");
 const params = IdParams;
 const tags = ["Webhook endpoints"];
 
 const create = createRoute({
   method: "post",
   path: "/webhook-endpoints",
+  operationId: "createWebhookEndpoint",
   tags,
   summary: "Register an endpoint; its signing secret is shown once",
   description: "Events are POSTed as JSON `{type, timestamp, data}` signed per Standard Webhooks " +
@@ -89,8 +88,7 @@ const create = createRoute({
     "fails for 5 days, or fails 50 times in a row over at least a day. A URL refused by the " +
     `address rules answers 400 \`invalid_webhook_url\`. A client has at most ${MAX_WEBHOOK_ENDPOINTS} ` +
     "endpoints (409 `webhook_endpoint_limit`).",
-  security,
-  middleware,
+  ...manage,
   request: {
     ...body(z.object({
       url: Url,
@@ -112,10 +110,10 @@ const create = createRoute({
 const list = createRoute({
   method: "get",
   path: "/webhook-endpoints",
+  operationId: "listWebhookEndpoints",
   tags,
   summary: "List this client's endpoints (never their secrets)",
-  security,
-  middleware,
+  ...manage,
   responses: {
     200: json(z.object({ data: z.array(EndpointSchema) }), "The endpoints"),
     ...AUTH_ERRORS,
@@ -125,10 +123,10 @@ const list = createRoute({
 const get = createRoute({
   method: "get",
   path: "/webhook-endpoints/{id}",
+  operationId: "getWebhookEndpoint",
   tags,
   summary: "One endpoint",
-  security,
-  middleware,
+  ...manage,
   request: { params },
   responses: {
     200: json(z.object({ endpoint: EndpointSchema }), "The endpoint"),
@@ -140,10 +138,10 @@ const get = createRoute({
 const update = createRoute({
   method: "patch",
   path: "/webhook-endpoints/{id}",
+  operationId: "updateWebhookEndpoint",
   tags,
   summary: "Change an endpoint; re-enabling it clears its failure record",
-  security,
-  middleware,
+  ...manage,
   request: {
     params,
     ...body(z.object({
@@ -164,10 +162,10 @@ const update = createRoute({
 const remove = createRoute({
   method: "delete",
   path: "/webhook-endpoints/{id}",
+  operationId: "deleteWebhookEndpoint",
   tags,
   summary: "Delete an endpoint and its pending deliveries",
-  security,
-  middleware,
+  ...manage,
   request: { params },
   responses: {
     200: json(z.object({ deleted: z.literal(true) }), "Deleted"),
@@ -179,10 +177,10 @@ const remove = createRoute({
 const rotate = createRoute({
   method: "post",
   path: "/webhook-endpoints/{id}/rotate-secret",
+  operationId: "rotateWebhookEndpointSecret",
   tags,
   summary: "Replace the signing secret at once; the new one is shown once",
-  security,
-  middleware,
+  ...manage,
   request: { params },
   responses: {
     200: json(z.object({ secret: z.string() }), "Rotated. Store `secret` now"),
@@ -194,10 +192,10 @@ const rotate = createRoute({
 const deliveries = createRoute({
   method: "get",
   path: "/webhook-endpoints/{id}/deliveries",
+  operationId: "listWebhookDeliveries",
   tags,
   summary: "Recent deliveries to an endpoint, newest first (never their payloads)",
-  security,
-  middleware,
+  ...manage,
   request: {
     params,
     query: z.object({ limit: Limit }),
@@ -212,10 +210,10 @@ const deliveries = createRoute({
 const test = createRoute({
   method: "post",
   path: "/webhook-endpoints/{id}/test",
+  operationId: "testWebhookEndpoint",
   tags,
   summary: "Send a `webhook.test` event to this endpoint only, now",
-  security,
-  middleware,
+  ...manage,
   request: { params },
   responses: {
     202: json(z.object({ delivery_id: z.uuid() }), "Queued; see its deliveries for the outcome"),
@@ -231,6 +229,7 @@ const RECOVER_MAX = 1000;
 const recover = createRoute({
   method: "post",
   path: "/webhook-endpoints/{id}/recover",
+  operationId: "recoverWebhookDeliveries",
   tags,
   summary: "Send again the deliveries that failed or were cancelled since a time",
   description:
@@ -239,8 +238,7 @@ const recover = createRoute({
     `${RECOVER_MAX} per call (\`recovered\` says how many; call again while it is ${RECOVER_MAX}). ` +
     "Each continues its retry schedule where it stopped: one that had used every attempt gets " +
     "one more. Deliveries are kept 30 days.",
-  security,
-  middleware,
+  ...manage,
   request: {
     params,
     ...body(z.object({
