@@ -130,7 +130,8 @@ function describeScopes(doc: { paths?: Record<string, Record<string, unknown>> }
 /**
  * Serves `GET /openapi.json` (OpenAPI 3.1) for every route the app documented: the document-level
  * parts (servers, security scheme, tags, the client webhooks) live here. The server is
- * `PUBLIC_BASE_URL`, or else the origin the document was asked from (a local stack).
+ * `PUBLIC_BASE_URL`, or else `/`: relative to where the document is served, so a local stack's
+ * document does not depend on the Host header a request sent.
  */
 export function documentApi(app: OpenAPIHono<AppEnv>, options: { publicBaseUrl?: string }) {
   app.openAPIRegistry.registerComponent("securitySchemes", BEARER, {
@@ -140,12 +141,14 @@ export function documentApi(app: OpenAPIHono<AppEnv>, options: { publicBaseUrl?:
       "whose `app_metadata.client_id` names a client (a user token holds every scope)",
   });
   registerWebhooks(app);
+  const server = options.publicBaseUrl
+    ? { url: options.publicBaseUrl.replace(/\/+$/, ""), description: "This deployment" }
+    : { url: "/", description: "Where this document is served (PUBLIC_BASE_URL is not set)" };
 
-  // the routes are all registered by the time it is first asked for; one document per server
-  let cached: { server: string; body: string } | null = null;
+  // built on first request, when every route is registered; it never changes afterwards
+  let body: string | null = null;
   app.get("/openapi.json", (c) => {
-    const server = (options.publicBaseUrl ?? new URL(c.req.url).origin).replace(/\/+$/, "");
-    if (cached?.server !== server) {
+    if (body === null) {
       const doc = app.getOpenAPI31Document({
         openapi: "3.1.0",
         info: {
@@ -158,12 +161,12 @@ export function documentApi(app: OpenAPIHono<AppEnv>, options: { publicBaseUrl?:
             "Client webhooks (`webhooks`) are signed per Standard Webhooks.\n\n## Errors\n\n" +
             `Every code:\n\n${errorCodeTable()}`,
         },
-        servers: [{ url: server, description: "This deployment" }],
+        servers: [server],
         tags: TAGS,
       });
       describeScopes(doc as Parameters<typeof describeScopes>[0]);
-      cached = { server, body: JSON.stringify(doc) };
+      body = JSON.stringify(doc);
     }
-    return c.body(cached.body, 200, { "content-type": "application/json; charset=UTF-8" });
+    return c.body(body, 200, { "content-type": "application/json; charset=UTF-8" });
   });
 }
