@@ -140,7 +140,9 @@ export interface paths {
         put?: never;
         /**
          * Re-drive a dead-lettered message (retries ran out on retryable errors)
-         * @description Needs the `messages:send` scope.
+         * @description Sends the message again as a new message whose `retry_of` names the dead-lettered one, which stays `failed` (statuses only move forward). The new message follows every rule of a new send. Calling again returns the same new message (200) and never sends twice.
+         *
+         *     Needs the `messages:send` scope.
          */
         post: operations["retryMessage"];
         delete?: never;
@@ -248,7 +250,7 @@ export interface paths {
         put?: never;
         /**
          * Register an endpoint; its signing secret is shown once
-         * @description Events are POSTed as JSON `{type, timestamp, data}` signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>`). A non-2xx answer, a redirect or a timeout (10 s) is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (±20%), with the same `webhook-id`. An endpoint is disabled when it answers 410, fails for 5 days, or fails 50 times in a row over at least a day. A URL refused by the address rules answers 400 `invalid_webhook_url`.
+         * @description Events are POSTed as JSON `{type, timestamp, data}` signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>`). A non-2xx answer, a redirect or a timeout (10 s) is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (±20%), with the same `webhook-id`. An endpoint is disabled when it answers 410, fails for 5 days, or fails 50 times in a row over at least a day. A URL refused by the address rules answers 400 `invalid_webhook_url`. A client has at most 10 endpoints (409 `webhook_endpoint_limit`).
          *
          *     Needs the `webhooks:manage` scope.
          */
@@ -599,14 +601,51 @@ export interface components {
         };
         Error: {
             error: {
-                /** @example unauthorized */
-                code: string;
+                code: components["schemas"]["ErrorCode"];
                 /** @example Unknown API key */
                 message: string;
                 request_id: string | null;
                 details?: unknown;
             };
         };
+        /**
+         * @description A stable code to branch on; more may be added, so treat one you do not know by its HTTP status.
+         *
+         *     | code | status | meaning |
+         *     | --- | --- | --- |
+         *     | `invalid_request` | 400 | The request does not match the schema (`details` names each bad field) |
+         *     | `invalid_cursor` | 400 | The `cursor` is not one this API returned |
+         *     | `invalid_recipient` | 400 | `to` is not a phone number in international format or a business-scoped user id |
+         *     | `invalid_contact` | 400 | The contact is named by neither an id, a phone number nor a business-scoped user id |
+         *     | `invalid_webhook_url` | 400 | The webhook URL is not a public https target this deployment may call |
+         *     | `invalid_json` | 400 | A provider webhook's body is not JSON |
+         *     | `invalid_payload` | 400 | A provider webhook's body is not the documented shape |
+         *     | `unauthorized` | 401 | Missing, unknown, revoked or expired credential |
+         *     | `invalid_signature` | 401 | A provider webhook's signature header is missing or does not match the body |
+         *     | `forbidden` | 403 | The credential lacks the scope this route needs |
+         *     | `verification_failed` | 403 | The webhook verification handshake named the wrong verify token |
+         *     | `not_found` | 404 | No such route, or no such resource for this client |
+         *     | `method_not_allowed` | 405 | The route does not take this method |
+         *     | `idempotency_key_reused` | 409 | This Idempotency-Key was already used with a different request body |
+         *     | `not_dead_lettered` | 409 | Only a message whose retries ran out (dead-lettered) can be re-driven |
+         *     | `webhook_endpoint_disabled` | 409 | The webhook endpoint is disabled; re-enable it with PATCH {"enabled": true} first |
+         *     | `webhook_endpoint_limit` | 409 | The client already has as many webhook endpoints as it may (10) |
+         *     | `payload_too_large` | 413 | The body is larger than this route accepts |
+         *     | `unsupported_media_type` | 415 | The body's Content-Type is not accepted here |
+         *     | `contact_opted_out` | 422 | The contact opted out of messages from this business; nothing was sent |
+         *     | `outside_customer_service_window` | 422 | A free-form message outside the 24-hour customer-service window; send a template instead |
+         *     | `unknown_phone_number` | 422 | No such sending phone number for this client |
+         *     | `phone_number_required` | 422 | The client has several phone numbers: say which one sends with `phone_number_id` |
+         *     | `no_access_token` | 422 | The WhatsApp Business account has no access token configured |
+         *     | `too_many_failed_attempts` | 429 | Too many failed authentications from this address; wait `Retry-After` seconds |
+         *     | `rate_limited` | 429 | Too many requests; wait `Retry-After` seconds if given |
+         *     | `internal_error` | 500 | Something went wrong on our side; quote `request_id` when reporting it |
+         *     | `graph_error` | 502 | Meta's Graph API refused or failed the call (`details` carries Meta's code) |
+         *     | `misconfigured` | 503 | The deployment is missing or has invalid settings |
+         *     | `http_error` | any | Any other refusal of the HTTP layer, with the status it carries |
+         * @enum {string}
+         */
+        ErrorCode: "invalid_request" | "invalid_cursor" | "invalid_recipient" | "invalid_contact" | "invalid_webhook_url" | "invalid_json" | "invalid_payload" | "unauthorized" | "invalid_signature" | "forbidden" | "verification_failed" | "not_found" | "method_not_allowed" | "idempotency_key_reused" | "not_dead_lettered" | "webhook_endpoint_disabled" | "webhook_endpoint_limit" | "payload_too_large" | "unsupported_media_type" | "contact_opted_out" | "outside_customer_service_window" | "unknown_phone_number" | "phone_number_required" | "no_access_token" | "too_many_failed_attempts" | "rate_limited" | "internal_error" | "graph_error" | "misconfigured" | "http_error";
         ApiKey: {
             /** Format: uuid */
             id: string;
@@ -659,6 +698,11 @@ export interface components {
             error?: unknown;
             attempts: number;
             dead_lettered_at: string | null;
+            /**
+             * Format: uuid
+             * @description The dead-lettered message this one sends again (it stays failed)
+             */
+            retry_of: string | null;
             created_at: string;
             sent_at: string | null;
             delivered_at: string | null;
@@ -803,7 +847,7 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            /** @description The request is malformed or fails validation */
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -812,7 +856,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired credential */
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -821,7 +865,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The credential lacks the scope this route needs */
+            /** @description `forbidden`: The credential lacks the scope this route needs */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -830,7 +874,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many failed authentication attempts; see Retry-After */
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -861,7 +914,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed or fails validation */
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -870,7 +923,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired credential */
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -879,7 +932,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The credential lacks the scope this route needs */
+            /** @description `forbidden`: The credential lacks the scope this route needs */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -888,7 +941,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many failed authentication attempts; see Retry-After */
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -924,7 +986,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed or fails validation */
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -933,7 +995,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired credential */
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -942,7 +1004,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The credential lacks the scope this route needs */
+            /** @description `forbidden`: The credential lacks the scope this route needs */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -951,7 +1013,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many failed authentication attempts; see Retry-After */
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -984,7 +1055,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed or fails validation */
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -993,7 +1064,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired credential */
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1002,7 +1073,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The credential lacks the scope this route needs */
+            /** @description `forbidden`: The credential lacks the scope this route needs */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1011,7 +1082,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such resource for this client */
+            /** @description `not_found`: No such route, or no such resource for this client */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1020,7 +1091,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many failed authentication attempts; see Retry-After */
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1064,7 +1144,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed or fails validation */
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field); `invalid_cursor`: The `cursor` is not one this API returned */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1073,7 +1153,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired credential */
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1082,7 +1162,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The credential lacks the scope this route needs */
+            /** @description `forbidden`: The credential lacks the scope this route needs */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1091,7 +1171,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many failed authentication attempts; see Retry-After */
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1472,7 +1561,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed or fails validation */
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field); `invalid_recipient`: `to` is not a phone number in international format or a business-scoped user id */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1481,7 +1570,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired credential */
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1490,7 +1579,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The credential lacks the scope this route needs */
+            /** @description `forbidden`: The credential lacks the scope this route needs */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1499,7 +1588,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Idempotency-Key reused with a different body */
+            /** @description `not_found`: No such route, or no such resource for this client */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request body */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1508,7 +1606,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Refused before anything was sent: opted-out contact (`contact_opted_out`), free-form outside the 24-hour window (`outside_customer_service_window`), unknown phone number */
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `contact_opted_out`: The contact opted out of messages from this business; nothing was sent; `outside_customer_service_window`: A free-form message outside the 24-hour customer-service window; send a template instead; `unknown_phone_number`: No such sending phone number for this client; `phone_number_required`: The client has several phone numbers: say which one sends with `phone_number_id`; `no_access_token`: The WhatsApp Business account has no access token configured */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1517,8 +1624,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many failed authentication attempts; see Retry-After */
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `graph_error`: Meta's Graph API refused or failed the call (`details` carries Meta's code) */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1551,7 +1667,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed or fails validation */
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1560,7 +1676,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired credential */
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1569,7 +1685,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The credential lacks the scope this route needs */
+            /** @description `forbidden`: The credential lacks the scope this route needs */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1578,7 +1694,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such resource for this client */
+            /** @description `not_found`: No such route, or no such resource for this client */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1587,7 +1703,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many failed authentication attempts; see Retry-After */
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1609,7 +1734,18 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Queued again */
+            /** @description The new message of an earlier re-drive */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        message: components["schemas"]["Message"];
+                    };
+                };
+            };
+            /** @description The new message, queued */
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -1620,7 +1756,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed or fails validation */
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1629,7 +1765,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired credential */
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1638,7 +1774,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The credential lacks the scope this route needs */
+            /** @description `forbidden`: The credential lacks the scope this route needs */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1647,7 +1783,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such resource for this client */
+            /** @description `not_found`: No such route, or no such resource for this client */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1656,7 +1792,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The message is not dead-lettered */
+            /** @description `not_dead_lettered`: Only a message whose retries ran out (dead-lettered) can be re-driven */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1665,7 +1801,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many failed authentication attempts; see Retry-After */
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `contact_opted_out`: The contact opted out of messages from this business; nothing was sent; `outside_customer_service_window`: A free-form message outside the 24-hour customer-service window; send a template instead; `unknown_phone_number`: No such sending phone number for this client */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1700,7 +1854,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed or fails validation */
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1709,7 +1863,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired credential */
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1718,7 +1872,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The credential lacks the scope this route needs */
+            /** @description `forbidden`: The credential lacks the scope this route needs */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1727,7 +1881,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many failed authentication attempts; see Retry-After */
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1760,7 +1923,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed or fails validation */
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field); `invalid_contact`: The contact is named by neither an id, a phone number nor a business-scoped user id */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1769,7 +1932,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired credential */
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1778,7 +1941,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The credential lacks the scope this route needs */
+            /** @description `forbidden`: The credential lacks the scope this route needs */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1787,7 +1950,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such resource for this client */
+            /** @description `not_found`: No such route, or no such resource for this client */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1796,7 +1959,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many failed authentication attempts; see Retry-After */
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1838,7 +2010,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed or fails validation */
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field); `invalid_contact`: The contact is named by neither an id, a phone number nor a business-scoped user id */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1847,7 +2019,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired credential */
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1856,7 +2028,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The credential lacks the scope this route needs */
+            /** @description `forbidden`: The credential lacks the scope this route needs */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1865,7 +2037,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No contact with this id (a number or user id creates one) */
+            /** @description `not_found`: No such route, or no such resource for this client */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1874,7 +2046,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many failed authentication attempts; see Retry-After */
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1905,7 +2086,7 @@ export interface operations {
                     "application/octet-stream": unknown;
                 };
             };
-            /** @description The request is malformed or fails validation */
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1914,7 +2095,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired credential */
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1923,7 +2104,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The credential lacks the scope this route needs */
+            /** @description `forbidden`: The credential lacks the scope this route needs */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1932,7 +2113,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such resource for this client */
+            /** @description `not_found`: No such route, or no such resource for this client */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1941,7 +2122,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many failed authentication attempts; see Retry-After */
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `no_access_token`: The WhatsApp Business account has no access token configured */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1950,7 +2149,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The Graph API refused or failed */
+            /** @description `graph_error`: Meta's Graph API refused or failed the call (`details` carries Meta's code) */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -1981,7 +2180,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed or fails validation */
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1990,7 +2189,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired credential */
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1999,7 +2198,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The credential lacks the scope this route needs */
+            /** @description `forbidden`: The credential lacks the scope this route needs */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2008,7 +2207,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many failed authentication attempts; see Retry-After */
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2030,7 +2238,7 @@ export interface operations {
             content: {
                 "application/json": {
                     /**
-                     * @description In production: public https only, on port 443 or 8443
+                     * @description In production: https on port 443 or 8443, to a host whose every address is public
                      * @example https://shop.example.com/hooks/whatsapp
                      */
                     url: string;
@@ -2056,7 +2264,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed or fails validation */
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field); `invalid_webhook_url`: The webhook URL is not a public https target this deployment may call */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2065,7 +2273,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired credential */
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2074,7 +2282,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The credential lacks the scope this route needs */
+            /** @description `forbidden`: The credential lacks the scope this route needs */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2083,7 +2291,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many failed authentication attempts; see Retry-After */
+            /** @description `webhook_endpoint_limit`: The client already has as many webhook endpoints as it may (10) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2116,7 +2342,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed or fails validation */
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2125,7 +2351,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired credential */
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2134,7 +2360,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The credential lacks the scope this route needs */
+            /** @description `forbidden`: The credential lacks the scope this route needs */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2143,7 +2369,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such resource for this client */
+            /** @description `not_found`: No such route, or no such resource for this client */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2152,7 +2378,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many failed authentication attempts; see Retry-After */
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2186,7 +2421,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed or fails validation */
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2195,7 +2430,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired credential */
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2204,7 +2439,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The credential lacks the scope this route needs */
+            /** @description `forbidden`: The credential lacks the scope this route needs */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2213,7 +2448,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such resource for this client */
+            /** @description `not_found`: No such route, or no such resource for this client */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2222,7 +2457,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many failed authentication attempts; see Retry-After */
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2246,7 +2490,7 @@ export interface operations {
             content: {
                 "application/json": {
                     /**
-                     * @description In production: public https only, on port 443 or 8443
+                     * @description In production: https on port 443 or 8443, to a host whose every address is public
                      * @example https://shop.example.com/hooks/whatsapp
                      */
                     url?: string;
@@ -2269,7 +2513,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed or fails validation */
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field); `invalid_webhook_url`: The webhook URL is not a public https target this deployment may call */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2278,7 +2522,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired credential */
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2287,7 +2531,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The credential lacks the scope this route needs */
+            /** @description `forbidden`: The credential lacks the scope this route needs */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2296,7 +2540,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such resource for this client */
+            /** @description `not_found`: No such route, or no such resource for this client */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2305,7 +2549,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many failed authentication attempts; see Retry-After */
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2338,7 +2591,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed or fails validation */
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2347,7 +2600,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired credential */
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2356,7 +2609,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The credential lacks the scope this route needs */
+            /** @description `forbidden`: The credential lacks the scope this route needs */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2365,7 +2618,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such resource for this client */
+            /** @description `not_found`: No such route, or no such resource for this client */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2374,7 +2627,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many failed authentication attempts; see Retry-After */
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2409,7 +2671,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed or fails validation */
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2418,7 +2680,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired credential */
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2427,7 +2689,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The credential lacks the scope this route needs */
+            /** @description `forbidden`: The credential lacks the scope this route needs */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2436,7 +2698,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such resource for this client */
+            /** @description `not_found`: No such route, or no such resource for this client */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2445,7 +2707,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many failed authentication attempts; see Retry-After */
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2479,7 +2750,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed or fails validation */
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2488,7 +2759,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired credential */
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2497,7 +2768,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The credential lacks the scope this route needs */
+            /** @description `forbidden`: The credential lacks the scope this route needs */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2506,7 +2777,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such resource for this client */
+            /** @description `not_found`: No such route, or no such resource for this client */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2515,7 +2786,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The endpoint is disabled: re-enable it first */
+            /** @description `webhook_endpoint_disabled`: The webhook endpoint is disabled; re-enable it with PATCH {"enabled": true} first */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2524,7 +2795,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many failed authentication attempts; see Retry-After */
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2568,7 +2848,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed or fails validation */
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2577,7 +2857,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired credential */
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2586,7 +2866,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The credential lacks the scope this route needs */
+            /** @description `forbidden`: The credential lacks the scope this route needs */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2595,7 +2875,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such resource for this client */
+            /** @description `not_found`: No such route, or no such resource for this client */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2604,7 +2884,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The endpoint is disabled: re-enable it first */
+            /** @description `webhook_endpoint_disabled`: The webhook endpoint is disabled; re-enable it with PATCH {"enabled": true} first */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2613,7 +2893,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many failed authentication attempts; see Retry-After */
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2649,7 +2938,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed or fails validation */
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2658,7 +2947,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired credential */
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2667,7 +2956,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The credential lacks the scope this route needs */
+            /** @description `forbidden`: The credential lacks the scope this route needs */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2676,7 +2965,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many failed authentication attempts; see Retry-After */
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
