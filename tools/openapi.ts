@@ -136,8 +136,8 @@ export async function generatedClientFiles(doc: OpenApiDocument): Promise<Record
   operations.sort(([a], [b]) => a.localeCompare(b));
   const table = operations.map(([id, op]) => `  ${id}: ${JSON.stringify(op)},`).join("\n");
   return {
-    "src/generated/schema.ts": GENERATED_HEADER + types,
-    "src/generated/operations.ts": GENERATED_HEADER +
+    "clients/typescript/src/generated/schema.ts": GENERATED_HEADER + types,
+    "clients/typescript/src/generated/operations.ts": GENERATED_HEADER +
       "/** Each operation's method and path; `stream`: its success answer is a file, not JSON. */\n" +
       `export const OPERATIONS = {\n${table}\n} as const;\n`,
   };
@@ -147,8 +147,8 @@ export async function generatedClientFiles(doc: OpenApiDocument): Promise<Record
 export async function staleClientFiles(doc: OpenApiDocument): Promise<string[]> {
   const stale: string[] = [];
   for (const [file, text] of Object.entries(await generatedClientFiles(doc))) {
-    const current = await Deno.readTextFile(join(CLIENT_DIR, file)).catch(() => null);
-    if (current !== text) stale.push(`clients/typescript/${file}`);
+    const current = await Deno.readTextFile(join(ROOT, file)).catch(() => null);
+    if (current !== text) stale.push(file);
   }
   return stale;
 }
@@ -182,8 +182,8 @@ if (import.meta.main) {
     }
   } else if (command === "generate") {
     for (const [file, text] of Object.entries(await generatedClientFiles(doc))) {
-      await Deno.mkdir(dirname(join(CLIENT_DIR, file)), { recursive: true });
-      await Deno.writeTextFile(join(CLIENT_DIR, file), text);
+      await Deno.mkdir(dirname(join(ROOT, file)), { recursive: true });
+      await Deno.writeTextFile(join(ROOT, file), text);
       console.log(`wrote clients/typescript/${file}`);
     }
   } else if (command === "check") {

@@ -48,7 +48,13 @@ for (const runtime of ["deno", "workerd"] as AppRuntime[]) {
       const document = await (await fetch(`${app.url}/openapi.json`)).json();
       const operations = Object.entries(document.paths as Record<string, object>).flatMap((
         [path, item],
-      ) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`)).sort();
+      ) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`))
+        // Swagger UI lists the client webhooks (OpenAPI 3.1 `webhooks`) as operations too
+        .concat(
+          Object.entries(document.webhooks as Record<string, object>).flatMap(([name, item]) =>
+            Object.keys(item).map((method) => `${method.toUpperCase()} ${name}`)
+          ),
+        ).sort();
       assert.ok(operations.length > 10, `the document lists operations: ${operations}`);
       // the static files carry the headers public/_headers (Workers) and the Deno entry give them
       const assets = { "swagger-ui-bundle.js": /javascript/, "swagger-ui.css": /^text\/css/ };

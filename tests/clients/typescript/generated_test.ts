@@ -18,5 +18,9 @@ Deno.test("a change to the document makes the generated files stale", async () =
     "clients/typescript/src/generated/schema.ts",
     "clients/typescript/src/generated/operations.ts",
   ]);
-  assert.ok(!(await generatedClientFiles(doc))["src/generated/operations.ts"].includes("getMe:"));
+  assert.ok(
+    !(await generatedClientFiles(doc))["clients/typescript/src/generated/operations.ts"].includes(
+      "getMe:",
+    ),
+  );
 });
