@@ -46,12 +46,22 @@ export function startGateway(options: {
       const headers = new Headers(req.headers);
       headers.delete("host");
       if (!headers.has("authorization")) headers.set("authorization", `Bearer ${apikey}`);
-      const res = await fetch(target, {
-        method: req.method,
-        headers,
-        body: req.body,
-        redirect: "manual",
-      });
+      let res: Response;
+      try {
+        res = await fetch(target, {
+          method: req.method,
+          headers,
+          body: req.body,
+          redirect: "manual",
+        });
+      } catch {
+        // what the hosted gateway answers while PostgREST is down or restarting
+        return Response.json({
+          message: "An invalid response was received from the upstream server",
+        }, {
+          status: 502,
+        });
+      }
       return new Response(res.body, { status: res.status, headers: res.headers });
     },
   );

@@ -32,7 +32,25 @@ export interface Stack {
   /** pids of every process the stack runs, for checks that nothing is left behind */
   pids: number[];
   created: boolean;
+  /**
+   * Faults for tests that own this stack (never `deno task dev`'s): PostgreSQL and PostgREST stop
+   * and start again under the running stack, on the same ports, data and secrets.
+   */
+  control: StackControl;
   stop(): Promise<void>;
+}
+
+export interface StackControl {
+  /** PostgreSQL stops as on a crash (immediate shutdown: no checkpoint, WAL recovery at start) */
+  crashDatabase(): Promise<void>;
+  /** PostgreSQL starts again on the same data directory; resolves once it accepts connections */
+  startDatabase(): Promise<void>;
+  /** PostgREST stops (SIGTERM, then SIGKILL after 5 s) */
+  stopPostgrest(): Promise<void>;
+  /** PostgREST starts again; resolves once it has loaded its schema cache */
+  startPostgrest(): Promise<void>;
+  /** the processes that run now (they change across restarts) */
+  pids(): Promise<{ postgres: number | null; postgrest: number | null }>;
 }
 
 /**
@@ -75,6 +93,16 @@ export async function freePorts(): Promise<StackPorts> {
   };
 }
 
+/** True while `pid` runs (an exited process not yet reaped counts as gone). */
+function processRuns(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return false;
+  }
+}
+
 async function postmasterPid(dataDir: string): Promise<number | null> {
   try {
     return Number((await Deno.readTextFile(join(dataDir, "postmaster.pid"))).split("\n")[0]);
@@ -108,14 +136,19 @@ export async function startStack(options: {
   };
   try {
     log(`starting PostgreSQL on 127.0.0.1:${ports.db} (data in ${join(dir, "pg")})`);
-    const { db, created } = await startDatabase({
-      dataDir: join(dir, "pg"),
-      port: ports.db,
-      password: secrets.db_password,
-      log,
-      settings: options.postgresSettings,
-    });
-    stoppers.push(() => db.stop());
+    const database = () =>
+      startDatabase({
+        dataDir: join(dir, "pg"),
+        port: ports.db,
+        password: secrets.db_password,
+        log,
+        settings: options.postgresSettings,
+      });
+    const first = await database();
+    const created = first.created;
+    let db = first.db;
+    let dbRunning = true;
+    stoppers.push(() => dbRunning ? db.stop() : Promise.resolve());
     const applied = await applyMigrations(db.adminUrl, MIGRATIONS, log);
     log(
       applied.length ? `${applied.length} migration(s) applied` : "database schema is up to date",
@@ -134,18 +167,21 @@ export async function startStack(options: {
     }
 
     log(`starting PostgREST on 127.0.0.1:${ports.postgrest}`);
-    const postgrest = startPostgrest({
+    const postgrestOptions = {
       dbUrl: `postgres://authenticator:${
         encodeURIComponent(secrets.authenticator_password)
       }@127.0.0.1:${ports.db}/postgres`,
       port: ports.postgrest,
       adminPort: ports.postgrestAdmin,
       jwtSecret: secrets.jwt_secret,
-      log: (line) => log(`postgrest: ${line}`),
-    });
+      log: (line: string) => log(`postgrest: ${line}`),
+    };
+    let postgrest: ChildHandle | null = startPostgrest(postgrestOptions);
     children.push(postgrest);
-    stoppers.push(() => postgrest.stop());
-    await waitForHttp(`http://127.0.0.1:${ports.postgrestAdmin}/ready`, "PostgREST");
+    stoppers.push(() => postgrest?.stop() ?? Promise.resolve());
+    const postgrestReady = () =>
+      waitForHttp(`http://127.0.0.1:${ports.postgrestAdmin}/ready`, "PostgREST");
+    await postgrestReady();
 
     const gateway = startGateway({
       port: ports.supabase,
@@ -156,6 +192,37 @@ export async function startStack(options: {
     log(`Supabase API (PostgREST behind /rest/v1) on ${gateway.url}`);
 
     const pgPid = await postmasterPid(join(dir, "pg"));
+    const control: StackControl = {
+      async crashDatabase() {
+        const pid = await postmasterPid(join(dir, "pg"));
+        if (!dbRunning || !pid) throw new Error("PostgreSQL is not running");
+        // SIGQUIT is PostgreSQL's immediate shutdown: what a crash leaves, without the stale
+        // shared memory a SIGKILL of the postmaster would leave behind its children
+        Deno.kill(pid, "SIGQUIT");
+        dbRunning = false;
+        while (processRuns(pid)) await new Promise((r) => setTimeout(r, 20));
+      },
+      async startDatabase() {
+        if (dbRunning) throw new Error("PostgreSQL is already running");
+        ({ db } = await database());
+        dbRunning = true;
+      },
+      async stopPostgrest() {
+        await postgrest?.stop();
+        postgrest = null;
+      },
+      async startPostgrest() {
+        if (postgrest) throw new Error("PostgREST is already running");
+        postgrest = startPostgrest(postgrestOptions);
+        await postgrestReady();
+      },
+      async pids() {
+        return {
+          postgres: dbRunning ? await postmasterPid(join(dir, "pg")) : null,
+          postgrest: postgrest?.pid ?? null,
+        };
+      },
+    };
     return {
       secrets,
       created,
@@ -175,6 +242,7 @@ export async function startStack(options: {
         META_VERIFY_TOKEN: secrets.meta_verify_token,
         SHOPIFY_API_SECRET: secrets.shopify_api_secret,
       },
+      control,
       stop,
     };
   } catch (error) {
