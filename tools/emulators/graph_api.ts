@@ -7,12 +7,30 @@ import { signMetaPayload } from "../../src/core/whatsapp/signature.ts";
  * posts signed status webhooks back to the app, simulates users writing in, and injects faults.
  */
 
-export type FaultKind = "rate_limit" | "server_error" | "slow" | "drop_after_accept";
+/**
+ * What an injected fault does to a send. The first three answer; the rest leave the caller without
+ * an answer it can read, before Meta accepted the message or after (the ambiguous sends):
+ * - `hang`: not accepted; no answer until the caller gives up
+ * - `reset`: not accepted; the connection ends in the middle of the answer (Deno.serve cannot drop
+ *   it before the status line), so the caller cannot read one
+ * - `drop_after_accept`: accepted (its status webhooks follow); no answer until the caller gives up
+ * - `reset_after_accept`: accepted; the answer is cut off as with `reset`
+ */
+export type FaultKind =
+  | "rate_limit"
+  | "server_error"
+  | "slow"
+  | "hang"
+  | "reset"
+  | "drop_after_accept"
+  | "reset_after_accept";
 export interface FaultConfig {
   rate: number;
   kinds: FaultKind[];
   slowMs?: number;
   seed?: number;
+  /** at most this many faults, then every send succeeds (a scripted outage rather than a rate) */
+  limit?: number;
 }
 
 export interface EmulatedMessage {
@@ -38,6 +56,12 @@ export interface GraphEmulatorOptions {
   faults?: FaultConfig;
   pairRateLimit?: boolean;
   quiet?: boolean;
+  /**
+   * How a webhook the app does not acknowledge is retried: `attempts` in all, waits doubling from
+   * 100 ms up to `maxDelayMs`. Meta retries for up to 7 days; the default (4 attempts, 1.5 s in
+   * all) suits tests where the app is up, fault tests set more.
+   */
+  webhookRetry?: { attempts: number; maxDelayMs: number };
 }
 
 const SEND_TYPES = new Set([
@@ -166,8 +190,12 @@ export function startGraphEmulator(options: GraphEmulatorOptions) {
     rate_limit: 0,
     server_error: 0,
     slow: 0,
+    hang: 0,
+    reset: 0,
     drop_after_accept: 0,
+    reset_after_accept: 0,
   };
+  let injectedSinceSet = 0;
   const lastToRecipient = new Map<string, number>();
   const timers = new Set<ReturnType<typeof setTimeout>>();
   const inflight = new Set<Promise<unknown>>();
@@ -181,7 +209,9 @@ export function startGraphEmulator(options: GraphEmulatorOptions) {
   const setFaults = (f: FaultConfig) => {
     faults = f;
     random = mulberry32(f.seed ?? 1);
+    injectedSinceSet = 0;
   };
+  const retry = options.webhookRetry ?? { attempts: 4, maxDelayMs: 800 };
   const later = (ms: number, fn: () => unknown) => {
     const t = setTimeout(() => {
       timers.delete(t);
@@ -201,7 +231,7 @@ export function startGraphEmulator(options: GraphEmulatorOptions) {
     const raw = new TextEncoder().encode(JSON.stringify(payload));
     const signature = await signMetaPayload(raw, options.appSecret);
     let status: number | null = null;
-    for (let attempt = 0; attempt < 4 && !closing.signal.aborted; attempt++) {
+    for (let attempt = 0; attempt < retry.attempts && !closing.signal.aborted; attempt++) {
       try {
         const res = await fetch(options.webhookUrl, {
           method: "POST",
@@ -215,7 +245,9 @@ export function startGraphEmulator(options: GraphEmulatorOptions) {
       } catch {
         status = null;
       }
-      await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      if (attempt + 1 < retry.attempts) {
+        await new Promise((r) => setTimeout(r, Math.min(retry.maxDelayMs, 100 * 2 ** attempt)));
+      }
     }
     deliveries.push({ kind, status, at: new Date().toISOString() });
     return status;
@@ -315,9 +347,11 @@ export function startGraphEmulator(options: GraphEmulatorOptions) {
     const invalid = validate(body);
     if (invalid) return invalid;
 
-    const faulted = faults.rate > 0 && faults.kinds.length > 0 && random() < faults.rate
+    const faulted = faults.rate > 0 && faults.kinds.length > 0 &&
+        injectedSinceSet < (faults.limit ?? Infinity) && random() < faults.rate
       ? faults.kinds[Math.floor(random() * faults.kinds.length)]
       : null;
+    if (faulted) injectedSinceSet++;
     if (faulted === "rate_limit") {
       injected.rate_limit++;
       return graphError(
@@ -339,6 +373,15 @@ export function startGraphEmulator(options: GraphEmulatorOptions) {
     if (faulted === "slow") {
       injected.slow++;
       await new Promise((r) => setTimeout(r, faults.slowMs ?? 3000));
+    }
+    if (faulted === "hang") {
+      injected.hang++;
+      await untilCallerGivesUp(req);
+      return new Response(null, { status: 504 });
+    }
+    if (faulted === "reset") {
+      injected.reset++;
+      return cutOff();
     }
     const to = String(body.to ?? body.recipient);
     if (options.pairRateLimit) {
@@ -369,18 +412,39 @@ export function startGraphEmulator(options: GraphEmulatorOptions) {
     if (faulted === "drop_after_accept") {
       injected.drop_after_accept++;
       // accepted and on its way, but the caller never hears: hold the request until it gives up
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 60_000);
-        const stop = () => (clearTimeout(t), resolve());
-        req.signal.addEventListener("abort", stop, { once: true });
-        closing.signal.addEventListener("abort", stop, { once: true });
-      });
+      await untilCallerGivesUp(req);
       return new Response(null, { status: 504 });
+    }
+    if (faulted === "reset_after_accept") {
+      injected.reset_after_accept++;
+      return cutOff();
     }
     return Response.json({
       messaging_product: "whatsapp",
       contacts: [{ input: to, wa_id: to.replace(/\D/g, "") || to }],
       messages: [{ id: m.wamid, ...(m.type === "template" ? { message_status: "accepted" } : {}) }],
+    });
+  }
+
+  function untilCallerGivesUp(req: Request) {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 60_000);
+      const stop = () => (clearTimeout(t), resolve());
+      req.signal.addEventListener("abort", stop, { once: true });
+      closing.signal.addEventListener("abort", stop, { once: true });
+    });
+  }
+
+  /** An answer that ends after one byte of the 64 it announces: the connection ends mid-answer. */
+  function cutOff(): Response {
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode("{"));
+        controller.close();
+      },
+    });
+    return new Response(body, {
+      headers: { "content-type": "application/json", "content-length": "64" },
     });
   }
 
@@ -545,7 +609,8 @@ Simulate inbound media: upload the file, then send a message that names it:
   (also "video", "audio", "document", "sticker"); the app then serves the file to its client at
   GET /v1/media/<id>, fetched from here as from the Graph API.
 
-Faults: POST /__emulator/faults {"rate", "kinds"}.`;
+Faults: POST /__emulator/faults {"rate", "kinds", "limit"}: kinds among the Graph errors and
+"hang", "reset", "reset_after_accept"; "limit" ends the outage after that many faults.`;
   let args;
   try {
     args = parseArgs({
@@ -581,7 +646,10 @@ Faults: POST /__emulator/faults {"rate", "kinds"}.`;
     webhookUrl: args["webhook-url"],
     tokens,
     faults: rate > 0
-      ? { rate, kinds: ["rate_limit", "server_error", "slow", "drop_after_accept"] }
+      ? {
+        rate,
+        kinds: ["rate_limit", "server_error", "slow", "hang", "reset", "drop_after_accept"],
+      }
       : undefined,
   });
   const stop = async () => {
