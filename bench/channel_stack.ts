@@ -6,7 +6,7 @@ import { encryptField, parseKeyring } from "../src/core/crypto/envelope.ts";
 import { createClient } from "@supabase/supabase-js";
 import { withAdmin } from "../tools/stack/database.ts";
 import { freePort, freePorts, ROOT, startStack } from "../tools/stack/mod.ts";
-import { type AppRuntime, startAppProcess } from "../tools/stack/app_process.ts";
+import { type AppProcess, type AppRuntime, startAppProcess } from "../tools/stack/app_process.ts";
 
 /**
  * For load runs: a throwaway local stack, one client with a WhatsApp number (its access token
@@ -21,15 +21,24 @@ export async function benchChannel(options: {
   numbers?: number;
   graph?: (
     appWebhookUrl: string,
-    ids: { phoneNumberId: string; phoneNumberIds: string[]; token: string; wabaId: string },
+    ids: {
+      phoneNumberId: string;
+      phoneNumberIds: string[];
+      token: string;
+      wabaId: string;
+      /** what signs the webhooks the app accepts */
+      appSecret: string;
+    },
   ) => Promise<{ url: string; close(): Promise<void> }>;
+  /** where the stack's and the app's output goes (default: nowhere) */
+  log?: (line: string) => void;
 }) {
   const dir = join(ROOT, ".dev", `bench-${Date.now()}-${Deno.pid}`);
   const stack = await startStack({
     dir,
     ports: await freePorts(),
     seed: false,
-    log: () => {},
+    log: options.log ?? (() => {}),
     postgresSettings: options.pgStats
       ? ["shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all"]
       : [],
@@ -80,19 +89,23 @@ export async function benchChannel(options: {
       phoneNumberIds,
       token,
       wabaId,
+      appSecret: stack.secrets.meta_app_secret,
     })
     : null;
-  const app = await startAppProcess({
-    runtime: options.runtime,
-    env: {
-      ...stack.appEnv,
-      LOG_LEVEL: "error",
-      ...(graph ? { GRAPH_API_BASE_URL: graph.url } : {}),
-      ...options.env,
-    },
-    port,
-    dir: join(dir, "app"),
-  });
+  const startApp = () =>
+    startAppProcess({
+      runtime: options.runtime,
+      env: {
+        ...stack.appEnv,
+        LOG_LEVEL: "error",
+        ...(graph ? { GRAPH_API_BASE_URL: graph.url } : {}),
+        ...options.env,
+      },
+      port,
+      dir: join(dir, "app"),
+      log: options.log,
+    });
+  let app: AppProcess | null = await startApp();
   return {
     stack,
     appUrl,
@@ -101,6 +114,21 @@ export async function benchChannel(options: {
     phoneNumberId,
     phoneNumberIds,
     wabaId,
+    /** the app's process now (null while it is down) */
+    app: () => app,
+    /** the app dies at once (SIGKILL): no graceful stop, no last flush */
+    async killApp() {
+      if (!app) return;
+      Deno.kill(app.pid, "SIGKILL");
+      await app.stop();
+      app = null;
+    },
+    /** the app starts again on the same port and configuration */
+    async restartApp() {
+      if (app) await app.stop();
+      app = null;
+      app = await startApp();
+    },
     sql: <T>(text: string, params: unknown[] = []) =>
       withAdmin(stack.adminDbUrl, async (c) => (await c.query(text, params)).rows as T[]),
     /**
@@ -168,7 +196,7 @@ export async function benchChannel(options: {
         .join("\n");
     },
     async close() {
-      await app.stop();
+      await app?.stop();
       await graph?.close();
       await stack.stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
