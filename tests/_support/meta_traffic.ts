@@ -1,6 +1,5 @@
 import { createHmac } from "node:crypto";
 import { percentile } from "../../bench/stats.ts";
-import { envelope, inbound, status } from "./meta_fixtures.ts";
 
 /** An outbound message a client already sent, whose statuses Meta then reports. */
 export interface SentMessage {
@@ -10,6 +9,8 @@ export interface SentMessage {
 }
 
 const STEPS = ["sent", "delivered", "read"] as const;
+// what Meta attaches to sent and delivered since per-message pricing (v24.0: no conversation)
+const PRICING = { billable: true, pricing_model: "PMP", category: "utility", type: "regular" };
 // a fixed clock for the events' own timestamps: delivery i must have the same bytes every time
 const EPOCH = Date.UTC(2026, 11, 1, 9, 0, 0);
 
@@ -35,36 +36,51 @@ export function metaTraffic(options: {
   const isStatus = (i: number) => i % 100 < share;
   /** the status deliveries are numbered 0, 1, 2 … in index order */
   const statusOrdinal = (i: number) => Math.floor(i / 100) * share + (i % 100);
+  const metadata = { display_phone_number: "15550001111", phone_number_id: options.phoneNumberId };
   return {
     isStatus,
     /** how many (message, status) pairs exist: past that, a status would repeat */
     capacity: () => (share === 0 ? Infinity : Math.floor((sent.length * 3 * 100) / share)),
     wamid: (i: number) => `wamid.REL${options.tag}_${i}`,
     body(i: number): string {
+      // plain literals in Meta's field order, built for each try: cheaper than the fixture
+      // builders, and nothing is kept per delivery
+      let value: Record<string, unknown>;
       if (isStatus(i)) {
         const k = statusOrdinal(i);
         const m = sent[k % sent.length];
         const step = STEPS[Math.floor(k / sent.length) % STEPS.length];
-        return JSON.stringify(envelope(
-          options.wabaId,
-          options.phoneNumberId,
-          status(m.wamid, step, {
-            at: new Date(EPOCH + k * 1000),
-            recipient: m.recipient,
-            callback: m.id,
-          }),
-        ));
+        value = {
+          messaging_product: "whatsapp",
+          metadata,
+          statuses: [{
+            id: m.wamid,
+            status: step,
+            timestamp: String(Math.floor(EPOCH / 1000) + k),
+            recipient_id: m.recipient,
+            biz_opaque_callback_data: m.id,
+            ...(step === "read" ? {} : { pricing: PRICING }),
+          }],
+        };
+      } else {
+        const from = `4477${String(i % 100_000_000).padStart(8, "0")}`;
+        value = {
+          messaging_product: "whatsapp",
+          metadata,
+          contacts: [{ profile: { name: "Customer" }, wa_id: from }],
+          messages: [{
+            from,
+            id: `wamid.REL${options.tag}_${i}`,
+            timestamp: String(Math.floor(EPOCH / 1000) + i),
+            type: "text",
+            text: { body: `Reliability ${options.tag} #${i}` },
+          }],
+        };
       }
-      const from = `4477${String(i % 100_000_000).padStart(8, "0")}`;
-      return JSON.stringify(envelope(
-        options.wabaId,
-        options.phoneNumberId,
-        inbound(from, "text", { text: { body: `Reliability ${options.tag} #${i}` } }, {
-          id: `wamid.REL${options.tag}_${i}`,
-          at: new Date(EPOCH + i * 1000),
-          name: "Customer",
-        }),
-      ));
+      return JSON.stringify({
+        object: "whatsapp_business_account",
+        entry: [{ id: options.wabaId, changes: [{ value, field: "messages" }] }],
+      });
     },
     /** Meta's signature, with node:crypto (Web Crypto's per-call cost would load the generator) */
     sign: (body: string) =>
@@ -108,29 +124,18 @@ export function metaSender(options: {
 }) {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const giveUpAfterMs = options.giveUpAfterMs ?? 120_000;
-  const client = Deno.createHttpClient({});
+  const client = loopbackPoster(options.url);
   const answers: Answers = { byStatus: {}, noAnswer: 0 };
   const acknowledged = new Set<number>();
   let retries = 0;
 
   async function attempt(i: number, signal?: AbortSignal): Promise<number | null> {
     const body = options.traffic.body(i);
-    try {
-      const res = await fetch(options.url, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "x-hub-signature-256": options.traffic.sign(body),
-        },
-        body,
-        client,
-        signal: signal ?? AbortSignal.timeout(timeoutMs),
-      });
-      await res.body?.cancel();
-      return res.status;
-    } catch {
-      return null;
-    }
+    return await client.post(
+      { "content-type": "application/json", "x-hub-signature-256": options.traffic.sign(body) },
+      body,
+      signal ?? AbortSignal.timeout(timeoutMs),
+    );
   }
 
   return {
@@ -164,6 +169,141 @@ export function metaSender(options: {
 }
 
 export type MetaSender = ReturnType<typeof metaSender>;
+
+const CRLF2 = [13, 10, 13, 10];
+
+function indexOfHeadEnd(buf: Uint8Array, length: number): number {
+  outer: for (let i = 0; i + 3 < length; i++) {
+    for (let j = 0; j < 4; j++) if (buf[i + j] !== CRLF2[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+/**
+ * POSTs to one 127.0.0.1 server over kept-alive HTTP/1.1 connections, one request at a time on
+ * each (a new connection when none is idle). A load generator on the two cores it shares with
+ * the stack under test must be cheap, and fetch does much more per request than this needs
+ * (pooling, redirects, decompression, a stream per body). Resolves
+ * with the answer's status, or null for none (refused, reset, aborted, unreadable), after which
+ * the connection is closed.
+ */
+export function loopbackPoster(url: string) {
+  const { hostname, port, pathname, search } = new URL(url);
+  if (hostname !== "127.0.0.1") throw new Error("The load generator only targets 127.0.0.1");
+  const idle: Deno.TcpConn[] = [];
+  const all = new Set<Deno.TcpConn>();
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
+
+  const close = (conn: Deno.TcpConn) => {
+    all.delete(conn);
+    try {
+      conn.close();
+    } catch { /* closed already */ }
+  };
+
+  /** One exchange; "stale" when a reused connection ended before any byte of an answer. */
+  async function exchange(
+    conn: Deno.TcpConn,
+    request: Uint8Array,
+  ): Promise<{ status: number; keepAlive: boolean } | "stale"> {
+    for (let written = 0; written < request.length;) {
+      written += await conn.write(request.subarray(written));
+    }
+    let buf = new Uint8Array(4096);
+    let length = 0;
+    let headEnd = -1;
+    let need = Infinity;
+    let status = 0;
+    let keepAlive = true;
+    let chunked = false;
+    for (;;) {
+      if (length === buf.length) {
+        const bigger = new Uint8Array(buf.length * 2);
+        bigger.set(buf);
+        buf = bigger;
+      }
+      const n = await conn.read(buf.subarray(length));
+      if (n === null) {
+        if (length === 0) return "stale";
+        // an answer without a length ends with its connection
+        if (headEnd >= 0 && need === Infinity && !chunked) return { status, keepAlive: false };
+        throw new Error("The connection ended in the middle of an answer");
+      }
+      length += n;
+      if (headEnd < 0) {
+        headEnd = indexOfHeadEnd(buf, length);
+        if (headEnd < 0) continue;
+        const head = decoder.decode(buf.subarray(0, headEnd)).toLowerCase();
+        status = Number(/^http\/1\.[01] (\d{3})/.exec(head)?.[1] ?? NaN);
+        if (!Number.isInteger(status)) throw new Error("Not an HTTP answer");
+        const contentLength = /\r\ncontent-length:\s*(\d+)/.exec(head)?.[1];
+        chunked = /\r\ntransfer-encoding:\s*chunked/.test(head);
+        keepAlive = !/\r\nconnection:\s*close/.test(head);
+        if (contentLength !== undefined) need = headEnd + 4 + Number(contentLength);
+      }
+      if (length >= need) return { status, keepAlive };
+      if (chunked && length >= headEnd + 9) {
+        // the last chunk: "0\r\n\r\n" (the app's answers carry no trailers)
+        const tail = decoder.decode(buf.subarray(length - 5, length));
+        if (tail === "0\r\n\r\n") return { status, keepAlive };
+      }
+    }
+  }
+
+  return {
+    async post(
+      headers: Record<string, string>,
+      body: string,
+      signal: AbortSignal,
+    ): Promise<number | null> {
+      const bytes = encoder.encode(body);
+      let head = `POST ${pathname}${search} HTTP/1.1\r\nhost: ${hostname}:${port}\r\n` +
+        `content-length: ${bytes.length}\r\n`;
+      for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
+      const headBytes = encoder.encode(head + "\r\n");
+      const request = new Uint8Array(headBytes.length + bytes.length);
+      request.set(headBytes);
+      request.set(bytes, headBytes.length);
+      // a reused connection the server has just closed gets one more try on a new one
+      for (let tries = 0; tries < 2; tries++) {
+        if (signal.aborted) return null;
+        const reused = idle.length > 0;
+        let conn: Deno.TcpConn;
+        try {
+          conn = idle.pop() ?? await Deno.connect({ hostname, port: Number(port) });
+        } catch {
+          return null;
+        }
+        all.add(conn);
+        const abort = () => close(conn);
+        signal.addEventListener("abort", abort, { once: true });
+        try {
+          const answer = await exchange(conn, request);
+          if (answer === "stale") {
+            close(conn);
+            if (reused) continue;
+            return null;
+          }
+          if (answer.keepAlive && !signal.aborted) idle.push(conn);
+          else close(conn);
+          return answer.status;
+        } catch {
+          close(conn);
+          return null;
+        } finally {
+          signal.removeEventListener("abort", abort);
+        }
+      }
+      return null;
+    },
+    close() {
+      for (const conn of [...all]) close(conn);
+      idle.length = 0;
+    },
+  };
+}
 
 export interface OpenLoadResult {
   offered: number;
