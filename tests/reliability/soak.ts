@@ -120,6 +120,8 @@ Deno.test(`soak: ${seconds} s of mixed traffic with flat memory and connections,
       });
     };
     let readErrors = 0;
+    let sendsRefused = 0;
+    const sending: Promise<void>[] = [];
     await Promise.all([
       openLoad({
         rate,
@@ -130,8 +132,10 @@ Deno.test(`soak: ${seconds} s of mixed traffic with flat memory and connections,
       }),
       (async () => {
         for (let k = 0; running(); k++) {
-          void f.send(`${f.tag}-soak-${k}`, `4475${String(k).padStart(8, "0")}`, sendAnswers)
-            .then((id) => sendIds.push(id));
+          sending.push(
+            f.send(`${f.tag}-soak-${k}`, `4475${String(k).padStart(8, "0")}`, sendAnswers)
+              .then((id) => void sendIds.push(id), () => void sendsRefused++),
+          );
           await sleep(1000 / SENDS_PER_SECOND);
         }
       })(),
@@ -153,6 +157,7 @@ Deno.test(`soak: ${seconds} s of mixed traffic with flat memory and connections,
       })(),
     ]);
     await sample();
+    await Promise.all(sending);
     meta.close();
     await f.drained(600_000);
     const stored = await f.storedInbound();
@@ -181,6 +186,7 @@ Deno.test(`soak: ${seconds} s of mixed traffic with flat memory and connections,
       sends: sendIds.length,
       samples: samples.length,
       read_errors: readErrors,
+      sends_never_accepted: sendsRefused,
     };
     for (const key of ["appMb", "postgrestMb", "postgresMb"] as const) {
       const name = key.replace("Mb", "");
@@ -215,6 +221,7 @@ Deno.test(`soak: ${seconds} s of mixed traffic with flat memory and connections,
     );
     assert.deepEqual({ lost, duplicated, open: sends.open }, { lost: 0, duplicated: 0, open: 0 });
     assert.equal(readErrors, 0, "every read answered 200");
+    assert.equal(sendsRefused, 0, "every send accepted");
   } finally {
     await receiver.shutdown();
     await f.close();
