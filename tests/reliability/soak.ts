@@ -8,8 +8,8 @@ import { recordFigures } from "../_support/reliability.ts";
  * Mixed traffic for RELIABILITY_SOAK_SECONDS on a throwaway stack with the app as its own process
  * and production timings: Meta's deliveries (a quarter inbound messages, the rest statuses), sends
  * through the API that the Graph emulator answers with status webhooks, a client listening on its
- * webhook endpoint, and reads of the API. Memory (PSS of the app, PostgREST and every PostgreSQL
- * process) and connections (PostgreSQL's client backends, the app's open descriptors) are sampled
+ * webhook endpoint, and reads of the API. Memory (the anonymous resident memory of the app, of
+ * PostgREST and of every PostgreSQL process) and connections (PostgreSQL's client backends, the app's open descriptors) are sampled
  * and must stay flat once warm; nothing may be lost or duplicated.
  */
 
@@ -28,14 +28,15 @@ interface Sample {
 }
 
 /**
- * A process's proportional set size: its private memory plus its share of pages it shares. Summed
- * over PostgreSQL's processes it counts shared buffers once, where RSS would count them in every
- * backend that touched them (and grow as backends warm up without any leak).
+ * A process's anonymous resident memory (RssAnon): its heaps, caches and buffers of its own,
+ * without mapped files or shared memory. For PostgreSQL that leaves out the shared buffers, which
+ * fill up to `shared_buffers` as the tables grow (bounded, by design) and which a smaps "Private"
+ * count would still include for pages only one backend touched.
  */
-function pssMb(pid: number | null | undefined): number {
+function anonMb(pid: number | null | undefined): number {
   if (!pid) return 0;
   try {
-    const kb = /^Pss:\s*(\d+)/m.exec(Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`))?.[1];
+    const kb = /^RssAnon:\s*(\d+)/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`))?.[1];
     return Number(kb ?? 0) / 1024;
   } catch {
     return 0;
@@ -45,13 +46,13 @@ function pssMb(pid: number | null | undefined): number {
 /** The postmaster and every process it started (backends, checkpointer, WAL writer, …). */
 function postgresMb(postmaster: number | null): number {
   if (!postmaster) return 0;
-  let total = pssMb(postmaster);
+  let total = anonMb(postmaster);
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
     try {
       const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
       const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === postmaster) total += pssMb(Number(e.name));
+      if (ppid === postmaster) total += anonMb(Number(e.name));
     } catch {
       // ended meanwhile
     }
@@ -112,8 +113,8 @@ Deno.test(`soak: ${seconds} s of mixed traffic with flat memory and connections,
       );
       samples.push({
         at: (performance.now() - started) / 1000,
-        appMb: pssMb(f.app()?.pid),
-        postgrestMb: pssMb(pids.postgrest),
+        appMb: anonMb(f.app()?.pid),
+        postgrestMb: anonMb(pids.postgrest),
         postgresMb: postgresMb(await postmaster()),
         dbConnections: Number(db.n),
         appDescriptors: descriptors(f.app()?.pid),
@@ -171,7 +172,7 @@ Deno.test(`soak: ${seconds} s of mixed traffic with flat memory and connections,
       sends.duplicated;
 
     // warm-up (first fifth) apart, the last third must not exceed the first third by more than
-    // 10 % + 16 MB (memory) or 2 (connections): growth that lasts is a leak
+    // 10 % + 16 MB of memory: growth that lasts is a leak
     const warm = samples.filter((s) => s.at >= seconds / 5);
     const third = Math.max(1, Math.floor(warm.length / 3));
     const early = warm.slice(0, third);
@@ -179,7 +180,9 @@ Deno.test(`soak: ${seconds} s of mixed traffic with flat memory and connections,
     const grew = (key: keyof Sample, slack: (x: number) => number) =>
       max(late.map((s) => s[key])) > slack(max(early.map((s) => s[key])));
     const memory = (x: number) => x * 1.1 + 16;
-    const conns = (x: number) => x + 2;
+    // PostgREST opens its pool (PGRST_DB_POOL, 20) as load asks, and this test holds up to two:
+    // connections are flat when they stay within that, or within 2 of the early count
+    const conns = (x: number) => Math.max(x + 2, 22);
     const figures: Record<string, number | string> = {
       seconds,
       deliveries: count,
@@ -190,8 +193,12 @@ Deno.test(`soak: ${seconds} s of mixed traffic with flat memory and connections,
     };
     for (const key of ["appMb", "postgrestMb", "postgresMb"] as const) {
       const name = key.replace("Mb", "");
-      figures[`${name}_pss_mb_early`] = r1(max(early.map((s) => s[key])));
-      figures[`${name}_pss_mb_late`] = r1(max(late.map((s) => s[key])));
+      figures[`${name}_anon_mb_early`] = r1(
+        max(early.map((s) => s[key])),
+      );
+      figures[`${name}_anon_mb_late`] = r1(
+        max(late.map((s) => s[key])),
+      );
     }
     figures.db_connections_early = max(early.map((s) => s.dbConnections));
     figures.db_connections_late = max(late.map((s) => s.dbConnections));
