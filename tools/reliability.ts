@@ -32,6 +32,7 @@ Knobs the tests read (set by the options above; may be set directly):
   RELIABILITY_LOAD_RATE      steady webhooks/s (full 2000, quick 100); the burst is 10x
   RELIABILITY_LOAD_SECONDS   steady seconds (full 60, quick 10)
   RELIABILITY_BURST_SECONDS  burst seconds (full 60, quick 5)
+  RELIABILITY_RETRY_SECONDS  how long Meta's retries after the load may take (full 900, quick 120)
   RELIABILITY_SOAK_SECONDS   soak length (with --soak)
   RELIABILITY_REPORT         the JSON-lines file tests append their figures to
 
@@ -351,6 +352,17 @@ function renderReport(r: {
     `| events duplicated | ${number(duplicated)} |`,
     "",
   ];
+  out.push(
+    "What the figures mean: **ack** is the time from when a request was due (requests go out on a",
+    "schedule, answered or not, as Meta's do) to its answer; **over 1 s** counts requests not",
+    "acknowledged within a second, those **not sent in time** included (due longer than Meta's",
+    "timeout, 10 s, before the generator could start them: Meta retries them); **queue lag** runs",
+    "from a delivery's recording to its processing; **drained** from the end of the load until",
+    "every delivery is acknowledged (after Meta's retries) and processed. **Lost**: acknowledged or",
+    "accepted but never stored, or never received by the Graph API emulator; **duplicated**: stored",
+    "or sent more than once.",
+    "",
+  );
   if (failed.length) {
     out.push("## Failed tests", "");
     for (const t of failed) out.push(`- ${t.file}: ${t.name}`);

@@ -29,6 +29,8 @@ export const loadKnobs = () => ({
   rate: envNumber("RELIABILITY_LOAD_RATE", scale(100, 2000)),
   seconds: envNumber("RELIABILITY_LOAD_SECONDS", scale(10, 60)),
   burstSeconds: envNumber("RELIABILITY_BURST_SECONDS", scale(5, 60)),
+  /** how long Meta's retries of what a run left unacknowledged may take before it fails */
+  retrySeconds: envNumber("RELIABILITY_RETRY_SECONDS", scale(120, 900)),
 });
 
 /** Meta's guidance for webhook endpoints: median ≤ 250 ms, fewer than 1 % slower than 1 s. */
@@ -94,15 +96,21 @@ export async function ingestLoad(phases: Array<{ name: string; rate: number; sec
         offset += count;
       }
       const loadEnded = performance.now();
-      // Meta's retries of what was not acknowledged (errors, timeouts, never sent in time)
+      // Meta's retries of what was not acknowledged (errors, timeouts, never sent in time),
+      // offered again at the first phase's rate, until all are or the retry time is up
       let retried = 0;
-      for (let round = 0; meta.acknowledged.size < total && round < 20; round++) {
+      const retryUntil = performance.now() + loadKnobs().retrySeconds * 1000;
+      while (meta.acknowledged.size < total && performance.now() < retryUntil) {
         const missing: number[] = [];
         for (let i = 0; i < total; i++) if (!meta.acknowledged.has(i)) missing.push(i);
-        retried += missing.length;
+        const count = Math.min(
+          missing.length,
+          Math.max(1, Math.floor(((retryUntil - performance.now()) / 1000) * phases[0].rate)),
+        );
+        retried += count;
         await openLoad({
           rate: phases[0].rate,
-          count: missing.length,
+          count,
           timeoutMs: META_TIMEOUT_MS,
           maxInFlight: 2048,
           send: (k, signal) => meta.once(missing[k], signal),
