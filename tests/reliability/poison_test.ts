@@ -46,7 +46,11 @@ const POISONS: Array<{ name: string; value: (wabaId: string, phoneNumberId: stri
         entry: [{
           id: waba,
           time: Math.floor(Date.now() / 1000),
-          changes: [{ field: "account_update", value: { event: "ACCOUNT_UPDATE\u0000" } }],
+          // a unique value: equal bodies are one delivery (Meta's retries), deduplicated
+          changes: [{
+            field: "account_update",
+            value: { event: "ACCOUNT_UPDATE\u0000", id: crypto.randomUUID() },
+          }],
         }],
       }),
     },
@@ -104,7 +108,7 @@ for (const poison of POISONS) {
         storedFirstPass += stored.n;
         validEvents += valid.length;
         const rows = await sql<{ id: number; processed: boolean; last_error: string | null }>(
-          `select id, processed_at is not null as processed, last_error from webhook_inbox
+          `select id::int as id, processed_at is not null as processed, last_error from webhook_inbox
             where id = any($1) order by id`,
           [inboxIds],
         );
