@@ -103,6 +103,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
       // the lease outlives a Graph call that runs to its timeout
       leaseSeconds: Math.ceil(env.GRAPH_API_TIMEOUT_MS / 1000) + 20,
       recipientGapMs: env.RECIPIENT_MIN_INTERVAL_MS,
+      ambiguousWaitMs: env.SEND_AMBIGUOUS_WAIT_MS,
       // where jobs run in this process, a new message is sent right after its enqueue, so the
       // enqueue claims it; a queue (Workers) may run the job anywhere, later: it claims there
       claimOnEnqueue: options.shareWrites !== false,

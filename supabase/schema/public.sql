@@ -703,9 +703,9 @@ AS $function$
 $function$;
 grant execute on function public.claim_inbox_items(item_ids bigint[], lease_seconds integer) to service_role;
 
--- function public.claim_outbound_message(message_id uuid, lease_seconds integer, recipient_gap_ms integer) ---
+-- function public.claim_outbound_message(message_id uuid, lease_seconds integer, recipient_gap_ms integer, ambiguous_wait_ms integer) ---
 
-CREATE OR REPLACE FUNCTION public.claim_outbound_message(message_id uuid, lease_seconds integer DEFAULT 30, recipient_gap_ms integer DEFAULT 6000)
+CREATE OR REPLACE FUNCTION public.claim_outbound_message(message_id uuid, lease_seconds integer DEFAULT 30, recipient_gap_ms integer DEFAULT 6000, ambiguous_wait_ms integer DEFAULT 30000)
  RETURNS jsonb
  LANGUAGE plpgsql
  SET search_path TO ''
@@ -714,6 +714,7 @@ declare
   m public.messages;
   last_out timestamptz;
   gap interval := make_interval(secs => recipient_gap_ms / 1000.0);
+  waited_until timestamptz;
 begin
   select * into m from public.messages
     where id = message_id and client_id = private.current_client_id() and direction = 'outbound'
@@ -726,6 +727,16 @@ begin
   end if;
   if m.locked_until is not null and m.locked_until > now() then
     return jsonb_build_object('outcome', 'locked', 'retry_at', m.locked_until);
+  end if;
+  if m.status = 'sending' and m.locked_until is not null then
+    -- the attempt holding this lease never recorded an outcome: it may have reached Meta
+    waited_until := m.locked_until + make_interval(secs => ambiguous_wait_ms / 1000.0);
+    if waited_until > now() then
+      update public.messages set locked_until = null,
+          next_attempt_at = greatest(coalesce(next_attempt_at, waited_until), waited_until)
+        where id = m.id;
+      return jsonb_build_object('outcome', 'not_due', 'retry_at', waited_until);
+    end if;
   end if;
   if m.next_attempt_at is not null and m.next_attempt_at > now() then
     return jsonb_build_object('outcome', 'not_due', 'retry_at', m.next_attempt_at);
@@ -755,11 +766,11 @@ begin
   );
 end
 $function$;
-grant execute on function public.claim_outbound_message(message_id uuid, lease_seconds integer, recipient_gap_ms integer) to authenticated;
+grant execute on function public.claim_outbound_message(message_id uuid, lease_seconds integer, recipient_gap_ms integer, ambiguous_wait_ms integer) to authenticated;
 
--- function public.claim_outbound_messages(message_ids uuid[], lease_seconds integer, recipient_gap_ms integer) ---
+-- function public.claim_outbound_messages(message_ids uuid[], lease_seconds integer, recipient_gap_ms integer, ambiguous_wait_ms integer) ---
 
-CREATE OR REPLACE FUNCTION public.claim_outbound_messages(message_ids uuid[], lease_seconds integer DEFAULT 30, recipient_gap_ms integer DEFAULT 6000)
+CREATE OR REPLACE FUNCTION public.claim_outbound_messages(message_ids uuid[], lease_seconds integer DEFAULT 30, recipient_gap_ms integer DEFAULT 6000, ambiguous_wait_ms integer DEFAULT 30000)
  RETURNS jsonb
  LANGUAGE plpgsql
  SET search_path TO ''
@@ -774,13 +785,13 @@ begin
      order by (select m.contact_id from public.messages m where m.id = u.id), u.n
   loop
     answer_at := answer_at || jsonb_build_object(r.n::text,
-      public.claim_outbound_message(r.id, lease_seconds, recipient_gap_ms));
+      public.claim_outbound_message(r.id, lease_seconds, recipient_gap_ms, ambiguous_wait_ms));
   end loop;
   return coalesce((select jsonb_agg(answer_at -> u.n::text order by u.n)
     from generate_series(1, cardinality(message_ids)) as u(n)), '[]'::jsonb);
 end
 $function$;
-grant execute on function public.claim_outbound_messages(message_ids uuid[], lease_seconds integer, recipient_gap_ms integer) to authenticated;
+grant execute on function public.claim_outbound_messages(message_ids uuid[], lease_seconds integer, recipient_gap_ms integer, ambiguous_wait_ms integer) to authenticated;
 
 -- function public.claim_webhook_deliveries(delivery_ids uuid[], lease_seconds integer) ------------
 

@@ -75,6 +75,7 @@ Deno.test("claim_outbound_messages and record_send_results answer in order, per 
 
 type Answer = {
   outcome: string;
+  retry_at?: string;
   message?: {
     id: string;
     status: string;
@@ -309,4 +310,54 @@ Deno.test("claims lock their recipients in id order, so a claim and an enqueue s
   } finally {
     await other.end();
   }
+});
+
+Deno.test("an attempt whose lease ran out without an outcome is ambiguous: the message waits the ambiguous wait from the lease's end before it is claimed again", async () => {
+  const t = await tenant();
+  const msg = t.request();
+  const claim = { lease_seconds: 30, recipient_gap_ms: 0 };
+  const { data } = await t.db.rpc("enqueue_messages", { requests: [msg], claim });
+  assert.equal((data as Answer[])[0].claim?.outcome, "claimed");
+  // the process that held the claim died after calling the Graph API: its lease ran out 5 s ago
+  await sql(
+    `update messages set locked_until = now() - interval '5 seconds',
+        next_attempt_at = now() - interval '40 seconds' where id = $1`,
+    [msg.id],
+  );
+  const again = (wait: number) =>
+    t.db.rpc("claim_outbound_messages", {
+      message_ids: [msg.id],
+      ...claim,
+      ambiguous_wait_ms: wait,
+    });
+  const first = ((await again(30_000)).data as Answer[])[0];
+  assert.equal(first.outcome, "not_due", "not sent again while Meta may still report it");
+  const due = Date.parse(first.retry_at!) - Date.now();
+  assert.ok(due > 20_000 && due <= 25_500, `due in ${due} ms (30 s from the lease's end)`);
+  const [row] = await sql<{ status: string; locked_until: string | null; attempts: number }>(
+    "select status, locked_until, attempts from messages where id = $1",
+    [msg.id],
+  );
+  assert.deepEqual(row, { status: "sending", locked_until: null, attempts: 1 });
+  // asked again before the wait is over: still not due, and no new attempt
+  assert.equal(((await again(30_000)).data as Answer[])[0].outcome, "not_due");
+  // a status webhook naming it meanwhile ends it: the claim then answers done
+  await sql("update messages set status = 'sent' where id = $1", [msg.id]);
+  assert.equal(((await again(30_000)).data as Answer[])[0].outcome, "done");
+
+  // once the wait is over (here: a wait shorter than the time since the lease ended), it is sent
+  const late = t.request();
+  await t.db.rpc("enqueue_messages", { requests: [late], claim });
+  await sql(
+    `update messages set locked_until = now() - interval '5 seconds',
+        next_attempt_at = now() - interval '40 seconds' where id = $1`,
+    [late.id],
+  );
+  const [sent] = (await t.db.rpc("claim_outbound_messages", {
+    message_ids: [late.id],
+    ...claim,
+    ambiguous_wait_ms: 1_000,
+  })).data as Answer[];
+  assert.equal(sent.outcome, "claimed");
+  assert.equal(sent.message!.attempts, 2);
 });

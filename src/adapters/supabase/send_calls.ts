@@ -18,6 +18,11 @@ export function sendCalls(
   options: {
     leaseSeconds: number;
     recipientGapMs: number;
+    /**
+     * How long a message whose attempt died with its lease (no outcome recorded) waits, from the
+     * end of that lease, before it is sent again: that attempt may have reached Meta
+     */
+    ambiguousWaitMs: number;
     windowMs?: number;
     maxBatch?: number;
     /**
@@ -36,6 +41,7 @@ export function sendCalls(
       message_ids: ids,
       lease_seconds: options.leaseSeconds,
       recipient_gap_ms: options.recipientGapMs,
+      ambiguous_wait_ms: options.ambiguousWaitMs,
     });
     if (error) throw new Error(`Could not claim the message: ${error.message}`);
     return data as ClaimAnswer[];
