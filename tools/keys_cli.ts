@@ -29,14 +29,21 @@ Options:
                and SUPABASE_SERVICE_ROLE_KEY are not exported); which one is used is printed
   -h, --help   show this help`;
 
-const { values, positionals } = parseArgs({
-  args: Deno.args,
-  allowPositionals: true,
-  options: {
-    dir: { type: "string" },
-    help: { type: "boolean", short: "h", default: false },
-  },
-});
+let parsed;
+try {
+  parsed = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: {
+      dir: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+} catch (error) {
+  console.error(`keys: ${(error as Error).message}. See \`deno task keys --help\``);
+  Deno.exit(2);
+}
+const { values, positionals } = parsed;
 const [command, version] = positionals;
 if (values.help || !command) {
   console.log(HELP);

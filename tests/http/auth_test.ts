@@ -1,3 +1,4 @@
+import { FailureThrottle, MAX_THROTTLED_ADDRESSES } from "../../src/http/middleware/auth.ts";
 import assert from "node:assert/strict";
 import { appUnderTest, bearer, clientWithKey, type Json } from "../_support/app.ts";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
@@ -276,4 +277,18 @@ Deno.test("over a real server, every Authorization header the runtime lets throu
   } finally {
     await server.shutdown();
   }
+});
+
+Deno.test("the failure throttle stays bounded by evicting expired windows first, so a flood of new addresses does not lift a throttle still running", () => {
+  let now = 0;
+  const throttle = new FailureThrottle(3, () => now);
+  for (let i = 0; i < MAX_THROTTLED_ADDRESSES - 1; i++) throttle.fail(`old-${i}`);
+  now = 30_000;
+  for (let i = 0; i < 3; i++) throttle.fail("guesser");
+  assert.ok(throttle.retryAfter("guesser"), "throttled after 3 failures");
+  // a minute after the old windows began, a flood of new addresses fills the map again (past its
+  // bound: the old windows must go); more live windows than the bound would evict the oldest
+  now = 61_000;
+  for (let i = 0; i < MAX_THROTTLED_ADDRESSES - 2; i++) throttle.fail(`new-${i}`);
+  assert.ok(throttle.retryAfter("guesser"), "still throttled: only expired windows went");
 });

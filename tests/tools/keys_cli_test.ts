@@ -107,3 +107,10 @@ Deno.test("deleting a client crypto-shreds its data key", async () => {
     0,
   );
 });
+
+Deno.test("keys explains an unknown option instead of a stack trace", async () => {
+  const r = await runTool("tools/keys_cli.ts", ["rotate", "--bogus"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^keys: Unknown option '--bogus'.*deno task keys --help/);
+  assert.doesNotMatch(r.stderr, /\bat .*\.ts:\d+/, "no stack trace");
+});

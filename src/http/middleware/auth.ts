@@ -40,12 +40,15 @@ const BEARER = /^Bearer[ \t]+([A-Za-z0-9\-._~+/]+=*)[ \t]*$/i;
 /** clocks of the issuer and ours may disagree by this much on iat, nbf and exp */
 const CLOCK_TOLERANCE_SECONDS = 30;
 
+/** addresses whose failures are counted at once (the map's bound) */
+export const MAX_THROTTLED_ADDRESSES = 50_000;
+
 /**
  * Counts failed authentications per address (an IPv6 client per /64: see addressBucket) in a
  * fixed one-minute window. Per isolate: on Workers each isolate counts on its own, which still
  * slows a guesser by orders of magnitude; the keys' ~190 bits of entropy are the real defence.
  */
-class FailureThrottle {
+export class FailureThrottle {
   #windows = new Map<string, { count: number; resetAt: number }>();
   constructor(private limit: number, private now: () => number) {}
 
@@ -64,9 +67,24 @@ class FailureThrottle {
     const now = this.now();
     const w = this.#windows.get(ip);
     if (!w || now >= w.resetAt) {
-      if (this.#windows.size > 50_000) this.#windows.clear();
+      // a fresh window goes last (Map keeps insertion order), so the oldest are first
+      this.#windows.delete(ip);
+      if (this.#windows.size >= MAX_THROTTLED_ADDRESSES) this.#evict(now);
       this.#windows.set(ip, { count: 1, resetAt: now + 60_000 });
     } else w.count++;
+  }
+
+  /**
+   * Bounded memory without a reset for everyone: the expired windows go first, then the oldest
+   * ones. Clearing the whole map instead let a caller with many addresses (an IPv6 /48 holds 65,536
+   * /64s) wipe every other address's count at once.
+   */
+  #evict(now: number) {
+    for (const [ip, w] of this.#windows) if (now >= w.resetAt) this.#windows.delete(ip);
+    for (const ip of this.#windows.keys()) {
+      if (this.#windows.size < MAX_THROTTLED_ADDRESSES * 0.9) break;
+      this.#windows.delete(ip);
+    }
   }
 }
 
