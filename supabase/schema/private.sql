@@ -132,11 +132,9 @@ CREATE OR REPLACE FUNCTION private.current_client_id()
  STABLE
  SET search_path TO ''
 AS $function$
-  select nullif(
-    coalesce(auth.jwt() ->> 'client_id', auth.jwt() -> 'app_metadata' ->> 'client_id'),
-    ''
-  )::uuid
+  select nullif(auth.jwt() ->> 'client_id', '')::uuid
 $function$;
+comment on function private.current_client_id() is 'The client RLS acts for: the top-level client_id claim of the JWT the edge mints for it. A Supabase Auth user token (app_metadata.client_id) names no client here: users act through the edge API, never at PostgREST directly.';
 grant execute on function private.current_client_id() to anon, authenticated, service_role;
 
 -- function private.enqueue_batch(cid uuid, requests jsonb, lease integer, gap interval) -----------
