@@ -1,0 +1,249 @@
+/**
+ * The /v1 API as the suite sees it: every operation read from the app's own OpenAPI document (so
+ * a new route is fuzzed and put through the authorization matrix without anyone listing it), the
+ * scope each one needs, a valid request for each, and a tenant that owns one of everything.
+ * A route without an entry here fails the tests that use it, the way a table without a fixture
+ * fails the RLS matrix.
+ */
+import assert from "node:assert/strict";
+import { createApiKey } from "../../src/adapters/supabase/api_keys_store.ts";
+import { importPepper, type Scope, SCOPES } from "../../src/core/auth/api_keys.ts";
+import type { Answer } from "./edge.ts";
+import { tenantWithNumber } from "./edge.ts";
+import { serviceClient, sql, testStack } from "./stack.ts";
+
+export interface Operation {
+  /** "GET /v1/messages/{id}" */
+  key: string;
+  method: string;
+  path: string;
+  pathParams: string[];
+  query: Array<{ name: string; schema: Record<string, unknown> }>;
+  hasBody: boolean;
+  /** the statuses the document promises */
+  responses: number[];
+}
+
+type AppFetch = (path: string, init?: RequestInit & { ip?: string }) => Promise<Answer>;
+
+/** Every /v1 operation in GET /openapi.json. */
+export async function apiOperations(fetchApp: AppFetch): Promise<Operation[]> {
+  const res = await fetchApp("/openapi.json");
+  assert.equal(res.status, 200);
+  const doc = JSON.parse(res.text) as {
+    paths: Record<string, Record<string, Record<string, unknown>>>;
+  };
+  const ops: Operation[] = [];
+  for (const [path, item] of Object.entries(doc.paths)) {
+    if (!path.startsWith("/v1/")) continue;
+    for (const [method, op] of Object.entries(item)) {
+      const params = (op.parameters ?? []) as Array<
+        { name: string; in: string; schema: Record<string, unknown> }
+      >;
+      ops.push({
+        key: `${method.toUpperCase()} ${path}`,
+        method: method.toUpperCase(),
+        path,
+        pathParams: params.filter((p) => p.in === "path").map((p) => p.name),
+        query: params.filter((p) => p.in === "query").map((p) => ({
+          name: p.name,
+          schema: p.schema ?? {},
+        })),
+        hasBody: Boolean(op.requestBody),
+        responses: Object.keys(op.responses as object).map(Number),
+      });
+    }
+  }
+  return ops;
+}
+
+/** "METHOD /v1/path/{param}" for every handler the router serves under /v1 (not middleware). */
+export function routedOperations(routes: ReadonlyArray<{ method: string; path: string }>) {
+  return [
+    ...new Set(
+      routes.filter((r) => r.path.startsWith("/v1/") && r.method !== "ALL")
+        .map((r) => `${r.method} ${r.path.replace(/:([A-Za-z_]+)/g, "{$1}")}`),
+    ),
+  ];
+}
+
+/** The scope each operation needs (README's API table); null: any valid credential. */
+export const ROUTE_SCOPES: Record<string, Scope | null> = {
+  "GET /v1/me": null,
+  "GET /v1/api-keys": "api-keys:manage",
+  "POST /v1/api-keys": "api-keys:manage",
+  "DELETE /v1/api-keys/{id}": "api-keys:manage",
+  "POST /v1/messages": "messages:send",
+  "GET /v1/messages": "messages:read",
+  "GET /v1/messages/{id}": "messages:read",
+  "POST /v1/messages/{id}/retry": "messages:send",
+  "GET /v1/contacts": "contacts:read",
+  "GET /v1/contacts/{contact}": "contacts:read",
+  "PUT /v1/contacts/{contact}/consent": "contacts:write",
+  "GET /v1/media/{id}": "messages:read",
+  "POST /v1/webhook-endpoints": "webhooks:manage",
+  "GET /v1/webhook-endpoints": "webhooks:manage",
+  "GET /v1/webhook-endpoints/{id}": "webhooks:manage",
+  "PATCH /v1/webhook-endpoints/{id}": "webhooks:manage",
+  "DELETE /v1/webhook-endpoints/{id}": "webhooks:manage",
+  "POST /v1/webhook-endpoints/{id}/rotate-secret": "webhooks:manage",
+  "GET /v1/webhook-endpoints/{id}/deliveries": "webhooks:manage",
+  "POST /v1/webhook-endpoints/{id}/test": "webhooks:manage",
+  "POST /v1/webhook-endpoints/{id}/recover": "webhooks:manage",
+  "GET /v1/account-events": "messages:read",
+};
+
+export type Tenant = Awaited<ReturnType<typeof populatedTenant>>;
+
+export interface SampleRequest {
+  params?: Record<string, string>;
+  query?: Record<string, string>;
+  body?: unknown;
+}
+
+/**
+ * A valid request to each operation on `tenant`'s own resources. `spare` resources are the ones a
+ * request may consume (a key to revoke, an endpoint to delete).
+ */
+export function sampleRequest(key: string, t: Tenant, spare = false): SampleRequest | undefined {
+  const endpoint = spare ? t.spareEndpointId : t.endpointId;
+  const samples: Record<string, SampleRequest> = {
+    "GET /v1/me": {},
+    "GET /v1/api-keys": {},
+    "POST /v1/api-keys": { body: { name: "fuzzed", scopes: ["messages:read"] } },
+    "DELETE /v1/api-keys/{id}": { params: { id: t.spareKeyId } },
+    "POST /v1/messages": {
+      body: {
+        to: `+${t.contactWaId}`,
+        type: "template",
+        template: { name: "hello", language: { code: "en_US" } },
+      },
+    },
+    "GET /v1/messages": { query: { limit: "2" } },
+    "GET /v1/messages/{id}": { params: { id: t.inboundMessageId } },
+    "POST /v1/messages/{id}/retry": { params: { id: t.deadLetteredMessageId } },
+    "GET /v1/contacts": { query: { limit: "5" } },
+    "GET /v1/contacts/{contact}": { params: { contact: t.contactId } },
+    "PUT /v1/contacts/{contact}/consent": {
+      params: { contact: t.contactWaId },
+      body: { status: "opted_in", source: "checkout" },
+    },
+    "GET /v1/media/{id}": { params: { id: t.mediaId } },
+    "POST /v1/webhook-endpoints": { body: { url: "http://127.0.0.1:9/hook" } },
+    "GET /v1/webhook-endpoints": {},
+    "GET /v1/webhook-endpoints/{id}": { params: { id: endpoint } },
+    "PATCH /v1/webhook-endpoints/{id}": {
+      params: { id: endpoint },
+      body: { description: "changed" },
+    },
+    "DELETE /v1/webhook-endpoints/{id}": { params: { id: t.spareEndpointId } },
+    "POST /v1/webhook-endpoints/{id}/rotate-secret": { params: { id: endpoint } },
+    "GET /v1/webhook-endpoints/{id}/deliveries": {
+      params: { id: endpoint },
+      query: { limit: "5" },
+    },
+    "POST /v1/webhook-endpoints/{id}/test": { params: { id: endpoint } },
+    "POST /v1/webhook-endpoints/{id}/recover": {
+      params: { id: endpoint },
+      body: { since: "2026-01-01T00:00:00Z" },
+    },
+    "GET /v1/account-events": { query: { limit: "5" } },
+  };
+  return samples[key];
+}
+
+/** The request line and init for a sample (or a variant of one). */
+export function requestFor(
+  op: Operation,
+  sample: SampleRequest,
+  headers: Record<string, string>,
+): [string, RequestInit] {
+  let path = op.path;
+  for (const name of op.pathParams) {
+    path = path.replace(`{${name}}`, encodeURIComponent(sample.params?.[name] ?? ""));
+  }
+  const query = new URLSearchParams(sample.query ?? {}).toString();
+  const init: RequestInit = { method: op.method, headers: { ...headers } };
+  if (sample.body !== undefined) {
+    init.body = JSON.stringify(sample.body);
+    (init.headers as Record<string, string>)["content-type"] = "application/json";
+  }
+  return [query ? `${path}?${query}` : path, init];
+}
+
+const pepper = importPepper(testStack().secrets.api_key_pepper);
+
+/** An API key of `clientId` holding `scopes`, made as the operator CLI makes one. */
+export async function keyFor(clientId: string, scopes: readonly Scope[] = SCOPES) {
+  const { key, record } = await createApiKey(serviceClient(), await pepper, {
+    clientId,
+    name: scopes.length === 1 ? scopes[0] : `${scopes.length} scopes`,
+    environment: "test",
+    scopes: [...scopes],
+    createdBy: "operator:test",
+  });
+  return { key, id: record.id };
+}
+
+let sequence = 0;
+
+/**
+ * A client owning one of every resource the API names by id: a contact, an inbound message with
+ * media, a dead-lettered outbound message, webhook endpoints with a delivery, a spare API key and
+ * an account event. Made through the API where the API makes them.
+ */
+export async function populatedTenant(name: string, fetchApp: AppFetch) {
+  const t = await tenantWithNumber(name);
+  const { key, id: keyId } = await keyFor(t.clientId);
+  const contactWaId = `4477009${String(Date.now() % 1e5).padStart(5, "0")}${++sequence}`;
+  const [contact] = await sql<{ id: string }>(
+    "insert into contacts (client_id, wa_id, last_inbound_at) values ($1, $2, now()) returning id",
+    [t.clientId, contactWaId],
+  );
+  const mediaId = `${Date.now()}${++sequence}`;
+  const [inbound] = await sql<{ id: string }>(
+    `insert into messages (client_id, phone_number_id, contact_id, direction, wamid, type, status, media, recipient)
+     values ($1, $2, $3, 'inbound', $4, 'image', 'received', $5, $6) returning id`,
+    [
+      t.clientId,
+      t.phoneId,
+      contact.id,
+      `wamid.IN${crypto.randomUUID()}`,
+      { id: mediaId, mime_type: "image/jpeg", sha256: null },
+      contactWaId,
+    ],
+  );
+  const [dead] = await sql<{ id: string }>(
+    `insert into messages (client_id, phone_number_id, contact_id, direction, type, status, recipient, dead_lettered_at, failed_at)
+     values ($1, $2, $3, 'outbound', 'text', 'failed', $4, now(), now()) returning id`,
+    [t.clientId, t.phoneId, contact.id, contactWaId],
+  );
+  await sql(
+    "insert into whatsapp_account_events (client_id, waba_id, field, value) values ($1, $2, 'account_update', '{}')",
+    [t.clientId, t.wabaId],
+  );
+  const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+  const made = async (path: string, body: unknown) => {
+    const res = await fetchApp(path, { method: "POST", headers, body: JSON.stringify(body) });
+    assert.ok(res.status < 300, `${path}: ${res.status} ${res.text}`);
+    return JSON.parse(res.text);
+  };
+  const endpoint = await made("/v1/webhook-endpoints", { url: "http://127.0.0.1:9/hook" });
+  const spareEndpoint = await made("/v1/webhook-endpoints", { url: "http://127.0.0.1:9/spare" });
+  const delivery = await made(`/v1/webhook-endpoints/${endpoint.endpoint.id}/test`, {});
+  const spareKey = await made("/v1/api-keys", { name: "spare", scopes: ["messages:read"] });
+  return {
+    ...t,
+    key,
+    keyId,
+    contactId: contact.id,
+    contactWaId,
+    inboundMessageId: inbound.id,
+    deadLetteredMessageId: dead.id,
+    mediaId,
+    endpointId: endpoint.endpoint.id as string,
+    spareEndpointId: spareEndpoint.endpoint.id as string,
+    deliveryId: delivery.delivery_id as string,
+    spareKeyId: spareKey.api_key.id as string,
+  };
+}

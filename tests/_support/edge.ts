@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { localDoorbell } from "../../src/adapters/deno/local_doorbell.ts";
+import { jsonLogger } from "../../src/adapters/logging/json_logger.ts";
+import { sql, testApp } from "./stack.ts";
+
+/**
+ * The app composed as src/entry/deno.ts composes it (its doorbell: two batches of up to 100 jobs
+ * at a time, so deliveries that arrive together are processed together), called in-process the
+ * way Deno.serve calls it.
+ */
+export async function edgeApp(overrides: Record<string, string> = {}) {
+  let bell: ReturnType<typeof localDoorbell> | undefined;
+  const composed = await testApp(overrides, {
+    doorbell: (handle) =>
+      bell = localDoorbell({
+        handle,
+        logger: jsonLogger({ level: "error", write: () => {} }),
+        concurrency: 2,
+        batchSize: 100,
+      }),
+  });
+  const fetchApp = async (
+    path: string,
+    init: RequestInit & { ip?: string } = {},
+  ): Promise<Answer> => {
+    const started = performance.now();
+    const res = await composed.app.fetch(new Request(`http://edge.test${path}`, init), {
+      remoteAddr: init.ip ?? "203.0.113.9",
+      waitUntil: () => {},
+    });
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, text, ms: performance.now() - started };
+  };
+  return {
+    ...composed,
+    bell: bell!,
+    fetch: fetchApp,
+    /** waits until every job rung so far (and those they rang) has run, or fails after `ms` */
+    async idle(ms = 60_000) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`Processing did not finish within ${ms} ms`)),
+          ms,
+        );
+      });
+      try {
+        await Promise.race([bell!.idle(), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async close() {
+      bell!.close();
+      await composed.deps.requestLog.flush().catch(() => {});
+    },
+  };
+}
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+  ms: number;
+}
+
+/** The one error envelope, with the request id the response carries. */
+export function assertEnvelope(res: Answer, context: string) {
+  let body: { error?: { code?: unknown; message?: unknown; request_id?: unknown } };
+  try {
+    body = JSON.parse(res.text);
+  } catch {
+    assert.fail(
+      `${context}: ${res.status} without the JSON error envelope: ${res.text.slice(0, 200)}`,
+    );
+  }
+  const e = body?.error;
+  assert.ok(
+    e && typeof e.code === "string" && typeof e.message === "string",
+    `${context}: ${res.status} without the error envelope: ${res.text.slice(0, 200)}`,
+  );
+  assert.equal(e.request_id, res.headers.get("x-request-id"), `${context}: request_id`);
+}
+
+/** Rows in the tables a webhook delivery can write to, to prove an unverified one wrote none. */
+export async function webhookRowCounts() {
+  const [row] = await sql<Record<string, number>>(
+    `select (select count(*)::int from webhook_inbox) as webhook_inbox,
+            (select count(*)::int from messages) as messages,
+            (select count(*)::int from message_status_events) as message_status_events,
+            (select count(*)::int from whatsapp_account_events) as whatsapp_account_events,
+            (select count(*)::int from unrouted_webhook_events) as unrouted_webhook_events,
+            (select count(*)::int from contacts) as contacts`,
+  );
+  return row;
+}
+
+let sequence = 0;
+const digits = (prefix: string) =>
+  `${prefix}${String(Date.now() % 1e9).padStart(9, "0")}${String(++sequence).padStart(4, "0")}`;
+
+/** A client with one WhatsApp Business account and number, seeded through SQL. */
+export async function tenantWithNumber(name: string) {
+  const [client] = await sql<{ id: string }>(
+    "insert into clients (name) values ($1) returning id",
+    [name],
+  );
+  const wabaId = digits("7");
+  const phoneNumberId = digits("6");
+  const [waba] = await sql<{ id: string }>(
+    "insert into whatsapp_business_accounts (client_id, waba_id, name) values ($1, $2, 'w') returning id",
+    [client.id, wabaId],
+  );
+  const [phone] = await sql<{ id: string }>(
+    "insert into phone_numbers (client_id, waba_account_id, phone_number_id, display_phone_number) values ($1, $2, $3, '15550001111') returning id",
+    [client.id, waba.id, phoneNumberId],
+  );
+  return { clientId: client.id, wabaId, phoneNumberId, phoneId: phone.id, wabaRowId: waba.id };
+}

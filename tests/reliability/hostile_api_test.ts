@@ -1,0 +1,315 @@
+/**
+ * Hostile input at every /v1 operation in the OpenAPI document: path parameters, query strings,
+ * bodies, content types and headers, each either valid, mutated from valid, or arbitrary. Whatever
+ * arrives, the answer is a status the document (or README's error list) promises, with the error
+ * envelope for every 4xx, never a 5xx, in bounded time.
+ */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  apiOperations,
+  type Operation,
+  populatedTenant,
+  sampleRequest,
+  type Tenant,
+} from "../_support/api_catalog.ts";
+import { type Answer, assertEnvelope, edgeApp } from "../_support/edge.ts";
+import {
+  checkProperty,
+  contentType,
+  extremeNumber,
+  hostileBytes,
+  hostileJson,
+  hostileString,
+  mutateString,
+  oddJsonText,
+  runs,
+} from "../_support/fuzz.ts";
+import { ABSENT, ODD_VALUES, pathsOf, withValueAt } from "../_support/json_variants.ts";
+
+/** a request that is only slow to answer is a request an attacker can stack up */
+const ANSWER_LIMIT_MS = 5_000;
+/** every route may answer these (README, Errors): bad input, credentials, scope, unknown, size */
+const ALWAYS_DOCUMENTED = [400, 401, 403, 404, 413, 429];
+
+/** A header value any client can send (no control characters, Latin-1 only). */
+const headerText = (max = 40) => hostileString(max).map((s) => s.replace(/[^\x20-\x7e]/g, ""));
+
+/** Strings of the same length and alphabet as a valid one: a UUID's shape that is not a UUID. */
+const sameShape = (valid: string) =>
+  fc.array(fc.constantFrom(...new Set(valid + "-")), {
+    minLength: valid.length,
+    maxLength: valid.length,
+  }).map((chars) => chars.join(""));
+
+const pathValue = (valid: string, others: string[]) =>
+  fc.oneof(
+    { weight: 4, arbitrary: fc.constant(valid) },
+    { weight: 2, arbitrary: fc.constantFrom(...others) },
+    fc.uuid(),
+    { weight: 2, arbitrary: sameShape(valid) },
+    mutateString(valid),
+    hostileString(),
+    fc.constantFrom(
+      "",
+      ".",
+      "..",
+      "%",
+      "%2e%2e",
+      "null",
+      "0",
+      "-1",
+      "-".repeat(36),
+      "0".repeat(36),
+      "00000000-0000-0000-0000-000000000000",
+      "ffffffff-ffff-ffff-ffff-ffffffffffff",
+      "a".repeat(5_000),
+      "+447700900123",
+      "US.13491208655302741918",
+    ),
+  );
+
+/** Date strings at the edges of ISO 8601, of JavaScript's Date, and of PostgreSQL's timestamptz. */
+const extremeDate = fc.oneof(
+  fc.constantFrom(
+    "275760-09-13T00:00:00.000Z",
+    "+275760-09-13T00:00:00Z",
+    "-271821-04-20T00:00:00Z",
+    "0000-01-01T00:00:00Z",
+    "9999-12-31T23:59:59.999999999Z",
+    "2026-02-30T00:00:00Z",
+    "2026-12-01T00:00:00+99:99",
+    "2026-12-01T24:00:00Z",
+    "1970-01-01T00:00:00-00:00",
+    "2026-12-01",
+    "2026-12-01 (a,b)",
+    "Dec 1, 2026 (x)",
+    "2026-12-01T00:00:00Z (or)",
+    "1 December 2026 12:00 ()),",
+    "2026-12-01T00:00:00.000+00:00,id.gt.0",
+    "Tue, 01 Dec 2026 00:00:00 GMT",
+  ),
+  fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+);
+
+/** The messages cursor is base64 of "created_at|id": valid ones, mutated ones, look-alikes. */
+const cursor = (valid: string | null) => {
+  const decoded = valid ? atob(valid) : "2026-12-01T00:00:00.000+00:00|" + crypto.randomUUID();
+  const [date, id] = decoded.split("|");
+  const b64 = (s: string) => new TextEncoder().encode(s).toBase64().replaceAll("=", "");
+  return fc.oneof(
+    fc.constant(valid ?? b64(decoded)),
+    mutateString(decoded).map(b64),
+    {
+      weight: 3,
+      arbitrary: fc.tuple(
+        fc.oneof(extremeDate, mutateString(date)),
+        fc.oneof(sameShape(id), fc.uuid(), mutateString(id)),
+      ).map(([d, i]) => b64(`${d}|${i}`)),
+    },
+    hostileString().map(b64),
+    hostileString(),
+  );
+};
+
+const queryValue = (name: string, schema: Record<string, unknown>, validCursor: string | null) => {
+  if (name === "cursor") return cursor(validCursor);
+  const options: fc.Arbitrary<string>[] = [hostileString(), extremeNumber.map(String)];
+  if (Array.isArray(schema.enum)) options.push(fc.constantFrom(...(schema.enum as string[])));
+  if (schema.format === "date-time") options.push(extremeDate, extremeDate);
+  if (schema.type === "integer" || schema.type === "number") {
+    options.push(
+      fc.constantFrom("1", "0", "200", "201", "1e3", "0x10", "99999999999999999999", "1.5", " 1"),
+    );
+  }
+  return fc.oneof(...options);
+};
+
+type Auth = { kind: "valid" | "missing" | "twice" | "lower" } | { kind: "raw"; value: string };
+
+const auth: fc.Arbitrary<Auth> = fc.oneof(
+  { weight: 12, arbitrary: fc.constant({ kind: "valid" as const }) },
+  fc.constantFrom(
+    { kind: "missing" as const },
+    { kind: "twice" as const },
+    { kind: "lower" as const },
+  ),
+  fc.oneof(
+    fc.constantFrom(
+      "Bearer " + "a".repeat(10_000),
+      "Bearer " + "a".repeat(100_000),
+      "Bearer glf_test_" + "A".repeat(32),
+      "Bearer glf_live_" + "A".repeat(100_000),
+      "Bearer eyJhbGciOiJub25lIn0.eyJyb2xlIjoiYXV0aGVudGljYXRlZCJ9.",
+      "Bearer eyJ.eyJ.x",
+      "Basic dXNlcjpwYXNz",
+      "Bearer",
+      "Bearer  ",
+      "",
+    ),
+    headerText().map((s) => `Bearer ${s}`),
+  ).map((value) => ({ kind: "raw" as const, value })),
+);
+
+/** A valid body with one path removed or replaced by something hostile. */
+const mutatedBody = (valid: unknown) => {
+  const paths = pathsOf(valid);
+  return fc.record({
+    at: fc.nat(),
+    to: fc.oneof(
+      hostileJson,
+      extremeNumber,
+      extremeDate,
+      fc.constant(ABSENT),
+      fc.constantFrom(...ODD_VALUES.filter((v) => v !== undefined)),
+    ),
+  }).map(({ at, to }) => paths.length ? withValueAt(valid, paths[at % paths.length], to) : to);
+};
+
+function requestArbitrary(op: Operation, own: Tenant, other: Tenant, validCursor: string | null) {
+  const sample = sampleRequest(op.key, own) ?? {};
+  const otherSample = sampleRequest(op.key, other) ?? {};
+  const params = fc.record(
+    Object.fromEntries(op.pathParams.map((name) => {
+      const valid = sample.params?.[name] ?? crypto.randomUUID();
+      const others = [otherSample.params?.[name] ?? crypto.randomUUID(), crypto.randomUUID()];
+      return [name, fc.tuple(pathValue(valid, others), fc.boolean())];
+    })),
+  ) as fc.Arbitrary<Record<string, [string, boolean]>>;
+  const documented = op.query.map((q) =>
+    fc.tuple(fc.constant(q.name), queryValue(q.name, q.schema, validCursor))
+  );
+  const query = fc.array(
+    fc.oneof(...documented, fc.tuple(hostileString(10), hostileString())),
+    { maxLength: 5 },
+  );
+  const body = op.method === "GET" ? fc.constant(undefined) : fc.oneof(
+    { weight: 3, arbitrary: fc.constant(sample.body) },
+    { weight: 3, arbitrary: sample.body === undefined ? hostileJson : mutatedBody(sample.body) },
+    hostileJson,
+    oddJsonText,
+    hostileBytes,
+    fc.constant(undefined),
+  );
+  return fc.record({
+    params,
+    query: fc.oneof({ weight: 1, arbitrary: fc.constant(null) }, { weight: 3, arbitrary: query }),
+    body,
+    contentType: fc.oneof(
+      { weight: 3, arbitrary: fc.constant("application/json") },
+      { weight: 1, arbitrary: contentType },
+    ),
+    repeatedContentType: fc.boolean(),
+    auth,
+    idempotencyKey: fc.option(fc.oneof(headerText(), fc.constant("k".repeat(300)))),
+    requestId: fc.option(headerText(70)),
+  });
+}
+
+type Generated = ReturnType<typeof requestArbitrary> extends fc.Arbitrary<infer T> ? T : never;
+
+function build(op: Operation, r: Generated, own: Tenant, sampleQuery?: Record<string, string>) {
+  let path = op.path;
+  for (const [name, [value, raw]] of Object.entries(r.params)) {
+    const encoded = raw
+      ? value.replace(/[^\x21-\x7e]|[#?%/]/g, (ch) => encodeURIComponent(ch))
+      : encodeURIComponent(value);
+    path = path.replace(`{${name}}`, encoded);
+  }
+  const query = r.query === null
+    ? new URLSearchParams(sampleQuery ?? {}).toString()
+    : r.query.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join("&");
+  const headers = new Headers();
+  if (r.auth.kind === "valid") headers.set("authorization", `Bearer ${own.key}`);
+  else if (r.auth.kind === "twice") {
+    headers.append("authorization", `Bearer ${own.key}`);
+    headers.append("authorization", `Bearer ${own.key}`);
+  } else if (r.auth.kind === "lower") headers.set("authorization", `bearer ${own.key}`);
+  else if (r.auth.kind === "raw") headers.set("authorization", r.auth.value);
+  if (r.contentType !== undefined) headers.set("content-type", r.contentType);
+  if (r.repeatedContentType) headers.append("content-type", "text/plain");
+  if (r.idempotencyKey !== null) headers.set("idempotency-key", r.idempotencyKey);
+  if (r.requestId !== null) headers.set("x-request-id", r.requestId);
+  let body: BodyInit | undefined;
+  if (r.body instanceof Uint8Array) body = r.body as Uint8Array<ArrayBuffer>;
+  else if (typeof r.body === "string" && op.method !== "GET") body = r.body;
+  else if (r.body !== undefined) body = JSON.stringify(r.body);
+  const url = new URL(`http://edge.test${path}${query ? `?${query}` : ""}`);
+  return { url: url.pathname + url.search, init: { method: op.method, headers, body } };
+}
+
+function assertAnswer(op: Operation, res: Answer, what: string) {
+  assert.ok(res.status < 500, `${what}: ${res.status} ${res.text.slice(0, 300)}`);
+  const allowed = new Set([...op.responses, ...ALWAYS_DOCUMENTED]);
+  assert.ok(
+    allowed.has(res.status),
+    `${what}: undocumented ${res.status} ${res.text.slice(0, 300)}`,
+  );
+  if (res.status >= 400) assertEnvelope(res, what);
+  else if (op.key !== "GET /v1/media/{id}") JSON.parse(res.text);
+  assert.ok(res.ms < ANSWER_LIMIT_MS, `${what}: answered after ${Math.round(res.ms)} ms`);
+}
+
+Deno.test("every /v1 operation answers hostile paths, queries, bodies, content types and headers with a documented status and the envelope, never a 5xx", async (t) => {
+  const edge = await edgeApp({ AUTH_FAILURES_PER_MINUTE: "10000" });
+  try {
+    const own = await populatedTenant("Fuzzed tenant", edge.fetch);
+    const other = await populatedTenant("Bystander tenant", edge.fetch);
+    const page = await edge.fetch("/v1/messages?limit=1", {
+      headers: { authorization: `Bearer ${own.key}` },
+    });
+    const validCursor = JSON.parse(page.text).next_cursor as string | null;
+    const ops = await apiOperations(edge.fetch);
+    assert.ok(ops.length >= 20, `only ${ops.length} operations in /openapi.json`);
+    for (const op of ops) {
+      await t.step(op.key, async () => {
+        const sample = sampleRequest(op.key, own);
+        assert.ok(sample, `${op.key} has no sample request in tests/_support/api_catalog.ts`);
+        await checkProperty(
+          "hostile input",
+          `${op.key}: documented status and envelope, never a 5xx`,
+          requestArbitrary(op, own, other, validCursor),
+          async (generated) => {
+            let request;
+            try {
+              request = build(op, generated, own, sample.query);
+            } catch {
+              return 0; // not a request any client could send (a lone surrogate in the URL)
+            }
+            const res = await edge.fetch(request.url, request.init);
+            assertAnswer(op, res, `${op.method} ${request.url.slice(0, 200)}`);
+            return 1;
+          },
+          { runs: runs(2), properties: 4 },
+        );
+      });
+    }
+  } finally {
+    await edge.close();
+  }
+});
+
+Deno.test("a /v1/messages cursor, however forged, is accepted or refused with 400 and the envelope, never a 5xx", async () => {
+  const edge = await edgeApp({ AUTH_FAILURES_PER_MINUTE: "10000" });
+  try {
+    const own = await populatedTenant("Cursor tenant", edge.fetch);
+    const headers = { authorization: `Bearer ${own.key}` };
+    const page = JSON.parse((await edge.fetch("/v1/messages?limit=1", { headers })).text);
+    await checkProperty(
+      "hostile input",
+      "GET /v1/messages?cursor=: forged cursors get 200 or 400 with the envelope",
+      cursor(page.next_cursor),
+      async (forged) => {
+        const res = await edge.fetch(`/v1/messages?cursor=${encodeURIComponent(forged)}`, {
+          headers,
+        });
+        assert.ok([200, 400].includes(res.status), `${forged}: ${res.status} ${res.text}`);
+        if (res.status === 400) assertEnvelope(res, `cursor ${forged}`);
+        return 1;
+      },
+      { runs: runs(4), properties: 2 },
+    );
+  } finally {
+    await edge.close();
+  }
+});
