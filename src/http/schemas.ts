@@ -49,6 +49,11 @@ export const AUTH_ERRORS = {
   429: errorResponse("too_many_failed_attempts"),
 } as const;
 
+/** The error a route that reads a JSON body gives to any other content type. */
+export const BODY_ERRORS = {
+  415: errorResponse("unsupported_media_type"),
+} as const;
+
 export const notFoundResponse = errorResponse("not_found");
 
 /**

@@ -8,7 +8,14 @@ import {
 import { audit } from "../../../adapters/supabase/audit.ts";
 import { MAX_KEY_LIFETIME_YEARS, SCOPES } from "../../../core/auth/api_keys.ts";
 import { forbidden, notFound } from "../../../core/errors.ts";
-import { AUTH_ERRORS, IdParams, IsoTime, label, notFoundResponse } from "../../schemas.ts";
+import {
+  AUTH_ERRORS,
+  BODY_ERRORS,
+  IdParams,
+  IsoTime,
+  label,
+  notFoundResponse,
+} from "../../schemas.ts";
 import { access } from "../../openapi.ts";
 import type { AppEnv } from "../../types.ts";
 
@@ -74,6 +81,7 @@ const create = createRoute({
       description: "Created. Store `key` now: it cannot be shown again",
     },
     ...AUTH_ERRORS,
+    ...BODY_ERRORS,
   },
 });
 

@@ -4,7 +4,14 @@ import { decryptField } from "../../../core/crypto/envelope.ts";
 import { DatabaseError, notFound } from "../../../core/errors.ts";
 import { parseContactRef } from "../../../core/messaging/outbound.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
-import { AUTH_ERRORS, errorResponse, label, Limit, notFoundResponse } from "../../schemas.ts";
+import {
+  AUTH_ERRORS,
+  BODY_ERRORS,
+  errorResponse,
+  label,
+  Limit,
+  notFoundResponse,
+} from "../../schemas.ts";
 import { access } from "../../openapi.ts";
 import type { AppEnv } from "../../types.ts";
 
@@ -118,6 +125,8 @@ const consent = createRoute({
     404: errorResponse("not_found"),
     ...AUTH_ERRORS,
     400: errorResponse("invalid_request", "invalid_contact"),
+    ...AUTH_ERRORS,
+    ...BODY_ERRORS,
   },
 });
 

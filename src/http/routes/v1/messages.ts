@@ -9,6 +9,7 @@ import type { ServiceDeps } from "../../../services/deps.ts";
 import { enqueueMessage, markRead, redriveMessage } from "../../../services/whatsapp_send.ts";
 import {
   AUTH_ERRORS,
+  BODY_ERRORS,
   errorResponse,
   IdParams,
   IsoTime,
@@ -76,6 +77,7 @@ const send = createRoute({
     502: errorResponse("graph_error"),
     ...AUTH_ERRORS,
     400: errorResponse("invalid_request", "invalid_recipient"),
+    ...BODY_ERRORS,
   },
 });
 

@@ -20,6 +20,7 @@ import {
 import type { ServiceDeps } from "../../../services/deps.ts";
 import {
   AUTH_ERRORS,
+  BODY_ERRORS,
   errorResponse,
   IdParams,
   IsoTime,
@@ -104,6 +105,7 @@ const create = createRoute({
     409: errorResponse("webhook_endpoint_limit"),
     ...AUTH_ERRORS,
     400: errorResponse("invalid_request", "invalid_webhook_url"),
+    ...BODY_ERRORS,
   },
 });
 
@@ -156,6 +158,7 @@ const update = createRoute({
     404: notFoundResponse,
     ...AUTH_ERRORS,
     400: errorResponse("invalid_request", "invalid_webhook_url"),
+    ...BODY_ERRORS,
   },
 });
 
@@ -253,6 +256,7 @@ const recover = createRoute({
     404: notFoundResponse,
     409: errorResponse("webhook_endpoint_disabled"),
     ...AUTH_ERRORS,
+    ...BODY_ERRORS,
   },
 });
 
