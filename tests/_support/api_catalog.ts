@@ -24,7 +24,7 @@ export interface Operation {
   responses: number[];
 }
 
-type AppFetch = (path: string, init?: RequestInit & { ip?: string }) => Promise<Answer>;
+type AppFetch = (path: string, init?: RequestInit) => Promise<Answer>;
 
 /** Every /v1 operation in GET /openapi.json. */
 export async function apiOperations(fetchApp: AppFetch): Promise<Operation[]> {
@@ -110,7 +110,8 @@ export function sampleRequest(key: string, t: Tenant, spare = false): SampleRequ
   const samples: Record<string, SampleRequest> = {
     "GET /v1/me": {},
     "GET /v1/api-keys": {},
-    "POST /v1/api-keys": { body: { name: "fuzzed", scopes: ["messages:read"] } },
+    // a key may grant only scopes its creator holds: the one this route needs is always held
+    "POST /v1/api-keys": { body: { name: "made", scopes: ["api-keys:manage"] } },
     "DELETE /v1/api-keys/{id}": { params: { id: t.spareKeyId } },
     "POST /v1/messages": {
       body: {
@@ -230,7 +231,13 @@ export async function populatedTenant(name: string, fetchApp: AppFetch) {
   };
   const endpoint = await made("/v1/webhook-endpoints", { url: "http://127.0.0.1:9/hook" });
   const spareEndpoint = await made("/v1/webhook-endpoints", { url: "http://127.0.0.1:9/spare" });
-  const delivery = await made(`/v1/webhook-endpoints/${endpoint.endpoint.id}/test`, {});
+  // a finished delivery, written directly: one rung through the API would keep retrying (and
+  // changing the tenant's rows) in the background while tests compare them
+  const [delivery] = await sql<{ id: string }>(
+    `insert into webhook_deliveries (client_id, endpoint_id, event_id, event_type, payload_ciphertext, status, attempts, last_error)
+     values ($1, $2, $3, 'webhook.test', 'gone', 'failed', 8, 'connection refused') returning id`,
+    [t.clientId, endpoint.endpoint.id, `evt_${crypto.randomUUID()}`],
+  );
   const spareKey = await made("/v1/api-keys", { name: "spare", scopes: ["messages:read"] });
   return {
     ...t,
@@ -243,7 +250,7 @@ export async function populatedTenant(name: string, fetchApp: AppFetch) {
     mediaId,
     endpointId: endpoint.endpoint.id as string,
     spareEndpointId: spareEndpoint.endpoint.id as string,
-    deliveryId: delivery.delivery_id as string,
+    deliveryId: delivery.id,
     spareKeyId: spareKey.api_key.id as string,
   };
 }

@@ -4,9 +4,9 @@ import { jsonLogger } from "../../src/adapters/logging/json_logger.ts";
 import { sql, testApp } from "./stack.ts";
 
 /**
- * The app composed as src/entry/deno.ts composes it (its doorbell: two batches of up to 100 jobs
- * at a time, so deliveries that arrive together are processed together), called in-process the
- * way Deno.serve calls it.
+ * The app composed and served as src/entry/deno.ts serves it: its doorbell (two batches of up to
+ * 100 jobs at a time, so deliveries that arrive together are processed together) and Deno.serve,
+ * whose HTTP layer answers some requests (oversized headers) before the app sees them.
  */
 export async function edgeApp(overrides: Record<string, string> = {}) {
   let bell: ReturnType<typeof localDoorbell> | undefined;
@@ -19,21 +19,25 @@ export async function edgeApp(overrides: Record<string, string> = {}) {
         batchSize: 100,
       }),
   });
-  const fetchApp = async (
-    path: string,
-    init: RequestInit & { ip?: string } = {},
-  ): Promise<Answer> => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (req, info) =>
+      composed.app.fetch(req, {
+        remoteAddr: (info.remoteAddr as Deno.NetAddr).hostname,
+        waitUntil: () => {},
+      }),
+  );
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  const fetchApp = async (path: string, init: RequestInit = {}): Promise<Answer> => {
     const started = performance.now();
-    const res = await composed.app.fetch(new Request(`http://edge.test${path}`, init), {
-      remoteAddr: init.ip ?? "203.0.113.9",
-      waitUntil: () => {},
-    });
+    const res = await fetch(`${url}${path}`, { ...init, redirect: "manual" });
     const text = await res.text();
     return { status: res.status, headers: res.headers, text, ms: performance.now() - started };
   };
   return {
     ...composed,
     bell: bell!,
+    url,
     fetch: fetchApp,
     /** waits until every job rung so far (and those they rang) has run, or fails after `ms` */
     async idle(ms = 60_000) {
@@ -52,6 +56,7 @@ export async function edgeApp(overrides: Record<string, string> = {}) {
     },
     async close() {
       bell!.close();
+      await server.shutdown();
       await composed.deps.requestLog.flush().catch(() => {});
     },
   };
