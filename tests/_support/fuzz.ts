@@ -77,7 +77,7 @@ export async function checkProperty<T>(
 export async function checkCases(
   section: "hostile input" | "security",
   name: string,
-  run: () => Promise<number>,
+  run: () => Promise<number> | number,
   properties = 1,
 ) {
   let inputs = 0;
