@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { localDoorbell } from "../../src/adapters/deno/local_doorbell.ts";
 import { jsonLogger } from "../../src/adapters/logging/json_logger.ts";
+import { findSecrets, stackSecrets } from "./secret_scan.ts";
 import { sql, testApp } from "./stack.ts";
 
 /**
@@ -9,6 +10,7 @@ import { sql, testApp } from "./stack.ts";
  * whose HTTP layer answers some requests (oversized headers) before the app sees them.
  */
 export async function edgeApp(overrides: Record<string, string> = {}) {
+  const logs = teeConsole();
   let bell: ReturnType<typeof localDoorbell> | undefined;
   const composed = await testApp(overrides, {
     doorbell: (handle) =>
@@ -54,12 +56,54 @@ export async function edgeApp(overrides: Record<string, string> = {}) {
         clearTimeout(timer);
       }
     },
+    /** every line written through console since the app was made (its logs among them) */
+    logLines: logs.lines,
     async close() {
       bell!.close();
       await server.shutdown();
       await composed.deps.requestLog.flush().catch(() => {});
+      logs.stop();
     },
   };
+}
+
+export type Edge = Awaited<ReturnType<typeof edgeApp>>;
+
+/**
+ * Runs `body` against a fresh edgeApp and closes it; when the body passed, also proves that no
+ * line logged meanwhile holds a secret (a credential's shape or one of the stack's secrets), so
+ * every hostile request of every test is also a probe of the logs.
+ */
+export async function withEdge(
+  overrides: Record<string, string>,
+  body: (edge: Edge) => Promise<unknown>,
+) {
+  const edge = await edgeApp(overrides);
+  let passed = false;
+  try {
+    await body(edge);
+    passed = true;
+  } finally {
+    await edge.close();
+  }
+  if (passed) {
+    const found = findSecrets(edge.logLines, stackSecrets());
+    assert.deepEqual(found.map((f) => `${f.what}: ${f.line.slice(0, 300)}`), [], "secrets logged");
+  }
+}
+
+/** Copies every console line into `lines` (still writing it out) until stop(). */
+function teeConsole() {
+  const lines: string[] = [];
+  const methods = ["log", "error", "warn", "info", "debug"] as const;
+  const saved = methods.map((m) => console[m]);
+  methods.forEach((m, i) => {
+    console[m] = (...args: unknown[]) => {
+      lines.push(args.map((a) => (typeof a === "string" ? a : Deno.inspect(a))).join(" "));
+      saved[i](...args);
+    };
+  });
+  return { lines, stop: () => methods.forEach((m, i) => (console[m] = saved[i])) };
 }
 
 export interface Answer {

@@ -21,7 +21,7 @@ export const SEED = envInt("RELIABILITY_SEED", (Date.now() ^ (Math.random() * 2 
 /** the run size every property scales from (see runs()) */
 export const RUNS = Math.max(1, envInt("RELIABILITY_RUNS", 10));
 const PATH = Deno.env.get("RELIABILITY_PATH");
-const SHRINK_MS = envInt("RELIABILITY_SHRINK_SECONDS", 20) * 1000;
+const SHRINK_MS = envInt("RELIABILITY_SHRINK_SECONDS", 10) * 1000;
 
 /** `factor` × RELIABILITY_RUNS, at least one */
 export const runs = (factor = 1) => Math.max(1, Math.round(RUNS * factor));

@@ -17,7 +17,7 @@ import {
   type SampleRequest,
   sampleRequest,
 } from "../_support/api_catalog.ts";
-import { type Answer, assertEnvelope, edgeApp } from "../_support/edge.ts";
+import { type Answer, assertEnvelope, withEdge } from "../_support/edge.ts";
 import { checkCases } from "../_support/fuzz.ts";
 import { signJwt, sql } from "../_support/stack.ts";
 
@@ -45,8 +45,7 @@ async function snapshot(clientId: string) {
 }
 
 Deno.test("every /v1 handler the router serves is in /openapi.json, with a scope and a sample request", async () => {
-  const edge = await edgeApp();
-  try {
+  await withEdge({}, async (edge) => {
     const documented = (await apiOperations(edge.fetch)).map((o) => o.key);
     for (const routed of routedOperations(edge.app.routes)) {
       assert.ok(documented.includes(routed), `${routed} is served but not in /openapi.json`);
@@ -54,14 +53,11 @@ Deno.test("every /v1 handler the router serves is in /openapi.json, with a scope
     for (const key of documented) {
       assert.ok(key in ROUTE_SCOPES, `${key}: add its scope to ROUTE_SCOPES (api_catalog.ts)`);
     }
-  } finally {
-    await edge.close();
-  }
+  });
 });
 
 Deno.test("a key holding one scope gets 403 with the envelope on every operation that needs another, and never on those its scope opens", async () => {
-  const edge = await edgeApp({ AUTH_FAILURES_PER_MINUTE: "10000" });
-  try {
+  await withEdge({ AUTH_FAILURES_PER_MINUTE: "10000" }, async (edge) => {
     const tenant = await populatedTenant("Scoped tenant", edge.fetch);
     const ops = await apiOperations(edge.fetch);
     const keys = await Promise.all(SCOPES.map((s) => keyFor(tenant.clientId, [s])));
@@ -97,9 +93,7 @@ Deno.test("a key holding one scope gets 403 with the envelope on every operation
       assert.deepEqual(wrong, []);
       return tried;
     });
-  } finally {
-    await edge.close();
-  }
+  });
 });
 
 /** The same request with every id of `owner` replaced by one of the same shape that exists nowhere. */
@@ -123,8 +117,7 @@ const verdict = (res: Answer) => {
 };
 
 Deno.test("client A's key and user token never read, change or learn of client B's resources: B's ids answer as ids that exist nowhere, lists never show them, B's rows stay unchanged", async () => {
-  const edge = await edgeApp({ AUTH_FAILURES_PER_MINUTE: "10000" });
-  try {
+  await withEdge({ AUTH_FAILURES_PER_MINUTE: "10000" }, async (edge) => {
     const a = await populatedTenant("Tenant A", edge.fetch);
     const b = await populatedTenant("Tenant B", edge.fetch);
     const ops = await apiOperations(edge.fetch);
@@ -209,7 +202,5 @@ Deno.test("client A's key and user token never read, change or learn of client B
       assert.deepEqual(await snapshot(b.clientId), before, "B's rows changed");
       return tried;
     }, 3);
-  } finally {
-    await edge.close();
-  }
+  });
 });

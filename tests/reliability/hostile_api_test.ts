@@ -13,7 +13,7 @@ import {
   sampleRequest,
   type Tenant,
 } from "../_support/api_catalog.ts";
-import { type Answer, assertEnvelope, edgeApp } from "../_support/edge.ts";
+import { type Answer, assertEnvelope, withEdge } from "../_support/edge.ts";
 import {
   checkProperty,
   contentType,
@@ -251,8 +251,7 @@ function assertAnswer(op: Operation, res: Answer, what: string) {
 }
 
 Deno.test("every /v1 operation answers hostile paths, queries, bodies, content types and headers with a documented status and the envelope, never a 5xx", async (t) => {
-  const edge = await edgeApp({ AUTH_FAILURES_PER_MINUTE: "10000" });
-  try {
+  await withEdge({ AUTH_FAILURES_PER_MINUTE: "10000" }, async (edge) => {
     const own = await populatedTenant("Fuzzed tenant", edge.fetch);
     const other = await populatedTenant("Bystander tenant", edge.fetch);
     const page = await edge.fetch("/v1/messages?limit=1", {
@@ -284,14 +283,11 @@ Deno.test("every /v1 operation answers hostile paths, queries, bodies, content t
         );
       });
     }
-  } finally {
-    await edge.close();
-  }
+  });
 });
 
 Deno.test("a /v1/messages cursor, however forged, is accepted or refused with 400 and the envelope, never a 5xx", async () => {
-  const edge = await edgeApp({ AUTH_FAILURES_PER_MINUTE: "10000" });
-  try {
+  await withEdge({ AUTH_FAILURES_PER_MINUTE: "10000" }, async (edge) => {
     const own = await populatedTenant("Cursor tenant", edge.fetch);
     const headers = { authorization: `Bearer ${own.key}` };
     const page = JSON.parse((await edge.fetch("/v1/messages?limit=1", { headers })).text);
@@ -309,7 +305,5 @@ Deno.test("a /v1/messages cursor, however forged, is accepted or refused with 40
       },
       { runs: runs(4), properties: 2 },
     );
-  } finally {
-    await edge.close();
-  }
+  });
 });

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { signMetaPayload } from "../../src/core/whatsapp/signature.ts";
-import { assertEnvelope, edgeApp, tenantWithNumber, webhookRowCounts } from "../_support/edge.ts";
+import { assertEnvelope, tenantWithNumber, webhookRowCounts, withEdge } from "../_support/edge.ts";
 import {
   checkCases,
   checkProperty,
@@ -320,8 +320,7 @@ function materialise(plan: DeliveryPlan, tenants: Tenant[], expected: Expected) 
 // ---------------------------------------------------------------- the properties
 
 Deno.test("an unverified POST to the webhook gets 401 (or 413) with the envelope and stores nothing", async () => {
-  const edge = await edgeApp();
-  try {
+  await withEdge({}, async (edge) => {
     const valid = metaJson({ object: "whatsapp_business_account", entry: [] });
     const body = fc.oneof(
       hostileBytes,
@@ -365,14 +364,11 @@ Deno.test("an unverified POST to the webhook gets 401 (or 413) with the envelope
       },
       { runs: Math.max(20, RUNS * 4), properties: 2 },
     );
-  } finally {
-    await edge.close();
-  }
+  });
 });
 
 Deno.test("the GET handshake echoes the challenge only for the verify token, and answers 403 with the envelope otherwise", async () => {
-  const edge = await edgeApp();
-  try {
+  await withEdge({}, async (edge) => {
     const token = secrets.meta_verify_token;
     const param = fc.oneof(
       fc.tuple(fc.constant("hub.mode"), fc.oneof(fc.constant("subscribe"), hostileString())),
@@ -414,14 +410,11 @@ Deno.test("the GET handshake echoes the challenge only for the verify token, and
       },
       { runs: Math.max(20, RUNS * 4), properties: 2 },
     );
-  } finally {
-    await edge.close();
-  }
+  });
 });
 
 Deno.test("a signed delivery of arbitrary bytes or JSON gets 200 or a 4xx envelope in bounded time, never a 5xx, and its processing ends", async () => {
-  const edge = await edgeApp();
-  try {
+  await withEdge({}, async (edge) => {
     const body = fc.oneof(
       hostileBytes,
       hostileJson.map((v) => JSON.stringify(v) ?? "null"),
@@ -454,16 +447,13 @@ Deno.test("a signed delivery of arbitrary bytes or JSON gets 200 or a 4xx envelo
       },
       { runs: Math.max(20, RUNS * 4), properties: 3 },
     );
-  } finally {
-    await edge.close();
-  }
+  });
 });
 
 Deno.test("every valid event of signed deliveries with hostile content is stored for its client on the first pass, whatever shares its delivery or batch", async () => {
-  const edge = await edgeApp();
-  const tenants = [await tenantWithNumber("Hostile A"), await tenantWithNumber("Hostile B")];
-  const clientIds = tenants.map((t) => t.clientId);
-  try {
+  await withEdge({}, async (edge) => {
+    const tenants = [await tenantWithNumber("Hostile A"), await tenantWithNumber("Hostile B")];
+    const clientIds = tenants.map((t) => t.clientId);
     await checkProperty(
       "hostile input",
       "POST /webhooks/whatsapp, signed hostile deliveries: every valid event stored on the first pass",
@@ -529,15 +519,12 @@ Deno.test("every valid event of signed deliveries with hostile content is stored
       },
       { properties: 3 },
     );
-  } finally {
-    await edge.close();
-  }
+  });
 });
 
 Deno.test("one signed delivery at the size limit with the most items is answered in bounded time, keeps the app answering, and stores bounded rows and its valid message", async () => {
-  const edge = await edgeApp();
-  const tenant = await tenantWithNumber("Hostile extreme");
-  try {
+  await withEdge({}, async (edge) => {
+    const tenant = await tenantWithNumber("Hostile extreme");
     // RELIABILITY_RUNS scales it: 10 (the default) → 20,000 items; 500 → the 3 MB limit
     const limit = Number(edge.deps.env.WEBHOOK_MAX_BODY_BYTES);
     const valid = freshWamid();
@@ -630,7 +617,5 @@ Deno.test("one signed delivery at the size limit with the most items is answered
       );
       return 1;
     }, 5);
-  } finally {
-    await edge.close();
-  }
+  });
 });

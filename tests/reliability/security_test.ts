@@ -8,7 +8,13 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { keyFor, populatedTenant } from "../_support/api_catalog.ts";
 import { apiOperations, requestFor, sampleRequest } from "../_support/api_catalog.ts";
-import { type Answer, assertEnvelope, edgeApp, tenantWithNumber } from "../_support/edge.ts";
+import {
+  type Answer,
+  assertEnvelope,
+  type Edge,
+  tenantWithNumber,
+  withEdge,
+} from "../_support/edge.ts";
 import { checkCases, checkProperty, runs } from "../_support/fuzz.ts";
 import { sql } from "../_support/stack.ts";
 
@@ -106,8 +112,7 @@ const privateTarget = fc.record({
 });
 
 Deno.test("in production a client webhook aimed at a private, loopback or link-local address is refused in every spelling, on create and on change", async () => {
-  const edge = await edgeApp({ ENVIRONMENT: "production", AUTH_FAILURES_PER_MINUTE: "10000" });
-  try {
+  await withEdge({ ENVIRONMENT: "production", AUTH_FAILURES_PER_MINUTE: "10000" }, async (edge) => {
     const tenant = await tenantWithNumber("SSRF tenant");
     const { key } = await keyFor(tenant.clientId, ["webhooks:manage"]);
     const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
@@ -154,14 +159,11 @@ Deno.test("in production a client webhook aimed at a private, loopback or link-l
       },
       { runs: runs(6), properties: 2 },
     );
-  } finally {
-    await edge.close();
-  }
+  });
 });
 
 Deno.test("in production a client webhook aimed at a DNS name that resolves to a private address is refused", async () => {
-  const edge = await edgeApp({ ENVIRONMENT: "production" });
-  try {
+  await withEdge({ ENVIRONMENT: "production" }, async (edge) => {
     const tenant = await tenantWithNumber("SSRF DNS tenant");
     const { key } = await keyFor(tenant.clientId, ["webhooks:manage"]);
     await checkCases(
@@ -182,9 +184,7 @@ Deno.test("in production a client webhook aimed at a DNS name that resolves to a
         return PRIVATE_BY_DNS.length;
       },
     );
-  } finally {
-    await edge.close();
-  }
+  });
 });
 
 // ---------------------------------------------------------------- throttle spoofing
@@ -209,8 +209,7 @@ let caller = 0;
  * works, and limit + 1 failed attempts from one socket with a forwarding header naming whatever
  * the caller says. Every run is a new caller (sockets and named addresses of its own).
  */
-async function throttleHarness() {
-  const edge = await edgeApp({ AUTH_FAILURES_PER_MINUTE: "5" });
+async function throttleHarness(edge: Edge) {
   const limit = Number(edge.deps.env.AUTH_FAILURES_PER_MINUTE);
   const tenant = await tenantWithNumber("Throttle tenant");
   const { key } = await keyFor(tenant.clientId, ["messages:read"]);
@@ -256,8 +255,8 @@ async function throttleHarness() {
 }
 
 Deno.test("on Deno a forwarding header rotated on every attempt does not dodge the authentication throttle", async () => {
-  const h = await throttleHarness();
-  try {
+  await withEdge({ AUTH_FAILURES_PER_MINUTE: "5" }, async (edge) => {
+    const h = await throttleHarness(edge);
     await checkProperty(
       "security",
       "throttle spoofing: a rotated forwarding header does not dodge the throttle",
@@ -269,14 +268,12 @@ Deno.test("on Deno a forwarding header rotated on every attempt does not dodge t
         return h.limit + 1;
       },
     );
-  } finally {
-    await h.edge.close();
-  }
+  });
 });
 
 Deno.test("on Deno a forwarding header naming another address does not lock that address out", async () => {
-  const h = await throttleHarness();
-  try {
+  await withEdge({ AUTH_FAILURES_PER_MINUTE: "5" }, async (edge) => {
+    const h = await throttleHarness(edge);
     await checkProperty(
       "security",
       "throttle spoofing: naming another address does not lock it out",
@@ -290,14 +287,12 @@ Deno.test("on Deno a forwarding header naming another address does not lock that
         return h.limit + 2;
       },
     );
-  } finally {
-    await h.edge.close();
-  }
+  });
 });
 
 Deno.test("on Deno the request log records the socket's address, not a forwarding header's", async () => {
-  const h = await throttleHarness();
-  try {
+  await withEdge({ AUTH_FAILURES_PER_MINUTE: "5" }, async (edge) => {
+    const h = await throttleHarness(edge);
     await checkProperty(
       "security",
       "throttle spoofing: the request log records the socket's address, not the header",
@@ -318,9 +313,7 @@ Deno.test("on Deno the request log records the socket's address, not a forwardin
         return h.limit + 1;
       },
     );
-  } finally {
-    await h.edge.close();
-  }
+  });
 });
 
 // ---------------------------------------------------------------- security headers
@@ -334,8 +327,7 @@ const BROWSER_HEADERS = [
 ];
 
 Deno.test("every response but a provider webhook's carries the browser security headers, and every page a Content-Security-Policy", async () => {
-  const edge = await edgeApp({ AUTH_FAILURES_PER_MINUTE: "3", MAX_BODY_BYTES: "2048" });
-  try {
+  await withEdge({ AUTH_FAILURES_PER_MINUTE: "3", MAX_BODY_BYTES: "2048" }, async (edge) => {
     const tenant = await populatedTenant("Headers tenant", edge.fetch);
     const ops = await apiOperations(edge.fetch);
     await checkCases("security", "security headers on every non-webhook response", async () => {
@@ -388,7 +380,5 @@ Deno.test("every response but a provider webhook's carries the browser security 
       assert.deepEqual(missing, []);
       return answers.length;
     });
-  } finally {
-    await edge.close();
-  }
+  });
 });
