@@ -62,8 +62,7 @@ Deno.test("a key holding one scope gets 403 with the envelope on every operation
     const ops = await apiOperations(edge.fetch);
     const keys = await Promise.all(SCOPES.map((s) => keyFor(tenant.clientId, [s])));
     const user = await signJwt({ sub: "user-1", app_metadata: { client_id: tenant.clientId } });
-    await checkCases("security", "authorization matrix: operation × scope", async () => {
-      let tried = 0;
+    await checkCases("security", "authorization matrix: operation × scope", async (tally) => {
       const wrong: string[] = [];
       for (const op of ops) {
         const needed = ROUTE_SCOPES[op.key];
@@ -77,7 +76,7 @@ Deno.test("a key holding one scope gets 403 with the envelope on every operation
         for (const { scope, token } of credentials) {
           const [path, init] = requestFor(op, sample, bearer(token));
           const res = await edge.fetch(path, init);
-          tried++;
+          tally.inputs++;
           const opens = needed === null || needed === scope || scope.startsWith("user");
           if (opens && (res.status === 403 || res.status === 401)) {
             wrong.push(`${op.key} with ${scope}: ${res.status} ${res.text.slice(0, 120)}`);
@@ -91,7 +90,6 @@ Deno.test("a key holding one scope gets 403 with the envelope on every operation
         }
       }
       assert.deepEqual(wrong, []);
-      return tried;
     });
   });
 });
@@ -137,8 +135,7 @@ Deno.test("client A's key and user token never read, change or learn of client B
       b.phoneNumberId,
     ];
     const before = await snapshot(b.clientId);
-    await checkCases("security", "authorization matrix: operation × tenant", async () => {
-      let tried = 0;
+    await checkCases("security", "authorization matrix: operation × tenant", async (tally) => {
       const leaks: string[] = [];
       const tryBoth = async (label: string, op: Operation, theirs: SampleRequest) => {
         for (const token of [a.key, userA]) {
@@ -146,7 +143,7 @@ Deno.test("client A's key and user token never read, change or learn of client B
           const [otherPath, otherInit] = requestFor(op, nowhere(theirs), bearer(token));
           const res = await edge.fetch(path, init);
           const none = await edge.fetch(otherPath, otherInit);
-          tried += 2;
+          tally.inputs += 2;
           if (op.pathParams.length && verdict(res) !== verdict(none)) {
             leaks.push(`${label}: B's ids → ${verdict(res)}; ids of nothing → ${verdict(none)}`);
           }
@@ -192,7 +189,7 @@ Deno.test("client A's key and user token never read, change or learn of client B
         for (const token of [a.key, userA]) {
           const res = await edge.fetch(...requestFor(send, { body }, bearer(token)));
           const none = await edge.fetch(...requestFor(send, { body: elsewhere }, bearer(token)));
-          tried += 2;
+          tally.inputs += 2;
           if (verdict(res) !== verdict(none)) {
             leaks.push(`${label}: ${verdict(res)}; for nothing: ${verdict(none)}`);
           }
@@ -200,7 +197,6 @@ Deno.test("client A's key and user token never read, change or learn of client B
       }
       assert.deepEqual(leaks, []);
       assert.deepEqual(await snapshot(b.clientId), before, "B's rows changed");
-      return tried;
     }, 3);
   });
 });
