@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { signMetaPayload } from "../../src/core/whatsapp/signature.ts";
+import { INBOUND_MESSAGE_TYPES } from "../../src/core/whatsapp/webhook_payload.ts";
 import { assertEnvelope, tenantWithNumber, webhookRowCounts, withEdge } from "../_support/edge.ts";
 import {
   checkCases,
@@ -42,24 +43,8 @@ const sign = (raw: Uint8Array | string, secret = secrets.meta_app_secret) =>
 const digitString = (min: number, max: number) =>
   fc.bigInt({ min: 10n ** BigInt(min - 1), max: 10n ** BigInt(max) - 1n }).map(String);
 
-/** The inbound types the parser knows (INBOUND_PAYLOAD_SCHEMAS); others are "unsupported". */
-const KNOWN_TYPES = new Set([
-  "text",
-  "image",
-  "video",
-  "audio",
-  "document",
-  "sticker",
-  "location",
-  "contacts",
-  "interactive",
-  "button",
-  "reaction",
-  "order",
-  "system",
-  "request_welcome",
-  "unsupported",
-]);
+/** The inbound types the parser knows; others are stored as "unsupported". */
+const KNOWN_TYPES: ReadonlySet<string> = new Set(INBOUND_MESSAGE_TYPES);
 
 /** Type-specific payloads in the documented shapes, every free-text field hostile. */
 const inboundPayload: fc.Arbitrary<{ type: string; payload: unknown }> = fc.oneof(
