@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { createApiKey } from "../../src/adapters/supabase/api_keys_store.ts";
 import { importPepper, type Scope, SCOPES } from "../../src/core/auth/api_keys.ts";
-import type { Answer } from "./edge.ts";
+import { encryptField } from "../../src/core/crypto/envelope.ts";
+import type { Answer, Edge } from "./edge.ts";
 import { tenantWithNumber } from "./edge.ts";
 import { serviceClient, sql, testStack } from "./stack.ts";
 
@@ -99,6 +100,8 @@ export interface SampleRequest {
   params?: Record<string, string>;
   query?: Record<string, string>;
   body?: unknown;
+  /** other valid bodies the operation takes (a send is also a mark-as-read) */
+  otherBodies?: unknown[];
 }
 
 /**
@@ -119,6 +122,10 @@ export function sampleRequest(key: string, t: Tenant, spare = false): SampleRequ
         type: "template",
         template: { name: "hello", language: { code: "en_US" } },
       },
+      otherBodies: [
+        { status: "read", message_id: t.inboundWamid },
+        { to: t.contactWaId, type: "text", text: { body: "hello" } },
+      ],
     },
     "GET /v1/messages": { query: { limit: "2" } },
     "GET /v1/messages/{id}": { params: { id: t.inboundMessageId } },
@@ -193,8 +200,16 @@ let sequence = 0;
  * media, a dead-lettered outbound message, webhook endpoints with a delivery, a spare API key and
  * an account event. Made through the API where the API makes them.
  */
-export async function populatedTenant(name: string, fetchApp: AppFetch) {
+export async function populatedTenant(name: string, edge: Edge) {
+  const fetchApp = edge.fetch;
   const t = await tenantWithNumber(name);
+  // a WhatsApp access token, so media and mark-as-read reach the Graph API (which, unreachable
+  // here, fails: the path to a 502 is exercised too)
+  const dek = await edge.deps.services.dataKeys.forClient(t.clientId);
+  await sql("update whatsapp_business_accounts set access_token_ciphertext = $2 where id = $1", [
+    t.wabaRowId,
+    await encryptField(dek, `EMU-${crypto.randomUUID()}`, `wa_token:${t.wabaId}`),
+  ]);
   const { key, id: keyId } = await keyFor(t.clientId);
   const contactWaId = `4477009${String(Date.now() % 1e5).padStart(5, "0")}${++sequence}`;
   const [contact] = await sql<{ id: string }>(
@@ -202,6 +217,7 @@ export async function populatedTenant(name: string, fetchApp: AppFetch) {
     [t.clientId, contactWaId],
   );
   const mediaId = `${Date.now()}${++sequence}`;
+  const inboundWamid = `wamid.IN${crypto.randomUUID()}`;
   const [inbound] = await sql<{ id: string }>(
     `insert into messages (client_id, phone_number_id, contact_id, direction, wamid, type, status, media, recipient)
      values ($1, $2, $3, 'inbound', $4, 'image', 'received', $5, $6) returning id`,
@@ -209,7 +225,7 @@ export async function populatedTenant(name: string, fetchApp: AppFetch) {
       t.clientId,
       t.phoneId,
       contact.id,
-      `wamid.IN${crypto.randomUUID()}`,
+      inboundWamid,
       { id: mediaId, mime_type: "image/jpeg", sha256: null },
       contactWaId,
     ],
@@ -246,6 +262,7 @@ export async function populatedTenant(name: string, fetchApp: AppFetch) {
     contactId: contact.id,
     contactWaId,
     inboundMessageId: inbound.id,
+    inboundWamid,
     deadLetteredMessageId: dead.id,
     mediaId,
     endpointId: endpoint.endpoint.id as string,

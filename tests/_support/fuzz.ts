@@ -36,7 +36,7 @@ export async function checkProperty<T>(
   name: string,
   arbitrary: fc.Arbitrary<T>,
   predicate: (value: T) => Promise<number>,
-  options: { runs?: number; properties?: number } = {},
+  options: { runs?: number; properties?: number; examples?: T[] } = {},
 ) {
   const numRuns = options.runs ?? runs();
   console.log(
@@ -56,7 +56,13 @@ export async function checkProperty<T>(
         throw error;
       }
     }),
-    { seed: SEED, numRuns, ...(PATH ? { path: PATH } : {}) },
+    {
+      seed: SEED,
+      numRuns,
+      ...(PATH ? { path: PATH } : {}),
+      // known-valid inputs first: every run covers the paths they reach
+      ...(options.examples ? { examples: options.examples.map((e) => [e] as [T]) } : {}),
+    },
   );
   const properties = options.properties ?? 1;
   await recordFigures(section, name, {

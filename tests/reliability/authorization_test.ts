@@ -58,7 +58,7 @@ Deno.test("every /v1 handler the router serves is in /openapi.json, with a scope
 
 Deno.test("a key holding one scope gets 403 with the envelope on every operation that needs another, and never on those its scope opens", async () => {
   await withEdge({ AUTH_FAILURES_PER_MINUTE: "10000" }, async (edge) => {
-    const tenant = await populatedTenant("Scoped tenant", edge.fetch);
+    const tenant = await populatedTenant("Scoped tenant", edge);
     const ops = await apiOperations(edge.fetch);
     const keys = await Promise.all(SCOPES.map((s) => keyFor(tenant.clientId, [s])));
     const user = await signJwt({ sub: "user-1", app_metadata: { client_id: tenant.clientId } });
@@ -116,8 +116,8 @@ const verdict = (res: Answer) => {
 
 Deno.test("client A's key and user token never read, change or learn of client B's resources: B's ids answer as ids that exist nowhere, lists never show them, B's rows stay unchanged", async () => {
   await withEdge({ AUTH_FAILURES_PER_MINUTE: "10000" }, async (edge) => {
-    const a = await populatedTenant("Tenant A", edge.fetch);
-    const b = await populatedTenant("Tenant B", edge.fetch);
+    const a = await populatedTenant("Tenant A", edge);
+    const b = await populatedTenant("Tenant B", edge);
     const ops = await apiOperations(edge.fetch);
     const userA = await signJwt({ sub: "user-a", app_metadata: { client_id: a.clientId } });
     const secretsOfB = [

@@ -183,9 +183,15 @@ function requestArbitrary(op: Operation, own: Tenant, other: Tenant, validCursor
     fc.oneof(...documented, fc.tuple(hostileString(10), hostileString())),
     { maxLength: 5 },
   );
+  const valid = [sample.body, ...(sample.otherBodies ?? [])].filter((b) => b !== undefined);
   const body = op.method === "GET" ? fc.constant(undefined) : fc.oneof(
-    { weight: 3, arbitrary: fc.constant(sample.body) },
-    { weight: 3, arbitrary: sample.body === undefined ? hostileJson : mutatedBody(sample.body) },
+    { weight: 3, arbitrary: valid.length ? fc.constantFrom(...valid) : fc.constant(undefined) },
+    {
+      weight: 3,
+      arbitrary: valid.length
+        ? fc.constantFrom(...valid).chain((b) => mutatedBody(b))
+        : hostileJson,
+    },
     hostileJson,
     oddJsonText,
     hostileBytes,
@@ -207,6 +213,24 @@ function requestArbitrary(op: Operation, own: Tenant, other: Tenant, validCursor
 }
 
 type Generated = ReturnType<typeof requestArbitrary> extends fc.Arbitrary<infer T> ? T : never;
+
+/** The operation's valid requests, in the generator's shape, tried before anything hostile. */
+function validRequests(op: Operation, own: Tenant): Generated[] {
+  const sample = sampleRequest(op.key, own) ?? {};
+  const bodies = [sample.body, ...(sample.otherBodies ?? [])];
+  return bodies.map((body) => ({
+    params: Object.fromEntries(
+      op.pathParams.map((name) => [name, [sample.params?.[name] ?? "", false]]),
+    ) as Record<string, [string, boolean]>,
+    query: null,
+    body,
+    contentType: "application/json",
+    repeatedContentType: false,
+    auth: { kind: "valid" },
+    idempotencyKey: null,
+    requestId: null,
+  }));
+}
 
 function build(op: Operation, r: Generated, own: Tenant, sampleQuery?: Record<string, string>) {
   let path = op.path;
@@ -239,7 +263,11 @@ function build(op: Operation, r: Generated, own: Tenant, sampleQuery?: Record<st
 }
 
 function assertAnswer(op: Operation, res: Answer, what: string) {
-  assert.ok(res.status < 500, `${what}: ${res.status} ${res.text.slice(0, 300)}`);
+  // a 5xx only where documented: the Graph API failing behind a media download (never our input)
+  assert.ok(
+    res.status < 500 || (res.status !== 500 && op.responses.includes(res.status)),
+    `${what}: ${res.status} ${res.text.slice(0, 300)}`,
+  );
   const allowed = new Set([...op.responses, ...ALWAYS_DOCUMENTED]);
   assert.ok(
     allowed.has(res.status),
@@ -252,8 +280,8 @@ function assertAnswer(op: Operation, res: Answer, what: string) {
 
 Deno.test("every /v1 operation answers hostile paths, queries, bodies, content types and headers with a documented status and the envelope, never a 5xx", async (t) => {
   await withEdge({ AUTH_FAILURES_PER_MINUTE: "10000" }, async (edge) => {
-    const own = await populatedTenant("Fuzzed tenant", edge.fetch);
-    const other = await populatedTenant("Bystander tenant", edge.fetch);
+    const own = await populatedTenant("Fuzzed tenant", edge);
+    const other = await populatedTenant("Bystander tenant", edge);
     const page = await edge.fetch("/v1/messages?limit=1", {
       headers: { authorization: `Bearer ${own.key}` },
     });
@@ -279,7 +307,7 @@ Deno.test("every /v1 operation answers hostile paths, queries, bodies, content t
             assertAnswer(op, res, `${op.method} ${request.url.slice(0, 200)}`);
             return 1;
           },
-          { runs: runs(2), properties: 4 },
+          { runs: runs(2), properties: 4, examples: validRequests(op, own) },
         );
       });
     }
@@ -288,7 +316,7 @@ Deno.test("every /v1 operation answers hostile paths, queries, bodies, content t
 
 Deno.test("a /v1/messages cursor, however forged, is accepted or refused with 400 and the envelope, never a 5xx", async () => {
   await withEdge({ AUTH_FAILURES_PER_MINUTE: "10000" }, async (edge) => {
-    const own = await populatedTenant("Cursor tenant", edge.fetch);
+    const own = await populatedTenant("Cursor tenant", edge);
     const headers = { authorization: `Bearer ${own.key}` };
     const page = JSON.parse((await edge.fetch("/v1/messages?limit=1", { headers })).text);
     await checkProperty(

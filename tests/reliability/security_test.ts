@@ -328,7 +328,7 @@ const BROWSER_HEADERS = [
 
 Deno.test("every response but a provider webhook's carries the browser security headers, and every page a Content-Security-Policy", async () => {
   await withEdge({ AUTH_FAILURES_PER_MINUTE: "3", MAX_BODY_BYTES: "2048" }, async (edge) => {
-    const tenant = await populatedTenant("Headers tenant", edge.fetch);
+    const tenant = await populatedTenant("Headers tenant", edge);
     const ops = await apiOperations(edge.fetch);
     await checkCases(
       "security",
