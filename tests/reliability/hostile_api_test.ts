@@ -325,9 +325,13 @@ Deno.test("a /v1/messages cursor, however forged, is accepted or refused with 40
       "GET /v1/messages?cursor=: forged cursors get 200 or 400 with the envelope",
       cursor(page.next_cursor),
       async (forged) => {
-        const res = await edge.fetch(`/v1/messages?cursor=${encodeURIComponent(forged)}`, {
-          headers,
-        });
+        let query: string;
+        try {
+          query = encodeURIComponent(forged);
+        } catch {
+          return 0; // a lone surrogate: no client can put it in a URL
+        }
+        const res = await edge.fetch(`/v1/messages?cursor=${query}`, { headers });
         assert.ok([200, 400].includes(res.status), `${forged}: ${res.status} ${res.text}`);
         if (res.status === 400) assertEnvelope(res, `cursor ${forged}`);
         return 1;
