@@ -125,7 +125,6 @@ const consent = createRoute({
     404: errorResponse("not_found"),
     ...AUTH_ERRORS,
     400: errorResponse("invalid_request", "invalid_contact"),
-    ...AUTH_ERRORS,
     ...BODY_ERRORS,
   },
 });
