@@ -47,6 +47,11 @@ export const ERROR_CODES = {
     status: 409,
     meaning: "Only a message whose retries ran out (dead-lettered) can be re-driven",
   },
+  message_not_resendable: {
+    status: 409,
+    meaning:
+      "The dead-lettered message's content or recipient is not stored in a form that can be sent again",
+  },
   webhook_endpoint_disabled: {
     status: 409,
     meaning: 'The webhook endpoint is disabled; re-enable it with PATCH {"enabled": true} first',

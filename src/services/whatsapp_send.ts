@@ -1,6 +1,6 @@
 import { sha256 } from "../core/crypto/engine.ts";
 import { toHex } from "../core/crypto/hmac.ts";
-import { decryptField, encryptField } from "../core/crypto/envelope.ts";
+import { decryptField, decryptFieldIfReadable, encryptField } from "../core/crypto/envelope.ts";
 import { AppError, DatabaseError } from "../core/errors.ts";
 import { graphBody, isFreeForm, normaliseRecipient } from "../core/messaging/outbound.ts";
 import {
@@ -168,8 +168,25 @@ export async function redriveMessage(
       "Only messages whose retries ran out can be re-driven",
     );
   }
-  const key = await deps.dataKeys.forClient(clientId);
-  const content = JSON.parse(await decryptField(key, original.contentCiphertext, `message:${id}`));
+  // only what is this message's own is sent again: content sealed for this row (not absent, not
+  // moved from another) and a recipient a send would accept; anything else the client's own token
+  // made of the row is the client's to fix, not our failure
+  const text = await decryptFieldIfReadable(
+    await deps.dataKeys.forClient(clientId),
+    original.contentCiphertext,
+    `message:${id}`,
+  );
+  const content = text === null ? null : JSON.parse(text);
+  if (
+    typeof content !== "object" || content === null || Array.isArray(content) ||
+    original.recipient === null || !normaliseRecipient(original.recipient)
+  ) {
+    throw new AppError(
+      409,
+      "message_not_resendable",
+      "This message's content or recipient is not stored in a form that can be sent again",
+    );
+  }
   const result = await enqueueMessage(deps, clientId, {
     to: original.recipient,
     type: original.type,

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
+import { encryptField } from "../../src/core/crypto/envelope.ts";
 import type { Job } from "../../src/ports/jobs.ts";
-import { eventually } from "../_support/channel.ts";
+import { eventually, startChannel } from "../_support/channel.ts";
 import { emulatedChannel } from "../_support/emulated_channel.ts";
 import { envelope, inbound } from "../_support/meta_fixtures.ts";
-import { sql } from "../_support/stack.ts";
+import { clientWithToken, signJwt, sql } from "../_support/stack.ts";
 
 const template = (to: string) => ({
   to,
@@ -210,6 +211,76 @@ Deno.test("re-driving a dead-lettered message sends a new message that names it;
     const notDead = await ch.api(`/v1/messages/${redrive.id}/retry`, { method: "POST" });
     assert.equal(notDead.status, 409);
     assert.equal(notDead.body.error.code, "not_dead_lettered");
+  } finally {
+    await ch.close();
+  }
+});
+
+Deno.test("re-driving a dead letter its client's own token left without content or recipient, or with content not its own, gets 409 and queues nothing", async () => {
+  const rung: Job[] = [];
+  const ch = await startChannel({
+    doorbell: () => ({ ring: (jobs) => (rung.push(...jobs), Promise.resolve()) }),
+  });
+  try {
+    // RLS lets a client's user token write its own messages at PostgREST: every shape the schema
+    // allows there (nullable recipient and content, any text) is a dead letter a client can make
+    const tenant = clientWithToken(await signJwt({ app_metadata: { client_id: ch.clientId } }));
+    const [phone] = await sql<{ id: string }>(
+      "select id from phone_numbers where phone_number_id = $1",
+      [ch.phoneNumberId],
+    );
+    const dek = await ch.app.deps.services.dataKeys.forClient(ch.clientId);
+    const sealed = (id: string) =>
+      encryptField(dek, JSON.stringify(template("447700900811")), `message:${id}`);
+    const deadLetter = async (fields: Record<string, unknown> = {}) => {
+      const id = crypto.randomUUID();
+      return {
+        id,
+        client_id: ch.clientId,
+        phone_number_id: phone.id,
+        direction: "outbound",
+        type: "template",
+        status: "failed",
+        recipient: "447700900811",
+        content_ciphertext: await sealed(id),
+        failed_at: new Date().toISOString(),
+        dead_lettered_at: new Date().toISOString(),
+        ...fields,
+      };
+    };
+    const sendable = await deadLetter();
+    const unsendable = {
+      "no content": await deadLetter({ content_ciphertext: null }),
+      "no recipient": await deadLetter({ recipient: null }),
+      "another message's content": await deadLetter({
+        content_ciphertext: await sealed(sendable.id),
+      }),
+      "content in no format of ours": await deadLetter({ content_ciphertext: "plain text" }),
+      "a recipient that is no number or user id": await deadLetter({ recipient: "anyone" }),
+    };
+    const { error } = await tenant.from("messages").insert([
+      sendable,
+      ...Object.values(unsendable),
+    ]);
+    assert.equal(error, null, error?.message);
+
+    for (const [what, row] of Object.entries(unsendable)) {
+      const res = await ch.api(`/v1/messages/${row.id}/retry`, { method: "POST" });
+      assert.equal(res.status, 409, `${what}: ${res.status} ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.error.code, "message_not_resendable", what);
+      assert.equal(res.body.error.request_id, res.headers.get("x-request-id"), what);
+    }
+    assert.deepEqual(rung, [], "nothing queued");
+    const [{ n }] = await sql<{ n: number }>(
+      "select count(*)::int as n from messages where client_id = $1",
+      [ch.clientId],
+    );
+    assert.equal(n, 1 + Object.keys(unsendable).length, "no message added");
+
+    // the one whose content and recipient are its own goes again
+    const ok = await ch.api(`/v1/messages/${sendable.id}/retry`, { method: "POST" });
+    assert.equal(ok.status, 202, JSON.stringify(ok.body));
+    assert.equal(ok.body.message.retry_of, sendable.id);
   } finally {
     await ch.close();
   }

@@ -1,12 +1,15 @@
 import type { SupabaseClient } from "@supabase/supabase-js";
 
-/** What a re-drive needs of the dead-lettered message, read under the client's RLS. */
+/**
+ * What a re-drive needs of the dead-lettered message, read under the client's RLS. Recipient and
+ * content may be null: the schema allows it, and a client's own token can write its rows.
+ */
 export interface DeadLetter {
   id: string;
   deadLettered: boolean;
   type: string;
-  recipient: string;
-  contentCiphertext: string;
+  recipient: string | null;
+  contentCiphertext: string | null;
   /** Meta's id of the number that sent it */
   phoneNumberId: string;
 }
@@ -23,8 +26,8 @@ export async function readDeadLetter(db: SupabaseClient, id: string): Promise<De
   const row = data as unknown as {
     id: string;
     type: string;
-    recipient: string;
-    content_ciphertext: string;
+    recipient: string | null;
+    content_ciphertext: string | null;
     dead_lettered_at: string | null;
     phone_numbers: { phone_number_id: string };
   };

@@ -181,6 +181,26 @@ export async function decryptField(key: CryptoKey, ciphertext: string, context: 
   return decoder.decode(await open(key, ciphertext.slice(FIELD_PREFIX.length + 1), context));
 }
 
+/**
+ * decryptField for a field whose row the client can write too (RLS lets a client's own token
+ * update its rows at PostgREST) or whose key was shredded: null when the field is absent or does not
+ * open under `key` and `context`, so a read can answer "not stored" instead of failing. A data key
+ * that cannot be unwrapped (a master key missing) still fails before this is reached.
+ */
+export async function decryptFieldIfReadable(
+  key: CryptoKey,
+  ciphertext: string | null,
+  context: string,
+): Promise<string | null> {
+  if (ciphertext === null) return null;
+  try {
+    return await decryptField(key, ciphertext, context);
+  } catch (error) {
+    if (error instanceof DecryptionError) return null;
+    throw error;
+  }
+}
+
 const derivedKeys = new WeakMap<Keyring, Map<string, Promise<CryptoKey>>>();
 
 function systemKey(keyring: Keyring, version: string, label: string): Promise<CryptoKey> {

@@ -628,6 +628,7 @@ export interface components {
          *     | `method_not_allowed` | 405 | The route does not take this method |
          *     | `idempotency_key_reused` | 409 | This Idempotency-Key was already used with a different request body |
          *     | `not_dead_lettered` | 409 | Only a message whose retries ran out (dead-lettered) can be re-driven |
+         *     | `message_not_resendable` | 409 | The dead-lettered message's content or recipient is not stored in a form that can be sent again |
          *     | `webhook_endpoint_disabled` | 409 | The webhook endpoint is disabled; re-enable it with PATCH {"enabled": true} first |
          *     | `webhook_endpoint_limit` | 409 | The client already has as many webhook endpoints as it may (10) |
          *     | `payload_too_large` | 413 | The body is larger than this route accepts |
@@ -645,7 +646,7 @@ export interface components {
          *     | `http_error` | any | Any other refusal of the HTTP layer, with the status it carries |
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_cursor" | "invalid_recipient" | "invalid_contact" | "invalid_webhook_url" | "invalid_json" | "invalid_payload" | "unauthorized" | "invalid_signature" | "forbidden" | "verification_failed" | "not_found" | "method_not_allowed" | "idempotency_key_reused" | "not_dead_lettered" | "webhook_endpoint_disabled" | "webhook_endpoint_limit" | "payload_too_large" | "unsupported_media_type" | "contact_opted_out" | "outside_customer_service_window" | "unknown_phone_number" | "phone_number_required" | "no_access_token" | "too_many_failed_attempts" | "rate_limited" | "internal_error" | "graph_error" | "misconfigured" | "http_error";
+        ErrorCode: "invalid_request" | "invalid_cursor" | "invalid_recipient" | "invalid_contact" | "invalid_webhook_url" | "invalid_json" | "invalid_payload" | "unauthorized" | "invalid_signature" | "forbidden" | "verification_failed" | "not_found" | "method_not_allowed" | "idempotency_key_reused" | "not_dead_lettered" | "message_not_resendable" | "webhook_endpoint_disabled" | "webhook_endpoint_limit" | "payload_too_large" | "unsupported_media_type" | "contact_opted_out" | "outside_customer_service_window" | "unknown_phone_number" | "phone_number_required" | "no_access_token" | "too_many_failed_attempts" | "rate_limited" | "internal_error" | "graph_error" | "misconfigured" | "http_error";
         ApiKey: {
             /** Format: uuid */
             id: string;
@@ -1015,6 +1016,15 @@ export interface operations {
             };
             /** @description `payload_too_large`: The body is larger than this route accepts */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: The body's Content-Type is not accepted here */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1615,6 +1625,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description `unsupported_media_type`: The body's Content-Type is not accepted here */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description `contact_opted_out`: The contact opted out of messages from this business; nothing was sent; `outside_customer_service_window`: A free-form message outside the 24-hour customer-service window; send a template instead; `unknown_phone_number`: No such sending phone number for this client; `phone_number_required`: The client has several phone numbers: say which one sends with `phone_number_id`; `no_access_token`: The WhatsApp Business account has no access token configured */
             422: {
                 headers: {
@@ -1792,7 +1811,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_dead_lettered`: Only a message whose retries ran out (dead-lettered) can be re-driven */
+            /** @description `not_dead_lettered`: Only a message whose retries ran out (dead-lettered) can be re-driven; `message_not_resendable`: The dead-lettered message's content or recipient is not stored in a form that can be sent again */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2055,6 +2074,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description `unsupported_media_type`: The body's Content-Type is not accepted here */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
@@ -2309,6 +2337,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description `unsupported_media_type`: The body's Content-Type is not accepted here */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
@@ -2551,6 +2588,15 @@ export interface operations {
             };
             /** @description `payload_too_large`: The body is larger than this route accepts */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: The body's Content-Type is not accepted here */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2895,6 +2941,15 @@ export interface operations {
             };
             /** @description `payload_too_large`: The body is larger than this route accepts */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: The body's Content-Type is not accepted here */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

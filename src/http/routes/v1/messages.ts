@@ -153,7 +153,7 @@ const retry = createRoute({
     202: json(z.object({ message: MessageSchema }), "The new message, queued"),
     200: json(z.object({ message: MessageSchema }), "The new message of an earlier re-drive"),
     404: notFoundResponse,
-    409: errorResponse("not_dead_lettered"),
+    409: errorResponse("not_dead_lettered", "message_not_resendable"),
     422: errorResponse(
       "contact_opted_out",
       "outside_customer_service_window",
