@@ -3,7 +3,8 @@ import type { Job } from "../../src/ports/jobs.ts";
 import type { Json } from "../_support/app.ts";
 import { startChannel } from "../_support/channel.ts";
 import { envelope, inbound } from "../_support/meta_fixtures.ts";
-import { countRows, sql } from "../_support/stack.ts";
+import { encryptField } from "../../src/core/crypto/envelope.ts";
+import { clientWithToken, countRows, signJwt, sql } from "../_support/stack.ts";
 
 /** A channel whose sender never runs: these tests are about what happens before Meta is called. */
 async function queuedOnly() {
@@ -265,5 +266,42 @@ Deno.test("messages list with filters and cursor pagination; one message shows i
   } finally {
     await ch.close();
     await other.ch.close();
+  }
+});
+
+Deno.test("a message's content and a contact's name that the client's own token rewrote at PostgREST read as null, never a 500", async () => {
+  const { ch } = await queuedOnly();
+  try {
+    const sent = await ch.api("/v1/messages", {
+      method: "POST",
+      body: JSON.stringify(template("447700900451")),
+    });
+    assert.equal(sent.status, 202);
+    const id = sent.body.message.id;
+    const dek = await ch.app.deps.services.dataKeys.forClient(ch.clientId);
+    // RLS lets a client's user token update its own rows: ciphertexts included
+    const tenant = clientWithToken(await signJwt({ app_metadata: { client_id: ch.clientId } }));
+    const elsewhere = await encryptField(dek, '"Ana"', `message:${crypto.randomUUID()}`);
+    for (const rewritten of ["plain text", elsewhere]) {
+      const m = await tenant.from("messages").update({ content_ciphertext: rewritten }).eq(
+        "id",
+        id,
+      );
+      assert.equal(m.error, null, m.error?.message);
+      const c = await tenant.from("contacts").update({ profile_name_ciphertext: rewritten })
+        .eq("wa_id", "447700900451");
+      assert.equal(c.error, null, c.error?.message);
+
+      const one = await ch.api(`/v1/messages/${id}`);
+      assert.equal(one.status, 200, JSON.stringify(one.body));
+      assert.equal(one.body.message.content, null);
+      const contact = await ch.api("/v1/contacts/447700900451");
+      assert.equal(contact.status, 200, JSON.stringify(contact.body));
+      assert.equal(contact.body.contact.profile_name, null);
+      const list = await ch.api("/v1/contacts");
+      assert.equal(list.status, 200, JSON.stringify(list.body));
+    }
+  } finally {
+    await ch.close();
   }
 });

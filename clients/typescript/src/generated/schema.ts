@@ -710,7 +710,7 @@ export interface components {
             read_at: string | null;
             failed_at: string | null;
             pricing_category: string | null;
-            /** @description Decrypted content (single-message reads only) */
+            /** @description Decrypted content (single-message reads only); null when none is stored or it no longer opens (its key shredded, or the row changed outside this API) */
             content?: unknown;
         };
         MarkRead: {

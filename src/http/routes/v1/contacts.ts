@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { audit } from "../../../adapters/supabase/audit.ts";
-import { decryptField } from "../../../core/crypto/envelope.ts";
+import { decryptFieldIfReadable } from "../../../core/crypto/envelope.ts";
 import { DatabaseError, notFound } from "../../../core/errors.ts";
 import { parseContactRef } from "../../../core/messaging/outbound.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
@@ -137,13 +137,11 @@ export function contactRoutes(deps: Pick<ServiceDeps, "db" | "dataKeys" | "now">
       id: row.id,
       wa_id: row.wa_id,
       user_id: row.user_id,
-      profile_name: row.profile_name_ciphertext
-        ? await decryptField(
-          await deps.dataKeys.forClient(clientId),
-          row.profile_name_ciphertext,
-          `contact_name:${clientId}`,
-        )
-        : null,
+      profile_name: row.profile_name_ciphertext === null ? null : await decryptFieldIfReadable(
+        await deps.dataKeys.forClient(clientId),
+        row.profile_name_ciphertext,
+        `contact_name:${clientId}`,
+      ),
       consent: {
         status: row.consent_status,
         source: row.consent_source,

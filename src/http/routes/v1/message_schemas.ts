@@ -169,7 +169,8 @@ export const MessageSchema = z.object({
   failed_at: z.string().nullable(),
   pricing_category: z.string().nullable(),
   content: z.unknown().optional().openapi({
-    description: "Decrypted content (single-message reads only)",
+    description: "Decrypted content (single-message reads only); null when none is stored or " +
+      "it no longer opens (its key shredded, or the row changed outside this API)",
   }),
 }).openapi("Message");
 

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { checked } from "../../../adapters/supabase/checked.ts";
-import { decryptField } from "../../../core/crypto/envelope.ts";
+import { decryptFieldIfReadable } from "../../../core/crypto/envelope.ts";
 import { signedTokens } from "../../../core/crypto/signed_token.ts";
 import { AppError, DatabaseError, notFound } from "../../../core/errors.ts";
 import { isUuid } from "../../../core/ids.ts";
@@ -245,15 +245,13 @@ export function messageRoutes(deps: ServiceDeps) {
       const { content_ciphertext, ...message } = data as unknown as
         & z.infer<typeof MessageSchema>
         & { content_ciphertext: string | null };
-      const content = content_ciphertext
-        ? JSON.parse(
-          await decryptField(
-            await deps.dataKeys.forClient(p.clientId),
-            content_ciphertext,
-            `message:${message.id}`,
-          ),
-        )
-        : null;
+      // null when not stored, shredded, or rewritten by the client's own token at PostgREST
+      const text = content_ciphertext === null ? null : await decryptFieldIfReadable(
+        await deps.dataKeys.forClient(p.clientId),
+        content_ciphertext,
+        `message:${message.id}`,
+      );
+      const content = text === null ? null : JSON.parse(text);
       const events = await db.from("message_status_events").select(
         "status, occurred_at, pricing, errors",
       )
