@@ -230,10 +230,19 @@ export async function populatedTenant(name: string, edge: Edge) {
       contactWaId,
     ],
   );
+  // as a send stores it (content sealed for its id), so a valid re-drive reaches a new send
+  const deadId = crypto.randomUUID();
   const [dead] = await sql<{ id: string }>(
-    `insert into messages (client_id, phone_number_id, contact_id, direction, type, status, recipient, dead_lettered_at, failed_at)
-     values ($1, $2, $3, 'outbound', 'text', 'failed', $4, now(), now()) returning id`,
-    [t.clientId, t.phoneId, contact.id, contactWaId],
+    `insert into messages (id, client_id, phone_number_id, contact_id, direction, type, content_ciphertext, status, recipient, dead_lettered_at, failed_at)
+     values ($1, $2, $3, $4, 'outbound', 'text', $5, 'failed', $6, now(), now()) returning id`,
+    [
+      deadId,
+      t.clientId,
+      t.phoneId,
+      contact.id,
+      await encryptField(dek, JSON.stringify({ text: { body: "hello" } }), `message:${deadId}`),
+      contactWaId,
+    ],
   );
   await sql(
     "insert into whatsapp_account_events (client_id, waba_id, field, value) values ($1, $2, 'account_update', '{}')",

@@ -14,7 +14,7 @@ import {
   sampleRequest,
   type Tenant,
 } from "../_support/api_catalog.ts";
-import { type Answer, assertEnvelope, withEdge } from "../_support/edge.ts";
+import { type Answer, assertEnvelope, type Edge, withEdge } from "../_support/edge.ts";
 import {
   checkProperty,
   contentType,
@@ -93,28 +93,66 @@ const extremeDate = fc.oneof(
   fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
 );
 
-/** The messages cursor is base64 of "created_at|id": valid ones, mutated ones, look-alikes. */
-const cursor = (valid: string | null) => {
-  const decoded = valid ? atob(valid) : "2026-12-01T00:00:00.000+00:00|" + crypto.randomUUID();
+const utf8 = (s: string) => new TextEncoder().encode(s);
+const b64url = (bytes: Uint8Array) => bytes.toBase64({ alphabet: "base64url", omitPadding: true });
+
+/**
+ * Cursors as an attacker forges them. A cursor is opaque: `<payload>.<tag>`, base64url, signed for
+ * one client's list (src/core/crypto/signed_token.ts); the payload reads "created_at|id". So: the
+ * real one, edits of it, its tag on another payload (the old attack, a filter in the date), the
+ * payload and tag of another client's real cursor swapped in, that cursor whole, the old unsigned
+ * format (base64 of "created_at|id"), random bytes of a real cursor's lengths, and anything else.
+ */
+const cursor = (own: string, foreign: string) => {
+  const [payload, tag] = own.split(".");
+  const [foreignPayload, foreignTag] = foreign.split(".");
+  const decoded = new TextDecoder().decode(
+    Uint8Array.fromBase64(payload, { alphabet: "base64url" }),
+  );
   const [date, id] = decoded.split("|");
-  const b64 = (s: string) => new TextEncoder().encode(s).toBase64().replaceAll("=", "");
+  const oldPayload = fc.oneof(
+    fc.tuple(
+      fc.oneof(extremeDate, mutateString(date)),
+      fc.oneof(sameShape(id), fc.uuid(), mutateString(id)),
+    ).map(([d, i]) => `${d}|${i}`),
+    mutateString(decoded),
+  );
   return fc.oneof(
-    fc.constant(valid ?? b64(decoded)),
-    mutateString(decoded).map(b64),
+    fc.constant(own),
+    { weight: 3, arbitrary: mutateString(own) },
+    fc.constantFrom(
+      foreign,
+      `${foreignPayload}.${tag}`,
+      `${payload}.${foreignTag}`,
+      payload,
+      `${payload}.`,
+      `.${tag}`,
+      `${payload}.${tag}.${tag}`,
+      `${payload}=.${tag}`,
+      own.replaceAll("-", "+").replaceAll("_", "/"),
+    ),
+    mutateString(foreign),
+    { weight: 3, arbitrary: oldPayload.map((p) => `${b64url(utf8(p))}.${tag}`) },
     {
-      weight: 3,
-      arbitrary: fc.tuple(
-        fc.oneof(extremeDate, mutateString(date)),
-        fc.oneof(sameShape(id), fc.uuid(), mutateString(id)),
-      ).map(([d, i]) => b64(`${d}|${i}`)),
+      weight: 2,
+      arbitrary: fc.tuple(oldPayload, fc.boolean()).map(([p, url]) =>
+        url ? b64url(utf8(p)) : utf8(p).toBase64()
+      ),
     },
-    hostileString().map(b64),
+    fc.tuple(
+      fc.uint8Array({ minLength: 1, maxLength: 96 }),
+      fc.uint8Array({ minLength: 16, maxLength: 16 }),
+    ).map(([p, t]) => `${b64url(p)}.${b64url(t)}`),
+    hostileString().map((s) => b64url(utf8(s))),
     hostileString(),
+    fc.string({ minLength: 500, maxLength: 600, unit: "grapheme-ascii" }),
   );
 };
 
-const queryValue = (name: string, schema: Record<string, unknown>, validCursor: string | null) => {
-  if (name === "cursor") return cursor(validCursor);
+type Cursors = { own: string; foreign: string };
+
+const queryValue = (name: string, schema: Record<string, unknown>, cursors: Cursors) => {
+  if (name === "cursor") return cursor(cursors.own, cursors.foreign);
   const options: fc.Arbitrary<string>[] = [hostileString(), extremeNumber.map(String)];
   if (Array.isArray(schema.enum)) options.push(fc.constantFrom(...(schema.enum as string[])));
   if (schema.format === "date-time") options.push(extremeDate, extremeDate);
@@ -167,7 +205,7 @@ const mutatedBody = (valid: unknown) => {
   }).map(({ at, to }) => paths.length ? withValueAt(valid, paths[at % paths.length], to) : to);
 };
 
-function requestArbitrary(op: Operation, own: Tenant, other: Tenant, validCursor: string | null) {
+function requestArbitrary(op: Operation, own: Tenant, other: Tenant, cursors: Cursors) {
   const sample = sampleRequest(op.key, own) ?? {};
   const otherSample = sampleRequest(op.key, other) ?? {};
   const params = fc.record(
@@ -178,7 +216,7 @@ function requestArbitrary(op: Operation, own: Tenant, other: Tenant, validCursor
     })),
   ) as fc.Arbitrary<Record<string, [string, boolean]>>;
   const documented = op.query.map((q) =>
-    fc.tuple(fc.constant(q.name), queryValue(q.name, q.schema, validCursor))
+    fc.tuple(fc.constant(q.name), queryValue(q.name, q.schema, cursors))
   );
   const query = fc.array(
     fc.oneof(...documented, fc.tuple(hostileString(10), hostileString())),
@@ -283,10 +321,7 @@ Deno.test("every /v1 operation answers hostile paths, queries, bodies, content t
   await withEdge({ AUTH_FAILURES_PER_MINUTE: "10000" }, async (edge) => {
     const own = await populatedTenant("Fuzzed tenant", edge);
     const other = await populatedTenant("Bystander tenant", edge);
-    const page = await edge.fetch("/v1/messages?limit=1", {
-      headers: { authorization: `Bearer ${own.key}` },
-    });
-    const validCursor = JSON.parse(page.text).next_cursor as string | null;
+    const cursors = { own: await realCursor(edge, own), foreign: await realCursor(edge, other) };
     const ops = await apiOperations(edge.fetch);
     assert.ok(ops.length >= 20, `only ${ops.length} operations in /openapi.json`);
     for (const op of ops) {
@@ -296,7 +331,7 @@ Deno.test("every /v1 operation answers hostile paths, queries, bodies, content t
         await checkProperty(
           "hostile input",
           `${op.key}: documented status and envelope, never a 5xx`,
-          requestArbitrary(op, own, other, validCursor),
+          requestArbitrary(op, own, other, cursors),
           async (generated) => {
             let request;
             try {
@@ -315,15 +350,22 @@ Deno.test("every /v1 operation answers hostile paths, queries, bodies, content t
   });
 });
 
-Deno.test("a /v1/messages cursor, however forged, is accepted or refused with 400 and the envelope, never a 5xx", async () => {
+Deno.test("a /v1/messages cursor, however forged, is refused with 400 invalid_cursor and the envelope, or leads exactly where a real one does; never a 5xx", async () => {
   await withEdge({ AUTH_FAILURES_PER_MINUTE: "10000" }, async (edge) => {
     const own = await populatedTenant("Cursor tenant", edge);
+    const other = await populatedTenant("Other cursor tenant", edge);
     const headers = { authorization: `Bearer ${own.key}` };
-    const page = JSON.parse((await edge.fetch("/v1/messages?limit=1", { headers })).text);
+    const ids = (text: string) => (JSON.parse(text).data as { id: string }[]).map((m) => m.id);
+    const real = await realCursor(edge, own);
+    const foreign = await realCursor(edge, other);
+    // the only pages a cursor may lead to: the real cursor's, and the first (an empty cursor)
+    const realPage = ids((await edge.fetch(`/v1/messages?cursor=${real}`, { headers })).text);
+    const firstPage = ids((await edge.fetch("/v1/messages", { headers })).text);
+    assert.notDeepEqual(realPage, firstPage);
     await checkProperty(
       "hostile input",
-      "GET /v1/messages?cursor=: forged cursors get 200 or 400 with the envelope",
-      cursor(page.next_cursor),
+      "GET /v1/messages?cursor=: forged cursors get 400 invalid_cursor, or a real cursor's page",
+      cursor(real, foreign),
       async (forged) => {
         let query: string;
         try {
@@ -332,11 +374,38 @@ Deno.test("a /v1/messages cursor, however forged, is accepted or refused with 40
           return 0; // a lone surrogate: no client can put it in a URL
         }
         const res = await edge.fetch(`/v1/messages?cursor=${query}`, { headers });
-        assert.ok([200, 400].includes(res.status), `${forged}: ${res.status} ${res.text}`);
-        if (res.status === 400) assertEnvelope(res, `cursor ${forged}`);
+        const what = `cursor ${JSON.stringify(forged).slice(0, 200)}`;
+        if (forged === real || forged === foreign) {
+          // the real one leads on; another client's, signed for its own list, is refused
+          const status = forged === real ? 200 : 400;
+          assert.equal(res.status, status, `${what}: ${res.status} ${res.text.slice(0, 300)}`);
+        }
+        if (res.status === 200) {
+          const page = ids(res.text);
+          assert.ok(
+            [realPage, firstPage].some((p) => JSON.stringify(p) === JSON.stringify(page)),
+            `${what}: 200 with a page no real cursor leads to: ${page}`,
+          );
+          return 1;
+        }
+        assert.equal(res.status, 400, `${what}: ${res.status} ${res.text.slice(0, 300)}`);
+        assertEnvelope(res, what);
+        // past the documented length the schema refuses it before any check of the signature
+        const expected = forged.length > 512 ? "invalid_request" : "invalid_cursor";
+        assert.equal(JSON.parse(res.text).error.code, expected, what);
         return 1;
       },
-      { runs: runs(4), properties: 2 },
+      { runs: runs(4), properties: 3, examples: [real, foreign] },
     );
   });
 });
+
+/** The next_cursor of `tenant`'s first message, as GET /v1/messages?limit=1 returns it. */
+async function realCursor(edge: Edge, tenant: Tenant) {
+  const page = await edge.fetch("/v1/messages?limit=1", {
+    headers: { authorization: `Bearer ${tenant.key}` },
+  });
+  const next = JSON.parse(page.text).next_cursor;
+  assert.equal(typeof next, "string", `no next_cursor for ${tenant.clientId}: ${page.text}`);
+  return next as string;
+}
