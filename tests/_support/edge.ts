@@ -21,13 +21,16 @@ export async function edgeApp(overrides: Record<string, string> = {}) {
         batchSize: 100,
       }),
   });
+  let served = 0;
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    (req, info) =>
-      composed.app.fetch(req, {
+    (req, info) => {
+      served++;
+      return composed.app.fetch(req, {
         remoteAddr: (info.remoteAddr as Deno.NetAddr).hostname,
         waitUntil: () => {},
-      }),
+      });
+    },
   );
   const url = `http://127.0.0.1:${server.addr.port}`;
   const fetchApp = async (path: string, init: RequestInit = {}): Promise<Answer> => {
@@ -41,6 +44,8 @@ export async function edgeApp(overrides: Record<string, string> = {}) {
     bell: bell!,
     url,
     fetch: fetchApp,
+    /** how many requests reached the app (the runtime's HTTP layer refuses some before it) */
+    served: () => served,
     /** waits until every job rung so far (and those they rang) has run, or fails after `ms` */
     async idle(ms = 60_000) {
       let timer: ReturnType<typeof setTimeout> | undefined;
