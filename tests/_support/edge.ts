@@ -12,7 +12,9 @@ import { sql, testApp } from "./stack.ts";
 export async function edgeApp(overrides: Record<string, string> = {}) {
   const logs = teeConsole();
   let bell: ReturnType<typeof localDoorbell> | undefined;
-  const composed = await testApp(overrides, {
+  // the Graph API at an address where nothing listens (as tests/_support/channel.ts does): a
+  // request that reaches it fails at once, never on the real graph.facebook.com and its DNS
+  const composed = await testApp({ GRAPH_API_BASE_URL: "http://127.0.0.1:9", ...overrides }, {
     doorbell: (handle) =>
       bell = localDoorbell({
         handle,
