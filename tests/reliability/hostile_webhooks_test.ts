@@ -7,7 +7,10 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { signMetaPayload } from "../../src/core/whatsapp/signature.ts";
-import { INBOUND_MESSAGE_TYPES } from "../../src/core/whatsapp/webhook_payload.ts";
+import {
+  INBOUND_MESSAGE_TYPES,
+  inboundMessageSchema,
+} from "../../src/core/whatsapp/webhook_payload.ts";
 import { assertEnvelope, tenantWithNumber, webhookRowCounts, withEdge } from "../_support/edge.ts";
 import {
   checkCases,
@@ -45,6 +48,11 @@ const digitString = (min: number, max: number) =>
 
 /** The inbound types the parser knows; others are stored as "unsupported". */
 const KNOWN_TYPES: ReadonlySet<string> = new Set(INBOUND_MESSAGE_TYPES);
+/**
+ * Fields every message carries beside its payload (`id`, `from`, `context`, …): a type's payload
+ * sits under the type's name, so no type Meta adds can be named like one of them.
+ */
+const MESSAGE_FIELDS: ReadonlySet<string> = new Set(Object.keys(inboundMessageSchema.shape));
 
 /** Type-specific payloads in the documented shapes, every free-text field hostile. */
 const inboundPayload: fc.Arbitrary<{ type: string; payload: unknown }> = fc.oneof(
@@ -107,7 +115,9 @@ const inboundPayload: fc.Arbitrary<{ type: string; payload: unknown }> = fc.oneo
   })),
   // types Meta adds later arrive as something we do not know
   fc.record({
-    kind: fc.stringMatching(/^[a-z_]{1,20}$/).filter((k) => !KNOWN_TYPES.has(k)),
+    kind: fc.stringMatching(/^[a-z_]{1,20}$/).filter((k) =>
+      !KNOWN_TYPES.has(k) && !MESSAGE_FIELDS.has(k)
+    ),
     payload: hostileJson,
   }).map((p) => ({
     type: p.kind,
