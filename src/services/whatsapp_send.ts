@@ -226,6 +226,16 @@ export async function accessTokenFor(
 
 const pacer = phonePacer();
 
+function parseJsonOrNull(text: string | null): Record<string, unknown> | null {
+  if (text === null) return null;
+  try {
+    const value = JSON.parse(text);
+    return typeof value === "object" && value !== null ? value : null;
+  } catch {
+    return null;
+  }
+}
+
 type SendOutcome =
   | "accepted"
   | "retry"
@@ -295,20 +305,27 @@ export async function sendQueuedMessage(
       title: "The WhatsApp Business account has no access token configured",
     });
   }
-  const content = sendJob.claimed?.content ?? JSON.parse(
-    await decryptField(
-      await deps.dataKeys.forClient(job.clientId),
-      message.content_ciphertext!,
-      `message:${message.id}`,
-    ),
+  const sealed = sendJob.claimed?.content ? null : await decryptFieldIfReadable(
+    await deps.dataKeys.forClient(job.clientId),
+    message.content_ciphertext,
+    `message:${message.id}`,
   );
+  // a row whose content or recipient is not its own (written past the API: an operator's SQL, a
+  // bug) fails alone, for good, instead of throwing at every sweep and holding its batch
+  const content = sendJob.claimed?.content ?? parseJsonOrNull(sealed);
+  if (!content || !message.recipient) {
+    return await fail({
+      code: "message_not_resendable",
+      title: "The message's stored content or recipient cannot be read; send it again",
+    });
+  }
   const wait = pacer.reserve(phone.phone_number_id, phone.messages_per_second);
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 
   const sent = await deps.graph.sendMessage(
     phone.phone_number_id,
     token,
-    graphBody({ id: message.id, recipient: message.recipient!, type: message.type }, content),
+    graphBody({ id: message.id, recipient: message.recipient, type: message.type }, content),
   );
   if (sent.ok) {
     await record({ outcome: "accepted", wamid: sent.value.wamid });

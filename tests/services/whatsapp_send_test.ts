@@ -405,3 +405,50 @@ Deno.test("two messages to one recipient are spaced by the per-recipient interva
     await ch.close();
   }
 });
+
+Deno.test("a queued message whose stored content cannot be read fails alone with message_not_resendable; the send job beside it goes out", async () => {
+  let consumerDown = true;
+  const lost: Job[] = [];
+  const { ch, emulator } = await emulatedChannel({}, {}, {
+    doorbell: (handle) => ({
+      ring: (jobs) =>
+        consumerDown ? (lost.push(...jobs), Promise.resolve()) : handle(jobs).then(() => {}),
+    }),
+  });
+  try {
+    const ids: string[] = [];
+    for (const to of ["447700900591", "447700900592"]) {
+      const res = await ch.api("/v1/messages", {
+        method: "POST",
+        body: JSON.stringify(template(to)),
+      });
+      assert.equal(res.status, 202);
+      ids.push(res.body.message.id);
+    }
+    // one row's content no longer opens (written past the API); both claims are long dead
+    await sql("update messages set content_ciphertext = 'not a ciphertext' where id = $1", [
+      ids[0],
+    ]);
+    await sql(
+      "update messages set locked_until = now() - interval '1 minute' where id = any($1)",
+      [ids],
+    );
+    consumerDown = false;
+    // the jobs as a queue or the sweeper hands them over: no claim, no content carried
+    await ch.app.handleJobs(
+      lost.flatMap((j) =>
+        j.kind === "send" ? [{ kind: j.kind, clientId: j.clientId, messageId: j.messageId }] : []
+      ),
+    );
+    const bad = await ch.api(`/v1/messages/${ids[0]}`);
+    assert.equal(bad.body.message.status, "failed");
+    assert.equal(bad.body.message.error.code, "message_not_resendable");
+    await eventually(async () => {
+      const m = await ch.api(`/v1/messages/${ids[1]}`);
+      return m.body.message.status === "delivered" ? m.body : null;
+    }, "the good message to be delivered");
+    assert.deepEqual(emulator.messages().map((m) => m.to), ["447700900592"]);
+  } finally {
+    await ch.close();
+  }
+});
