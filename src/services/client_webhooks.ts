@@ -11,7 +11,7 @@ import {
   type WebhookAttempt,
   webhookEndpointsForDelivery,
 } from "../adapters/supabase/webhook_endpoints_store.ts";
-import { decryptField, encryptField } from "../core/crypto/envelope.ts";
+import { decryptField, DecryptionError, encryptField } from "../core/crypto/envelope.ts";
 import { fetchWebhookEgress } from "../adapters/http/fetch_webhook_egress.ts";
 import {
   checkWebhookUrl,
@@ -389,11 +389,23 @@ export function clientWebhooks(deps: WebhookDeps) {
     if (!target.ok) result = { status: null, error: `The URL ${target.reason}` };
     else {
       const key = await deps.dataKeys.forClient(job.clientId);
-      result = await attempt(target.url, {
-        id: claimed.event_id,
-        body: await next.body(key),
-        secret: await signingKey(key, claimed.endpoint_id, claimed.endpoint.secret_ciphertext),
-      });
+      const body = await unlessUnreadable(next.body(key));
+      if (body === null) {
+        // a body that does not open never will (written past the API, or a bug): it goes alone,
+        // for good, instead of failing its batch at every sweep
+        await cancelWebhookDelivery(db, claimed.id);
+        deps.logger.error("webhook_delivery_unreadable", {
+          client_id: job.clientId,
+          delivery_id: claimed.id,
+        });
+        return { outcome: "cancelled" };
+      }
+      const secret = await unlessUnreadable(
+        signingKey(key, claimed.endpoint_id, claimed.endpoint.secret_ciphertext),
+      );
+      result = secret === null
+        ? { status: null, error: "The endpoint's signing secret cannot be read: rotate it" }
+        : await attempt(target.url, { id: claimed.event_id, body, secret });
     }
 
     const succeeded = result.error === null;
@@ -486,3 +498,11 @@ export function clientWebhooks(deps: WebhookDeps) {
 }
 
 export type ClientWebhooks = ReturnType<typeof clientWebhooks>;
+
+/** The value, or null when it is a ciphertext that does not open (any other failure is thrown). */
+function unlessUnreadable<T>(value: Promise<T>): Promise<T | null> {
+  return value.catch((error) => {
+    if (error instanceof DecryptionError) return null;
+    throw error;
+  });
+}

@@ -1,6 +1,6 @@
 import { sha256 } from "../core/crypto/engine.ts";
 import { toHex } from "../core/crypto/hmac.ts";
-import { decryptField, decryptFieldIfReadable, encryptField } from "../core/crypto/envelope.ts";
+import { decryptFieldIfReadable, encryptField } from "../core/crypto/envelope.ts";
 import { AppError, DatabaseError } from "../core/errors.ts";
 import { graphBody, isFreeForm, normaliseRecipient } from "../core/messaging/outbound.ts";
 import {
@@ -215,11 +215,14 @@ export async function accessTokenFor(
     .select("waba_id, access_token_ciphertext").eq("id", wabaAccountId).maybeSingle();
   if (error) throw new Error(`Could not read the access token: ${error.message}`);
   if (!data?.access_token_ciphertext) return null;
-  const token = await decryptField(
+  // a token that does not open is no token: the send fails with no_access_token (set it again)
+  // rather than throwing at every attempt
+  const token = await decryptFieldIfReadable(
     await deps.dataKeys.forClient(clientId),
     data.access_token_ciphertext,
     `wa_token:${data.waba_id}`,
   );
+  if (token === null) return null;
   tokenCache.set(wabaAccountId, { token, until: deps.now() + 300_000 });
   return token;
 }

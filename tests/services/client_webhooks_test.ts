@@ -741,3 +741,36 @@ Deno.test("a large publish is written a few hundred deliveries at a time, and on
     await rx.close();
   }
 });
+
+Deno.test("a delivery whose stored body does not open is cancelled alone instead of throwing; an unreadable signing secret is a failed attempt", async () => {
+  const h = await deliveryHarness([]);
+  try {
+    await sql(
+      "update webhook_deliveries set payload_ciphertext = 'not a ciphertext' where id = $1",
+      [
+        h.job.deliveryId,
+      ],
+    );
+    assert.deepEqual(await h.hooks.deliver(h.job), { outcome: "cancelled" });
+    assert.equal((await h.delivery()).status, "cancelled");
+    assert.equal(h.rx.got.length, 0, "nothing sent");
+  } finally {
+    await h.close();
+  }
+  const s = await deliveryHarness([]);
+  try {
+    await sql("update webhook_endpoints set secret_ciphertext = 'not a ciphertext' where id = $1", [
+      s.endpointId,
+    ]);
+    const first = await s.hooks.deliver(s.job);
+    assert.equal(first.outcome, "retrying");
+    const [row] = await sql<{ last_error: string | null }>(
+      "select last_error from webhook_deliveries where id = $1",
+      [s.job.deliveryId],
+    );
+    assert.match(row.last_error ?? "", /signing secret cannot be read/);
+    assert.equal(s.rx.got.length, 0, "nothing unsigned is sent");
+  } finally {
+    await s.close();
+  }
+});
