@@ -1,4 +1,9 @@
 import type { Job } from "../ports/jobs.ts";
+import {
+  type RetentionPass,
+  type RetentionStore,
+  retentionStore,
+} from "../adapters/supabase/retention_store.ts";
 import type { ServiceDeps } from "./deps.ts";
 
 export type DueWork = (limit: number) => Promise<Job[]>;
@@ -9,17 +14,22 @@ export type DueWork = (limit: number) => Promise<Job[]>;
  * Each kind of work is handed out in turns per client (inbox deliveries per route key), so one
  * client's backlog never fills a sweep while another's item waits (public.due_inbox_items,
  * due_outbound_messages, due_webhook_deliveries).
- * `extra` lets other parts (client webhook deliveries) add their own due work. Each run also
- * applies retention, at most `purgeLimit` rows of each table at a time: the webhook inbox's
- * (purge_webhook_inbox: processed deliveries after Meta's 7-day retry window, set-aside ones after
- * 30 days) and client webhook deliveries' (purge_webhook_deliveries: finished ones after 30 days).
+ * `extra` lets other parts (client webhook deliveries) add their own due work.
+ * Each sweep also runs one retention pass: at most `purgeLimit` rows of each data class whose run
+ * is open or due (public.run_retention; supabase/migrations/20261202001200_retention.sql). Where
+ * pg_cron exists it drives the same runs, and the database keeps the two from overlapping; a
+ * sweep is then a cheap no-op for retention. `retention` can replace the store, or force a run of
+ * every class now within a longer time budget (tests).
  */
 export async function sweep(
   deps: Pick<ServiceDeps, "db" | "doorbell" | "logger">,
-  options: { limit?: number; extra?: DueWork[]; purgeLimit?: number } = {},
-): Promise<
-  { inbox: number; sends: number; other: number; purged: { inbox: number; deliveries: number } }
-> {
+  options: {
+    limit?: number;
+    extra?: DueWork[];
+    purgeLimit?: number;
+    retention?: { store?: RetentionStore; force?: boolean; timeBudgetMs?: number };
+  } = {},
+): Promise<{ inbox: number; sends: number; other: number; retention: RetentionPass }> {
   const limit = options.limit ?? 500;
   const service = deps.db.service;
   const [inbox, sends] = await Promise.all([
@@ -50,16 +60,20 @@ export async function sweep(
     await deps.doorbell.ring(jobs);
     deps.logger.info("sweep", { inbox: inbox.data.length, sends: sends.data.length, other });
   }
-  const maxRows = options.purgeLimit ?? 5000;
-  const [inboxPurge, deliveriesPurge] = await Promise.all([
-    service.rpc("purge_webhook_inbox", { max_rows: maxRows }),
-    service.rpc("purge_webhook_deliveries", { max_rows: maxRows }),
-  ]);
-  if (inboxPurge.error) throw new Error(`Inbox retention failed: ${inboxPurge.error.message}`);
-  if (deliveriesPurge.error) {
-    throw new Error(`Webhook delivery retention failed: ${deliveriesPurge.error.message}`);
+  const store = options.retention?.store ?? retentionStore(service);
+  const retention = await store.runPass({
+    maxRows: options.purgeLimit ?? 5000,
+    force: options.retention?.force,
+    timeBudgetMs: options.retention?.timeBudgetMs,
+  });
+  if ("batches" in retention) {
+    for (const b of retention.batches) {
+      if (b.error) {
+        deps.logger.warn("retention_failed", { data_class: b.dataClass, error: b.error });
+      } else if (b.rows) {
+        deps.logger.info("retention_purged", { data_class: b.dataClass, rows: b.rows });
+      }
+    }
   }
-  const purged = { inbox: inboxPurge.data as number, deliveries: deliveriesPurge.data as number };
-  if (purged.inbox || purged.deliveries) deps.logger.info("retention_purged", purged);
-  return { inbox: inbox.data.length, sends: sends.data.length, other, purged };
+  return { inbox: inbox.data.length, sends: sends.data.length, other, retention };
 }

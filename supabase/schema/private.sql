@@ -51,6 +51,59 @@ alter table private.master_key_reports enable row level security;
 
 grant delete, insert, select, update on table private.master_key_reports to service_role;
 
+-- function private.audit_retention_change() -------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION private.audit_retention_change()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  before_row jsonb := case when tg_op <> 'INSERT' then to_jsonb(old) end;
+  after_row jsonb := case when tg_op <> 'DELETE' then to_jsonb(new) end;
+  row_data jsonb := coalesce(after_row, before_row);
+begin
+  insert into public.audit_log (client_id, actor, action, target_type, target_id, details)
+  values (
+    (row_data ->> 'client_id')::uuid,
+    current_user,
+    tg_table_name || '.' || lower(tg_op),
+    tg_table_schema || '.' || tg_table_name,
+    coalesce(row_data ->> 'id', row_data ->> 'data_class'),
+    jsonb_build_object('before', before_row, 'after', after_row)
+  );
+  return null;
+end
+$function$;
+comment on function private.audit_retention_change() is 'Trigger: writes every change to retention classes, retention policies and legal holds to public.audit_log, with the database role that made it.';
+-- no role but the owner may execute it
+
+-- function private.check_retention_policy() -------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION private.check_retention_policy()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  k privacy.retention_classes;
+begin
+  select * into k from privacy.retention_classes where data_class = new.data_class;
+  if not k.per_client then
+    raise exception 'retention of % is set for the whole platform, not per client', new.data_class
+      using errcode = '22023';
+  end if;
+  if new.keep_for < k.minimum_keep or new.keep_for > k.maximum_keep then
+    raise exception 'retention of % must be between % and %', new.data_class, k.minimum_keep,
+      k.maximum_keep using errcode = '22023';
+  end if;
+  new.set_at := now();
+  return new;
+end
+$function$;
+comment on function private.check_retention_policy() is 'Trigger: refuses a retention policy outside its class''s bounds or for a platform-wide class.';
+-- no role but the owner may execute it
+
 -- function private.check_retry_of() ---------------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION private.check_retry_of()
@@ -343,6 +396,313 @@ end
 $function$;
 grant execute on function private.find_contact(cid uuid, wa text, uid text) to authenticated, service_role;
 
+-- function private.purge_audit_log(max_rows integer) ----------------------------------------------
+
+CREATE OR REPLACE FUNCTION private.purge_audit_log(max_rows integer)
+ RETURNS TABLE(client_id uuid, deleted bigint)
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  with of_clients as (
+    select a.id
+      from private.retention_targets('audit_log') t
+      cross join lateral (
+        select a.id from public.audit_log a
+         where a.client_id = t.client_id and a.created_at < t.cutoff
+         order by a.created_at
+         limit max_rows
+         for update skip locked
+      ) a
+     limit max_rows
+  ), of_no_client as (
+    select a.id from public.audit_log a
+     where a.client_id is null and a.created_at < private.retention_cutoff('audit_log')
+     limit max_rows
+     for update skip locked
+  ), doomed as (
+    select id from of_clients union all select id from of_no_client limit max_rows
+  ), gone as (
+    delete from public.audit_log a using doomed d where a.id = d.id returning a.client_id
+  )
+  select g.client_id, count(*) from gone g group by g.client_id
+$function$;
+comment on function private.purge_audit_log(max_rows integer) is 'Retention of the audit log: deletes at most max_rows entries older than their client''s cutoff (the class default for entries of no client). No API role may delete an entry: only this.';
+-- no role but the owner may execute it
+
+-- function private.purge_contacts(max_rows integer) -----------------------------------------------
+
+CREATE OR REPLACE FUNCTION private.purge_contacts(max_rows integer)
+ RETURNS TABLE(client_id uuid, deleted bigint)
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  with doomed as (
+    select c.id
+      from private.retention_targets('contacts') t
+      cross join lateral (
+        select c.id from public.contacts c
+         where c.client_id = t.client_id and c.created_at < t.cutoff
+           and greatest(c.updated_at, c.last_inbound_at, c.last_outbound_at,
+             c.consent_updated_at) < t.cutoff
+           and c.consent_status <> 'opted_out'
+           and not exists (select 1 from public.messages m where m.contact_id = c.id)
+           and (t.held_subjects is null
+             or not (c.wa_id = any (t.held_subjects) or c.user_id = any (t.held_subjects)))
+         limit max_rows
+         for update skip locked
+      ) c
+     limit max_rows
+  ), gone as (
+    delete from public.contacts c using doomed d where c.id = d.id returning c.client_id
+  )
+  select g.client_id, count(*) from gone g group by g.client_id
+$function$;
+comment on function private.purge_contacts(max_rows integer) is 'Retention of contacts without activity: deletes at most max_rows contacts (with their consent history) that nothing has touched since their client''s cutoff and that have no message left. A contact who opted out is kept, so that the opt-out is still honoured; an erasure request deletes it.';
+-- no role but the owner may execute it
+
+-- function private.purge_cron_run_history(max_rows integer) ---------------------------------------
+
+CREATE OR REPLACE FUNCTION private.purge_cron_run_history(max_rows integer)
+ RETURNS TABLE(client_id uuid, deleted bigint)
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  n bigint;
+begin
+  if to_regclass('cron.job_run_details') is null then
+    return;
+  end if;
+  execute 'with doomed as (select d.runid from cron.job_run_details d
+             where coalesce(d.end_time, d.start_time) < $1 limit $2)
+           delete from cron.job_run_details d using doomed where d.runid = doomed.runid'
+    using private.retention_cutoff('cron_run_history'), max_rows;
+  get diagnostics n = row_count;
+  if n > 0 then
+    return query select null::uuid, n;
+  end if;
+end
+$function$;
+comment on function private.purge_cron_run_history(max_rows integer) is 'Retention of pg_cron''s run history (cron.job_run_details, which pg_cron never purges): deletes at most max_rows runs that ended before the class''s period. Does nothing without pg_cron.';
+-- no role but the owner may execute it
+
+-- function private.purge_messages(max_rows integer) -----------------------------------------------
+
+CREATE OR REPLACE FUNCTION private.purge_messages(max_rows integer)
+ RETURNS TABLE(client_id uuid, deleted bigint)
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  with doomed as (
+    select m.id
+      from private.retention_targets('messages') t
+      cross join lateral (
+        select m.id from public.messages m
+         where m.client_id = t.client_id and m.created_at < t.cutoff
+           and m.status not in ('queued', 'sending')
+           and (t.held_subjects is null or not (m.recipient = any (t.held_subjects)
+             or exists (select 1 from public.contacts c
+                         where c.client_id = m.client_id and c.id = m.contact_id
+                           and (c.wa_id = any (t.held_subjects) or c.user_id = any (t.held_subjects)))))
+         order by m.created_at
+         limit max_rows
+         for update skip locked
+      ) m
+     limit max_rows
+  ), gone as (
+    delete from public.messages m using doomed d where m.id = d.id returning m.client_id
+  )
+  select g.client_id, count(*) from gone g group by g.client_id
+$function$;
+comment on function private.purge_messages(max_rows integer) is 'Retention of messages: deletes at most max_rows messages created before their client''s cutoff, oldest first, with their status events; never a message still queued or being sent, nor one of a data subject under a legal hold.';
+-- no role but the owner may execute it
+
+-- function private.purge_request_log_identifiers(max_rows integer) --------------------------------
+
+CREATE OR REPLACE FUNCTION private.purge_request_log_identifiers(max_rows integer)
+ RETURNS TABLE(client_id uuid, deleted bigint)
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  with of_clients as (
+    select r.id
+      from private.retention_targets('request_log_identifiers') t
+      cross join lateral (
+        select r.id from public.api_request_log r
+         where r.client_id = t.client_id and r.created_at < t.cutoff
+           and (r.ip is not null or r.user_agent is not null)
+         order by r.created_at
+         limit max_rows
+         for update skip locked
+      ) r
+     limit max_rows
+  ), of_no_client as (
+    select r.id from public.api_request_log r
+     where r.client_id is null
+       and r.created_at < private.retention_cutoff('request_log_identifiers')
+       and (r.ip is not null or r.user_agent is not null)
+     limit max_rows
+     for update skip locked
+  ), doomed as (
+    select id from of_clients union all select id from of_no_client limit max_rows
+  ), erased as (
+    update public.api_request_log r set ip = null, user_agent = null
+      from doomed d
+     where r.id = d.id
+    returning r.client_id
+  )
+  select e.client_id, count(*) from erased e group by e.client_id
+$function$;
+comment on function private.purge_request_log_identifiers(max_rows integer) is 'Retention of the IP address and user agent in the API request log: erases both from at most max_rows rows older than their client''s cutoff; the rest of the row stays for the request log''s own period.';
+-- no role but the owner may execute it
+
+-- function private.purge_request_logs(max_rows integer) -------------------------------------------
+
+CREATE OR REPLACE FUNCTION private.purge_request_logs(max_rows integer)
+ RETURNS TABLE(client_id uuid, deleted bigint)
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  with of_clients as (
+    select r.id
+      from private.retention_targets('request_logs') t
+      cross join lateral (
+        select r.id from public.api_request_log r
+         where r.client_id = t.client_id and r.created_at < t.cutoff
+         order by r.created_at
+         limit max_rows
+         for update skip locked
+      ) r
+     limit max_rows
+  ), of_no_client as (
+    select r.id from public.api_request_log r
+     where r.client_id is null and r.created_at < private.retention_cutoff('request_logs')
+     limit max_rows
+     for update skip locked
+  ), doomed as (
+    select id from of_clients union all select id from of_no_client limit max_rows
+  ), gone as (
+    delete from public.api_request_log r using doomed d where r.id = d.id returning r.client_id
+  )
+  select g.client_id, count(*) from gone g group by g.client_id
+$function$;
+comment on function private.purge_request_logs(max_rows integer) is 'Retention of the API request log: deletes at most max_rows rows older than their client''s cutoff (the class default for requests of no client).';
+-- no role but the owner may execute it
+
+-- function private.purge_retention_runs(max_rows integer) -----------------------------------------
+
+CREATE OR REPLACE FUNCTION private.purge_retention_runs(max_rows integer)
+ RETURNS TABLE(client_id uuid, deleted bigint)
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  with doomed as (
+    select r.id from privacy.retention_runs r
+     where r.finished_at < private.retention_cutoff('retention_runs')
+     limit max_rows
+     for update skip locked
+  ), gone as (
+    delete from privacy.retention_runs r using doomed d where r.id = d.id returning 1
+  )
+  select null::uuid, count(*) from gone having count(*) > 0
+$function$;
+comment on function private.purge_retention_runs(max_rows integer) is 'Retention of the record of retention runs: deletes at most max_rows runs that finished before the class''s period.';
+-- no role but the owner may execute it
+
+-- function private.purge_status_events(max_rows integer) ------------------------------------------
+
+CREATE OR REPLACE FUNCTION private.purge_status_events(max_rows integer)
+ RETURNS TABLE(client_id uuid, deleted bigint)
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  with t as (
+    select * from private.retention_targets('status_events')
+  ), doomed as (
+    select e.id
+      from public.message_status_events e
+      join t on t.client_id = e.client_id
+     -- the latest cutoff bounds the scan, so the BRIN index reads only ranges old enough
+     where e.received_at < (select max(t2.cutoff) from t t2)
+       and e.received_at < t.cutoff
+       and (t.held_subjects is null or not exists (
+         select 1 from public.messages m
+          where m.client_id = e.client_id and m.id = e.message_id
+            and (m.recipient = any (t.held_subjects) or exists (
+              select 1 from public.contacts c
+               where c.client_id = m.client_id and c.id = m.contact_id
+                 and (c.wa_id = any (t.held_subjects) or c.user_id = any (t.held_subjects))))))
+     limit max_rows
+     for update of e skip locked
+  ), gone as (
+    delete from public.message_status_events e using doomed d where e.id = d.id
+    returning e.client_id
+  )
+  select g.client_id, count(*) from gone g group by g.client_id
+$function$;
+comment on function private.purge_status_events(max_rows integer) is 'Retention of status events (delivery and read receipts, pricing): deletes at most max_rows received before their client''s cutoff, except those of a data subject under a legal hold. Deleting a message deletes its status events too.';
+-- no role but the owner may execute it
+
+-- function private.purge_webhook_deliveries(max_rows integer) -------------------------------------
+
+CREATE OR REPLACE FUNCTION private.purge_webhook_deliveries(max_rows integer)
+ RETURNS TABLE(client_id uuid, deleted bigint)
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  with doomed as (
+    select d.id
+      from private.retention_targets('webhook_deliveries') t
+      cross join lateral (
+        select d.id from public.webhook_deliveries d
+         where d.client_id = t.client_id and d.created_at < t.cutoff and d.status <> 'pending'
+         order by d.created_at
+         limit max_rows
+         for update skip locked
+      ) d
+     limit max_rows
+  ), gone as (
+    delete from public.webhook_deliveries w using doomed d where w.id = d.id returning w.client_id
+  )
+  select g.client_id, count(*) from gone g group by g.client_id
+$function$;
+comment on function private.purge_webhook_deliveries(max_rows integer) is 'Retention of client webhook deliveries: deletes at most max_rows finished deliveries (succeeded, failed, cancelled) created before their client''s cutoff. Pending deliveries are work, not history, and are never purged.';
+-- no role but the owner may execute it
+
+-- function private.purge_webhook_payloads(max_rows integer) ---------------------------------------
+
+CREATE OR REPLACE FUNCTION private.purge_webhook_payloads(max_rows integer)
+ RETURNS TABLE(client_id uuid, deleted bigint)
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  with held_routes as (
+    -- a delivery names no client, only the number (else the WABA) it came for
+    select p.phone_number_id as route from public.phone_numbers p
+     where p.client_id in (select l.client_id from privacy.legal_holds l where l.lifted_at is null)
+    union
+    select w.waba_id from public.whatsapp_business_accounts w
+     where w.client_id in (select l.client_id from privacy.legal_holds l where l.lifted_at is null)
+  ), doomed as (
+    select i.id from public.webhook_inbox i
+     -- Meta retries a delivery for up to 7 days: a processed one (its payload already dropped)
+     -- stays that long so that a retry is still known; one set aside for operators keeps its
+     -- payload for the class's period (at least 7 days, so the first condition holds for both)
+     where i.received_at < now() - interval '7 days'
+       and i.processed_at < case when i.last_error is null then now() - interval '7 days'
+                                 else private.retention_cutoff('raw_webhook_payloads') end
+       and (i.route_key is null
+         or not exists (select 1 from held_routes r where r.route = i.route_key))
+     limit max_rows
+     for update skip locked
+  ), gone as (
+    delete from public.webhook_inbox i using doomed d where i.id = d.id returning 1
+  )
+  select null::uuid, count(*) from gone having count(*) > 0
+$function$;
+comment on function private.purge_webhook_payloads(max_rows integer) is 'Retention of Meta''s raw webhook deliveries: deletes at most max_rows processed deliveries 7 days after processing (Meta''s retry window) and set-aside ones (payload kept for operators) after the class''s period. Unprocessed deliveries, and those for numbers of a client under a legal hold, are kept.';
+-- no role but the owner may execute it
+
 -- function private.refuse_status_regression() -----------------------------------------------------
 
 CREATE OR REPLACE FUNCTION private.refuse_status_regression()
@@ -390,6 +750,176 @@ begin
 end
 $function$;
 grant execute on function private.resolve_contact(cid uuid, wa text, uid text) to authenticated, service_role;
+
+-- function private.retention_cutoff(p_class text) -------------------------------------------------
+
+CREATE OR REPLACE FUNCTION private.retention_cutoff(p_class text)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select now() - k.default_keep from privacy.retention_classes k where k.data_class = p_class
+$function$;
+comment on function private.retention_cutoff(p_class text) is 'The cutoff of a data class''s default period: for platform-wide classes and rows of no client.';
+-- no role but the owner may execute it
+
+-- function private.retention_pass(source text, max_rows integer, time_budget interval, force boolean) ---
+
+CREATE OR REPLACE FUNCTION private.retention_pass(source text, max_rows integer, time_budget interval, force boolean)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  began timestamptz := clock_timestamp();
+  k privacy.retention_classes;
+  run_id bigint;
+  fn text;
+  batch_start timestamptz;
+  total bigint;
+  per_client jsonb;
+  failure text;
+  report jsonb := '[]'::jsonb;
+begin
+  if max_rows is null or max_rows not between 1 and 100000 then
+    raise exception 'max_rows must be between 1 and 100000' using errcode = '22023';
+  end if;
+  if source is null or source not in ('pg_cron', 'sweeper', 'manual') then
+    raise exception 'source must be pg_cron, sweeper or manual' using errcode = '22023';
+  end if;
+  if not pg_try_advisory_xact_lock(hashtext('glooft-edge retention')) then
+    return jsonb_build_object('skipped', 'another retention pass is running');
+  end if;
+  for k in
+    select c.* from privacy.retention_classes c
+     where c.purge_function is not null
+     order by (select r.updated_at from privacy.retention_runs r
+                where r.data_class = c.data_class order by r.started_at desc limit 1) nulls first,
+       c.data_class
+  loop
+    exit when clock_timestamp() - began > coalesce(time_budget, interval '0');
+    select r.id into run_id from privacy.retention_runs r
+     where r.data_class = k.data_class and r.finished_at is null;
+    if run_id is null then
+      continue when not force and exists (
+        select 1 from privacy.retention_runs r
+         where r.data_class = k.data_class and r.started_at > now() - k.run_every);
+      insert into privacy.retention_runs (data_class, source) values (k.data_class, source)
+        returning id into run_id;
+    end if;
+    batch_start := clock_timestamp();
+    total := 0;
+    per_client := '{}'::jsonb;
+    failure := null;
+    begin
+      select format('%I.%I', n.nspname, p.proname) into fn
+        from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+       where p.oid = to_regprocedure(k.purge_function);
+      if fn is null then
+        raise exception 'purge function % does not exist', k.purge_function;
+      end if;
+      execute format(
+        'select coalesce(sum(r.deleted), 0)::bigint,
+           coalesce(jsonb_object_agg(r.client_id, r.deleted) filter (where r.client_id is not null),
+             ''{}'') from %s($1) r', fn)
+        into total, per_client using max_rows;
+    exception when others then
+      failure := sqlstate || ': ' || sqlerrm;
+      total := 0;
+      per_client := '{}'::jsonb;
+    end;
+    update privacy.retention_runs r set
+      row_count = r.row_count + total,
+      batches = r.batches + 1,
+      duration = r.duration + (clock_timestamp() - batch_start),
+      by_client = (
+        select coalesce(jsonb_object_agg(x.key, x.n), '{}'::jsonb)
+          from (select e.key, sum(e.value::bigint) as n
+                  from (select * from jsonb_each_text(r.by_client)
+                        union all select * from jsonb_each_text(per_client)) e
+                 group by e.key) x),
+      updated_at = clock_timestamp(),
+      error = failure,
+      finished_at = case when failure is not null or total < max_rows then clock_timestamp() end
+    where r.id = run_id;
+    report := report || jsonb_build_object('data_class', k.data_class, 'run_id', run_id,
+      'rows', total, 'finished', failure is not null or total < max_rows, 'error', failure);
+  end loop;
+  return report;
+end
+$function$;
+comment on function private.retention_pass(source text, max_rows integer, time_budget interval, force boolean) is 'One retention pass: one batch of at most max_rows rows for each data class whose run is open or due (every class when force), each recorded in privacy.retention_runs. Returns what each class removed and whether it is drained.';
+-- no role but the owner may execute it
+
+-- function private.retention_targets(p_class text) ------------------------------------------------
+
+CREATE OR REPLACE FUNCTION private.retention_targets(p_class text)
+ RETURNS TABLE(client_id uuid, cutoff timestamp with time zone, held_subjects text[])
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select c.id, now() - coalesce(p.keep_for, k.default_keep),
+      case when k.subject_hold = 'rows' then h.subjects end
+    from privacy.retention_classes k
+    cross join public.clients c
+    left join privacy.retention_policies p on p.client_id = c.id and p.data_class = k.data_class
+    left join lateral (
+      select bool_or(l.subject_ref is null) as whole_client,
+          array_agg(l.subject_ref) filter (where l.subject_ref is not null) as subjects
+        from privacy.legal_holds l
+       where l.client_id = c.id and l.lifted_at is null
+    ) h on true
+   where k.data_class = p_class
+     and not coalesce(h.whole_client, false)
+     and not (k.subject_hold = 'client' and h.subjects is not null)
+$function$;
+comment on function private.retention_targets(p_class text) is 'For one data class: each client whose data may be purged now, the cutoff before which its rows are expired (its policy, else the class default) and the data subjects under a legal hold.';
+-- no role but the owner may execute it
+
+-- function private.run_retention(IN source text, IN batch_rows integer, IN time_budget interval, IN force boolean) ---
+
+CREATE OR REPLACE PROCEDURE private.run_retention(IN source text DEFAULT 'manual'::text, IN batch_rows integer DEFAULT 5000, IN time_budget interval DEFAULT '00:05:00'::interval, IN force boolean DEFAULT false)
+ LANGUAGE plpgsql
+AS $procedure$
+declare
+  began timestamptz := pg_catalog.clock_timestamp();
+  report jsonb;
+  first_pass boolean := true;
+begin
+  loop
+    report := private.retention_pass(source, batch_rows,
+      time_budget - (pg_catalog.clock_timestamp() - began), force and first_pass);
+    commit;
+    first_pass := false;
+    exit when pg_catalog.jsonb_typeof(report) <> 'array'
+      or not pg_catalog.jsonb_path_exists(report, '$[*] ? (@.finished == false)')
+      or pg_catalog.clock_timestamp() - began > time_budget;
+  end loop;
+end
+$procedure$;
+comment on procedure private.run_retention(IN source text, IN batch_rows integer, IN time_budget interval, IN force boolean) is 'Applies retention until every due class is drained or time_budget is spent, committing after each batch. pg_cron calls it (job glooft-retention); staff may call it by hand. force starts a run of every class now.';
+-- no role but the owner may execute it
+
+-- function private.schedule_retention() -----------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION private.schedule_retention()
+ RETURNS text
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  if not exists (select 1 from pg_catalog.pg_extension where extname = 'pg_cron') then
+    return 'pg_cron is not installed: the app''s sweeper applies retention';
+  end if;
+  execute $sql$select cron.schedule('glooft-retention', '*/10 * * * *',
+    $job$call private.run_retention('pg_cron')$job$)$sql$;
+  return 'scheduled glooft-retention every 10 minutes';
+end
+$function$;
+comment on function private.schedule_retention() is 'Registers the pg_cron job glooft-retention (every 10 minutes: call private.run_retention) when pg_cron is installed; says so and does nothing otherwise.';
+-- no role but the owner may execute it
 
 -- function private.send_refusal(c public.contacts, free_form boolean, window_hours integer) -------
 

@@ -61,6 +61,7 @@ create table public.api_request_log (
 );
 CREATE INDEX api_request_log_client_id_idx ON public.api_request_log USING btree (client_id, created_at DESC);
 CREATE INDEX api_request_log_created_at_idx ON public.api_request_log USING btree (created_at);
+CREATE INDEX api_request_log_identified_idx ON public.api_request_log USING btree (client_id, created_at) WHERE ((ip IS NOT NULL) OR (user_agent IS NOT NULL));
 alter table public.api_request_log enable row level security;
 
 create policy api_request_log_select_own on public.api_request_log for select to authenticated
@@ -85,6 +86,7 @@ create table public.audit_log (
   constraint audit_log_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE SET NULL
 );
 CREATE INDEX audit_log_client_id_idx ON public.audit_log USING btree (client_id, created_at DESC);
+CREATE INDEX audit_log_no_client_idx ON public.audit_log USING btree (created_at) WHERE (client_id IS NULL);
 alter table public.audit_log enable row level security;
 
 create policy audit_log_insert_own on public.audit_log for insert to authenticated
@@ -239,6 +241,7 @@ create table public.message_status_events (
   constraint message_status_events_message_id_fkey FOREIGN KEY (client_id, message_id) REFERENCES public.messages(client_id, id) ON DELETE CASCADE
 );
 CREATE INDEX message_status_events_message_idx ON public.message_status_events USING btree (message_id);
+CREATE INDEX message_status_events_received_brin ON public.message_status_events USING brin (received_at) WITH (autosummarize='on');
 alter table public.message_status_events enable row level security;
 
 create policy message_status_events_insert_own on public.message_status_events for insert to authenticated
@@ -1174,48 +1177,6 @@ end
 $function$;
 grant execute on function public.ingest_whatsapp_batch(batch jsonb) to authenticated;
 
--- function public.purge_webhook_deliveries(max_rows integer, finished_after interval) -------------
-
-CREATE OR REPLACE FUNCTION public.purge_webhook_deliveries(max_rows integer DEFAULT 5000, finished_after interval DEFAULT '30 days'::interval)
- RETURNS integer
- LANGUAGE sql
- SET search_path TO ''
-AS $function$
-  with doomed as (
-    select id from public.webhook_deliveries
-    where created_at < now() - finished_after and status <> 'pending'
-    limit max_rows
-    for update skip locked
-  ), gone as (
-    delete from public.webhook_deliveries d using doomed where d.id = doomed.id returning 1
-  )
-  select count(*)::integer from gone
-$function$;
-comment on function public.purge_webhook_deliveries(max_rows integer, finished_after interval) is 'Retention of client webhook deliveries: deletes finished ones (succeeded, failed, cancelled) created more than finished_after (30 days) ago, at most max_rows per call. Pending deliveries are never purged.';
-grant execute on function public.purge_webhook_deliveries(max_rows integer, finished_after interval) to service_role;
-
--- function public.purge_webhook_inbox(max_rows integer, done_after interval, set_aside_after interval) ---
-
-CREATE OR REPLACE FUNCTION public.purge_webhook_inbox(max_rows integer DEFAULT 5000, done_after interval DEFAULT '7 days'::interval, set_aside_after interval DEFAULT '30 days'::interval)
- RETURNS integer
- LANGUAGE sql
- SET search_path TO ''
-AS $function$
-  with doomed as (
-    select id from public.webhook_inbox
-    where received_at < now() - least(done_after, set_aside_after)
-      and processed_at < now() - case when last_error is null then done_after
-                                      else set_aside_after end
-    limit max_rows
-    for update skip locked
-  ), gone as (
-    delete from public.webhook_inbox i using doomed d where i.id = d.id returning 1
-  )
-  select count(*)::integer from gone
-$function$;
-comment on function public.purge_webhook_inbox(max_rows integer, done_after interval, set_aside_after interval) is 'Retention of the webhook inbox: deletes processed deliveries after done_after (7 days, Meta''s retry window) and set-aside ones (last_error kept for operators) after set_aside_after (30 days), at most max_rows per call. Unprocessed deliveries are never purged.';
-grant execute on function public.purge_webhook_inbox(max_rows integer, done_after interval, set_aside_after interval) to service_role;
-
 -- function public.record_send_result(message_id uuid, result jsonb) -------------------------------
 
 CREATE OR REPLACE FUNCTION public.record_send_result(message_id uuid, result jsonb)
@@ -1382,6 +1343,20 @@ begin
 end
 $function$;
 grant execute on function public.report_master_keys(instance uuid, keys text[], active text, ttl_seconds integer) to service_role;
+
+-- function public.run_retention(max_rows integer, time_budget_ms integer, force boolean) ----------
+
+CREATE OR REPLACE FUNCTION public.run_retention(max_rows integer DEFAULT 5000, time_budget_ms integer DEFAULT 3000, force boolean DEFAULT false)
+ RETURNS jsonb
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  select private.retention_pass('sweeper', max_rows,
+    make_interval(secs => least(greatest(time_budget_ms, 0), 60000) / 1000.0), force)
+$function$;
+comment on function public.run_retention(max_rows integer, time_budget_ms integer, force boolean) is 'One retention pass for the app''s sweeper (service role only): one batch of at most max_rows rows per due data class, recorded in privacy.retention_runs.';
+grant execute on function public.run_retention(max_rows integer, time_budget_ms integer, force boolean) to service_role;
 
 -- function public.standing_master_key_reports() ---------------------------------------------------
 

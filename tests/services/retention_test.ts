@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { startChannel } from "../_support/channel.ts";
 import { envelope, inbound, wamid } from "../_support/meta_fixtures.ts";
 import { signMetaPayload } from "../../src/core/whatsapp/signature.ts";
+import { sweep } from "../../src/services/sweeper.ts";
 import {
   clientWithToken,
   createTestClient,
@@ -10,6 +11,19 @@ import {
   sql,
   testStack,
 } from "../_support/stack.ts";
+
+/** A sweep of the channel's app that starts a retention run of every class now. */
+const sweepNow = (ch: Awaited<ReturnType<typeof startChannel>>) =>
+  sweep(ch.app.deps.services, { retention: { force: true, timeBudgetMs: 60_000 } });
+
+/** Rows a sweep's retention pass removed of one data class. */
+function removed(result: Awaited<ReturnType<typeof sweepNow>>, dataClass: string): number {
+  assert.ok("batches" in result.retention, JSON.stringify(result.retention));
+  const batch = result.retention.batches.find((b) => b.dataClass === dataClass);
+  assert.ok(batch, `the pass ran ${dataClass}: ${JSON.stringify(result.retention)}`);
+  assert.equal(batch.error, null);
+  return batch.rows;
+}
 
 Deno.test("a processed delivery gives up its raw payload and keeps its row, so Meta's retry of it is still a duplicate", async () => {
   const ch = await startChannel();
@@ -93,8 +107,8 @@ Deno.test("the sweeper applies the inbox's retention: done rows after 7 days, se
       ],
     );
 
-    const result = await ch.app.sweep();
-    assert.ok(result.purged.inbox >= 2, `purged ${JSON.stringify(result.purged)}`);
+    const result = await sweepNow(ch);
+    assert.ok(removed(result, "raw_webhook_payloads") >= 2);
     const left = await sql<{ dedupe_key: string }>(
       "select dedupe_key from webhook_inbox where dedupe_key like $1 order by id",
       [`${prefix}%`],
@@ -113,7 +127,7 @@ Deno.test("the sweeper applies the inbox's retention: done rows after 7 days, se
   }
 });
 
-Deno.test("inbox retention removes at most max_rows per call and is for the service role only", async () => {
+Deno.test("a retention pass removes at most max_rows rows of each class and is for the service role only", async () => {
   const prefix = `retention-cap-${crypto.randomUUID()}-`;
   await sql(
     `insert into webhook_inbox (provider, dedupe_key, received_at, processed_at)
@@ -121,22 +135,28 @@ Deno.test("inbox retention removes at most max_rows per call and is for the serv
      from generate_series(1, 3) as n`,
     [prefix],
   );
-  const service = serviceClient();
-  const first = await service.rpc("purge_webhook_inbox", { max_rows: 2 });
-  assert.equal(first.error, null);
-  assert.equal(first.data, 2);
   const client = await signJwt({ role: "authenticated", client_id: await createTestClient() });
   for (const [who, token] of [["anon", null], ["a client", client]] as const) {
-    const denied = await clientWithToken(token).rpc("purge_webhook_inbox", { max_rows: 2 });
-    assert.equal(denied.error?.code, "42501", `${who} may not purge`);
+    const denied = await clientWithToken(token).rpc("run_retention", { max_rows: 2, force: true });
+    assert.equal(denied.error?.code, "42501", `${who} may not run retention`);
   }
+  const first = await serviceClient().rpc("run_retention", { max_rows: 2, force: true });
+  assert.equal(first.error, null);
+  const batches = first.data as Array<{ data_class: string; rows: number; finished: boolean }>;
+  const inbox = batches.find((b) => b.data_class === "raw_webhook_payloads");
+  assert.deepEqual({ rows: inbox?.rows, finished: inbox?.finished }, { rows: 2, finished: false });
+  assert.ok(batches.every((b) => b.rows <= 2), JSON.stringify(batches));
+  // the run stays open until the class is drained: the next pass goes on with it
+  const second = await serviceClient().rpc("run_retention", { max_rows: 1000 });
+  assert.equal(second.error, null);
+  const next = (second.data as Array<{ data_class: string; finished: boolean }>)
+    .find((b) => b.data_class === "raw_webhook_payloads");
+  assert.equal(next?.finished, true);
   const [left] = await sql<{ n: number }>(
     "select count(*)::int as n from webhook_inbox where dedupe_key like $1",
     [`${prefix}%`],
   );
-  assert.equal(left.n, 1);
-  const second = await service.rpc("purge_webhook_inbox", {});
-  assert.ok((second.data as number) >= 1);
+  assert.equal(left.n, 0);
 });
 
 Deno.test("the sweeper applies client webhook deliveries' retention: finished ones after 30 days, pending ones never", async () => {
@@ -162,8 +182,8 @@ Deno.test("the sweeper applies client webhook deliveries' retention: finished on
         [ch.clientId, endpoint.id, c.name, c.status, c.age],
       );
     }
-    const result = await ch.app.sweep();
-    assert.ok(result.purged.deliveries >= 3, `purged ${JSON.stringify(result.purged)}`);
+    const result = await sweepNow(ch);
+    assert.ok(removed(result, "webhook_deliveries") >= 3);
     const left = await sql<{ event_id: string }>(
       "select event_id from webhook_deliveries where endpoint_id = $1 order by created_at desc",
       [endpoint.id],
@@ -175,31 +195,4 @@ Deno.test("the sweeper applies client webhook deliveries' retention: finished on
   } finally {
     await ch.close();
   }
-});
-
-Deno.test("webhook delivery retention removes at most max_rows per call and is for the service role only", async () => {
-  const clientId = await createTestClient();
-  const [endpoint] = await sql<{ id: string }>(
-    "insert into webhook_endpoints (client_id, url, secret_ciphertext) values ($1, 'https://example.com/h', 'ct') returning id",
-    [clientId],
-  );
-  await sql(
-    `insert into webhook_deliveries (client_id, endpoint_id, event_id, event_type, status, created_at)
-     select $1, $2, 'evt_' || n, 'message.status', 'succeeded', now() - interval '40 days'
-     from generate_series(1, 3) as n`,
-    [clientId, endpoint.id],
-  );
-  const first = await serviceClient().rpc("purge_webhook_deliveries", { max_rows: 2 });
-  assert.equal(first.error, null);
-  assert.equal(first.data, 2);
-  const token = await signJwt({ role: "authenticated", client_id: clientId });
-  for (const [who, t] of [["anon", null], ["the client itself", token]] as const) {
-    const denied = await clientWithToken(t).rpc("purge_webhook_deliveries", { max_rows: 5 });
-    assert.equal(denied.error?.code, "42501", `${who} may not purge`);
-  }
-  const [left] = await sql<{ n: number }>(
-    "select count(*)::int as n from webhook_deliveries where endpoint_id = $1",
-    [endpoint.id],
-  );
-  assert.equal(left.n, 1);
 });

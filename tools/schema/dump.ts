@@ -1,7 +1,7 @@
 import type pg from "pg";
 
 /** The schemas our migrations own; `auth` and `supabase_migrations` belong to Supabase. */
-export const OWNED_SCHEMAS = ["public", "private"] as const;
+export const OWNED_SCHEMAS = ["public", "private", "privacy"] as const;
 
 /** Where the generated files live, relative to the repository root. */
 export const SCHEMA_DIR = "supabase/schema";
