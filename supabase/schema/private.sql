@@ -123,7 +123,7 @@ begin
   return new;
 end
 $function$;
-grant execute on function private.check_retry_of() to public;
+-- no role but the owner may execute it
 
 -- function private.contacts_of(cid uuid, people jsonb) --------------------------------------------
 
@@ -717,7 +717,7 @@ begin
         'sent again as a new message (POST /v1/messages/{id}/retry)';
 end
 $function$;
-grant execute on function private.refuse_status_regression() to public;
+-- no role but the owner may execute it
 
 -- function private.resolve_contact(cid uuid, wa text, uid text) -----------------------------------
 
@@ -949,7 +949,7 @@ AS $function$
     when 'queued' then 1 when 'sending' then 2 when 'accepted' then 3 when 'sent' then 4
     when 'delivered' then 5 when 'read' then 6 when 'failed' then 7 else 0 end
 $function$;
-grant execute on function private.status_rank(status text) to public, authenticated, service_role;
+grant execute on function private.status_rank(status text) to authenticated, service_role;
 
 -- function private.touch_updated_at() -------------------------------------------------------------
 
@@ -963,7 +963,7 @@ begin
   return new;
 end
 $function$;
-grant execute on function private.touch_updated_at() to public;
+-- no role but the owner may execute it
 
 -- function private.webhook_endpoints_within_limit() -----------------------------------------------
 

@@ -4,6 +4,7 @@
 
 comment on schema public is 'standard public schema';
 grant usage on schema public to public, privacy_staff;
+alter default privileges for role postgres revoke execute on functions from public;
 
 -- table public.api_keys ---------------------------------------------------------------------------
 

@@ -67,6 +67,8 @@ async function dumpSchema(query: Query, schema: string): Promise<string> {
   if (ns.comment) out.push(`comment on schema ${ident(schema)} is ${literal(ns.comment)};`);
   out.push(...await schemaGrants(query, ns.oid as number));
   out.push(...await defaultPrivileges(query, ns.oid as number, schema));
+  // a role's global defaults are no schema's, and apply in each: written once, with public
+  if (schema === "public") out.push(...await globalDefaultPrivileges(query));
 
   const types = await dumpTypes(query, schema);
   if (types.length) out.push("", section("types"), "", types.join("\n\n"));
@@ -197,6 +199,47 @@ async function defaultPrivileges(query: Query, oid: number, schema: string): Pro
     `alter default privileges for role ${ident(r.role as string)} in schema ${ident(schema)} ` +
     `grant ${(r.privileges as string[]).join(", ")} on ${kinds[r.kind as string]} ` +
     `to ${grantee(r.grantee)};`
+  );
+}
+
+/**
+ * Each role's global default privileges (ALTER DEFAULT PRIVILEGES without IN SCHEMA) where they
+ * differ from PostgreSQL's built-in ones, as the grant or revoke that makes them so.
+ */
+async function globalDefaultPrivileges(query: Query): Promise<string[]> {
+  const rows = await query(
+    `with d as (
+       select d.defaclrole as role, d.defaclobjtype as kind, a.grantee, a.privilege_type
+         from pg_default_acl d, aclexplode(d.defaclacl) a where d.defaclnamespace = 0
+     ), builtin as (
+       select d.defaclrole as role, d.defaclobjtype as kind, a.grantee, a.privilege_type
+         from pg_default_acl d,
+           aclexplode(acldefault(case d.defaclobjtype when 'S' then 's'
+             when 'T' then 'T' when 'n' then 'n' when 'f' then 'f' else 'r' end::"char",
+             d.defaclrole)) a
+        where d.defaclnamespace = 0
+     ), changes as (
+       (select 'grant' as change, * from d except select 'grant', * from builtin)
+       union all
+       (select 'revoke', * from builtin except select 'revoke', * from d)
+     )
+     select pg_get_userbyid(c.role) as role, c.kind, c.change,
+       case when c.grantee = 0 then null else pg_get_userbyid(c.grantee) end as grantee,
+       array_agg(lower(c.privilege_type) order by lower(c.privilege_type)) as privileges
+     from changes c
+     group by 1, 2, 3, 4 order by 1, 2, 3, 4 nulls first`,
+  );
+  const kinds: Record<string, string> = {
+    r: "tables",
+    S: "sequences",
+    f: "functions",
+    T: "types",
+    n: "schemas",
+  };
+  return rows.map((r) =>
+    `alter default privileges for role ${ident(r.role as string)} ${r.change} ` +
+    `${(r.privileges as string[]).join(", ")} on ${kinds[r.kind as string]} ` +
+    `${r.change === "grant" ? "to" : "from"} ${grantee(r.grantee)};`
   );
 }
 
