@@ -65,7 +65,9 @@ declare
 begin
   insert into public.audit_log (client_id, actor, action, target_type, target_id, details)
   values (
-    (row_data ->> 'client_id')::uuid,
+    -- none when the change is the cascade of the client's own deletion: the entry outlives it,
+    -- as every audit entry of a deleted client does (details still name it)
+    (select c.id from public.clients c where c.id = (row_data ->> 'client_id')::uuid),
     current_user,
     tg_table_name || '.' || lower(tg_op),
     tg_table_schema || '.' || tg_table_name,

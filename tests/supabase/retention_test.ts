@@ -567,3 +567,24 @@ Deno.test("without pg_cron, scheduling retention says so and registers nothing, 
   assert.equal(said, "pg_cron is not installed: the app's sweeper applies retention");
   assert.deepEqual(await sql("select * from private.purge_cron_run_history(100)"), []);
 });
+
+Deno.test("deleting a client deletes its retention policies, and the audit log keeps the record of it", async () => {
+  const clientId = await createTestClient("Leaving");
+  await sql(
+    `insert into privacy.retention_policies (client_id, data_class, keep_for, reason)
+     values ($1, 'messages', interval '30 days', 'client instruction')`,
+    [clientId],
+  );
+  await sql("delete from clients where id = $1", [clientId]);
+  assert.deepEqual(
+    await sql("select 1 from privacy.retention_policies where client_id = $1", [clientId]),
+    [],
+  );
+  const audit = await sql<{ action: string; client: string | null; of: string }>(
+    `select action, client_id::text as client, details -> 'before' ->> 'client_id' as of
+       from audit_log where target_type = 'privacy.retention_policies'
+        and details -> 'before' ->> 'client_id' = $1`,
+    [clientId],
+  );
+  assert.deepEqual(audit, [{ action: "retention_policies.delete", client: null, of: clientId }]);
+});
