@@ -38,7 +38,8 @@ export async function edgeApp(overrides: Record<string, string> = {}) {
   const fetchApp = async (path: string, init: RequestInit = {}): Promise<Answer> => {
     const started = performance.now();
     const res = await fetch(`${url}${path}`, { ...init, redirect: "manual" });
-    const text = await res.text();
+    // the exact characters the app sent: Response#text() would drop a leading byte-order mark
+    const text = new TextDecoder("utf-8", { ignoreBOM: true }).decode(await res.arrayBuffer());
     return { status: res.status, headers: res.headers, text, ms: performance.now() - started };
   };
   return {
