@@ -2,9 +2,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import type { Env } from "./config/env.ts";
-import type { DatabaseAccess } from "./adapters/supabase/database.ts";
-import type { DataKeys } from "./adapters/supabase/data_keys.ts";
-import type { Keyring } from "./core/crypto/envelope.ts";
+import type { ApiKeyStore, ClientStore } from "./ports/clients.ts";
 import type { Logger } from "./ports/logger.ts";
 import type { RequestLogSink } from "./ports/request_log.ts";
 import { errorBody, onError, onNotFound } from "./http/errors.ts";
@@ -30,12 +28,11 @@ import type { ClientAddress } from "./http/client_address.ts";
 
 export interface AppDeps {
   env: Env;
-  db: DatabaseAccess;
   logger: Logger;
   requestLog: RequestLogSink;
   pepper: CryptoKey;
-  keyring: Keyring;
-  dataKeys: DataKeys;
+  clients: ClientStore;
+  apiKeys: ApiKeyStore;
   services: ServiceDeps;
   webhooks: ClientWebhooks;
   /** how the runtime tells who sent a request (the throttle's and the request log's address) */
@@ -79,7 +76,8 @@ export function createApp(deps: AppDeps) {
     },
   });
   const auth = createAuthenticator({
-    service: deps.db.service,
+    apiKeys: deps.apiKeys,
+    clients: deps.clients,
     pepper: deps.pepper,
     jwtSecret: deps.env.SUPABASE_JWT_SECRET,
     jwksUrl: deps.env.SUPABASE_JWKS_URL,
@@ -111,16 +109,16 @@ export function createApp(deps: AppDeps) {
     limitBody(deps.env.MAX_BODY_BYTES),
   );
 
-  app.route("/", healthRoutes(deps.db.service));
+  app.route("/", healthRoutes(deps.clients));
   app.route("/", whatsappWebhookRoutes(deps.services));
 
   app.use("/v1/*", auth.authenticate);
-  app.route("/v1", meRoutes(deps.db));
+  app.route("/v1", meRoutes(deps.clients));
   app.route(
     "/v1",
     apiKeyRoutes({
-      db: deps.db,
-      pepper: deps.pepper,
+      apiKeys: deps.apiKeys,
+      audit: deps.services.audit,
       onRevoke: auth.invalidate,
       now: deps.services.now,
     }),

@@ -5,9 +5,17 @@ import { jsonLogger } from "./adapters/logging/json_logger.ts";
 import { dataKeys } from "./adapters/supabase/data_keys.ts";
 import { masterKeyReports } from "./adapters/supabase/master_key_reports.ts";
 import { createDatabaseAccess } from "./adapters/supabase/database.ts";
-import { inboxWriter } from "./adapters/supabase/inbox_writer.ts";
-import { sendCalls } from "./adapters/supabase/send_calls.ts";
+import { fetchWebhookEgress } from "./adapters/http/fetch_webhook_egress.ts";
+import { whatsAppAccountStore } from "./adapters/supabase/accounts_store.ts";
+import { apiKeyStore } from "./adapters/supabase/api_keys_store.ts";
+import { auditLog } from "./adapters/supabase/audit.ts";
+import { clientStore } from "./adapters/supabase/clients_store.ts";
+import { contactStore } from "./adapters/supabase/contacts_store.ts";
+import { inboxStore } from "./adapters/supabase/inbox_store.ts";
+import { messageStore } from "./adapters/supabase/messages_store.ts";
 import { supabaseRequestLogSink } from "./adapters/supabase/request_log_sink.ts";
+import { retentionStore } from "./adapters/supabase/retention_store.ts";
+import { webhookEndpointStore } from "./adapters/supabase/webhook_endpoints_store.ts";
 import { importPepper } from "./core/auth/api_keys.ts";
 import { masterKeyFingerprints, parseKeyring } from "./core/crypto/envelope.ts";
 import { parseCidrList } from "./core/net/ip.ts";
@@ -68,38 +76,26 @@ export async function composeApp(env: Env, options: ComposeOptions) {
   let handle: (jobs: Job[]) => Promise<unknown> = () => Promise.resolve();
   const doorbell = options.doorbell((jobs) => handle(jobs));
   const now = options.now ?? Date.now;
-  const webhooks = clientWebhooks({
-    db,
-    dataKeys: keys,
-    doorbell,
-    logger,
-    now,
-    fetch: options.fetch,
-    egress: options.webhookEgress,
-    // private and loopback receivers only outside production (local receivers in dev and tests)
-    allowPrivate: env.ENVIRONMENT !== "production",
-    // where jobs run in this process, a new delivery is written claimed for its first attempt
-    // (Workers' queue may run the job elsewhere: it claims there)
-    ...(options.shareWrites === false ? { maxBatch: 1 } : { claimOnRecordSeconds: 60 }),
-  });
-  const dueWork: DueWork[] = [webhooks.due];
-  const services: ServiceDeps = {
+  // Workers' isolates do not share writes between requests: there every call goes alone
+  const grouping = options.shareWrites === false ? { maxBatch: 1 } : {};
+  const localEgress = fetchWebhookEgress(options.fetch);
+  const services: Omit<ServiceDeps, "events"> = {
     env,
-    db,
     dataKeys: keys,
     keyring,
     logger,
     doorbell,
-    events: webhooks.publisher,
+    now,
+    audit: auditLog(db),
     // where jobs run in this process, a delivery is processed right after it is written, so the
     // row is written claimed (Workers' queue may run the job elsewhere: it claims there)
-    inbox: inboxWriter(
-      db.service,
+    inbox: inboxStore(
+      db,
       options.shareWrites === false
         ? { maxBatch: 1 }
         : { claimLeaseSeconds: INBOX_LEASE_SECONDS, now },
     ),
-    sends: sendCalls(db, {
+    messages: messageStore(db, {
       // the lease outlives a Graph call that runs to its timeout
       leaseSeconds: Math.ceil(env.GRAPH_API_TIMEOUT_MS / 1000) + 20,
       recipientGapMs: env.RECIPIENT_MIN_INTERVAL_MS,
@@ -107,9 +103,15 @@ export async function composeApp(env: Env, options: ComposeOptions) {
       // where jobs run in this process, a new message is sent right after its enqueue, so the
       // enqueue claims it; a queue (Workers) may run the job anywhere, later: it claims there
       claimOnEnqueue: options.shareWrites !== false,
-      ...(options.shareWrites === false ? { maxBatch: 1 } : {}),
+      ...grouping,
     }),
-    now,
+    contacts: contactStore(db, now),
+    accounts: whatsAppAccountStore(db),
+    webhookEndpoints: webhookEndpointStore(db, grouping),
+    retention: retentionStore(db.service),
+    // Workers' egress does not route to private ranges, so there fetch is the safe default
+    webhookEgress: options.webhookEgress ?? localEgress,
+    localWebhookEgress: localEgress,
     graph: graphClient({
       baseUrl: env.GRAPH_API_BASE_URL,
       version: env.GRAPH_API_VERSION,
@@ -117,22 +119,32 @@ export async function composeApp(env: Env, options: ComposeOptions) {
       fetch: options.fetch,
     }),
   };
-  const router = webhookRouter(db.service);
-  handle = jobConsumer({ ...services, router }, { webhookDelivery: webhooks.deliver });
+  const webhooks = clientWebhooks({
+    ...services,
+    // private and loopback receivers only outside production (local receivers in dev and tests)
+    allowPrivate: env.ENVIRONMENT !== "production",
+    // where jobs run in this process, a new delivery is written claimed for its first attempt
+    // (Workers' queue may run the job elsewhere: it claims there)
+    ...(options.shareWrites === false ? {} : { claimOnRecordSeconds: 60 }),
+  });
+  const dueWork: DueWork[] = [webhooks.due];
+  const deps: ServiceDeps = { ...services, events: webhooks.publisher };
+  const router = webhookRouter(deps.accounts);
+  handle = jobConsumer({ ...deps, router }, { webhookDelivery: webhooks.deliver });
 
   const requestLog = options.requestLog ?? supabaseRequestLogSink(
     db.service,
     options.shareWrites === false ? { maxBatch: 1 } : {},
   );
+  const pepper = await importPepper(env.API_KEY_PEPPER);
   const app = createApp({
     env,
-    db,
     logger,
     requestLog,
-    keyring,
-    pepper: await importPepper(env.API_KEY_PEPPER),
-    dataKeys: keys,
-    services,
+    pepper,
+    clients: clientStore(db),
+    apiKeys: apiKeyStore(db, pepper),
+    services: deps,
     webhooks,
     clientAddress: options.clientAddress ??
       trustedProxyClientAddress(parseCidrList(env.TRUSTED_PROXIES).cidrs),
@@ -159,9 +171,9 @@ export async function composeApp(env: Env, options: ComposeOptions) {
   };
   return {
     app,
-    deps: { env, db, logger, requestLog, services },
+    deps: { env, logger, requestLog, services: deps },
     handleJobs: (jobs: Job[]) => handle(jobs),
-    sweep: async () => (await Promise.all([sweep(services, { extra: dueWork }), reportKeys()]))[0],
+    sweep: async () => (await Promise.all([sweep(deps, { extra: dueWork }), reportKeys()]))[0],
     /** on a clean stop: this instance's report no longer stands */
     withdrawKeyReport: () => reports.withdraw(instance),
   };

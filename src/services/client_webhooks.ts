@@ -1,18 +1,4 @@
-import { groupByKey } from "../adapters/group_calls.ts";
-import { audit } from "../adapters/supabase/audit.ts";
-import {
-  cancelWebhookDelivery,
-  type ClaimedDelivery,
-  claimWebhookDeliveries,
-  dueWebhookDeliveries,
-  enabledWebhookEndpoints,
-  finishWebhookAttempts,
-  insertWebhookDeliveries,
-  type WebhookAttempt,
-  webhookEndpointsForDelivery,
-} from "../adapters/supabase/webhook_endpoints_store.ts";
 import { decryptField, DecryptionError, encryptField } from "../core/crypto/envelope.ts";
-import { fetchWebhookEgress } from "../adapters/http/fetch_webhook_egress.ts";
 import {
   checkWebhookUrl,
   RefusedTarget,
@@ -26,7 +12,7 @@ import {
 } from "../core/webhooks/standard_webhooks.ts";
 import type { EventPublisher } from "../ports/events.ts";
 import type { ClaimedWebhookDelivery, Job } from "../ports/jobs.ts";
-import type { WebhookEgress } from "../ports/webhook_egress.ts";
+import type { ClaimedDelivery, NewWebhookDelivery } from "../ports/webhook_endpoints.ts";
 import type { ServiceDeps } from "./deps.ts";
 
 /**
@@ -99,26 +85,27 @@ const VET_TIMEOUT_MS = 5_000;
 const USER_AGENT = "glooft-edge-webhooks/1";
 const ENDPOINT_CACHE_MS = 5_000;
 
-export interface WebhookDeps
-  extends Pick<ServiceDeps, "db" | "dataKeys" | "doorbell" | "logger" | "now"> {
-  /** private, loopback and plain-http targets: only outside production */
-  allowPrivate: boolean;
+export interface WebhookDeps extends
+  Pick<
+    ServiceDeps,
+    | "webhookEndpoints"
+    | "audit"
+    | "dataKeys"
+    | "doorbell"
+    | "logger"
+    | "now"
+    | "webhookEgress"
+    | "localWebhookEgress"
+  > {
   /**
-   * How deliveries reach the network in production (see ports/webhook_egress.ts); default fetch,
-   * which is safe only where the platform's egress cannot reach private ranges (Workers).
-   * Outside production deliveries always use fetch: local receivers are the point there.
+   * Private, loopback and plain-http targets, only outside production: deliveries then go through
+   * `localWebhookEgress` (plain fetch), since local receivers are the point there.
    */
-  egress?: WebhookEgress;
-  fetch?: typeof fetch;
+  allowPrivate: boolean;
   /** waits after each failed attempt; its length + 1 is the number of attempts */
   schedule?: readonly number[];
   disable?: Partial<DisableRules>;
   timeoutMs?: number;
-  /**
-   * Claims and finished attempts of one client that arrive within 2 ms share one call, up to
-   * this many (default 100); 1 on Workers, whose isolates do not share writes.
-   */
-  maxBatch?: number;
   /**
    * Where jobs run in this process (Deno), a new delivery is written already claimed for this long
    * and its job carries the body, so the first attempt needs no claim and no decryption; if the
@@ -139,15 +126,7 @@ export type DeliveryResult =
   };
 
 type ClientEvent = { clientId: string; type: string; data: Record<string, unknown> };
-type DeliveryRow = {
-  id: string;
-  client_id: string;
-  endpoint_id: string;
-  event_id: string;
-  event_type: string;
-  payload_ciphertext: string;
-  body: string;
-};
+type DeliveryRow = NewWebhookDelivery & { body: string };
 
 /**
  * Client webhooks: `publisher.publish` records one encrypted delivery per subscribed endpoint and
@@ -158,9 +137,8 @@ type DeliveryRow = {
 export function clientWebhooks(deps: WebhookDeps) {
   const schedule = deps.schedule ?? RETRY_SCHEDULE_MS;
   const rules = { ...DISABLE_RULES, ...deps.disable };
-  const egress = deps.allowPrivate
-    ? fetchWebhookEgress(deps.fetch)
-    : deps.egress ?? fetchWebhookEgress(deps.fetch);
+  const egress = deps.allowPrivate ? deps.localWebhookEgress : deps.webhookEgress;
+  const store = deps.webhookEndpoints;
   const endpoints = new Map<
     string,
     { list: Array<{ id: string; event_types: string[] }>; until: number }
@@ -169,7 +147,7 @@ export function clientWebhooks(deps: WebhookDeps) {
   async function subscribed(clientId: string, type: string): Promise<string[]> {
     let hit = endpoints.get(clientId);
     if (!hit || hit.until < deps.now()) {
-      const list = await enabledWebhookEndpoints(deps.db.forClient(clientId));
+      const list = await store.enabled(clientId);
       hit = { list, until: deps.now() + ENDPOINT_CACHE_MS };
       if (endpoints.size > 10_000) endpoints.clear();
       endpoints.set(clientId, hit);
@@ -224,8 +202,8 @@ export function clientWebhooks(deps: WebhookDeps) {
         ? CLAIMED_PER_PUBLISH - jobs.length
         : 0;
       // an endpoint deleted since the list was read gets none: the rest are still recorded
-      const recorded = await insertWebhookDeliveries(
-        deps.db.forClient(clientId),
+      const recorded = await store.record(
+        clientId,
         chunk.map(({ body: _, ...row }, i) =>
           i < claimed ? { ...row, locked_until: lockedUntil } : row
         ),
@@ -313,22 +291,6 @@ export function clientWebhooks(deps: WebhookDeps) {
     return refused ? { ok: false, reason: refused } : shape;
   }
 
-  // concurrent deliveries of one client share one round trip to claim and one to finish
-  const claim = groupByKey<string, ClaimedDelivery | null>(
-    (clientId, ids) => claimWebhookDeliveries(deps.db.forClient(clientId), ids),
-    { maxBatch: deps.maxBatch },
-  );
-  // a delivery written claimed reads its endpoint fresh, with the others of its client in one call
-  const endpointOf = groupByKey<string, ClaimedDelivery["endpoint"] | null>(
-    async (clientId, ids) => {
-      const found = new Map(
-        (await webhookEndpointsForDelivery(deps.db.forClient(clientId), [...new Set(ids)]))
-          .map((e) => [e.id, e]),
-      );
-      return ids.map((id) => found.get(id) ?? null);
-    },
-    { maxBatch: deps.maxBatch },
-  );
   /**
    * The delivery an attempt is for, with its body: from its job when it was written claimed (the
    * endpoint read fresh), else claimed now and its body decrypted. Null when there is nothing to
@@ -344,7 +306,8 @@ export function clientWebhooks(deps: WebhookDeps) {
   > {
     const recorded = job.claimed;
     if (recorded) {
-      const endpoint = await endpointOf(job.clientId, recorded.endpointId);
+      // read fresh, with the others of its client in one call (the store's group commit)
+      const endpoint = await store.endpointForDelivery(job.clientId, recorded.endpointId);
       if (!endpoint) return null;
       return {
         delivery: {
@@ -357,7 +320,7 @@ export function clientWebhooks(deps: WebhookDeps) {
         body: () => Promise.resolve(recorded.body),
       };
     }
-    const claimed = await claim(job.clientId, job.deliveryId);
+    const claimed = await store.claim(job.clientId, job.deliveryId);
     if (!claimed) return null;
     return {
       delivery: claimed,
@@ -366,20 +329,14 @@ export function clientWebhooks(deps: WebhookDeps) {
     };
   }
 
-  const finish = groupByKey<WebhookAttempt, { disabled: boolean; reason?: string } | null>(
-    (clientId, attempts) => finishWebhookAttempts(deps.db.forClient(clientId), attempts),
-    { maxBatch: deps.maxBatch },
-  );
-
   async function deliver(
     job: { clientId: string; deliveryId: string; claimed?: ClaimedWebhookDelivery },
   ): Promise<DeliveryResult> {
-    const db = deps.db.forClient(job.clientId);
     const next = await attemptFor(job);
     if (!next) return { outcome: "skipped" };
     const claimed = next.delivery;
     if (!claimed.endpoint.enabled) {
-      await cancelWebhookDelivery(db, claimed.id);
+      await store.cancel(job.clientId, claimed.id);
       return { outcome: "cancelled" };
     }
 
@@ -393,7 +350,7 @@ export function clientWebhooks(deps: WebhookDeps) {
       if (body === null) {
         // a body that does not open never will (written past the API, or a bug): it goes alone,
         // for good, instead of failing its batch at every sweep
-        await cancelWebhookDelivery(db, claimed.id);
+        await store.cancel(job.clientId, claimed.id);
         deps.logger.error("webhook_delivery_unreadable", {
           client_id: job.clientId,
           delivery_id: claimed.id,
@@ -412,7 +369,8 @@ export function clientWebhooks(deps: WebhookDeps) {
     const gone = result.status === 410;
     const wait = succeeded || gone ? undefined : schedule[claimed.attempts];
     const retryInMs = wait === undefined ? null : Math.round(wait * (0.8 + Math.random() * 0.4));
-    const finished = await finish(job.clientId, {
+    // concurrent attempts of one client are finished in one call (the store's group commit)
+    const finished = await store.finish(job.clientId, {
       deliveryId: claimed.id,
       succeeded,
       statusCode: result.status,
@@ -428,7 +386,7 @@ export function clientWebhooks(deps: WebhookDeps) {
     const endpointDisabled = finished?.disabled === true;
     if (endpointDisabled) {
       endpoints.delete(job.clientId);
-      await audit(db, {
+      await deps.audit.record({
         clientId: job.clientId,
         actor: "system:webhooks",
         action: "webhook_endpoint.disabled",
@@ -480,7 +438,7 @@ export function clientWebhooks(deps: WebhookDeps) {
     publisher,
     deliver,
     due: async (limit: number): Promise<Job[]> =>
-      (await dueWebhookDeliveries(deps.db.service, limit)).map((r) => ({
+      (await store.due(limit)).map((r) => ({
         kind: "webhook_delivery" as const,
         clientId: r.client_id,
         deliveryId: r.id,

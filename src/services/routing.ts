@@ -1,10 +1,6 @@
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { PhoneRoute, WhatsAppAccountStore } from "../ports/accounts.ts";
 
-export interface PhoneRoute {
-  clientId: string;
-  /** our id of the phone number row */
-  phoneId: string;
-}
+export type { PhoneRoute };
 
 const TTL_MS = 60_000;
 /**
@@ -15,10 +11,10 @@ const META_ID = /^[0-9]{1,32}$/;
 
 /**
  * Finds which client owns a Meta phone number id or WABA id. A cross-tenant lookup (the webhook
- * names no client), so it uses the service role; answers, including "nobody", are cached briefly
- * per isolate so a burst of webhooks costs one query per number.
+ * names no client); answers, including "nobody", are cached briefly per isolate so a burst of
+ * webhooks costs one query per number.
  */
-export function webhookRouter(service: SupabaseClient, now: () => number = Date.now) {
+export function webhookRouter(accounts: WhatsAppAccountStore, now: () => number = Date.now) {
   const phones = new Map<string, { route: PhoneRoute | null; until: number }>();
   const wabas = new Map<string, { clientId: string | null; until: number }>();
 
@@ -27,12 +23,7 @@ export function webhookRouter(service: SupabaseClient, now: () => number = Date.
       if (!META_ID.test(phoneNumberId)) return null;
       const hit = phones.get(phoneNumberId);
       if (hit && hit.until > now()) return hit.route;
-      const { data, error } = await service.from("phone_numbers").select("id, client_id")
-        .eq("phone_number_id", phoneNumberId).maybeSingle();
-      if (error) throw new Error(`Could not route phone number: ${error.message}`);
-      const route = data
-        ? { clientId: data.client_id as string, phoneId: data.id as string }
-        : null;
+      const route = await accounts.phoneRoute(phoneNumberId);
       if (phones.size > 10_000) phones.clear();
       phones.set(phoneNumberId, { route, until: now() + TTL_MS });
       return route;
@@ -41,10 +32,7 @@ export function webhookRouter(service: SupabaseClient, now: () => number = Date.
       if (!META_ID.test(wabaId)) return null;
       const hit = wabas.get(wabaId);
       if (hit && hit.until > now()) return hit.clientId;
-      const { data, error } = await service.from("whatsapp_business_accounts").select("client_id")
-        .eq("waba_id", wabaId).maybeSingle();
-      if (error) throw new Error(`Could not route WABA: ${error.message}`);
-      const clientId = (data?.client_id as string | undefined) ?? null;
+      const clientId = await accounts.wabaClient(wabaId);
       wabas.set(wabaId, { clientId, until: now() + TTL_MS });
       return clientId;
     },

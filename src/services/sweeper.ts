@@ -1,9 +1,5 @@
 import type { Job } from "../ports/jobs.ts";
-import {
-  type RetentionPass,
-  type RetentionStore,
-  retentionStore,
-} from "../adapters/supabase/retention_store.ts";
+import type { RetentionPass } from "../ports/retention.ts";
 import type { ServiceDeps } from "./deps.ts";
 
 export type DueWork = (limit: number) => Promise<Job[]>;
@@ -18,37 +14,26 @@ export type DueWork = (limit: number) => Promise<Job[]>;
  * Each sweep also runs one retention pass: at most `purgeLimit` rows of each data class whose run
  * is open or due (public.run_retention; supabase/migrations/20261202001200_retention.sql). Where
  * pg_cron exists it drives the same runs, and the database keeps the two from overlapping; a
- * sweep is then a cheap no-op for retention. `retention` can replace the store, or force a run of
- * every class now within a longer time budget (tests).
+ * sweep is then a cheap no-op for retention. `retention` can force a run of every class now
+ * within a longer time budget (tests).
  */
 export async function sweep(
-  deps: Pick<ServiceDeps, "db" | "doorbell" | "logger">,
+  deps: Pick<ServiceDeps, "inbox" | "messages" | "retention" | "doorbell" | "logger">,
   options: {
     limit?: number;
     extra?: DueWork[];
     purgeLimit?: number;
-    retention?: { store?: RetentionStore; force?: boolean; timeBudgetMs?: number };
+    retention?: { force?: boolean; timeBudgetMs?: number };
   } = {},
 ): Promise<{ inbox: number; sends: number; other: number; retention: RetentionPass }> {
   const limit = options.limit ?? 500;
-  const service = deps.db.service;
   const [inbox, sends] = await Promise.all([
-    service.rpc("due_inbox_items", { max_rows: limit }),
-    service.rpc("due_outbound_messages", { max_rows: limit }),
+    deps.inbox.due(limit),
+    deps.messages.due(limit),
   ]);
-  if (inbox.error) throw new Error(`Sweep of the inbox failed: ${inbox.error.message}`);
-  if (sends.error) throw new Error(`Sweep of outbound messages failed: ${sends.error.message}`);
   const jobs: Job[] = [
-    ...(inbox.data as Array<{ id: number; route_key: string | null }>).map((r) => ({
-      kind: "inbox" as const,
-      id: r.id,
-      route: r.route_key,
-    })),
-    ...(sends.data as Array<{ id: string; client_id: string }>).map((r) => ({
-      kind: "send" as const,
-      clientId: r.client_id,
-      messageId: r.id,
-    })),
+    ...inbox.map((r) => ({ kind: "inbox" as const, id: r.id, route: r.route_key })),
+    ...sends.map((r) => ({ kind: "send" as const, clientId: r.client_id, messageId: r.id })),
   ];
   let other = 0;
   for (const due of options.extra ?? []) {
@@ -58,10 +43,9 @@ export async function sweep(
   }
   if (jobs.length) {
     await deps.doorbell.ring(jobs);
-    deps.logger.info("sweep", { inbox: inbox.data.length, sends: sends.data.length, other });
+    deps.logger.info("sweep", { inbox: inbox.length, sends: sends.length, other });
   }
-  const store = options.retention?.store ?? retentionStore(service);
-  const retention = await store.runPass({
+  const retention = await deps.retention.runPass({
     maxRows: options.purgeLimit ?? 5000,
     force: options.retention?.force,
     timeBudgetMs: options.retention?.timeBudgetMs,
@@ -75,5 +59,5 @@ export async function sweep(
       }
     }
   }
-  return { inbox: inbox.data.length, sends: sends.data.length, other, retention };
+  return { inbox: inbox.length, sends: sends.length, other, retention };
 }

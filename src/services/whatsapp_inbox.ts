@@ -9,10 +9,10 @@ import {
   metaWebhookEvents,
   type StatusEvent,
 } from "../core/whatsapp/parse_webhook.ts";
-import type { InboxWriter } from "../adapters/supabase/inbox_writer.ts";
-import { refusedForContent } from "../adapters/supabase/refused.ts";
-import { MAX_KEY_LENGTH, shallowJson, storableTimestamp } from "../adapters/supabase/storable.ts";
+import { MAX_KEY_LENGTH, shallowJson, storableTimestamp } from "../core/storable.ts";
+import type { UnroutedRow } from "../ports/inbox.ts";
 import type { ClaimedInboxItem, Job } from "../ports/jobs.ts";
+import { StoreRefused } from "../ports/store_errors.ts";
 import type { ClientEventData } from "../core/webhooks/client_events.ts";
 import type { ServiceDeps } from "./deps.ts";
 import type { WebhookRouter } from "./routing.ts";
@@ -30,7 +30,7 @@ export const INBOX_LEASE_SECONDS = 60;
  * Deno every Web Crypto call costs ~20 µs or more, see docs/benchmarks.md §5.2).
  */
 export async function recordMetaWebhook(
-  deps: Pick<ServiceDeps, "keyring" | "doorbell"> & { inbox: InboxWriter },
+  deps: Pick<ServiceDeps, "keyring" | "doorbell" | "inbox">,
   /** the verified body as text, and as JSON.parse gave it (its envelope checked) */
   delivery: { text: string; body: unknown },
   signatureHex: string,
@@ -38,7 +38,7 @@ export async function recordMetaWebhook(
   const dedupeKey = signatureHex.toLowerCase();
   const payload = await encryptSystem(deps.keyring, "inbox", delivery.text);
   const route = metaRouteKey(delivery.body);
-  const id = await deps.inbox.write(dedupeKey, payload, route);
+  const id = await deps.inbox.write("meta", dedupeKey, payload, route);
   if (id !== null) {
     // a row written claimed goes to the job with its body: no claim, no decryption, no parse
     await deps.doorbell.ring([{
@@ -74,9 +74,6 @@ interface Failure {
   message: string;
   own: boolean;
 }
-
-/** A store the database refused for what it carried (refusedForContent). */
-class RefusedError extends Error {}
 
 /** contacts.wa_id's check: the digits of a phone number */
 const WA_ID = /^[0-9]{6,20}$/;
@@ -192,14 +189,7 @@ const invalidRow = (e: InboundMessageEvent | StatusEvent, reason: string) =>
       : { field: "statuses.invalid", value: { reason, status: e.raw } }),
   });
 
-type Unrouted = {
-  phone_number_id: string | null;
-  waba_id: string | null;
-  kind: string;
-  inbox_id: number;
-  /** how many events of the delivery share the row (a batch for a number nobody owns is one) */
-  events: number;
-};
+type Unrouted = UnroutedRow;
 
 type InboxItem = { id: number; attempts: number; events: () => Promise<Iterable<MetaEvent>> };
 
@@ -218,7 +208,6 @@ export async function processInboxItems(
   /** items written already claimed (InboxWriter.claims), with their parsed bodies, by id */
   claimed: ReadonlyMap<number, ClaimedInboxItem> = new Map(),
 ): Promise<{ processed: number; failed: number; skipped: number }> {
-  const service = deps.db.service;
   const items: InboxItem[] = [];
   const toClaim: number[] = [];
   for (const id of ids) {
@@ -232,14 +221,7 @@ export async function processInboxItems(
     } else toClaim.push(id);
   }
   if (toClaim.length) {
-    const claim = await service.rpc("claim_inbox_items", {
-      item_ids: toClaim,
-      lease_seconds: INBOX_LEASE_SECONDS,
-    });
-    if (claim.error) throw new Error(`Could not claim inbox items: ${claim.error.message}`);
-    for (
-      const row of claim.data as Array<{ id: number; payload_ciphertext: string; attempts: number }>
-    ) {
+    for (const row of await deps.inbox.claim(toClaim, INBOX_LEASE_SECONDS)) {
       items.push({
         id: row.id,
         attempts: row.attempts,
@@ -279,13 +261,11 @@ async function processClaimed(
       await storeClientBatch(deps, clientId, batch, failures, jobs);
     }
     if (unrouted.length) {
-      await storeIsolating(unrouted, async (groups) => {
-        const { error, status } = await deps.db.service.from("unrouted_webhook_events")
-          .insert(groups.flatMap((g) => g.rows));
-        if (error) {
-          throw storeError(`Could not record unrouted events: ${error.message}`, error, status);
-        }
-      }, failures);
+      await storeIsolating(
+        unrouted,
+        (groups) => deps.inbox.recordUnrouted(groups.flatMap((g) => g.rows)),
+        failures,
+      );
       deps.logger.warn("webhook_unrouted", {
         count: unrouted.reduce((n, g) => n + g.rows.reduce((m, row) => m + row.events, 0), 0),
       });
@@ -298,16 +278,8 @@ async function processClaimed(
   }
 
   const done = items.filter((i) => !failures.has(i.id)).map((i) => i.id);
-  if (done.length) {
-    // every event is stored by now: the raw payload goes (the row stays, for dedupe of retries)
-    const { error } = await deps.db.service.from("webhook_inbox").update({
-      processed_at: new Date(deps.now()).toISOString(),
-      locked_until: null,
-      last_error: null,
-      payload_ciphertext: null,
-    }).in("id", done);
-    if (error) throw new Error(`Could not mark inbox items done: ${error.message}`);
-  }
+  // every event is stored by now: the raw payload goes (the row stays, for dedupe of retries)
+  if (done.length) await deps.inbox.finish(done, deps.now());
   for (const item of items) {
     const failure = failures.get(item.id);
     if (failure) await releaseFailed(deps, item, failure);
@@ -409,11 +381,6 @@ async function routeEvents(
   return { batches, unrouted: unrouted.filter((group) => !failures.has(group.itemId)) };
 }
 
-/** The error for a failed store: a RefusedError when the database refused what it carried. */
-function storeError(message: string, error: { code?: string | null }, status: number): Error {
-  return refusedForContent(error, status) ? new RefusedError(message) : new Error(message);
-}
-
 /**
  * Stores `shares` (each one delivery's) with one call of `store`. When the database refuses what
  * the call carried, each half is stored on its own, down to the delivery at fault, which fails
@@ -429,7 +396,7 @@ async function storeIsolating<S extends { itemId: number }>(
   try {
     await store(shares);
   } catch (error) {
-    if (!(error instanceof RefusedError)) throw error;
+    if (!(error instanceof StoreRefused)) throw error;
     if (shares.length === 1) {
       failures.set(shares[0].itemId, { message: error.message, own: true });
       return;
@@ -448,20 +415,11 @@ async function storeClientBatch(
   jobs: Job[],
 ): Promise<void> {
   await storeIsolating(batch.shares, async (shares) => {
-    const { data, error, status } = await deps.db.forClient(clientId).rpc(
-      "ingest_whatsapp_batch",
-      {
-        batch: {
-          messages: shares.flatMap((s) => s.messages),
-          statuses: shares.flatMap((s) => s.statuses),
-          fields: shares.flatMap((s) => s.fields),
-        },
-      },
-    );
-    if (error) {
-      throw storeError(`Could not store events for a client: ${error.message}`, error, status);
-    }
-    const result = data as { inserted: string[]; statuses: Array<Record<string, unknown>> };
+    const result = await deps.messages.ingest(clientId, {
+      messages: shares.flatMap((s) => s.messages),
+      statuses: shares.flatMap((s) => s.statuses),
+      fields: shares.flatMap((s) => s.fields),
+    });
     // the client hears of each new message and of the new statuses statusNotices() keeps, all
     // recorded with one write, as soon as they are stored: a retry would find them stored and
     // tell nobody
@@ -539,12 +497,12 @@ async function releaseFailed(
 ) {
   const giveUp = failure.own && item.attempts >= MAX_INBOX_ATTEMPTS;
   const wait = Math.min(3_600_000, 1000 * 2 ** item.attempts);
-  await deps.db.service.from("webhook_inbox").update({
-    locked_until: null,
-    last_error: failure.message.slice(0, 500),
-    next_attempt_at: new Date(deps.now() + wait).toISOString(),
-    ...(giveUp ? { processed_at: new Date(deps.now()).toISOString() } : {}),
-  }).eq("id", item.id);
+  await deps.inbox.release(item.id, {
+    error: failure.message,
+    nextAttemptAt: deps.now() + wait,
+    giveUp,
+    at: deps.now(),
+  });
   deps.logger.error("inbox_item_failed", {
     inbox_id: item.id,
     attempts: item.attempts,

@@ -1,7 +1,7 @@
 import { sha256 } from "../core/crypto/engine.ts";
 import { toHex } from "../core/crypto/hmac.ts";
 import { decryptFieldIfReadable, encryptField } from "../core/crypto/envelope.ts";
-import { AppError, DatabaseError } from "../core/errors.ts";
+import { AppError } from "../core/errors.ts";
 import { graphBody, isFreeForm, normaliseRecipient } from "../core/messaging/outbound.ts";
 import {
   backoffMs,
@@ -9,9 +9,8 @@ import {
   type GraphError,
   minimumWaitFor,
 } from "../core/whatsapp/graph_errors.ts";
-import type { ClaimAnswer } from "../adapters/supabase/send_calls.ts";
-import { linkRedrive, readDeadLetter } from "../adapters/supabase/redrive_store.ts";
-import type { ClaimedSend, Job, SendingPhone } from "../ports/jobs.ts";
+import type { ClaimedSend, Job } from "../ports/jobs.ts";
+import type { ClaimAnswer, MessageRow } from "../ports/messages.ts";
 import type { ClientEventData } from "../core/webhooks/client_events.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { phonePacer } from "./pacing.ts";
@@ -24,23 +23,7 @@ export interface SendRequest {
   content: Record<string, unknown>;
 }
 
-export interface MessageRow {
-  id: string;
-  client_id: string;
-  phone_number_id: string;
-  contact_id: string | null;
-  direction: "inbound" | "outbound";
-  wamid: string | null;
-  type: string;
-  content_ciphertext: string | null;
-  status: string;
-  recipient: string | null;
-  attempts: number;
-  error: unknown;
-  created_at: string;
-  /** the dead-lettered message this one sends again */
-  retry_of?: string | null;
-}
+export type { MessageRow };
 
 async function requestHash(body: unknown): Promise<string> {
   const bytes = new TextEncoder().encode(JSON.stringify(body));
@@ -53,7 +36,7 @@ async function requestHash(body: unknown): Promise<string> {
  * whether it was new.
  */
 export async function enqueueMessage(
-  deps: Pick<ServiceDeps, "sends" | "dataKeys" | "doorbell" | "now">,
+  deps: Pick<ServiceDeps, "messages" | "dataKeys" | "doorbell" | "now">,
   clientId: string,
   request: SendRequest,
   idempotencyKey: string | null,
@@ -68,8 +51,8 @@ export async function enqueueMessage(
   }
   const id = crypto.randomUUID();
   const key = await deps.dataKeys.forClient(clientId);
-  // concurrent requests of one client share one round trip (src/adapters/supabase/send_calls.ts)
-  const result = await deps.sends.enqueue(clientId, {
+  // concurrent requests of one client share one round trip (the store's group commit)
+  const result = await deps.messages.enqueue(clientId, {
     id,
     phone_number_id: request.phone_number_id ?? null,
     wa_id: "waId" in recipient ? recipient.waId : null,
@@ -79,13 +62,7 @@ export async function enqueueMessage(
     free_form: isFreeForm(request.type),
     idempotency_key: idempotencyKey,
     request_hash: idempotencyKey ? await requestHash(request) : null,
-  }) as {
-    outcome: string;
-    message?: MessageRow;
-    last_inbound_at?: string | null;
-    error?: string;
-    claim?: { outcome: "claimed"; phone: SendingPhone } | { outcome: "deferred"; retry_at: string };
-  };
+  });
   switch (result.outcome) {
     case "created": {
       const job: Job = { kind: "send", clientId, messageId: result.message!.id };
@@ -154,12 +131,11 @@ export async function enqueueMessage(
  * calling again returns the same new message and never sends twice.
  */
 export async function redriveMessage(
-  deps: Pick<ServiceDeps, "db" | "sends" | "dataKeys" | "doorbell" | "now">,
+  deps: Pick<ServiceDeps, "messages" | "dataKeys" | "doorbell" | "now">,
   clientId: string,
   id: string,
 ): Promise<{ message: MessageRow; created: boolean }> {
-  const db = deps.db.forClient(clientId);
-  const original = await readDeadLetter(db, id);
+  const original = await deps.messages.deadLetter(clientId, id);
   if (!original) throw new AppError(404, "not_found", "Message not found");
   if (!original.deadLettered) {
     throw new AppError(
@@ -196,7 +172,7 @@ export async function redriveMessage(
   if (result.message.retry_of !== id) {
     // set after the enqueue (which knows nothing of re-drives): should this step be lost, the
     // next call finds the same message by its key and links it then
-    await linkRedrive(db, result.message.id, id);
+    await deps.messages.linkRedrive(clientId, result.message.id, id);
     result.message.retry_of = id;
   }
   return result;
@@ -205,22 +181,20 @@ export async function redriveMessage(
 const tokenCache = new Map<string, { token: string; until: number }>();
 
 export async function accessTokenFor(
-  deps: ServiceDeps,
+  deps: Pick<ServiceDeps, "accounts" | "dataKeys" | "now">,
   clientId: string,
   wabaAccountId: string,
 ): Promise<string | null> {
   const cached = tokenCache.get(wabaAccountId);
   if (cached && cached.until > deps.now()) return cached.token;
-  const { data, error } = await deps.db.forClient(clientId).from("whatsapp_business_accounts")
-    .select("waba_id, access_token_ciphertext").eq("id", wabaAccountId).maybeSingle();
-  if (error) throw new Error(`Could not read the access token: ${error.message}`);
-  if (!data?.access_token_ciphertext) return null;
+  const stored = await deps.accounts.accessToken(clientId, wabaAccountId);
+  if (!stored) return null;
   // a token that does not open is no token: the send fails with no_access_token (set it again)
   // rather than throwing at every attempt
   const token = await decryptFieldIfReadable(
     await deps.dataKeys.forClient(clientId),
-    data.access_token_ciphertext,
-    `wa_token:${data.waba_id}`,
+    stored.ciphertext,
+    `wa_token:${stored.wabaId}`,
   );
   if (token === null) return null;
   tokenCache.set(wabaAccountId, { token, until: deps.now() + 300_000 });
@@ -262,10 +236,10 @@ export async function sendQueuedMessage(
   // a job rung again (retry, deferral) claims afresh: its lease is not carried
   const job = { clientId: sendJob.clientId, messageId: sendJob.messageId };
   // concurrent sends of one client share one round trip (lease length and recipient gap are set
-  // where deps.sends is built, src/compose.ts); a message claimed by its enqueue skips it
+  // where deps.messages is built, src/compose.ts); a message claimed by its enqueue skips it
   const c: ClaimAnswer = sendJob.claimed
     ? { outcome: "claimed", ...sendJob.claimed }
-    : await deps.sends.claim(job.clientId, job.messageId);
+    : await deps.messages.claim(job.clientId, job.messageId);
   if (c.outcome === "deferred" || c.outcome === "not_due") {
     const retryAt = Date.parse(c.retry_at!);
     await deps.doorbell.ring([{ kind: "send", ...job }], {
@@ -279,7 +253,7 @@ export async function sendQueuedMessage(
   const phone = c.phone!;
 
   const record = (result: Record<string, unknown>) =>
-    deps.sends.record(job.clientId, message.id, result);
+    deps.messages.record(job.clientId, message.id, result);
   const fail = async (
     err: GraphError | { code: string | number; title: string; details?: string | null },
     deadLetter = false,
@@ -384,14 +358,7 @@ export async function markRead(
   wamid: string,
   phoneNumberId: string | null,
 ): Promise<void> {
-  const db = deps.db.forClient(clientId);
-  const { data, error } = await db.from("messages")
-    .select("phone_numbers!inner(phone_number_id, waba_account_id)")
-    .eq("wamid", wamid).eq("direction", "inbound").maybeSingle();
-  if (error) throw new DatabaseError("Could not find the message", error);
-  const phone = (data?.phone_numbers ?? null) as unknown as
-    | { phone_number_id: string; waba_account_id: string }
-    | null;
+  const phone = await deps.messages.inboundPhone(clientId, wamid);
   if (!phone || (phoneNumberId && phone.phone_number_id !== phoneNumberId)) {
     throw new AppError(404, "not_found", "No inbound message with this wamid for this client");
   }

@@ -47,7 +47,7 @@ Deno.test("a free-form message inside the 24-hour window is queued: 202 with our
     const { processInboxItems } = await import("../../src/services/whatsapp_inbox.ts");
     const { webhookRouter } = await import("../../src/services/routing.ts");
     await processInboxItems(
-      { ...ch.app.deps.services, router: webhookRouter(ch.app.deps.services.db.service) },
+      { ...ch.app.deps.services, router: webhookRouter(ch.app.deps.services.accounts) },
       [inboxJob.id],
       new Map([[inboxJob.id, inboxJob.claimed]]),
     );

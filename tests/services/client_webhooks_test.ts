@@ -509,7 +509,7 @@ Deno.test("in production every attempt resolves the host again: a name rebound t
       ...ch.app.deps.services,
       doorbell: { ring: (jobs) => (rung.push(...jobs), Promise.resolve()) },
       allowPrivate: false,
-      egress: pinnedWebhookEgress({ nameServer: dns.nameServer }),
+      webhookEgress: pinnedWebhookEgress({ nameServer: dns.nameServer }),
       schedule: [0, 0, 0],
       timeoutMs: 1000,
     });

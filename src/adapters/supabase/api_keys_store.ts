@@ -7,21 +7,11 @@ import {
   type Scope,
 } from "../../core/auth/api_keys.ts";
 import { AppError } from "../../core/errors.ts";
+import type { ApiKeyRecord, ApiKeyStore, StoredKey } from "../../ports/clients.ts";
 import { checked as check } from "./checked.ts";
+import type { DatabaseAccess } from "./database.ts";
 
-export interface ApiKeyRecord {
-  id: string;
-  client_id: string;
-  name: string;
-  environment: KeyEnvironment;
-  prefix: string;
-  scopes: Scope[];
-  expires_at: string | null;
-  revoked_at: string | null;
-  last_used_at: string | null;
-  created_by: string;
-  created_at: string;
-}
+export type { ApiKeyRecord, StoredKey };
 
 const PUBLIC_COLUMNS =
   "id, client_id, name, environment, prefix, scopes, expires_at, revoked_at, last_used_at, created_by, created_at";
@@ -90,11 +80,6 @@ export async function revokeApiKey(
   return rows[0] ?? null;
 }
 
-export interface StoredKey extends ApiKeyRecord {
-  key_hash: string;
-  client_status: string;
-}
-
 /** Key lookup by hash: a cross-tenant read, so it needs the service client. */
 export async function findApiKeyByHash(
   service: SupabaseClient,
@@ -109,4 +94,19 @@ export async function findApiKeyByHash(
   if (!row) return null;
   const { clients, ...rest } = row;
   return { ...rest, client_status: clients.status };
+}
+
+/** The port: a client's keys under its row-level security; lookups by hash cross tenants. */
+export function apiKeyStore(db: DatabaseAccess, pepper: CryptoKey): ApiKeyStore {
+  return {
+    create: (clientId, input, now) =>
+      createApiKey(db.forClient(clientId), pepper, { ...input, clientId }, now),
+    list: (clientId) => listApiKeys(db.forClient(clientId), clientId),
+    revoke: (clientId, keyId) => revokeApiKey(db.forClient(clientId), clientId, keyId),
+    findByHash: (keyHash) => findApiKeyByHash(db.service, keyHash),
+    async touchLastUsed(keyId, at) {
+      await db.service.from("api_keys").update({ last_used_at: new Date(at).toISOString() })
+        .eq("id", keyId);
+    },
+  };
 }

@@ -1,14 +1,8 @@
 import type { SupabaseClient } from "@supabase/supabase-js";
+import type { AuditEntry, AuditLog } from "../../ports/audit.ts";
+import type { DatabaseAccess } from "./database.ts";
 
-export interface AuditEntry {
-  clientId: string | null;
-  actor: string;
-  action: string;
-  targetType?: string;
-  targetId?: string;
-  details?: Record<string, unknown>;
-  requestId?: string;
-}
+export type { AuditEntry };
 
 /** Appends one audit record. The table grants no UPDATE or DELETE to any API role. */
 export async function audit(db: SupabaseClient, entry: AuditEntry): Promise<void> {
@@ -22,4 +16,12 @@ export async function audit(db: SupabaseClient, entry: AuditEntry): Promise<void
     request_id: entry.requestId ?? null,
   });
   if (error) throw new Error(`Could not write the audit record: ${error.message}`);
+}
+
+/** The port: a client's record is written under that client's row-level security. */
+export function auditLog(db: DatabaseAccess): AuditLog {
+  return {
+    record: (entry) =>
+      audit(entry.clientId === null ? db.service : db.forClient(entry.clientId), entry),
+  };
 }

@@ -5,6 +5,7 @@ import {
   rewrapDataKey,
   unwrapDataKey,
 } from "../../core/crypto/envelope.ts";
+import type { DataKeys } from "../../ports/data_keys.ts";
 
 /**
  * Per-client data keys: created on first use, unwrapped once per isolate and cached.
@@ -14,7 +15,7 @@ import {
 export function dataKeys(options: {
   keyring: Keyring;
   service: SupabaseClient;
-}) {
+}): DataKeys & { rewrapAll(): Promise<{ rewrapped: number; total: number; failed: string[] }> } {
   const cache = new Map<string, Promise<CryptoKey>>();
 
   async function load(clientId: string): Promise<CryptoKey> {
@@ -88,4 +89,4 @@ export function dataKeys(options: {
   };
 }
 
-export type DataKeys = ReturnType<typeof dataKeys>;
+export type SupabaseDataKeys = ReturnType<typeof dataKeys>;

@@ -23,7 +23,7 @@ export function inboxWriter(
     { dedupeKey: string; payload: string; routeKey: string | null },
     number | null
   >(
-    async (_provider, items) => {
+    async (provider, items) => {
       const lease = options.claimLeaseSeconds
         ? {
           attempts: 1,
@@ -31,7 +31,7 @@ export function inboxWriter(
         }
         : {};
       const rows = [...new Map(items.map((i) => [i.dedupeKey, i])).values()].map((i) => ({
-        provider: "meta",
+        provider,
         dedupe_key: i.dedupeKey,
         payload_ciphertext: i.payload,
         route_key: i.routeKey,
@@ -57,10 +57,14 @@ export function inboxWriter(
   return {
     /**
      * The new row's id, or null for a duplicate. `routeKey` is what the delivery's work takes
-     * turns by with other deliveries' (metaRouteKey()).
+     * turns by with other deliveries' (metaRouteKey() for Meta's).
      */
-    write: (dedupeKey: string, payload: string, routeKey: string | null): Promise<number | null> =>
-      write("meta", { dedupeKey, payload, routeKey }),
+    write: (
+      provider: string,
+      dedupeKey: string,
+      payload: string,
+      routeKey: string | null,
+    ): Promise<number | null> => write(provider, { dedupeKey, payload, routeKey }),
     /** whether written rows are already claimed for this process (see claimLeaseSeconds) */
     claims: Boolean(options.claimLeaseSeconds),
   };

@@ -1,13 +1,8 @@
-import type { SendingPhone } from "../../ports/jobs.ts";
+import type { ClaimAnswer, EnqueueAnswer, OutboundRequest } from "../../ports/messages.ts";
 import { groupByKey } from "../group_calls.ts";
 import type { DatabaseAccess } from "./database.ts";
 
-export interface ClaimAnswer {
-  outcome: string;
-  retry_at?: string;
-  message?: unknown;
-  phone?: SendingPhone;
-}
+export type { ClaimAnswer };
 
 /**
  * The send pipeline's three per-message database calls (enqueue, claim, record the result),
@@ -54,14 +49,14 @@ export function sendCalls(
     },
     options,
   );
-  const enqueue = groupByKey<Record<string, unknown>, Record<string, unknown>>(
+  const enqueue = groupByKey<OutboundRequest, EnqueueAnswer>(
     async (clientId, requests) => {
       const { data, error } = await db.forClient(clientId).rpc("enqueue_messages", {
         requests,
         claim: claimWith,
       });
       if (error) throw new Error(`Could not queue the message: ${error.message}`);
-      return data as Record<string, unknown>[];
+      return data as EnqueueAnswer[];
     },
     options,
   );

@@ -1,52 +1,25 @@
 import type { SupabaseClient } from "@supabase/supabase-js";
+import type {
+  ClaimedDelivery,
+  DeliveryEndpoint,
+  EndpointChanges,
+  NewWebhookDelivery,
+  WebhookAttempt,
+  WebhookDeliveryRecord,
+  WebhookEndpointRecord,
+  WebhookEndpointStore,
+} from "../../ports/webhook_endpoints.ts";
+import { groupByKey } from "../group_calls.ts";
 import { checked as check } from "./checked.ts";
+import type { DatabaseAccess } from "./database.ts";
 
 /**
- * Client webhook endpoints and their deliveries. Every function takes a tenant client
- * (`db.forClient(id)`), so RLS keeps each client to its own rows, except `dueWebhookDeliveries`,
- * which sweeps across tenants with the service client. Secrets and payloads come and go as
- * ciphertext: encryption is the caller's job.
+ * Client webhook endpoints and their deliveries in PostgREST. The functions take a supabase-js
+ * client: a tenant one (`db.forClient(id)`), so RLS keeps each client to its own rows, except
+ * `dueWebhookDeliveries`, which sweeps across tenants with the service client.
+ * `webhookEndpointStore()` puts them behind the port, with group commit.
  */
-export interface WebhookEndpointRecord {
-  id: string;
-  url: string;
-  description: string | null;
-  event_types: string[];
-  enabled: boolean;
-  disabled_reason: string | null;
-  disabled_at: string | null;
-  failing_since: string | null;
-  consecutive_failures: number;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface WebhookDeliveryRecord {
-  id: string;
-  event_id: string;
-  event_type: string;
-  status: "pending" | "succeeded" | "failed" | "cancelled";
-  attempts: number;
-  next_attempt_at: string;
-  last_status_code: number | null;
-  last_error: string | null;
-  created_at: string;
-  delivered_at: string | null;
-}
-
-/** A delivery claimed for one attempt, with what the attempt needs from its endpoint. */
-export interface ClaimedDelivery {
-  id: string;
-  endpoint_id: string;
-  event_id: string;
-  attempts: number;
-  payload_ciphertext: string;
-  endpoint: { url: string; secret_ciphertext: string; enabled: boolean };
-}
-
-export type EndpointChanges = Partial<
-  Pick<WebhookEndpointRecord, "url" | "description" | "event_types" | "enabled">
->;
+export type { WebhookAttempt };
 
 // never the secret: it is shown once, when created or rotated
 const ENDPOINT_COLUMNS =
@@ -184,7 +157,7 @@ export async function enabledWebhookEndpoints(
 export async function webhookEndpointsForDelivery(
   db: SupabaseClient,
   ids: string[],
-): Promise<Array<{ id: string } & ClaimedDelivery["endpoint"]>> {
+): Promise<Array<{ id: string } & DeliveryEndpoint>> {
   return check(
     await db.from("webhook_endpoints").select("id, url, secret_ciphertext, enabled").in("id", ids),
     "Could not read webhook endpoints",
@@ -198,16 +171,7 @@ export async function webhookEndpointsForDelivery(
  */
 export async function insertWebhookDeliveries(
   db: SupabaseClient,
-  rows: Array<{
-    id: string;
-    client_id: string;
-    endpoint_id: string;
-    event_id: string;
-    event_type: string;
-    payload_ciphertext: string;
-    /** set when the row is written already claimed for an in-process first attempt */
-    locked_until?: string;
-  }>,
+  rows: NewWebhookDelivery[],
 ): Promise<Set<string>> {
   return new Set(
     check<string[]>(
@@ -242,19 +206,6 @@ export async function cancelWebhookDelivery(db: SupabaseClient, deliveryId: stri
       .eq("id", deliveryId).eq("status", "pending"),
     "Could not cancel the webhook delivery",
   );
-}
-
-export interface WebhookAttempt {
-  deliveryId: string;
-  succeeded: boolean;
-  statusCode: number | null;
-  error: string | null;
-  /** null: no attempt left */
-  retryInMs: number | null;
-  gone: boolean;
-  disableAfterMs: number;
-  disableAfterFailures: number;
-  failuresOverMs: number;
 }
 
 /**
@@ -295,4 +246,54 @@ export async function dueWebhookDeliveries(
     await service.rpc("due_webhook_deliveries", { max_rows: limit }),
     "Sweep of webhook deliveries failed",
   );
+}
+
+/**
+ * The port over PostgREST. Claims, endpoint reads for claimed deliveries and finished attempts of
+ * one client that arrive within 2 ms share one call, up to `maxBatch` (default 100; 1 on Workers,
+ * whose isolates do not share writes between requests).
+ */
+export function webhookEndpointStore(
+  db: DatabaseAccess,
+  options: { maxBatch?: number } = {},
+): WebhookEndpointStore {
+  const grouping = { maxBatch: options.maxBatch };
+  const claim = groupByKey<string, ClaimedDelivery | null>(
+    (clientId, ids) => claimWebhookDeliveries(db.forClient(clientId), ids),
+    grouping,
+  );
+  const endpointOf = groupByKey<string, DeliveryEndpoint | null>(
+    async (clientId, ids) => {
+      const found = new Map(
+        (await webhookEndpointsForDelivery(db.forClient(clientId), [...new Set(ids)]))
+          .map(({ id, ...endpoint }) => [id, endpoint]),
+      );
+      return ids.map((id) => found.get(id) ?? null);
+    },
+    grouping,
+  );
+  const finish = groupByKey<WebhookAttempt, { disabled: boolean; reason?: string } | null>(
+    (clientId, attempts) => finishWebhookAttempts(db.forClient(clientId), attempts),
+    grouping,
+  );
+  return {
+    create: (clientId, input) =>
+      createWebhookEndpoint(db.forClient(clientId), { ...input, clientId }),
+    list: (clientId) => listWebhookEndpoints(db.forClient(clientId)),
+    get: (clientId, id) => getWebhookEndpoint(db.forClient(clientId), id),
+    update: (clientId, id, changes, now) =>
+      updateWebhookEndpoint(db.forClient(clientId), id, changes, now),
+    remove: (clientId, id) => deleteWebhookEndpoint(db.forClient(clientId), id),
+    deliveries: (clientId, endpointId, limit) =>
+      listWebhookDeliveries(db.forClient(clientId), endpointId, limit),
+    recover: (clientId, endpointId, since, max) =>
+      recoverWebhookDeliveries(db.forClient(clientId), endpointId, since, max),
+    enabled: (clientId) => enabledWebhookEndpoints(db.forClient(clientId)),
+    endpointForDelivery: endpointOf,
+    record: (clientId, rows) => insertWebhookDeliveries(db.forClient(clientId), rows),
+    claim,
+    cancel: (clientId, deliveryId) => cancelWebhookDelivery(db.forClient(clientId), deliveryId),
+    finish,
+    due: (limit) => dueWebhookDeliveries(db.service, limit),
+  };
 }

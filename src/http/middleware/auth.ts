@@ -1,6 +1,5 @@
 import type { MiddlewareHandler } from "hono";
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose";
-import type { SupabaseClient } from "@supabase/supabase-js";
 import {
   constantTimeEqual,
   hashApiKey,
@@ -11,12 +10,13 @@ import {
 import { AppError, forbidden, unauthorized } from "../../core/errors.ts";
 import { isUuid } from "../../core/ids.ts";
 import { isLabel } from "../../core/text.ts";
-import { findApiKeyByHash, type StoredKey } from "../../adapters/supabase/api_keys_store.ts";
+import type { ApiKeyStore, ClientStore, StoredKey } from "../../ports/clients.ts";
 import { addressBucket } from "../../core/net/ip.ts";
 import type { AppEnv, Principal } from "../types.ts";
 
 export interface AuthOptions {
-  service: SupabaseClient;
+  apiKeys: Pick<ApiKeyStore, "findByHash" | "touchLastUsed">;
+  clients: Pick<ClientStore, "isActive">;
   pepper: CryptoKey;
   jwtSecret: string;
   jwksUrl?: string;
@@ -100,7 +100,7 @@ export function createAuthenticator(options: AuthOptions) {
   async function lookupKey(hash: string): Promise<StoredKey | null> {
     const cached = keyCache.get(hash);
     if (cached && cached.until > now()) return cached.key;
-    const key = await findApiKeyByHash(options.service, hash);
+    const key = await options.apiKeys.findByHash(hash);
     if (options.cacheSeconds > 0) {
       if (keyCache.size > 10_000) keyCache.clear();
       keyCache.set(hash, { key, until: now() + options.cacheSeconds * 1000 });
@@ -111,10 +111,7 @@ export function createAuthenticator(options: AuthOptions) {
   async function clientIsActive(clientId: string): Promise<boolean> {
     const cached = clientCache.get(clientId);
     if (cached && cached.until > now()) return cached.active;
-    const { data, error } = await options.service.from("clients").select("status")
-      .eq("id", clientId).maybeSingle();
-    if (error) throw new Error(`Could not look up the client: ${error.message}`);
-    const active = data?.status === "active";
+    const active = await options.clients.isActive(clientId);
     if (options.cacheSeconds > 0) {
       clientCache.set(clientId, { active, until: now() + options.cacheSeconds * 1000 });
     }
@@ -185,10 +182,7 @@ export function createAuthenticator(options: AuthOptions) {
     const last = lastUsedWritten.get(principal.keyId) ?? 0;
     if (now() - last < 60_000) return null;
     lastUsedWritten.set(principal.keyId, now());
-    return Promise.resolve(
-      options.service.from("api_keys").update({ last_used_at: new Date(now()).toISOString() })
-        .eq("id", principal.keyId),
-    ).catch(() => {});
+    return options.apiKeys.touchLastUsed(principal.keyId, now()).catch(() => {});
   }
 
   /** Resolves the Bearer credential (API key or Supabase user JWT) into a Principal. */

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { ClientStore } from "../../ports/clients.ts";
 import { PUBLIC } from "../openapi.ts";
 import type { AppEnv } from "../types.ts";
 
@@ -24,13 +24,11 @@ const route = createRoute({
   },
 });
 
-export function healthRoutes(service: SupabaseClient) {
+export function healthRoutes(clients: Pick<ClientStore, "ping">) {
   return new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
     try {
-      const { error } = await service.from("clients").select("id").limit(1)
-        .abortSignal(AbortSignal.timeout(2000));
-      if (!error) return c.json({ status: "ok" as const }, 200);
-      c.get("logger").warn("healthcheck_failed", { message: error.message });
+      await clients.ping(2000);
+      return c.json({ status: "ok" as const }, 200);
     } catch (error) {
       c.get("logger").warn("healthcheck_failed", { message: (error as Error).message });
     }

@@ -1,5 +1,4 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { DatabaseError } from "../../../core/errors.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
 import { AUTH_ERRORS, Limit } from "../../schemas.ts";
 import { access } from "../../openapi.ts";
@@ -44,16 +43,10 @@ const route = createRoute({
   },
 });
 
-export function accountEventRoutes(deps: Pick<ServiceDeps, "db">) {
+export function accountEventRoutes(deps: Pick<ServiceDeps, "accounts">) {
   return new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
     const p = c.get("principal");
-    const q = c.req.valid("query");
-    let query = deps.db.forClient(p.clientId).from("whatsapp_account_events")
-      .select("id, waba_id, phone_number_id, field, value, received_at");
-    if (q.field) query = query.eq("field", q.field);
-    if (q.before) query = query.lt("id", q.before);
-    const { data, error } = await query.order("id", { ascending: false }).limit(q.limit);
-    if (error) throw new DatabaseError("Could not list account events", error);
+    const data = await deps.accounts.events(p.clientId, c.req.valid("query"));
     return c.json({ data: data as Array<z.infer<typeof AccountEventSchema>> }, 200);
   });
 }

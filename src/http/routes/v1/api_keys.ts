@@ -1,11 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { DatabaseAccess } from "../../../adapters/supabase/database.ts";
-import {
-  createApiKey,
-  listApiKeys,
-  revokeApiKey,
-} from "../../../adapters/supabase/api_keys_store.ts";
-import { audit } from "../../../adapters/supabase/audit.ts";
+import type { AuditLog } from "../../../ports/audit.ts";
+import type { ApiKeyStore } from "../../../ports/clients.ts";
 import { MAX_KEY_LIFETIME_YEARS, SCOPES } from "../../../core/auth/api_keys.ts";
 import { forbidden, notFound } from "../../../core/errors.ts";
 import {
@@ -104,13 +99,13 @@ const revoke = createRoute({
 });
 
 export function apiKeyRoutes(
-  deps: { db: DatabaseAccess; pepper: CryptoKey; onRevoke(): void; now?: () => number },
+  deps: { apiKeys: ApiKeyStore; audit: AuditLog; onRevoke(): void; now?: () => number },
 ) {
   const now = deps.now ?? Date.now;
   return new OpenAPIHono<AppEnv>()
     .openapi(list, async (c) => {
       const p = c.get("principal");
-      return c.json({ data: await listApiKeys(deps.db.forClient(p.clientId), p.clientId) }, 200);
+      return c.json({ data: await deps.apiKeys.list(p.clientId) }, 200);
     })
     .openapi(create, async (c) => {
       const p = c.get("principal");
@@ -120,16 +115,14 @@ export function apiKeyRoutes(
       if (extra.length) {
         throw forbidden(`You cannot grant scopes you do not hold: ${extra.join(", ")}`);
       }
-      const db = deps.db.forClient(p.clientId);
-      const { key, record } = await createApiKey(db, deps.pepper, {
-        clientId: p.clientId,
+      const { key, record } = await deps.apiKeys.create(p.clientId, {
         name: body.name,
         environment: body.environment,
         scopes: [...new Set(body.scopes)],
         expiresAt: body.expires_at ?? null,
         createdBy: p.actor,
       }, now());
-      await audit(db, {
+      await deps.audit.record({
         clientId: p.clientId,
         actor: p.actor,
         action: "api_key.created",
@@ -142,11 +135,10 @@ export function apiKeyRoutes(
     })
     .openapi(revoke, async (c) => {
       const p = c.get("principal");
-      const db = deps.db.forClient(p.clientId);
-      const record = await revokeApiKey(db, p.clientId, c.req.valid("param").id);
+      const record = await deps.apiKeys.revoke(p.clientId, c.req.valid("param").id);
       if (!record) throw notFound("Active API key");
       deps.onRevoke();
-      await audit(db, {
+      await deps.audit.record({
         clientId: p.clientId,
         actor: p.actor,
         action: "api_key.revoked",

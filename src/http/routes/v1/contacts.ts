@@ -1,8 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { audit } from "../../../adapters/supabase/audit.ts";
-import { decryptFieldIfReadable } from "../../../core/crypto/envelope.ts";
-import { DatabaseError, notFound } from "../../../core/errors.ts";
 import { parseContactRef } from "../../../core/messaging/outbound.ts";
+import { getContact, listContacts, recordConsent } from "../../../services/contacts.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
 import {
   AUTH_ERRORS,
@@ -14,10 +12,6 @@ import {
 } from "../../schemas.ts";
 import { access } from "../../openapi.ts";
 import type { AppEnv } from "../../types.ts";
-
-const WINDOW_MS = 24 * 3600 * 1000;
-const COLUMNS =
-  "id, wa_id, user_id, profile_name_ciphertext, consent_status, consent_source, consent_updated_at, last_inbound_at, created_at";
 
 const ContactSchema = z.object({
   id: z.uuid(),
@@ -39,18 +33,6 @@ const ContactSchema = z.object({
   }),
   created_at: z.string(),
 }).openapi("Contact");
-
-type Row = {
-  id: string;
-  wa_id: string | null;
-  user_id: string | null;
-  profile_name_ciphertext: string | null;
-  consent_status: "unknown" | "opted_in" | "opted_out";
-  consent_source: string | null;
-  consent_updated_at: string | null;
-  last_inbound_at: string | null;
-  created_at: string;
-};
 
 const ContactParams = z.object({
   contact: z.string().max(140).refine((v) => parseContactRef(v) !== null, {
@@ -129,115 +111,28 @@ const consent = createRoute({
   },
 });
 
-export function contactRoutes(deps: Pick<ServiceDeps, "db" | "dataKeys" | "now">) {
-  const view = async (clientId: string, row: Row): Promise<z.infer<typeof ContactSchema>> => {
-    const last = row.last_inbound_at ? Date.parse(row.last_inbound_at) : null;
-    const expires = last === null ? null : last + WINDOW_MS;
-    return {
-      id: row.id,
-      wa_id: row.wa_id,
-      user_id: row.user_id,
-      profile_name: row.profile_name_ciphertext === null ? null : await decryptFieldIfReadable(
-        await deps.dataKeys.forClient(clientId),
-        row.profile_name_ciphertext,
-        `contact_name:${clientId}`,
-      ),
-      consent: {
-        status: row.consent_status,
-        source: row.consent_source,
-        updated_at: row.consent_updated_at,
-      },
-      last_inbound_at: row.last_inbound_at,
-      customer_service_window: {
-        open: expires !== null && expires > deps.now(),
-        expires_at: expires === null ? null : new Date(expires).toISOString(),
-      },
-      created_at: row.created_at,
-    };
-  };
-
-  /** `ref` passed ContactParams, so it parses */
-  const find = async (clientId: string, ref: string): Promise<Row | null> => {
-    const r = parseContactRef(ref)!;
-    const query = deps.db.forClient(clientId).from("contacts").select(COLUMNS);
-    const { data, error } =
-      await ("id" in r
-        ? query.eq("id", r.id)
-        : "waId" in r
-        ? query.eq("wa_id", r.waId)
-        : query.eq("user_id", r.userId)).maybeSingle();
-    if (error) throw new DatabaseError("Could not read the contact", error);
-    return data as Row | null;
-  };
-
+export function contactRoutes(deps: Pick<ServiceDeps, "contacts" | "dataKeys" | "now">) {
+  // `contact` passed ContactParams, so it parses
+  const ref = (contact: string) => parseContactRef(contact)!;
   return new OpenAPIHono<AppEnv>()
     .openapi(list, async (c) => {
       const p = c.get("principal");
-      const q = c.req.valid("query");
-      let query = deps.db.forClient(p.clientId).from("contacts").select(COLUMNS);
-      if (q.consent) query = query.eq("consent_status", q.consent);
-      const { data, error } = await query.order("created_at", { ascending: false })
-        .range(q.offset, q.offset + q.limit - 1);
-      if (error) throw new DatabaseError("Could not list contacts", error);
-      return c.json(
-        { data: await Promise.all((data as Row[]).map((r) => view(p.clientId, r))) },
-        200,
-      );
+      return c.json({ data: await listContacts(deps, p.clientId, c.req.valid("query")) }, 200);
     })
     .openapi(get, async (c) => {
       const p = c.get("principal");
-      const row = await find(p.clientId, c.req.valid("param").contact);
-      if (!row) throw notFound("Contact");
-      return c.json({ contact: await view(p.clientId, row) }, 200);
+      const contact = await getContact(deps, p.clientId, ref(c.req.valid("param").contact));
+      return c.json({ contact }, 200);
     })
     .openapi(consent, async (c) => {
       const p = c.get("principal");
-      const ref = c.req.valid("param").contact;
       const body = c.req.valid("json");
-      const db = deps.db.forClient(p.clientId);
-      let row = await find(p.clientId, ref);
-      if (!row) {
-        const r = parseContactRef(ref)!;
-        // an id names a contact that exists; only a number or user id can create one
-        if ("id" in r) throw notFound("Contact");
-        const created = await db.from("contacts").upsert(
-          { client_id: p.clientId, ...("waId" in r ? { wa_id: r.waId } : { user_id: r.userId }) },
-          {
-            onConflict: "waId" in r ? "client_id,wa_id" : "client_id,user_id",
-            ignoreDuplicates: true,
-          },
-        );
-        if (created.error) {
-          throw new DatabaseError("Could not create the contact", created.error);
-        }
-        row = await find(p.clientId, ref);
-      }
-      const now = new Date(deps.now()).toISOString();
-      const updated = await db.from("contacts").update({
-        consent_status: body.status,
-        consent_source: body.source,
-        consent_updated_at: now,
-      }).eq("id", row!.id).select(COLUMNS).single();
-      if (updated.error) throw new DatabaseError("Could not record consent", updated.error);
-      const event = await db.from("consent_events").insert({
-        client_id: p.clientId,
-        contact_id: row!.id,
+      const { contact } = await recordConsent(deps, p.clientId, ref(c.req.valid("param").contact), {
         status: body.status,
         source: body.source,
         actor: p.actor,
-      });
-      if (event.error) {
-        throw new DatabaseError("Could not record the consent event", event.error);
-      }
-      await audit(db, {
-        clientId: p.clientId,
-        actor: p.actor,
-        action: `contact.${body.status}`,
-        targetType: "contact",
-        targetId: row!.id,
-        details: { source: body.source },
         requestId: c.get("requestId"),
       });
-      return c.json({ contact: await view(p.clientId, updated.data as Row) }, 200);
+      return c.json({ contact }, 200);
     });
 }

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { DatabaseAccess } from "../../../adapters/supabase/database.ts";
-import { DatabaseError, notFound } from "../../../core/errors.ts";
+import { notFound } from "../../../core/errors.ts";
+import type { ClientStore } from "../../../ports/clients.ts";
 import { AUTH_ERRORS } from "../../schemas.ts";
 import { ANY_CREDENTIAL } from "../../openapi.ts";
 import type { AppEnv } from "../../types.ts";
@@ -27,12 +27,10 @@ const route = createRoute({
   },
 });
 
-export function meRoutes(db: DatabaseAccess) {
+export function meRoutes(clients: Pick<ClientStore, "get">) {
   return new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
     const p = c.get("principal");
-    const { data, error } = await db.forClient(p.clientId).from("clients")
-      .select("id, name, status").eq("id", p.clientId).maybeSingle();
-    if (error) throw new DatabaseError("Could not read the client", error);
+    const data = await clients.get(p.clientId);
     if (!data) throw notFound("Client");
     return c.json({
       client: data,

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { AppError, DatabaseError, notFound } from "../../../core/errors.ts";
+import { AppError, notFound } from "../../../core/errors.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
 import { accessTokenFor } from "../../../services/whatsapp_send.ts";
 import { AUTH_ERRORS, errorResponse, notFoundResponse } from "../../schemas.ts";
@@ -30,20 +30,15 @@ const route = createRoute({
   },
 });
 
-export function mediaRoutes(deps: ServiceDeps) {
+export function mediaRoutes(
+  deps: Pick<ServiceDeps, "messages" | "accounts" | "dataKeys" | "graph" | "now">,
+) {
   return new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
     const p = c.get("principal");
     const mediaId = c.req.valid("param").id;
     // only media that arrived in one of this client's messages: the id alone proves nothing
-    const { data, error } = await deps.db.forClient(p.clientId).from("messages")
-      .select("media, phone_numbers!inner(phone_number_id, waba_account_id)")
-      .eq("media->>id", mediaId).limit(1).maybeSingle();
-    if (error) throw new DatabaseError("Could not look up the media", error);
-    if (!data) throw notFound("Media");
-    const phone = data.phone_numbers as unknown as {
-      phone_number_id: string;
-      waba_account_id: string;
-    };
+    const phone = await deps.messages.mediaPhone(p.clientId, mediaId);
+    if (!phone) throw notFound("Media");
     const token = await accessTokenFor(deps, p.clientId, phone.waba_account_id);
     if (!token) {
       throw new AppError(

@@ -1,8 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { checked } from "../../../adapters/supabase/checked.ts";
 import { decryptFieldIfReadable } from "../../../core/crypto/envelope.ts";
 import { signedTokens } from "../../../core/crypto/signed_token.ts";
-import { AppError, DatabaseError, notFound } from "../../../core/errors.ts";
+import { AppError, notFound } from "../../../core/errors.ts";
 import { isUuid } from "../../../core/ids.ts";
 import { parseContactRef } from "../../../core/messaging/outbound.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
@@ -26,8 +25,6 @@ import {
   StatusEventSchema,
 } from "./message_schemas.ts";
 
-const LIST_COLUMNS =
-  "id, direction, wamid, type, status, recipient, contact_id, error, attempts, dead_lettered_at, retry_of, created_at, sent_at, delivered_at, read_at, failed_at, pricing_category";
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { "application/json": { schema } },
   description,
@@ -202,31 +199,16 @@ export function messageRoutes(deps: ServiceDeps) {
     .openapi(list, async (c) => {
       const p = c.get("principal");
       const q = c.req.valid("query");
-      let query = deps.db.forClient(p.clientId).from("messages").select(LIST_COLUMNS)
-        .eq("client_id", p.clientId);
-      if (q.status) query = query.eq("status", q.status);
-      if (q.direction) query = query.eq("direction", q.direction);
-      const contact = q.contact ? parseContactRef(q.contact) : null;
-      if (contact) {
-        query = "id" in contact
-          ? query.eq("contact_id", contact.id)
-          : query.eq("recipient", "waId" in contact ? contact.waId : contact.userId);
-      }
-      if (q.dead_letter === "true") query = query.not("dead_lettered_at", "is", null);
-      if (q.dead_letter === "false") query = query.is("dead_lettered_at", null);
-      if (q.since) query = query.gte("created_at", q.since);
-      if (q.until) query = query.lt("created_at", q.until);
-      if (q.cursor) {
-        const cur = await decodeCursor(p.clientId, q.cursor);
-        // quoted as PostgREST's logic trees expect; the values were checked above all the same
-        const at = `"${cur.createdAt}"`;
-        query = query.or(`created_at.lt.${at},and(created_at.eq.${at},id.lt.${cur.id})`);
-      }
-      const rows = checked(
-        await query.order("created_at", { ascending: false })
-          .order("id", { ascending: false }).limit(q.limit + 1),
-        "Could not list messages",
-      ) as unknown as Array<z.infer<typeof MessageSchema>>;
+      const rows = await deps.messages.list(p.clientId, {
+        status: q.status,
+        direction: q.direction,
+        contact: q.contact ? parseContactRef(q.contact)! : undefined,
+        deadLettered: q.dead_letter === undefined ? undefined : q.dead_letter === "true",
+        since: q.since,
+        until: q.until,
+        before: q.cursor ? await decodeCursor(p.clientId, q.cursor) : undefined,
+        limit: q.limit + 1,
+      }) as Array<z.infer<typeof MessageSchema>>;
       const page = rows.slice(0, q.limit);
       const next = rows.length > q.limit
         ? await encodeCursor(p.clientId, page[page.length - 1])
@@ -235,16 +217,9 @@ export function messageRoutes(deps: ServiceDeps) {
     })
     .openapi(get, async (c) => {
       const p = c.get("principal");
-      const db = deps.db.forClient(p.clientId);
-      const { data, error } = await db.from("messages").select(
-        `${LIST_COLUMNS}, content_ciphertext`,
-      )
-        .eq("id", c.req.valid("param").id).maybeSingle();
-      if (error) throw new DatabaseError("Could not read the message", error);
-      if (!data) throw notFound("Message");
-      const { content_ciphertext, ...message } = data as unknown as
-        & z.infer<typeof MessageSchema>
-        & { content_ciphertext: string | null };
+      const found = await deps.messages.get(p.clientId, c.req.valid("param").id);
+      if (!found) throw notFound("Message");
+      const { content_ciphertext, ...message } = found;
       // null when not stored, shredded, or rewritten by the client's own token at PostgREST
       const text = content_ciphertext === null ? null : await decryptFieldIfReadable(
         await deps.dataKeys.forClient(p.clientId),
@@ -252,12 +227,11 @@ export function messageRoutes(deps: ServiceDeps) {
         `message:${message.id}`,
       );
       const content = text === null ? null : JSON.parse(text);
-      const events = await db.from("message_status_events").select(
-        "status, occurred_at, pricing, errors",
-      )
-        .eq("message_id", message.id).order("occurred_at").order("id");
-      if (events.error) throw new DatabaseError("Could not read the timeline", events.error);
-      return c.json({ message: { ...message, content }, timeline: events.data }, 200);
+      const timeline = await deps.messages.timeline(p.clientId, message.id);
+      return c.json({
+        message: { ...message as z.infer<typeof MessageSchema>, content },
+        timeline: timeline as Array<z.infer<typeof StatusEventSchema>>,
+      }, 200);
     })
     .openapi(retry, async (c) => {
       const p = c.get("principal");
@@ -267,8 +241,11 @@ export function messageRoutes(deps: ServiceDeps) {
     });
 }
 
+/** the columns MessageSchema shows (MessageView's), each null when the row lacks it */
+const VIEW_KEYS = Object.keys(MessageSchema.shape).filter((k) => k !== "content");
+
 function pick(m: Record<string, unknown>): z.infer<typeof MessageSchema> {
   const out: Record<string, unknown> = {};
-  for (const k of LIST_COLUMNS.split(", ")) out[k] = m[k] ?? null;
+  for (const k of VIEW_KEYS) out[k] = m[k] ?? null;
   return out as z.infer<typeof MessageSchema>;
 }

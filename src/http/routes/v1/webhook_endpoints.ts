@@ -1,14 +1,4 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { audit } from "../../../adapters/supabase/audit.ts";
-import {
-  createWebhookEndpoint,
-  deleteWebhookEndpoint,
-  getWebhookEndpoint,
-  listWebhookDeliveries,
-  listWebhookEndpoints,
-  recoverWebhookDeliveries,
-  updateWebhookEndpoint,
-} from "../../../adapters/supabase/webhook_endpoints_store.ts";
 import { encryptField } from "../../../core/crypto/envelope.ts";
 import { AppError, notFound } from "../../../core/errors.ts";
 import { generateWebhookSecret } from "../../../core/webhooks/standard_webhooks.ts";
@@ -261,7 +251,7 @@ const recover = createRoute({
 });
 
 export function webhookEndpointRoutes(
-  deps: Pick<ServiceDeps, "db" | "dataKeys" | "doorbell">,
+  deps: Pick<ServiceDeps, "webhookEndpoints" | "audit" | "dataKeys" | "doorbell">,
   webhooks: ClientWebhooks,
 ) {
   const checkUrl = async (url: string) => {
@@ -295,7 +285,7 @@ export function webhookEndpointRoutes(
     details?: Record<string, unknown>,
   ) => {
     const p = c.get("principal");
-    return audit(deps.db.forClient(p.clientId), {
+    return deps.audit.record({
       clientId: p.clientId,
       actor: p.actor,
       action,
@@ -306,6 +296,7 @@ export function webhookEndpointRoutes(
     });
   };
 
+  const store = deps.webhookEndpoints;
   return new OpenAPIHono<AppEnv>()
     .openapi(create, async (c) => {
       const p = c.get("principal");
@@ -313,9 +304,8 @@ export function webhookEndpointRoutes(
       await checkUrl(input.url);
       const id = crypto.randomUUID();
       const secret = generateWebhookSecret();
-      const endpoint = await createWebhookEndpoint(deps.db.forClient(p.clientId), {
+      const endpoint = await store.create(p.clientId, {
         id,
-        clientId: p.clientId,
         url: input.url,
         description: input.description ?? null,
         eventTypes: [...new Set(input.event_types)],
@@ -333,15 +323,11 @@ export function webhookEndpointRoutes(
       return c.json({ endpoint, secret }, 201);
     })
     .openapi(list, async (c) => {
-      const db = deps.db.forClient(c.get("principal").clientId);
-      return c.json({ data: await listWebhookEndpoints(db) }, 200);
+      return c.json({ data: await store.list(c.get("principal").clientId) }, 200);
     })
     .openapi(get, async (c) => {
-      const db = deps.db.forClient(c.get("principal").clientId);
-      return c.json(
-        { endpoint: found(await getWebhookEndpoint(db, c.req.valid("param").id)) },
-        200,
-      );
+      const clientId = c.get("principal").clientId;
+      return c.json({ endpoint: found(await store.get(clientId, c.req.valid("param").id)) }, 200);
     })
     .openapi(update, async (c) => {
       const p = c.get("principal");
@@ -349,7 +335,7 @@ export function webhookEndpointRoutes(
       const changes = c.req.valid("json");
       if (changes.url !== undefined) await checkUrl(changes.url);
       const endpoint = found(
-        await updateWebhookEndpoint(deps.db.forClient(p.clientId), id, {
+        await store.update(p.clientId, id, {
           ...changes,
           ...(changes.event_types ? { event_types: [...new Set(changes.event_types)] } : {}),
         }),
@@ -361,7 +347,7 @@ export function webhookEndpointRoutes(
     .openapi(remove, async (c) => {
       const p = c.get("principal");
       const { id } = c.req.valid("param");
-      if (!await deleteWebhookEndpoint(deps.db.forClient(p.clientId), id)) {
+      if (!await store.remove(p.clientId, id)) {
         throw notFound("Webhook endpoint");
       }
       webhooks.forget(p.clientId);
@@ -373,7 +359,7 @@ export function webhookEndpointRoutes(
       const { id } = c.req.valid("param");
       const secret = generateWebhookSecret();
       found(
-        await updateWebhookEndpoint(deps.db.forClient(p.clientId), id, {
+        await store.update(p.clientId, id, {
           secret_ciphertext: await encryptSecret(p.clientId, id, secret),
         }),
       );
@@ -381,15 +367,18 @@ export function webhookEndpointRoutes(
       return c.json({ secret }, 200);
     })
     .openapi(deliveries, async (c) => {
-      const db = deps.db.forClient(c.get("principal").clientId);
+      const clientId = c.get("principal").clientId;
       const { id } = c.req.valid("param");
-      found(await getWebhookEndpoint(db, id));
-      return c.json({ data: await listWebhookDeliveries(db, id, c.req.valid("query").limit) }, 200);
+      found(await store.get(clientId, id));
+      return c.json(
+        { data: await store.deliveries(clientId, id, c.req.valid("query").limit) },
+        200,
+      );
     })
     .openapi(test, async (c) => {
       const p = c.get("principal");
       const { id } = c.req.valid("param");
-      enabled(found(await getWebhookEndpoint(deps.db.forClient(p.clientId), id)));
+      enabled(found(await store.get(p.clientId, id)));
       const jobs = await webhooks.sendTest(p.clientId, id);
       await deps.doorbell.ring(jobs);
       const [job] = jobs as Array<{ deliveryId: string }>;
@@ -397,11 +386,10 @@ export function webhookEndpointRoutes(
     })
     .openapi(recover, async (c) => {
       const p = c.get("principal");
-      const db = deps.db.forClient(p.clientId);
       const { id } = c.req.valid("param");
       const { since } = c.req.valid("json");
-      enabled(found(await getWebhookEndpoint(db, id)));
-      const ids = await recoverWebhookDeliveries(db, id, new Date(since), RECOVER_MAX);
+      enabled(found(await store.get(p.clientId, id)));
+      const ids = await store.recover(p.clientId, id, new Date(since), RECOVER_MAX);
       if (ids.length) {
         await deps.doorbell.ring(
           ids.map((deliveryId) => ({

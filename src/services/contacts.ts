@@ -1,0 +1,90 @@
+import { decryptFieldIfReadable } from "../core/crypto/envelope.ts";
+import { notFound } from "../core/errors.ts";
+import type { ConsentChange, ConsentStatus, ContactRecord, ContactRef } from "../ports/contacts.ts";
+import type { ServiceDeps } from "./deps.ts";
+
+/** Meta's customer service window: free-form messages only within 24 h of the contact's last */
+const WINDOW_MS = 24 * 3600 * 1000;
+
+/** A contact as the API shows it: its name decrypted, its consent and its service window. */
+export interface ContactView {
+  id: string;
+  wa_id: string | null;
+  user_id: string | null;
+  profile_name: string | null;
+  consent: { status: ConsentStatus; source: string | null; updated_at: string | null };
+  last_inbound_at: string | null;
+  customer_service_window: { open: boolean; expires_at: string | null };
+  created_at: string;
+}
+
+type Deps = Pick<ServiceDeps, "contacts" | "dataKeys" | "now">;
+
+export async function contactView(
+  deps: Pick<ServiceDeps, "dataKeys" | "now">,
+  clientId: string,
+  row: ContactRecord,
+): Promise<ContactView> {
+  const last = row.last_inbound_at ? Date.parse(row.last_inbound_at) : null;
+  const expires = last === null ? null : last + WINDOW_MS;
+  return {
+    id: row.id,
+    wa_id: row.wa_id,
+    user_id: row.user_id,
+    profile_name: row.profile_name_ciphertext === null ? null : await decryptFieldIfReadable(
+      await deps.dataKeys.forClient(clientId),
+      row.profile_name_ciphertext,
+      `contact_name:${clientId}`,
+    ),
+    consent: {
+      status: row.consent_status,
+      source: row.consent_source,
+      updated_at: row.consent_updated_at,
+    },
+    last_inbound_at: row.last_inbound_at,
+    customer_service_window: {
+      open: expires !== null && expires > deps.now(),
+      expires_at: expires === null ? null : new Date(expires).toISOString(),
+    },
+    created_at: row.created_at,
+  };
+}
+
+export async function listContacts(
+  deps: Deps,
+  clientId: string,
+  filter: { consent?: ConsentStatus; limit: number; offset: number },
+): Promise<ContactView[]> {
+  const rows = await deps.contacts.list(clientId, filter);
+  return await Promise.all(rows.map((r) => contactView(deps, clientId, r)));
+}
+
+/** The contact, or a 404 */
+export async function getContact(
+  deps: Deps,
+  clientId: string,
+  ref: ContactRef,
+): Promise<ContactView> {
+  const row = await deps.contacts.find(clientId, ref);
+  if (!row) throw notFound("Contact");
+  return await contactView(deps, clientId, row);
+}
+
+/**
+ * Records a consent decision: the contact (created when a number or user id names nobody yet), its
+ * consent, the consent history and the audit record, in one transaction. A 404 when an id names
+ * no contact of the client.
+ */
+export async function recordConsent(
+  deps: Deps,
+  clientId: string,
+  ref: ContactRef,
+  change: ConsentChange,
+): Promise<{ contact: ContactView; previous: ConsentStatus }> {
+  const recorded = await deps.contacts.recordConsent(clientId, ref, change);
+  if (!recorded) throw notFound("Contact");
+  return {
+    contact: await contactView(deps, clientId, recorded.contact),
+    previous: recorded.previous,
+  };
+}
