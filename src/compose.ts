@@ -105,7 +105,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
       claimOnEnqueue: options.shareWrites !== false,
       ...grouping,
     }),
-    contacts: contactStore(db, now),
+    contacts: contactStore(db),
     accounts: whatsAppAccountStore(db),
     webhookEndpoints: webhookEndpointStore(db, grouping),
     retention: retentionStore(db.service),
