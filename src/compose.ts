@@ -24,10 +24,12 @@ import type { Doorbell, Job } from "./ports/jobs.ts";
 import type { WebhookEgress } from "./ports/webhook_egress.ts";
 import type { RequestLogSink } from "./ports/request_log.ts";
 import { clientWebhooks } from "./services/client_webhooks.ts";
-import { jobConsumer } from "./services/consumer.ts";
+import { eachJob, jobConsumer } from "./services/consumer.ts";
+import { INBOX_LEASE_SECONDS, inboxConsumer } from "./services/inbox.ts";
 import type { ServiceDeps } from "./services/deps.ts";
 import { webhookRouter } from "./services/routing.ts";
-import { INBOX_LEASE_SECONDS } from "./services/whatsapp_inbox.ts";
+import { metaInbox } from "./services/whatsapp_inbox.ts";
+import { sendQueuedMessage } from "./services/whatsapp_send.ts";
 import { type DueWork, sweep } from "./services/sweeper.ts";
 
 export interface ComposeOptions {
@@ -130,7 +132,13 @@ export async function composeApp(env: Env, options: ComposeOptions) {
   const dueWork: DueWork[] = [webhooks.due];
   const deps: ServiceDeps = { ...services, events: webhooks.publisher };
   const router = webhookRouter(deps.accounts);
-  handle = jobConsumer({ ...deps, router }, { webhookDelivery: webhooks.deliver });
+  // each provider's deliveries go to its processor: Meta's here, plugins' beside it
+  const inboxProcessors = new Map([["meta", metaInbox({ ...deps, router })]]);
+  handle = jobConsumer({
+    inbox: inboxConsumer(deps, inboxProcessors),
+    send: eachJob((job) => sendQueuedMessage(deps, job)),
+    webhook_delivery: eachJob(webhooks.deliver),
+  }, logger);
 
   const requestLog = options.requestLog ?? supabaseRequestLogSink(
     db.service,

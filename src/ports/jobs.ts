@@ -8,6 +8,8 @@ export type Job =
     id: number;
     /** what the delivery takes turns by with others before it names a client (metaRouteKey) */
     route?: string | null;
+    /** whose delivery it is (`meta` or a plugin id); set with `claimed`, else the claim says */
+    provider?: string;
     claimed?: ClaimedInboxItem;
   }
   | { kind: "send"; clientId: string; messageId: string; claimed?: ClaimedSend }

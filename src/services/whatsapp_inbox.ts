@@ -1,4 +1,4 @@
-import { decryptSystem, encryptField, encryptSystem } from "../core/crypto/envelope.ts";
+import { encryptField, encryptSystem } from "../core/crypto/envelope.ts";
 import { timeSlices } from "../core/time_slices.ts";
 import {
   type FieldEvent,
@@ -11,16 +11,14 @@ import {
 } from "../core/whatsapp/parse_webhook.ts";
 import { MAX_KEY_LENGTH, shallowJson, storableTimestamp } from "../core/storable.ts";
 import type { UnroutedRow } from "../ports/inbox.ts";
-import type { ClaimedInboxItem, Job } from "../ports/jobs.ts";
+import type { Job } from "../ports/jobs.ts";
 import { StoreRefused } from "../ports/store_errors.ts";
 import type { ClientEventData } from "../core/webhooks/client_events.ts";
 import type { ServiceDeps } from "./deps.ts";
+import type { Failure, InboxProcessor } from "./inbox.ts";
 import type { WebhookRouter } from "./routing.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const MAX_INBOX_ATTEMPTS = 10;
-/** how long a claim on an inbox item holds before the sweeper may take the item again */
-export const INBOX_LEASE_SECONDS = 60;
 
 /**
  * Step 2 of the event flow: the verified delivery is recorded (encrypted, idempotently: Meta
@@ -45,7 +43,7 @@ export async function recordMetaWebhook(
       kind: "inbox",
       id,
       route,
-      ...(deps.inbox.claims && { claimed: { body: delivery.body } }),
+      ...(deps.inbox.claims && { provider: "meta", claimed: { body: delivery.body } }),
     }]);
   }
   return { id, duplicate: id === null };
@@ -63,16 +61,6 @@ interface ClientBatch {
   /** in delivery order, as the events were read */
   shares: Share[];
   inbound: Map<string, InboundMessageEvent>;
-}
-
-/**
- * Why a delivery is not done. `own`: the failure is pinned on the delivery itself (its payload is
- * unusable, or the database refused its content when it was stored alone), so its retries run
- * out; otherwise the database or the network failed around it, and it waits for them.
- */
-interface Failure {
-  message: string;
-  own: boolean;
 }
 
 /** contacts.wa_id's check: the digits of a phone number */
@@ -191,72 +179,30 @@ const invalidRow = (e: InboundMessageEvent | StatusEvent, reason: string) =>
 
 type Unrouted = UnroutedRow;
 
-type InboxItem = { id: number; attempts: number; events: () => Promise<Iterable<MetaEvent>> };
+type MetaItem = { id: number; events: () => Promise<Iterable<MetaEvent>> };
 
 /**
- * Step 3: processes recorded deliveries, many at a time. Every entry, change, message and status
- * is routed by phone number id (or WABA id for account-level fields) and each client's share of
- * the whole batch is stored under that client's RLS in one round trip; events for unknown numbers
- * are recorded for operators. Claim, store and completion are one round trip each per batch, not
- * per delivery. Safe to run twice: messages are unique by wamid and status events by their key.
- * A delivery whose content the database refuses fails alone (see storeIsolating); a failure of
- * the database itself fails the batch.
+ * Meta's deliveries, many at a time (the inbox consumer's processor for provider `meta`). Every
+ * entry, change, message and status is routed by phone number id (or WABA id for account-level
+ * fields) and each client's share of the whole batch is stored under that client's RLS in one
+ * round trip; events for unknown numbers are recorded for operators. Claim, store and completion
+ * are one round trip each per batch, not per delivery. Safe to run twice: messages are unique by
+ * wamid and status events by their key. A delivery whose content the database refuses fails alone
+ * (see storeIsolating); a failure of the database itself fails the batch.
  */
-export async function processInboxItems(
-  deps: ServiceDeps & { router: WebhookRouter },
-  ids: number[],
-  /** items written already claimed (InboxWriter.claims), with their parsed bodies, by id */
-  claimed: ReadonlyMap<number, ClaimedInboxItem> = new Map(),
-): Promise<{ processed: number; failed: number; skipped: number }> {
-  const items: InboxItem[] = [];
-  const toClaim: number[] = [];
-  for (const id of ids) {
-    const c = claimed.get(id);
-    if (c) {
-      items.push({
-        id,
-        attempts: 1,
-        events: () => Promise.resolve(metaWebhookEvents(c.body)),
-      });
-    } else toClaim.push(id);
-  }
-  if (toClaim.length) {
-    for (const row of await deps.inbox.claim(toClaim, INBOX_LEASE_SECONDS)) {
-      items.push({
-        id: row.id,
-        attempts: row.attempts,
-        events: async () => {
-          const body = JSON.parse(await decryptSystem(deps.keyring, row.payload_ciphertext));
-          const problem = metaEnvelopeProblem(body);
-          if (problem !== null) throw new Error(`Unusable payload: ${problem}`);
-          return metaWebhookEvents(body);
-        },
-      });
-    }
-  }
-  const skipped = ids.length - items.length;
-  if (!items.length) return { processed: 0, failed: 0, skipped };
-
-  // A delivery that has failed this often without the failure being pinned on it goes on alone:
-  // if it is the cause after all, it can no longer hold the others back
-  const alone = items.filter((i) => i.attempts > MAX_INBOX_ATTEMPTS);
-  const groups = alone.length
-    ? [items.filter((i) => i.attempts <= MAX_INBOX_ATTEMPTS), ...alone.map((i) => [i])]
-    : [items];
-  let processed = 0;
-  for (const group of groups) if (group.length) processed += await processClaimed(deps, group);
-  return { processed, failed: items.length - processed, skipped };
-}
-
-/** Stores the events of claimed deliveries and finishes them; returns how many are done. */
-async function processClaimed(
-  deps: ServiceDeps & { router: WebhookRouter },
-  items: InboxItem[],
-): Promise<number> {
-  const failures = new Map<number, Failure>();
-  const jobs: Job[] = [];
-  try {
-    const { batches, unrouted } = await routeEvents(deps, items, failures);
+export function metaInbox(deps: ServiceDeps & { router: WebhookRouter }): InboxProcessor {
+  return async function processMeta(items, failures) {
+    const jobs: Job[] = [];
+    const walked: MetaItem[] = items.map((item) => ({
+      id: item.id,
+      events: async () => {
+        const body = await item.body();
+        const problem = metaEnvelopeProblem(body);
+        if (problem !== null) throw new Error(`Unusable payload: ${problem}`);
+        return metaWebhookEvents(body);
+      },
+    }));
+    const { batches, unrouted } = await routeEvents(deps, walked, failures);
     for (const [clientId, batch] of batches) {
       await storeClientBatch(deps, clientId, batch, failures, jobs);
     }
@@ -270,22 +216,8 @@ async function processClaimed(
         count: unrouted.reduce((n, g) => n + g.rows.reduce((m, row) => m + row.events, 0), 0),
       });
     }
-  } catch (error) {
-    // the database or the network failed, not a delivery: the batch fails as a whole (no call
-    // per delivery against a database that is down) and is retried later; it sets nothing aside
-    const failure = { message: (error as Error).message, own: false };
-    for (const item of items) if (!failures.has(item.id)) failures.set(item.id, failure);
-  }
-
-  const done = items.filter((i) => !failures.has(i.id)).map((i) => i.id);
-  // every event is stored by now: the raw payload goes (the row stays, for dedupe of retries)
-  if (done.length) await deps.inbox.finish(done, deps.now());
-  for (const item of items) {
-    const failure = failures.get(item.id);
-    if (failure) await releaseFailed(deps, item, failure);
-  }
-  if (jobs.length) await deps.doorbell.ring(jobs);
-  return done.length;
+    return jobs;
+  };
 }
 
 /**
@@ -295,7 +227,7 @@ async function processClaimed(
  */
 async function routeEvents(
   deps: ServiceDeps & { router: WebhookRouter },
-  items: InboxItem[],
+  items: MetaItem[],
   failures: Map<number, Failure>,
 ) {
   const batches = new Map<string, ClientBatch>();
@@ -481,33 +413,5 @@ export function statusNotices(
     if (seen.has(key)) return false;
     seen.add(key);
     return true;
-  });
-}
-
-/**
- * A delivery that could not be processed waits with exponential backoff (at most an hour). One
- * whose failure is its own is set aside (processed, with its error and payload) for operators
- * after MAX_INBOX_ATTEMPTS, instead of coming back forever; one that failed for the database's
- * sake is never set aside, so an outage, however long, loses nothing acknowledged.
- */
-async function releaseFailed(
-  deps: ServiceDeps,
-  item: { id: number; attempts: number },
-  failure: Failure,
-) {
-  const giveUp = failure.own && item.attempts >= MAX_INBOX_ATTEMPTS;
-  const wait = Math.min(3_600_000, 1000 * 2 ** item.attempts);
-  await deps.inbox.release(item.id, {
-    error: failure.message,
-    nextAttemptAt: deps.now() + wait,
-    giveUp,
-    at: deps.now(),
-  });
-  deps.logger.error("inbox_item_failed", {
-    inbox_id: item.id,
-    attempts: item.attempts,
-    give_up: giveUp,
-    own: failure.own,
-    message: failure.message,
   });
 }

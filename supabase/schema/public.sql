@@ -511,7 +511,7 @@ create table public.webhook_inbox (
   route_key text,
   constraint webhook_inbox_pkey PRIMARY KEY (id),
   constraint webhook_inbox_payload_until_processed CHECK (payload_ciphertext IS NOT NULL OR processed_at IS NOT NULL),
-  constraint webhook_inbox_provider_check CHECK (provider = ANY (ARRAY['meta'::text, 'shopify'::text])),
+  constraint webhook_inbox_provider_check CHECK (provider ~ '^[a-z][a-z0-9-]{1,62}$'::text),
   constraint webhook_inbox_provider_dedupe_key_key UNIQUE (provider, dedupe_key),
   constraint webhook_inbox_route_key_check CHECK (char_length(route_key) <= 64)
 );
@@ -699,9 +699,9 @@ AS $function$
       locked_until = now() + make_interval(secs => lease_seconds)
     where id = any(item_ids) and processed_at is null
       and (locked_until is null or locked_until < now())
-    returning id, payload_ciphertext, attempts
+    returning id, provider, payload_ciphertext, attempts
   )
-  select coalesce(jsonb_agg(jsonb_build_object('id', id,
+  select coalesce(jsonb_agg(jsonb_build_object('id', id, 'provider', provider,
     'payload_ciphertext', payload_ciphertext, 'attempts', attempts)), '[]'::jsonb)
   from claimed
 $function$;

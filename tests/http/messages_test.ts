@@ -44,13 +44,12 @@ Deno.test("a free-form message inside the 24-hour window is queued: 202 with our
     await openWindow(ch, "447700900301");
     const inboxJob = rung.find((j) => j.kind === "inbox");
     assert.ok(inboxJob?.kind === "inbox" && inboxJob.claimed, "written claimed, events in the job");
-    const { processInboxItems } = await import("../../src/services/whatsapp_inbox.ts");
+    const { metaInbox } = await import("../../src/services/whatsapp_inbox.ts");
+    const { inboxConsumer } = await import("../../src/services/inbox.ts");
     const { webhookRouter } = await import("../../src/services/routing.ts");
-    await processInboxItems(
-      { ...ch.app.deps.services, router: webhookRouter(ch.app.deps.services.accounts) },
-      [inboxJob.id],
-      new Map([[inboxJob.id, inboxJob.claimed]]),
-    );
+    const deps = ch.app.deps.services;
+    const meta = metaInbox({ ...deps, router: webhookRouter(deps.accounts) });
+    await inboxConsumer(deps, new Map([["meta", meta]]))([inboxJob]);
 
     const res = await ch.api("/v1/messages", {
       method: "POST",

@@ -13,7 +13,7 @@ import {
 import { createClientWithPhone, sql } from "../_support/stack.ts";
 
 /**
- * processInboxItems() on batches of deliveries for two clients, through the real route, consumer,
+ * The Meta inbox processor on batches of deliveries for two clients, through the real route, consumer,
  * PostgREST and PostgreSQL. A channel whose doorbell only records lets a test post several
  * deliveries and then hand the jobs they rang to the consumer as one batch, as a queue would.
  */
