@@ -1,5 +1,6 @@
 import type { ContactRef } from "./contacts.ts";
 import type { SendingPhone } from "./jobs.ts";
+import type { NewPluginDelivery } from "./plugins.ts";
 
 /** A message row as the send pipeline reads it (public.messages). */
 export interface MessageRow {
@@ -53,12 +54,14 @@ export interface ClaimAnswer {
 
 /**
  * One client's share of walked Meta deliveries, as public.ingest_whatsapp_batch stores it under
- * the client's row-level security.
+ * the client's row-level security. `plugin_events` are plugin deliveries of its inbound messages,
+ * recorded in the same transaction, each only if its message is new.
  */
 export interface IngestBatch {
   messages: Record<string, unknown>[];
   statuses: Record<string, unknown>[];
   fields: Record<string, unknown>[];
+  plugin_events?: Array<NewPluginDelivery & { message_id: string }>;
 }
 
 export interface IngestResult {
@@ -66,6 +69,8 @@ export interface IngestResult {
   inserted: string[];
   /** each new status event as public.apply_status_events answers it */
   statuses: Array<Record<string, unknown>>;
+  /** ids of the plugin deliveries recorded (those of new messages) */
+  plugin_events?: string[];
 }
 
 /** The columns a list or a single read answers with (never the content ciphertext). */

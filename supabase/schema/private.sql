@@ -51,6 +51,19 @@ alter table private.master_key_reports enable row level security;
 
 grant delete, insert, select, update on table private.master_key_reports to service_role;
 
+-- table private.plugin_schedule -------------------------------------------------------------------
+
+create table private.plugin_schedule (
+  client_id uuid not null,
+  plugin_id text not null,
+  next_run_at timestamp with time zone not null,
+  constraint plugin_schedule_pkey PRIMARY KEY (client_id, plugin_id),
+  constraint plugin_schedule_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE
+);
+alter table private.plugin_schedule enable row level security;
+
+grant delete, insert, select, update on table private.plugin_schedule to service_role;
+
 -- function private.audit_retention_change() -------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION private.audit_retention_change()

@@ -352,6 +352,44 @@ grant all on table public.phone_numbers to service_role;
 
 CREATE TRIGGER phone_numbers_touch BEFORE UPDATE ON public.phone_numbers FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
 
+-- table public.plugin_deliveries ------------------------------------------------------------------
+
+create table public.plugin_deliveries (
+  id uuid default gen_random_uuid() not null,
+  client_id uuid not null,
+  plugin_id text not null,
+  event_type text not null,
+  payload_ciphertext text,
+  status text default 'pending'::text not null,
+  attempts integer default 0 not null,
+  next_attempt_at timestamp with time zone default now() not null,
+  locked_until timestamp with time zone,
+  last_error text,
+  created_at timestamp with time zone default now() not null,
+  finished_at timestamp with time zone,
+  constraint plugin_deliveries_pkey PRIMARY KEY (id),
+  constraint plugin_deliveries_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE,
+  constraint plugin_deliveries_event_type_check CHECK (char_length(event_type) <= 64),
+  constraint plugin_deliveries_last_error_check CHECK (char_length(last_error) <= 1000),
+  constraint plugin_deliveries_plugin_id_check CHECK (plugin_id ~ '^[a-z][a-z0-9-]{1,62}$'::text),
+  constraint plugin_deliveries_status_check CHECK (status = ANY (ARRAY['pending'::text, 'succeeded'::text, 'cancelled'::text, 'parked'::text]))
+);
+CREATE INDEX plugin_deliveries_client_idx ON public.plugin_deliveries USING btree (client_id, plugin_id, status, created_at DESC);
+CREATE INDEX plugin_deliveries_created_brin ON public.plugin_deliveries USING brin (created_at) WITH (autosummarize='on');
+CREATE INDEX plugin_deliveries_pending_idx ON public.plugin_deliveries USING btree (next_attempt_at) WHERE (status = 'pending'::text);
+alter table public.plugin_deliveries enable row level security;
+
+create policy plugin_deliveries_insert_own on public.plugin_deliveries for insert to authenticated
+  with check (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+create policy plugin_deliveries_select_own on public.plugin_deliveries for select to authenticated
+  using (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+create policy plugin_deliveries_update_own on public.plugin_deliveries for update to authenticated
+  using (client_id = (( SELECT private.current_client_id() AS current_client_id)))
+  with check (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+
+grant insert, select, update on table public.plugin_deliveries to authenticated;
+grant all on table public.plugin_deliveries to service_role;
+
 -- table public.plugin_installations ---------------------------------------------------------------
 
 create table public.plugin_installations (
@@ -373,23 +411,47 @@ create table public.plugin_installations (
 CREATE INDEX plugin_installations_client_id_idx ON public.plugin_installations USING btree (client_id);
 alter table public.plugin_installations enable row level security;
 
-create policy plugin_installations_delete_own on public.plugin_installations for delete to authenticated
-  using (client_id = (( SELECT private.current_client_id() AS current_client_id)));
-create policy plugin_installations_insert_own on public.plugin_installations for insert to authenticated
-  with check (client_id = (( SELECT private.current_client_id() AS current_client_id)));
 create policy plugin_installations_select_own on public.plugin_installations for select to authenticated
   using (client_id = (( SELECT private.current_client_id() AS current_client_id)));
 create policy plugin_installations_select_privacy_staff on public.plugin_installations for select to privacy_staff
   using (true);
-create policy plugin_installations_update_own on public.plugin_installations for update to authenticated
-  using (client_id = (( SELECT private.current_client_id() AS current_client_id)))
-  with check (client_id = (( SELECT private.current_client_id() AS current_client_id)));
 
-grant delete, insert, select, update on table public.plugin_installations to authenticated;
+grant select on table public.plugin_installations to authenticated;
 grant all on table public.plugin_installations to service_role;
 grant select (id, client_id, plugin_id, enabled, routing_key, created_at, updated_at) on table public.plugin_installations to privacy_staff;
 
 CREATE TRIGGER plugin_installations_touch BEFORE UPDATE ON public.plugin_installations FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
+
+-- table public.plugin_state -----------------------------------------------------------------------
+
+create table public.plugin_state (
+  client_id uuid not null,
+  plugin_id text not null,
+  key text not null,
+  value jsonb not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint plugin_state_pkey PRIMARY KEY (client_id, plugin_id, key),
+  constraint plugin_state_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE,
+  constraint plugin_state_key_check CHECK (char_length(key) >= 1 AND char_length(key) <= 200),
+  constraint plugin_state_plugin_id_check CHECK (plugin_id ~ '^[a-z][a-z0-9-]{1,62}$'::text),
+  constraint plugin_state_value_check CHECK (pg_column_size(value) <= 65536)
+);
+alter table public.plugin_state enable row level security;
+
+create policy plugin_state_delete_own on public.plugin_state for delete to authenticated
+  using (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+create policy plugin_state_insert_own on public.plugin_state for insert to authenticated
+  with check (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+create policy plugin_state_select_own on public.plugin_state for select to authenticated
+  using (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+create policy plugin_state_update_own on public.plugin_state for update to authenticated
+  using (client_id = (( SELECT private.current_client_id() AS current_client_id)))
+  with check (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+
+grant delete, insert, select, update on table public.plugin_state to authenticated;
+grant all on table public.plugin_state to service_role;
+
+CREATE TRIGGER plugin_state_touch BEFORE UPDATE ON public.plugin_state FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
 
 -- table public.unrouted_webhook_events ------------------------------------------------------------
 
@@ -797,6 +859,30 @@ end
 $function$;
 grant execute on function public.claim_outbound_messages(message_ids uuid[], lease_seconds integer, recipient_gap_ms integer, ambiguous_wait_ms integer) to authenticated;
 
+-- function public.claim_plugin_deliveries(delivery_ids uuid[], lease_seconds integer) -------------
+
+CREATE OR REPLACE FUNCTION public.claim_plugin_deliveries(delivery_ids uuid[], lease_seconds integer)
+ RETURNS jsonb
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  with claimed as (
+    -- (RLS keeps this to the caller's rows; coalesce keeps the plan on the primary key, as in
+    -- claim_webhook_deliveries)
+    update public.plugin_deliveries d set
+      attempts = d.attempts + 1,
+      locked_until = now() + make_interval(secs => lease_seconds)
+    where d.id = any(delivery_ids)
+      and coalesce(d.status, '') = 'pending' and d.next_attempt_at <= now()
+      and (d.locked_until is null or d.locked_until < now())
+    returning d.id, d.plugin_id, d.event_type, d.payload_ciphertext, d.attempts, d.created_at
+  )
+  select coalesce(jsonb_agg((select to_jsonb(c) from claimed c where c.id = x.id) order by x.n),
+    '[]'::jsonb)
+    from unnest(delivery_ids) with ordinality as x(id, n)
+$function$;
+grant execute on function public.claim_plugin_deliveries(delivery_ids uuid[], lease_seconds integer) to authenticated;
+
 -- function public.claim_webhook_deliveries(delivery_ids uuid[], lease_seconds integer) ------------
 
 CREATE OR REPLACE FUNCTION public.claim_webhook_deliveries(delivery_ids uuid[], lease_seconds integer DEFAULT 60)
@@ -828,6 +914,31 @@ AS $function$
     from unnest(delivery_ids) with ordinality as x(id, n)
 $function$;
 grant execute on function public.claim_webhook_deliveries(delivery_ids uuid[], lease_seconds integer) to authenticated;
+
+-- function public.delete_plugin_installation(client uuid, plugin text, audit jsonb) ---------------
+
+CREATE OR REPLACE FUNCTION public.delete_plugin_installation(client uuid, plugin text, audit jsonb)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  removed boolean;
+begin
+  delete from public.plugin_installations p where p.client_id = client and p.plugin_id = plugin;
+  removed := found;
+  delete from public.plugin_state s where s.client_id = client and s.plugin_id = plugin;
+  update public.plugin_deliveries d set status = 'cancelled', payload_ciphertext = null,
+    locked_until = null, finished_at = now()
+  where d.client_id = client and d.plugin_id = plugin and d.status in ('pending', 'parked');
+  insert into public.audit_log (client_id, actor, action, target_type, target_id, details,
+    request_id)
+  values (client, audit ->> 'actor', 'plugin.removed', 'plugin', plugin,
+    jsonb_build_object('had_installation', removed), audit ->> 'request_id');
+  return removed;
+end
+$function$;
+grant execute on function public.delete_plugin_installation(client uuid, plugin text, audit jsonb) to service_role;
 
 -- function public.due_inbox_items(max_rows integer) -----------------------------------------------
 
@@ -869,6 +980,26 @@ AS $function$
   limit max_rows
 $function$;
 grant execute on function public.due_outbound_messages(max_rows integer) to service_role;
+
+-- function public.due_plugin_deliveries(max_rows integer) -----------------------------------------
+
+CREATE OR REPLACE FUNCTION public.due_plugin_deliveries(max_rows integer)
+ RETURNS TABLE(id uuid, client_id uuid)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select x.id, x.client_id from (
+    select d.id, d.client_id, d.next_attempt_at,
+        row_number() over (partition by d.client_id order by d.next_attempt_at, d.id) as turn
+      from public.plugin_deliveries d
+     where d.status = 'pending' and d.next_attempt_at <= now()
+       and (d.locked_until is null or d.locked_until < now())
+  ) x
+  order by x.turn, x.next_attempt_at, x.id
+  limit max_rows
+$function$;
+grant execute on function public.due_plugin_deliveries(max_rows integer) to service_role;
 
 -- function public.due_webhook_deliveries(max_rows integer) ----------------------------------------
 
@@ -946,6 +1077,51 @@ begin
 end
 $function$;
 grant execute on function public.enqueue_messages(requests jsonb, claim jsonb) to authenticated;
+
+-- function public.event_subscribers() -------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION public.event_subscribers()
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select jsonb_build_object(
+    'endpoints', coalesce((select jsonb_agg(jsonb_build_object('id', e.id,
+        'event_types', e.event_types))
+      from public.webhook_endpoints e
+      where e.client_id = (select private.current_client_id()) and e.enabled), '[]'::jsonb),
+    'plugins', coalesce((select jsonb_agg(jsonb_build_object('plugin_id', p.plugin_id,
+        'enabled', p.enabled, 'config', p.config))
+      from public.plugin_installations p
+      where p.client_id = (select private.current_client_id())), '[]'::jsonb))
+$function$;
+grant execute on function public.event_subscribers() to authenticated;
+
+-- function public.finish_plugin_deliveries(results jsonb) -----------------------------------------
+
+CREATE OR REPLACE FUNCTION public.finish_plugin_deliveries(results jsonb)
+ RETURNS void
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  update public.plugin_deliveries d set
+    status = case r.outcome when 'retry' then 'pending' else r.outcome end,
+    locked_until = null,
+    last_error = case when r.outcome in ('succeeded', 'cancelled') then null
+      else left(r.error, 1000) end,
+    -- a parked event keeps its payload for a retry on request; a handled one does not need it
+    payload_ciphertext = case when r.outcome in ('succeeded', 'cancelled') then null
+      else d.payload_ciphertext end,
+    next_attempt_at = case when r.outcome = 'retry'
+      then now() + make_interval(secs => coalesce(r.retry_in_ms, 0) / 1000.0)
+      else d.next_attempt_at end,
+    finished_at = case when r.outcome = 'retry' then null else now() end
+  from jsonb_to_recordset(results) as r(id uuid, outcome text, error text, retry_in_ms bigint)
+  where d.id = r.id and d.status = 'pending'
+    and r.outcome in ('succeeded', 'cancelled', 'retry', 'parked')
+$function$;
+grant execute on function public.finish_plugin_deliveries(results jsonb) to authenticated;
 
 -- function public.finish_webhook_attempt(delivery_id uuid, succeeded boolean, attempt_status_code integer, attempt_error text, retry_in_ms bigint, gone boolean, disable_after_ms bigint, disable_after_failures integer, failures_over_ms bigint) ---
 
@@ -1178,6 +1354,55 @@ end
 $function$;
 grant execute on function public.ingest_whatsapp_batch(batch jsonb) to authenticated;
 
+-- function public.ingest_whatsapp_events(batch jsonb) ---------------------------------------------
+
+CREATE OR REPLACE FUNCTION public.ingest_whatsapp_events(batch jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  result jsonb := public.ingest_whatsapp_batch(batch - 'plugin_events');
+  recorded jsonb := '[]'::jsonb;
+begin
+  with stored as (
+    insert into public.plugin_deliveries (id, client_id, plugin_id, event_type, payload_ciphertext)
+    select r.id, private.current_client_id(), r.plugin_id, r.event_type, r.payload_ciphertext
+      from jsonb_to_recordset(coalesce(batch -> 'plugin_events', '[]'::jsonb))
+        as r(id uuid, plugin_id text, event_type text, payload_ciphertext text, message_id uuid)
+     where r.message_id = any(array(select (x #>> '{}')::uuid
+                                      from jsonb_array_elements(result -> 'inserted') x))
+    returning id
+  )
+  select coalesce(jsonb_agg(stored.id), '[]'::jsonb) into recorded from stored;
+  return result || jsonb_build_object('plugin_events', recorded);
+end
+$function$;
+grant execute on function public.ingest_whatsapp_events(batch jsonb) to authenticated;
+
+-- function public.purge_plugin_deliveries(max_rows integer, finished_after interval, parked_after interval) ---
+
+CREATE OR REPLACE FUNCTION public.purge_plugin_deliveries(max_rows integer DEFAULT 5000, finished_after interval DEFAULT '7 days'::interval, parked_after interval DEFAULT '30 days'::interval)
+ RETURNS integer
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  with doomed as (
+    select id from public.plugin_deliveries
+    where created_at < now() - least(finished_after, parked_after)
+      and status <> 'pending'
+      and finished_at < now() - case when status = 'parked' then parked_after
+                                     else finished_after end
+    limit max_rows
+    for update skip locked
+  ), gone as (
+    delete from public.plugin_deliveries d using doomed where d.id = doomed.id returning 1
+  )
+  select count(*)::integer from gone
+$function$;
+comment on function public.purge_plugin_deliveries(max_rows integer, finished_after interval, parked_after interval) is 'Retention of plugin deliveries: handled and cancelled ones after finished_after (7 days), parked ones (payload and error kept for a retry) after parked_after (30 days), at most max_rows per call. Pending ones are never purged.';
+grant execute on function public.purge_plugin_deliveries(max_rows integer, finished_after interval, parked_after interval) to service_role;
+
 -- function public.record_consent(contact jsonb, consent jsonb) ------------------------------------
 
 CREATE OR REPLACE FUNCTION public.record_consent(contact jsonb, consent jsonb)
@@ -1236,6 +1461,39 @@ begin
 end
 $function$;
 grant execute on function public.record_consent(contact jsonb, consent jsonb) to authenticated;
+
+-- function public.record_plugin_ticks(schedules jsonb, max_rows integer) --------------------------
+
+CREATE OR REPLACE FUNCTION public.record_plugin_ticks(schedules jsonb, max_rows integer DEFAULT 500)
+ RETURNS jsonb
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  with wanted as (
+    select p.client_id, p.plugin_id, s.every_seconds
+      from public.plugin_installations p
+      join jsonb_to_recordset(schedules) as s(plugin_id text, every_seconds integer)
+        on s.plugin_id = p.plugin_id
+      left join private.plugin_schedule t
+        on t.client_id = p.client_id and t.plugin_id = p.plugin_id
+     where p.enabled and (t.next_run_at is null or t.next_run_at <= now())
+     order by t.next_run_at nulls first
+     limit max_rows
+  ), planned as (
+    insert into private.plugin_schedule as t (client_id, plugin_id, next_run_at)
+    select w.client_id, w.plugin_id, now() + make_interval(secs => w.every_seconds) from wanted w
+    on conflict (client_id, plugin_id) do update set next_run_at = excluded.next_run_at
+      where t.next_run_at <= now()
+    returning t.client_id, t.plugin_id
+  ), recorded as (
+    insert into public.plugin_deliveries (client_id, plugin_id, event_type)
+    select p.client_id, p.plugin_id, 'schedule' from planned p
+    returning id, client_id
+  )
+  select coalesce(jsonb_agg(jsonb_build_object('id', r.id, 'client_id', r.client_id)), '[]'::jsonb)
+    from recorded r
+$function$;
+grant execute on function public.record_plugin_ticks(schedules jsonb, max_rows integer) to service_role;
 
 -- function public.record_send_result(message_id uuid, result jsonb) -------------------------------
 
@@ -1404,6 +1662,30 @@ end
 $function$;
 grant execute on function public.report_master_keys(instance uuid, keys text[], active text, ttl_seconds integer) to service_role;
 
+-- function public.retry_parked_plugin_deliveries(plugin text, max_rows integer) -------------------
+
+CREATE OR REPLACE FUNCTION public.retry_parked_plugin_deliveries(plugin text, max_rows integer DEFAULT 1000)
+ RETURNS jsonb
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  with picked as (
+    select d.id from public.plugin_deliveries d
+    where d.client_id = (select private.current_client_id()) and d.plugin_id = plugin
+      and d.status = 'parked'
+    order by d.created_at
+    limit max_rows
+    for update skip locked
+  ), again as (
+    update public.plugin_deliveries d set status = 'pending', attempts = 0, next_attempt_at = now(),
+      locked_until = null, finished_at = null
+    from picked where d.id = picked.id
+    returning d.id, d.created_at
+  )
+  select coalesce(jsonb_agg(again.id order by again.created_at, again.id), '[]'::jsonb) from again
+$function$;
+grant execute on function public.retry_parked_plugin_deliveries(plugin text, max_rows integer) to authenticated;
+
 -- function public.run_retention(max_rows integer, time_budget_ms integer, force boolean) ----------
 
 CREATE OR REPLACE FUNCTION public.run_retention(max_rows integer DEFAULT 5000, time_budget_ms integer DEFAULT 3000, force boolean DEFAULT false)
@@ -1417,6 +1699,40 @@ AS $function$
 $function$;
 comment on function public.run_retention(max_rows integer, time_budget_ms integer, force boolean) is 'One retention pass for the app''s sweeper (service role only): one batch of at most max_rows rows per due data class, recorded in privacy.retention_runs.';
 grant execute on function public.run_retention(max_rows integer, time_budget_ms integer, force boolean) to service_role;
+
+-- function public.save_plugin_installation(installation jsonb, audit jsonb) -----------------------
+
+CREATE OR REPLACE FUNCTION public.save_plugin_installation(installation jsonb, audit jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  cid uuid := (installation ->> 'client_id')::uuid;
+  pid text := installation ->> 'plugin_id';
+  existed boolean;
+  saved public.plugin_installations;
+begin
+  existed := exists (select 1 from public.plugin_installations p
+                      where p.client_id = cid and p.plugin_id = pid);
+  insert into public.plugin_installations as p
+    (client_id, plugin_id, enabled, config, secrets_ciphertext, routing_key)
+  values (cid, pid, (installation ->> 'enabled')::boolean, installation -> 'config',
+    installation ->> 'secrets_ciphertext', installation ->> 'routing_key')
+  on conflict (client_id, plugin_id) do update set
+    enabled = excluded.enabled,
+    config = excluded.config,
+    secrets_ciphertext = excluded.secrets_ciphertext,
+    routing_key = excluded.routing_key
+  returning p.* into saved;
+  insert into public.audit_log (client_id, actor, action, target_type, target_id, details,
+    request_id)
+  values (cid, audit ->> 'actor', audit ->> 'action', 'plugin', pid,
+    coalesce(audit -> 'details', '{}'::jsonb), audit ->> 'request_id');
+  return jsonb_build_object('created', not existed, 'installation', to_jsonb(saved));
+end
+$function$;
+grant execute on function public.save_plugin_installation(installation jsonb, audit jsonb) to service_role;
 
 -- function public.standing_master_key_reports() ---------------------------------------------------
 

@@ -227,6 +227,32 @@ export const FIXTURES: Record<string, Fixture> = {
     row: (ctx) => ({ client_id: ctx.clientId, plugin_id: `evil-${u()}`, routing_key: u() }),
     change: { enabled: false },
   },
+  plugin_state: {
+    tenant: "client_id",
+    key: "key",
+    seed: (ctx) =>
+      one(
+        "insert into plugin_state (client_id, plugin_id, key, value) values ($1, 'test-plugin', $2, '{}') returning key as id",
+        [ctx.clientId, `k-${u()}`],
+      ),
+    row: (ctx) => ({ client_id: ctx.clientId, plugin_id: "evil-plugin", key: u(), value: {} }),
+    change: { value: { tampered: true } },
+  },
+  plugin_deliveries: {
+    tenant: "client_id",
+    seed: (ctx) =>
+      one(
+        "insert into plugin_deliveries (client_id, plugin_id, event_type, payload_ciphertext) values ($1, 'test-plugin', 'message.received', 'e1.a.b') returning id",
+        [ctx.clientId],
+      ),
+    row: (ctx) => ({
+      client_id: ctx.clientId,
+      plugin_id: "opt-out",
+      event_type: "message.received",
+      payload_ciphertext: "e1.a.b",
+    }),
+    change: { status: "succeeded" },
+  },
 };
 
 /**

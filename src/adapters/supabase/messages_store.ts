@@ -38,9 +38,9 @@ export function messageStore(
     record: calls.record,
 
     async ingest(clientId, batch) {
-      const { data, error, status } = await db.forClient(clientId).rpc("ingest_whatsapp_batch", {
-        batch,
-      });
+      // the plugin deliveries ride in the same transaction; without any, the plain ingest
+      const fn = batch.plugin_events?.length ? "ingest_whatsapp_events" : "ingest_whatsapp_batch";
+      const { data, error, status } = await db.forClient(clientId).rpc(fn, { batch });
       if (error) {
         const message = `Could not store events for a client: ${error.message}`;
         throw refusedForContent(error, status) ? new StoreRefused(message) : new Error(message);
