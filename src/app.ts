@@ -20,6 +20,10 @@ import { mediaRoutes } from "./http/routes/v1/media.ts";
 import { messageRoutes } from "./http/routes/v1/messages.ts";
 import { whatsappWebhookRoutes } from "./http/routes/webhooks/whatsapp.ts";
 import type { ServiceDeps } from "./services/deps.ts";
+import type { PluginHost } from "./services/plugins/host.ts";
+import { pluginRoutes } from "./http/routes/v1/plugins.ts";
+import { pluginWebhookRoutes } from "./http/routes/plugins/webhooks.ts";
+import { pluginPageRoutes } from "./http/routes/plugins/pages.ts";
 import type { ClientWebhooks } from "./services/client_webhooks.ts";
 import { webhookEndpointRoutes } from "./http/routes/v1/webhook_endpoints.ts";
 import { accountEventRoutes } from "./http/routes/v1/account_events.ts";
@@ -35,6 +39,7 @@ export interface AppDeps {
   apiKeys: ApiKeyStore;
   services: ServiceDeps;
   webhooks: ClientWebhooks;
+  plugins: PluginHost;
   /** how the runtime tells who sent a request (the throttle's and the request log's address) */
   clientAddress: ClientAddress;
   /** seconds a verified API key stays cached per isolate (0 in tests that revoke and retry) */
@@ -104,13 +109,13 @@ export function createApp(deps: AppDeps) {
     };
   app.use(browserOnly(secureHeaders({ crossOriginResourcePolicy: "same-origin" })));
   app.use(browserOnly(contentSecurityPolicy()));
-  app.use(
-    "/v1/*",
-    limitBody(deps.env.MAX_BODY_BYTES),
-  );
+  app.use("/v1/*", limitBody(deps.env.MAX_BODY_BYTES));
+  app.use("/plugins/*", limitBody(deps.env.MAX_BODY_BYTES));
 
   app.route("/", healthRoutes(deps.clients));
   app.route("/", whatsappWebhookRoutes(deps.services));
+  app.route("/", pluginWebhookRoutes(deps.plugins, deps.env.WEBHOOK_MAX_BODY_BYTES));
+  app.route("/", pluginPageRoutes(deps.plugins));
 
   app.use("/v1/*", auth.authenticate);
   app.route("/v1", meRoutes(deps.clients));
@@ -128,6 +133,7 @@ export function createApp(deps: AppDeps) {
   app.route("/v1", mediaRoutes(deps.services));
   app.route("/v1", webhookEndpointRoutes(deps.services, deps.webhooks));
   app.route("/v1", accountEventRoutes(deps.services));
+  app.route("/v1", pluginRoutes(deps.plugins));
 
   documentApi(app, { publicBaseUrl: deps.env.PUBLIC_BASE_URL });
   app.route("/", docsRoutes("glooft-edge API reference"));

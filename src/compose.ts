@@ -16,6 +16,19 @@ import { messageStore } from "./adapters/supabase/messages_store.ts";
 import { supabaseRequestLogSink } from "./adapters/supabase/request_log_sink.ts";
 import { retentionStore } from "./adapters/supabase/retention_store.ts";
 import { webhookEndpointStore } from "./adapters/supabase/webhook_endpoints_store.ts";
+import {
+  pluginDeliveryStore,
+  pluginInstallationStore,
+  pluginStateStore,
+  subscriberStore,
+} from "./adapters/supabase/plugins_store.ts";
+import * as registered from "../plugins/mod.ts";
+import type { Plugin } from "./plugin_api/mod.ts";
+import { eventPublisher } from "./services/events.ts";
+import { pluginFanout } from "./services/plugins/fanout.ts";
+import { pluginHost } from "./services/plugins/host.ts";
+import { pluginRegistry } from "./services/plugins/registry.ts";
+import { subscriptionCache } from "./services/subscriptions.ts";
 import { importPepper } from "./core/auth/api_keys.ts";
 import { masterKeyFingerprints, parseKeyring } from "./core/crypto/envelope.ts";
 import { parseCidrList } from "./core/net/ip.ts";
@@ -61,10 +74,21 @@ export interface ComposeOptions {
   /** where the API request log goes (default: the database); a tool that only reads the app's
    * OpenAPI document passes one that drops rows */
   requestLog?: RequestLogSink & { flush(): Promise<void> };
+  /** the plugins to run (default: plugins/mod.ts, the registry) */
+  plugins?: readonly Plugin[];
+  /** the raw environment, where plugins read the deployment settings they declare (`env`) */
+  pluginEnv?: Readonly<Record<string, string | undefined>>;
+  /** waits after each failed call of a plugin's handler (default PLUGIN_RETRY_MS) */
+  pluginRetryDelaysMs?: readonly number[];
 }
 
 /** Everything both composition roots share: from parsed configuration to a ready app and jobs. */
 export async function composeApp(env: Env, options: ComposeOptions) {
+  // first: a malformed plugin stops the app here, naming every problem (PluginRegistryError)
+  const registry = pluginRegistry(
+    options.plugins ?? Object.values(registered),
+    options.pluginEnv ?? {},
+  );
   const logger = jsonLogger({ level: env.LOG_LEVEL, base: { service: "glooft-edge" } });
   const db = createDatabaseAccess({
     url: env.SUPABASE_URL,
@@ -111,6 +135,10 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     accounts: whatsAppAccountStore(db),
     webhookEndpoints: webhookEndpointStore(db, grouping),
     retention: retentionStore(db.service),
+    subscribers: subscriberStore(db),
+    plugins: pluginInstallationStore(db),
+    pluginDeliveries: pluginDeliveryStore(db, grouping),
+    pluginState: pluginStateStore(db),
     // Workers' egress does not route to private ranges, so there fetch is the safe default
     webhookEgress: options.webhookEgress ?? localEgress,
     localWebhookEgress: localEgress,
@@ -121,23 +149,38 @@ export async function composeApp(env: Env, options: ComposeOptions) {
       fetch: options.fetch,
     }),
   };
+  // who hears each client's events: one cached lookup for the webhooks and the plugins
+  const subscriptions = subscriptionCache({ ...services, registry });
   const webhooks = clientWebhooks({
     ...services,
+    subscriptions,
     // private and loopback receivers only outside production (local receivers in dev and tests)
     allowPrivate: env.ENVIRONMENT !== "production",
     // where jobs run in this process, a new delivery is written claimed for its first attempt
     // (Workers' queue may run the job elsewhere: it claims there)
     ...(options.shareWrites === false ? {} : { claimOnRecordSeconds: 60 }),
   });
-  const dueWork: DueWork[] = [webhooks.due];
-  const deps: ServiceDeps = { ...services, events: webhooks.publisher };
+  const fanout = pluginFanout({ ...services, registry, subscriptions });
+  const deps: ServiceDeps = { ...services, events: eventPublisher(webhooks.publisher, fanout) };
+  const plugins = pluginHost(deps, {
+    registry,
+    subscriptions,
+    fanout,
+    fetch: options.fetch,
+    retryDelaysMs: options.pluginRetryDelaysMs,
+  });
+  const dueWork: DueWork[] = [webhooks.due, plugins.runner.due, plugins.runner.ticks];
   const router = webhookRouter(deps.accounts);
-  // each provider's deliveries go to its processor: Meta's here, plugins' beside it
-  const inboxProcessors = new Map([["meta", metaInbox({ ...deps, router })]]);
+  // each provider's deliveries go to its processor: Meta's, and each plugin's with webhooks
+  const inboxProcessors = new Map([
+    ["meta", metaInbox({ ...deps, router, fanout })],
+    ...plugins.inboxProcessors,
+  ]);
   handle = jobConsumer({
     inbox: inboxConsumer(deps, inboxProcessors),
     send: eachJob((job) => sendQueuedMessage(deps, job)),
     webhook_delivery: eachJob(webhooks.deliver),
+    plugin_event: eachJob(plugins.runner.run),
   }, logger);
 
   const requestLog = options.requestLog ?? supabaseRequestLogSink(
@@ -154,6 +197,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     apiKeys: apiKeyStore(db, pepper),
     services: deps,
     webhooks,
+    plugins,
     clientAddress: options.clientAddress ??
       trustedProxyClientAddress(parseCidrList(env.TRUSTED_PROXIES).cidrs),
     authCacheSeconds: options.authCacheSeconds,
@@ -179,7 +223,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
   };
   return {
     app,
-    deps: { env, logger, requestLog, services: deps },
+    deps: { env, logger, requestLog, services: deps, plugins },
     handleJobs: (jobs: Job[]) => handle(jobs),
     sweep: async () => (await Promise.all([sweep(deps, { extra: dueWork }), reportKeys()]))[0],
     /** on a clean stop: this instance's report no longer stands */

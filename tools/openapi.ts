@@ -184,7 +184,7 @@ if (import.meta.main) {
     for (const [file, text] of Object.entries(await generatedClientFiles(doc))) {
       await Deno.mkdir(dirname(join(ROOT, file)), { recursive: true });
       await Deno.writeTextFile(join(ROOT, file), text);
-      console.log(`wrote clients/typescript/${file}`);
+      console.log(`wrote ${file}`);
     }
   } else if (command === "check") {
     const stale = await staleClientFiles(doc);

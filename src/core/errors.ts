@@ -60,6 +60,11 @@ export const ERROR_CODES = {
     status: 409,
     meaning: "The client already has as many webhook endpoints as it may (10)",
   },
+  plugin_routing_key_taken: {
+    status: 409,
+    meaning: "Another client's installation of this plugin already holds that routing key " +
+      "(a shop domain, say)",
+  },
   payload_too_large: { status: 413, meaning: "The body is larger than this route accepts" },
   unsupported_media_type: { status: 415, meaning: "The body's Content-Type is not accepted here" },
   contact_opted_out: {
@@ -79,6 +84,11 @@ export const ERROR_CODES = {
   no_access_token: {
     status: 422,
     meaning: "The WhatsApp Business account has no access token configured",
+  },
+  plugin_verification_failed: {
+    status: 422,
+    meaning: "The plugin could not confirm that the config's routing key is this client's " +
+      "(`message` says why)",
   },
   too_many_failed_attempts: {
     status: 429,

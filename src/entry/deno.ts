@@ -7,6 +7,7 @@ import { localDoorbell } from "../adapters/deno/local_doorbell.ts";
 import { pinnedWebhookEgress } from "../adapters/deno/pinned_webhook_egress.ts";
 import { staticFiles } from "../adapters/deno/static_files.ts";
 import { jsonLogger } from "../adapters/logging/json_logger.ts";
+import { PluginRegistryError } from "../services/plugins/registry.ts";
 
 /**
  * Deno composition root: the same app as on Workers, served with Deno.serve; jobs run in-process
@@ -25,7 +26,7 @@ if (import.meta.main) {
   }
   const jobLogger = jsonLogger({ level: env.LOG_LEVEL, base: { service: "glooft-edge" } });
   let bell: ReturnType<typeof localDoorbell> | undefined;
-  const { app, deps, sweep, withdrawKeyReport } = await composeApp(env, {
+  const composed = await composeApp(env, {
     // few, large batches: a batch's calls cost about the same for 5 items as for 50, so on a
     // small host more concurrent batches only shrink each one and contend in the database. Two of
     // 100 cost less CPU per webhook than four of 25, and than two of 200 once a client endpoint
@@ -34,7 +35,14 @@ if (import.meta.main) {
       bell = localDoorbell({ handle, logger: jobLogger, concurrency: 2, batchSize: 100 }),
     // nothing in front of a Deno host keeps a client's webhook URL out of our own network
     webhookEgress: pinnedWebhookEgress(),
+    pluginEnv: Deno.env.toObject(),
+  }).catch((error) => {
+    // a malformed plugin (plugins/mod.ts) stops the app before it serves anything, saying why
+    if (!(error instanceof PluginRegistryError)) throw error;
+    console.error(`${error.message}\nSee docs/plugins.md.`);
+    Deno.exit(78);
   });
+  const { app, deps, sweep, withdrawKeyReport } = composed;
   // public/ as Workers serves it (wrangler.toml [assets]): files first, then the app
   const assets = await staticFiles(fileURLToPath(new URL("../../public", import.meta.url)));
   if (assets.missing.length) {

@@ -1,6 +1,7 @@
 import { ConfigError, parseEnv } from "../config/env.ts";
 import type { ErrorCode } from "../core/errors.ts";
 import { composeApp } from "../compose.ts";
+import { PluginRegistryError } from "../services/plugins/registry.ts";
 import { cloudflareClientAddress } from "../http/client_address.ts";
 import { type QueueBinding, queueDoorbell } from "../adapters/workers/queue_doorbell.ts";
 import type { Job } from "../ports/jobs.ts";
@@ -32,6 +33,7 @@ function boot(bindings: Record<string, unknown>): Promise<Composed> {
       clientAddress: cloudflareClientAddress,
       // the Cron Trigger in wrangler.toml: every minute
       sweepIntervalSeconds: 60,
+      pluginEnv: strings,
     });
   })();
   composed.catch(() => (composed = undefined));
@@ -39,7 +41,10 @@ function boot(bindings: Record<string, unknown>): Promise<Composed> {
 }
 
 function bootFailure(error: unknown): Response {
-  const message = error instanceof ConfigError ? error.message : "Start-up failed";
+  // a malformed plugin (plugins/mod.ts) is a deployment's mistake too: say which
+  const message = error instanceof ConfigError || error instanceof PluginRegistryError
+    ? error.message
+    : "Start-up failed";
   console.error(JSON.stringify({ level: "error", event: "boot_failed", message }));
   return Response.json(
     {

@@ -41,6 +41,11 @@ const TAGS = [
   },
   { name: "Account", description: "The client behind a credential, and WhatsApp account events" },
   { name: "API keys", description: "Create, list and revoke this client's API keys" },
+  {
+    name: "Plugins",
+    description:
+      "Integrations that react to events (opt-out keywords, …): configure them per client",
+  },
   { name: "Operations", description: "Health of this deployment" },
   {
     name: "Client webhooks",
@@ -52,6 +57,10 @@ const EVENTS: Record<ClientEventType, { operationId: string; summary: string }> 
   "message.received": { operationId: "messageReceivedEvent", summary: "An inbound message" },
   "message.status": { operationId: "messageStatusEvent", summary: "A status of a sent message" },
   "account.alert": { operationId: "accountAlertEvent", summary: "The client must act" },
+  "contact.consent_changed": {
+    operationId: "contactConsentChangedEvent",
+    summary: "A contact opted in or out",
+  },
   "webhook.test": { operationId: "webhookTestEvent", summary: "A test event" },
 };
 

@@ -18,7 +18,9 @@ export type Job =
     clientId: string;
     deliveryId: string;
     claimed?: ClaimedWebhookDelivery;
-  };
+  }
+  /** a core event (or a scheduled run) for one plugin's handler (public.plugin_deliveries) */
+  | { kind: "plugin_event"; clientId: string; deliveryId: string };
 
 /** Rings the consumer: a Cloudflare Queue on Workers, an in-process queue on Deno. */
 export interface Doorbell {

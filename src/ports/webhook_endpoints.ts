@@ -27,8 +27,6 @@ export interface WebhookEndpointStore {
    * due now, oldest first, at most `max`; their ids.
    */
   recover(clientId: string, endpointId: string, since: Date, max: number): Promise<string[]>;
-  /** the client's enabled endpoints with what they subscribe to (empty: everything) */
-  enabled(clientId: string): Promise<Array<{ id: string; event_types: string[] }>>;
   /** what an attempt needs from an endpoint, read fresh; null when it is gone */
   endpointForDelivery(clientId: string, endpointId: string): Promise<DeliveryEndpoint | null>;
   /** records deliveries; the ids recorded (those whose endpoint still exists) */

@@ -10,10 +10,12 @@ import {
   WEBHOOK_HEADERS,
   webhookSigningKey,
 } from "../core/webhooks/standard_webhooks.ts";
-import type { EventPublisher } from "../ports/events.ts";
+import type { CoreEvent, EventPublisher } from "../ports/events.ts";
 import type { ClaimedWebhookDelivery, Job } from "../ports/jobs.ts";
 import type { ClaimedDelivery, NewWebhookDelivery } from "../ports/webhook_endpoints.ts";
 import type { ServiceDeps } from "./deps.ts";
+import { pluginRegistry } from "./plugins/registry.ts";
+import { type SubscriptionCache, subscriptionCache } from "./subscriptions.ts";
 
 /**
  * What clients can subscribe to; each is POSTed as `{"type", "timestamp", "data"}`:
@@ -24,12 +26,14 @@ import type { ServiceDeps } from "./deps.ts";
  *   whatsapp_inbox.ts.
  * - `account.alert`: something the client must act on (for example its access token was rejected,
  *   Graph code 190).
+ * - `contact.consent_changed`: a contact opted in or out (through the API, or by a keyword).
  * - `webhook.test`: sent on request to one endpoint only, whatever it subscribes to.
  */
 export const WEBHOOK_EVENT_TYPES = [
   "message.received",
   "message.status",
   "account.alert",
+  "contact.consent_changed",
   "webhook.test",
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
@@ -83,7 +87,6 @@ const CLAIMED_PER_PUBLISH = 500;
 /** how long registration waits for the URL's host to resolve */
 const VET_TIMEOUT_MS = 5_000;
 const USER_AGENT = "glooft-edge-webhooks/1";
-const ENDPOINT_CACHE_MS = 5_000;
 
 export interface WebhookDeps extends
   Pick<
@@ -96,7 +99,13 @@ export interface WebhookDeps extends
     | "now"
     | "webhookEgress"
     | "localWebhookEgress"
+    | "subscribers"
   > {
+  /**
+   * Who hears each client's events, cached for a few seconds; shared with the plugin fan-out, so
+   * both cost one lookup (default: a cache of this instance's own)
+   */
+  subscriptions?: SubscriptionCache;
   /**
    * Private, loopback and plain-http targets, only outside production: deliveries then go through
    * `localWebhookEgress` (plain fetch), since local receivers are the point there.
@@ -125,7 +134,7 @@ export type DeliveryResult =
     endpointDisabled: boolean;
   };
 
-type ClientEvent = { clientId: string; type: string; data: Record<string, unknown> };
+type ClientEvent = CoreEvent;
 type DeliveryRow = NewWebhookDelivery & { body: string };
 
 /**
@@ -139,20 +148,16 @@ export function clientWebhooks(deps: WebhookDeps) {
   const rules = { ...DISABLE_RULES, ...deps.disable };
   const egress = deps.allowPrivate ? deps.localWebhookEgress : deps.webhookEgress;
   const store = deps.webhookEndpoints;
-  const endpoints = new Map<
-    string,
-    { list: Array<{ id: string; event_types: string[] }>; until: number }
-  >();
+  const subscriptions = deps.subscriptions ?? subscriptionCache({
+    subscribers: deps.subscribers,
+    registry: pluginRegistry([]),
+    logger: deps.logger,
+    now: deps.now,
+  });
 
   async function subscribed(clientId: string, type: string): Promise<string[]> {
-    let hit = endpoints.get(clientId);
-    if (!hit || hit.until < deps.now()) {
-      const list = await store.enabled(clientId);
-      hit = { list, until: deps.now() + ENDPOINT_CACHE_MS };
-      if (endpoints.size > 10_000) endpoints.clear();
-      endpoints.set(clientId, hit);
-    }
-    return hit.list.filter((e) => e.event_types.length === 0 || e.event_types.includes(type))
+    const { endpoints } = await subscriptions.forClient(clientId);
+    return endpoints.filter((e) => e.event_types.length === 0 || e.event_types.includes(type))
       .map((e) => e.id);
   }
 
@@ -385,7 +390,7 @@ export function clientWebhooks(deps: WebhookDeps) {
 
     const endpointDisabled = finished?.disabled === true;
     if (endpointDisabled) {
-      endpoints.delete(job.clientId);
+      subscriptions.forget(job.clientId);
       await deps.audit.record({
         clientId: job.clientId,
         actor: "system:webhooks",
@@ -451,7 +456,7 @@ export function clientWebhooks(deps: WebhookDeps) {
       }]),
     checkUrl,
     /** Drops the cached endpoint list after the client changed its endpoints. */
-    forget: (clientId: string) => endpoints.delete(clientId),
+    forget: (clientId: string) => subscriptions.forget(clientId),
   };
 }
 

@@ -1,5 +1,6 @@
 import { decryptFieldIfReadable } from "../core/crypto/envelope.ts";
 import { notFound } from "../core/errors.ts";
+import type { ClientEventData } from "../core/webhooks/client_events.ts";
 import type { ConsentChange, ConsentStatus, ContactRecord, ContactRef } from "../ports/contacts.ts";
 import type { ServiceDeps } from "./deps.ts";
 
@@ -72,19 +73,35 @@ export async function getContact(
 
 /**
  * Records a consent decision: the contact (created when a number or user id names nobody yet), its
- * consent, the consent history and the audit record, in one transaction. A 404 when an id names
- * no contact of the client.
+ * consent, the consent history and the audit record, in one transaction; then, when the status
+ * changed, tells the client's webhooks and plugins (`contact.consent_changed`). A 404 when an id
+ * names no contact of the client.
  */
 export async function recordConsent(
-  deps: Deps,
+  deps: Pick<ServiceDeps, "contacts" | "events" | "doorbell" | "now">,
   clientId: string,
   ref: ContactRef,
   change: ConsentChange,
-): Promise<{ contact: ContactView; previous: ConsentStatus }> {
+): Promise<{ record: ContactRecord; previous: ConsentStatus }> {
   const recorded = await deps.contacts.recordConsent(clientId, ref, change);
   if (!recorded) throw notFound("Contact");
-  return {
-    contact: await contactView(deps, clientId, recorded.contact),
-    previous: recorded.previous,
-  };
+  const { contact, previous } = recorded;
+  if (previous !== contact.consent_status) {
+    const jobs = await deps.events.publish([{
+      clientId,
+      type: "contact.consent_changed",
+      data: {
+        contact_id: contact.id,
+        wa_id: contact.wa_id,
+        user_id: contact.user_id,
+        status: change.status,
+        previous_status: previous,
+        source: change.source,
+        actor: change.actor,
+        occurred_at: contact.consent_updated_at ?? new Date(deps.now()).toISOString(),
+      } satisfies ClientEventData<"contact.consent_changed">,
+    }]);
+    if (jobs.length) await deps.doorbell.ring(jobs);
+  }
+  return { record: contact, previous };
 }

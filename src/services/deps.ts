@@ -11,6 +11,12 @@ import type { InboxStore } from "../ports/inbox.ts";
 import type { Doorbell } from "../ports/jobs.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { MessageStore } from "../ports/messages.ts";
+import type {
+  PluginDeliveryStore,
+  PluginInstallationStore,
+  PluginStateStore,
+  SubscriberStore,
+} from "../ports/plugins.ts";
 import type { RetentionStore } from "../ports/retention.ts";
 import type { WebhookEgress } from "../ports/webhook_egress.ts";
 import type { WebhookEndpointStore } from "../ports/webhook_endpoints.ts";
@@ -35,6 +41,11 @@ export interface ServiceDeps {
   accounts: WhatsAppAccountStore;
   webhookEndpoints: WebhookEndpointStore;
   retention: RetentionStore;
+  /** who hears a client's events: its webhook endpoints and plugin installations */
+  subscribers: SubscriberStore;
+  plugins: PluginInstallationStore;
+  pluginDeliveries: PluginDeliveryStore;
+  pluginState: PluginStateStore;
   /**
    * How client webhooks reach their receivers in production (ports/webhook_egress.ts): plain
    * fetch on Workers, whose egress does not route to private ranges; the pinned egress on Deno.

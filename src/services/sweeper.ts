@@ -15,17 +15,30 @@ export type DueWork = (limit: number) => Promise<Job[]>;
  * is open or due (public.run_retention; supabase/migrations/20261202001200_retention.sql). Where
  * pg_cron exists it drives the same runs, and the database keeps the two from overlapping; a
  * sweep is then a cheap no-op for retention. `retention` can force a run of every class now
- * within a longer time budget (tests).
+ * within a longer time budget (tests). Plugin deliveries are not a retention class: the sweep
+ * purges them itself, at most `purgeLimit` at a time (purge_plugin_deliveries: handled ones after
+ * 7 days, parked ones after 30).
  */
 export async function sweep(
-  deps: Pick<ServiceDeps, "inbox" | "messages" | "retention" | "doorbell" | "logger">,
+  deps: Pick<
+    ServiceDeps,
+    "inbox" | "messages" | "retention" | "pluginDeliveries" | "doorbell" | "logger"
+  >,
   options: {
     limit?: number;
     extra?: DueWork[];
     purgeLimit?: number;
     retention?: { force?: boolean; timeBudgetMs?: number };
   } = {},
-): Promise<{ inbox: number; sends: number; other: number; retention: RetentionPass }> {
+): Promise<
+  {
+    inbox: number;
+    sends: number;
+    other: number;
+    retention: RetentionPass;
+    purged: { plugin_deliveries: number };
+  }
+> {
   const limit = options.limit ?? 500;
   const [inbox, sends] = await Promise.all([
     deps.inbox.due(limit),
@@ -45,11 +58,15 @@ export async function sweep(
     await deps.doorbell.ring(jobs);
     deps.logger.info("sweep", { inbox: inbox.length, sends: sends.length, other });
   }
-  const retention = await deps.retention.runPass({
-    maxRows: options.purgeLimit ?? 5000,
-    force: options.retention?.force,
-    timeBudgetMs: options.retention?.timeBudgetMs,
-  });
+  const maxRows = options.purgeLimit ?? 5000;
+  const [retention, pluginPurged] = await Promise.all([
+    deps.retention.runPass({
+      maxRows,
+      force: options.retention?.force,
+      timeBudgetMs: options.retention?.timeBudgetMs,
+    }),
+    deps.pluginDeliveries.purge(maxRows),
+  ]);
   if ("batches" in retention) {
     for (const b of retention.batches) {
       if (b.error) {
@@ -59,5 +76,7 @@ export async function sweep(
       }
     }
   }
-  return { inbox: inbox.length, sends: sends.length, other, retention };
+  const purged = { plugin_deliveries: pluginPurged };
+  if (purged.plugin_deliveries) deps.logger.info("retention_purged", purged);
+  return { inbox: inbox.length, sends: sends.length, other, retention, purged };
 }

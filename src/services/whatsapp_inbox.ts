@@ -12,10 +12,12 @@ import {
 import { MAX_KEY_LENGTH, shallowJson, storableTimestamp } from "../core/storable.ts";
 import type { UnroutedRow } from "../ports/inbox.ts";
 import type { Job } from "../ports/jobs.ts";
+import type { NewPluginDelivery } from "../ports/plugins.ts";
 import { StoreRefused } from "../ports/store_errors.ts";
 import type { ClientEventData } from "../core/webhooks/client_events.ts";
 import type { ServiceDeps } from "./deps.ts";
 import type { Failure, InboxProcessor } from "./inbox.ts";
+import type { PluginFanout } from "./plugins/fanout.ts";
 import type { WebhookRouter } from "./routing.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -181,6 +183,15 @@ type Unrouted = UnroutedRow;
 
 type MetaItem = { id: number; events: () => Promise<Iterable<MetaEvent>> };
 
+type MetaInboxDeps = ServiceDeps & {
+  router: WebhookRouter;
+  /**
+   * Plugins taking `message.received` get their deliveries recorded with the messages; without
+   * it, the event publisher records them after the ingest
+   */
+  fanout?: PluginFanout;
+};
+
 /**
  * Meta's deliveries, many at a time (the inbox consumer's processor for provider `meta`). Every
  * entry, change, message and status is routed by phone number id (or WABA id for account-level
@@ -190,7 +201,7 @@ type MetaItem = { id: number; events: () => Promise<Iterable<MetaEvent>> };
  * wamid and status events by their key. A delivery whose content the database refuses fails alone
  * (see storeIsolating); a failure of the database itself fails the batch.
  */
-export function metaInbox(deps: ServiceDeps & { router: WebhookRouter }): InboxProcessor {
+export function metaInbox(deps: MetaInboxDeps): InboxProcessor {
   return async function processMeta(items, failures) {
     const jobs: Job[] = [];
     const walked: MetaItem[] = items.map((item) => ({
@@ -226,7 +237,7 @@ export function metaInbox(deps: ServiceDeps & { router: WebhookRouter }): InboxP
  * lookup (routing, data keys) is thrown.
  */
 async function routeEvents(
-  deps: ServiceDeps & { router: WebhookRouter },
+  deps: MetaInboxDeps,
   items: MetaItem[],
   failures: Map<number, Failure>,
 ) {
@@ -339,43 +350,76 @@ async function storeIsolating<S extends { itemId: number }>(
   }
 }
 
+/** The `message.received` event of an inbound message, as client webhooks and plugins get it. */
+function receivedData(
+  messageId: string,
+  e: InboundMessageEvent,
+): ClientEventData<"message.received"> {
+  return {
+    id: messageId,
+    wamid: e.wamid,
+    phone_number_id: e.phoneNumberId,
+    from: e.waId,
+    from_user_id: e.userId,
+    profile_name: e.profileName,
+    type: e.type,
+    text: e.text,
+    content: e.content,
+    context_wamid: e.contextWamid,
+    timestamp: e.timestamp,
+  };
+}
+
 async function storeClientBatch(
-  deps: ServiceDeps,
+  deps: MetaInboxDeps,
   clientId: string,
   batch: ClientBatch,
   failures: Map<number, Failure>,
   jobs: Job[],
 ): Promise<void> {
+  // the plugin deliveries of the batch's inbound messages (a STOP for the opt-out keywords, say),
+  // stored in the ingest's own transaction: a message and the plugins' reaction to it are kept
+  // together or not at all. No plugin taking message.received: a Set lookup, nothing more.
+  const fanout = deps.fanout?.wants("message.received") ? deps.fanout : undefined;
+  const pluginRows = new Map<string, Array<NewPluginDelivery & { message_id: string }>>();
+  if (fanout && batch.inbound.size) {
+    const ids = [...batch.inbound.keys()];
+    const rows = await fanout.rowsFor(
+      clientId,
+      ids.map((id) => ({
+        type: "message.received",
+        data: receivedData(id, batch.inbound.get(id)!),
+      })),
+    );
+    for (const { index, ...row } of rows) {
+      const message_id = ids[index];
+      pluginRows.set(message_id, [...pluginRows.get(message_id) ?? [], { ...row, message_id }]);
+    }
+  }
   await storeIsolating(batch.shares, async (shares) => {
+    const messages = shares.flatMap((s) => s.messages);
+    const pluginEvents = pluginRows.size
+      ? messages.flatMap((m) => pluginRows.get(m.id as string) ?? [])
+      : [];
     const result = await deps.messages.ingest(clientId, {
-      messages: shares.flatMap((s) => s.messages),
+      messages,
       statuses: shares.flatMap((s) => s.statuses),
       fields: shares.flatMap((s) => s.fields),
+      ...(pluginEvents.length ? { plugin_events: pluginEvents } : {}),
     });
+    for (const deliveryId of result.plugin_events ?? []) {
+      jobs.push({ kind: "plugin_event", clientId, deliveryId });
+    }
     // the client hears of each new message and of the new statuses statusNotices() keeps, all
     // recorded with one write, as soon as they are stored: a retry would find them stored and
     // tell nobody
     const published = await deps.events.publish([
-      ...result.inserted.map((messageId) => {
-        const e = batch.inbound.get(messageId)!;
-        return {
-          clientId,
-          type: "message.received",
-          data: {
-            id: messageId,
-            wamid: e.wamid,
-            phone_number_id: e.phoneNumberId,
-            from: e.waId,
-            from_user_id: e.userId,
-            profile_name: e.profileName,
-            type: e.type,
-            text: e.text,
-            content: e.content,
-            context_wamid: e.contextWamid,
-            timestamp: e.timestamp,
-          } satisfies ClientEventData<"message.received">,
-        };
-      }),
+      ...result.inserted.map((messageId) => ({
+        clientId,
+        type: "message.received",
+        data: receivedData(messageId, batch.inbound.get(messageId)!),
+        pluginsRecorded: fanout !== undefined,
+      })),
       // apply_status_events returns each new event in this shape (tests check it against the schema)
       ...statusNotices(result.statuses).map((s) => ({
         clientId,

@@ -14,6 +14,11 @@ const uniqueDigits = (prefix: string) => `${prefix}${String(++counter).padStart(
 export async function startChannel(options: {
   env?: Record<string, string>;
   doorbell?: NonNullable<Parameters<typeof testApp>[1]>["doorbell"];
+  /** the plugins to run instead of plugins/mod.ts's, with their settings */
+  plugins?: Pick<
+    NonNullable<Parameters<typeof testApp>[1]>,
+    "plugins" | "pluginEnv" | "pluginRetryDelaysMs"
+  >;
   /** the Graph API the app talks to (an emulator); unset = an address where nothing listens */
   graph?: (
     ids: { appWebhookUrl: string; phoneNumberId: string; accessToken: string; wabaId: string },
@@ -36,7 +41,7 @@ export async function startChannel(options: {
     SEND_AMBIGUOUS_WAIT_MS: "1500",
     GRAPH_API_TIMEOUT_MS: "1000",
     ...options.env,
-  }, { doorbell: options.doorbell });
+  }, { doorbell: options.doorbell, ...options.plugins });
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: appPort.value, onListen: () => {} },
     (req, info) =>

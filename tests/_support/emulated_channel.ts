@@ -8,7 +8,7 @@ export type Emulator = Awaited<ReturnType<typeof startGraphEmulator>>;
 export async function emulatedChannel(
   env: Record<string, string> = {},
   emulatorOptions: Partial<Parameters<typeof startGraphEmulator>[0]> = {},
-  channel: Pick<Parameters<typeof startChannel>[0] & object, "doorbell"> = {},
+  channel: Pick<Parameters<typeof startChannel>[0] & object, "doorbell" | "plugins"> = {},
 ) {
   let emulator: Emulator | undefined;
   const ch = await startChannel({

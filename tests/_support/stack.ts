@@ -111,7 +111,7 @@ export async function testApp(
     doorbell?: ComposeOptions["doorbell"];
     fetch?: typeof fetch;
     webhookEgress?: ComposeOptions["webhookEgress"];
-  } = {},
+  } & Pick<ComposeOptions, "plugins" | "pluginEnv" | "pluginRetryDelaysMs"> = {},
 ) {
   const env = parseEnv({ ...testStack().appEnv, LOG_LEVEL: "error", ...overrides });
   let bell: ReturnType<typeof localDoorbell> | undefined;
@@ -119,6 +119,9 @@ export async function testApp(
     authCacheSeconds: 0,
     fetch: options.fetch,
     webhookEgress: options.webhookEgress ?? pinnedWebhookEgress(),
+    plugins: options.plugins,
+    pluginEnv: options.pluginEnv,
+    pluginRetryDelaysMs: options.pluginRetryDelaysMs,
     doorbell: options.doorbell ??
       ((handle) => bell = localDoorbell({ handle, logger: silentLogger, concurrency: 16 })),
   });

@@ -22,6 +22,7 @@ const VALID_BODIES: Record<string, unknown> = {
   "POST /v1/webhook-endpoints": { url: "https://example.com/hook" },
   "PATCH /v1/webhook-endpoints/{id}": { description: "probe" },
   "POST /v1/webhook-endpoints/{id}/recover": { since: "2026-01-01T00:00:00Z" },
+  "PUT /v1/plugins/{plugin}": { enabled: true },
 };
 
 /** Well-formed values, so hostile values in the other parameters reach the deeper code. */
@@ -38,6 +39,7 @@ const VALID_VALUES: Record<string, string[]> = {
   consent: ["opted_out"],
   field: ["account_update"],
   before: ["1", String(Number.MAX_SAFE_INTEGER)],
+  plugin: ["opt-out"],
 };
 
 interface Operation {

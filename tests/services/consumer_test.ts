@@ -11,6 +11,7 @@ Deno.test("jobConsumer() hands each kind's jobs of a batch to that kind's handle
       inbox: take("inbox"),
       send: take("send"),
       webhook_delivery: take("webhook_delivery"),
+      plugin_event: take("plugin_event"),
     } as JobHandlers,
     jsonLogger({ level: "error", write: () => {} }),
   );
@@ -20,11 +21,13 @@ Deno.test("jobConsumer() hands each kind's jobs of a batch to that kind's handle
     { kind: "inbox", id: 2 },
     { kind: "webhook_delivery", clientId: "c", deliveryId: "d" },
     { kind: "send", clientId: "c", messageId: "m2" },
+    { kind: "plugin_event", clientId: "c", deliveryId: "p" },
   ];
   await handle(jobs);
   assert.deepEqual(got.inbox.map((j) => j.kind === "inbox" && j.id), [1, 2]);
   assert.deepEqual(got.send.map((j) => j.kind === "send" && j.messageId), ["m1", "m2"]);
   assert.equal(got.webhook_delivery.length, 1);
+  assert.equal(got.plugin_event.length, 1);
 });
 
 Deno.test("a job of a kind nobody handles is logged and dropped; the rest of its batch runs", async () => {
@@ -35,6 +38,7 @@ Deno.test("a job of a kind nobody handles is logged and dropped; the rest of its
       inbox: () => Promise.resolve(),
       send: (jobs) => (sent += jobs.length, Promise.resolve()),
       webhook_delivery: () => Promise.resolve(),
+      plugin_event: () => Promise.resolve(),
     } as JobHandlers,
     jsonLogger({ level: "warn", write: (line) => lines.push(line) }),
   );

@@ -140,16 +140,6 @@ export async function recoverWebhookDeliveries(
   );
 }
 
-/** The client's enabled endpoints with what they subscribe to (empty: everything). */
-export async function enabledWebhookEndpoints(
-  db: SupabaseClient,
-): Promise<Array<{ id: string; event_types: string[] }>> {
-  return check(
-    await db.from("webhook_endpoints").select("id, event_types").eq("enabled", true),
-    "Could not list webhook endpoints",
-  );
-}
-
 /**
  * What an attempt needs from endpoints, read fresh (never cached: a changed URL, a rotated secret
  * or a disabled endpoint counts from the next attempt). Endpoints that are gone are left out.
@@ -288,7 +278,6 @@ export function webhookEndpointStore(
       listWebhookDeliveries(db.forClient(clientId), endpointId, limit),
     recover: (clientId, endpointId, since, max) =>
       recoverWebhookDeliveries(db.forClient(clientId), endpointId, since, max),
-    enabled: (clientId) => enabledWebhookEndpoints(db.forClient(clientId)),
     endpointForDelivery: endpointOf,
     record: (clientId, rows) => insertWebhookDeliveries(db.forClient(clientId), rows),
     claim,

@@ -67,6 +67,23 @@ const AccountAlertData = z.object({
   phone_number_id: z.string(),
 }).meta({ id: "AccountAlertData" });
 
+const ConsentChangedData = z.object({
+  contact_id: Uuid.meta({ description: "Our id of the contact: `GET /v1/contacts/{id}` reads it" }),
+  wa_id: z.string().nullable().meta({ description: "The contact's phone number (wa_id)" }),
+  user_id: z.string().nullable().meta({ description: "The contact's business-scoped user id" }),
+  status: z.enum(["opted_in", "opted_out"]),
+  previous_status: z.enum(["unknown", "opted_in", "opted_out"]),
+  source: z.string().meta({
+    description: "Where it was decided, as recorded (for example `keyword:STOP`)",
+    examples: ["keyword:STOP"],
+  }),
+  actor: z.string().meta({
+    description: "Who recorded it: `api_key:<id>`, `user:<sub>`, or `plugin:<id>` for a plugin " +
+      "such as the opt-out keywords",
+  }),
+  occurred_at: z.string().meta({ description: "When it was recorded (ISO 8601)" }),
+}).meta({ id: "ContactConsentChangedData" });
+
 const WebhookTestData = z.object({
   endpoint_id: Uuid.meta({ description: "The endpoint the test was sent to" }),
 }).meta({ id: "WebhookTestData" });
@@ -103,6 +120,15 @@ export const CLIENT_EVENT_SCHEMAS = {
     AccountAlertData,
     { id: "AccountAlertEvent", description: "Something the client must act on" },
   ),
+  "contact.consent_changed": event(
+    "contact.consent_changed",
+    ConsentChangedData,
+    {
+      id: "ContactConsentChangedEvent",
+      description: "A contact's consent changed: through the API, or by a keyword the contact " +
+        "sent (STOP, START, …)",
+    },
+  ),
   "webhook.test": event(
     "webhook.test",
     WebhookTestData,
@@ -123,6 +149,7 @@ export const ClientEventSchema = z.discriminatedUnion("type", [
   CLIENT_EVENT_SCHEMAS["message.received"],
   CLIENT_EVENT_SCHEMAS["message.status"],
   CLIENT_EVENT_SCHEMAS["account.alert"],
+  CLIENT_EVENT_SCHEMAS["contact.consent_changed"],
   CLIENT_EVENT_SCHEMAS["webhook.test"],
 ]);
 export type ClientEvent = z.infer<typeof ClientEventSchema>;

@@ -44,7 +44,7 @@ Deno.test("every client event type has a schema, and the schemas are the ones th
   assert.deepEqual(Object.keys(CLIENT_EVENT_SCHEMAS).sort(), [...WEBHOOK_EVENT_TYPES].sort());
 });
 
-Deno.test("what the pipeline sends for inbound messages, Meta's statuses (delivered and failed), a refused token and a test matches the event schemas", async () => {
+Deno.test("what the pipeline sends for inbound messages, Meta's statuses (delivered and failed), a refused token, a consent change and a test matches the event schemas", async () => {
   const rx = receiver();
   // the access token the emulator expects is another one: every send is refused with 190
   const refused = await emulatedChannel({}, { tokens: { "0": "another token" } });
@@ -77,6 +77,11 @@ Deno.test("what the pipeline sends for inbound messages, Meta's statuses (delive
         inbound("447700900801", "image", { image: { id: "1234", mime_type: "image/jpeg" } }),
       ),
     );
+    const consent = await ch.api("/v1/contacts/447700900804/consent", {
+      method: "PUT",
+      body: JSON.stringify({ status: "opted_out", source: "support_ticket" }),
+    });
+    assert.equal(consent.status, 200);
     for (const to of ["447700900801", "447700900802"]) {
       const sent = await ch.api("/v1/messages", {
         method: "POST",
@@ -95,6 +100,7 @@ Deno.test("what the pipeline sends for inbound messages, Meta's statuses (delive
       return events.some((e) => e.type === "webhook.test") &&
         events.filter((e) => e.type === "message.received").length === 2 &&
         events.some((e) => e.type === "account.alert") &&
+        events.some((e) => e.type === "contact.consent_changed") &&
         statuses.includes("delivered") &&
         // Meta's failure (131026) and ours after the refused token
         statuses.filter((s) => s === "failed").length === 2;

@@ -3,6 +3,7 @@
 
 /** Each operation's method and path; `stream`: its success answer is a file, not JSON. */
 export const OPERATIONS = {
+  configurePlugin: {"method":"PUT","path":"/v1/plugins/{plugin}","stream":false},
   createApiKey: {"method":"POST","path":"/v1/api-keys","stream":false},
   createWebhookEndpoint: {"method":"POST","path":"/v1/webhook-endpoints","stream":false},
   deleteWebhookEndpoint: {"method":"DELETE","path":"/v1/webhook-endpoints/{id}","stream":false},
@@ -11,15 +12,19 @@ export const OPERATIONS = {
   getMe: {"method":"GET","path":"/v1/me","stream":false},
   getMedia: {"method":"GET","path":"/v1/media/{id}","stream":true},
   getMessage: {"method":"GET","path":"/v1/messages/{id}","stream":false},
+  getPlugin: {"method":"GET","path":"/v1/plugins/{plugin}","stream":false},
   getWebhookEndpoint: {"method":"GET","path":"/v1/webhook-endpoints/{id}","stream":false},
   listAccountEvents: {"method":"GET","path":"/v1/account-events","stream":false},
   listApiKeys: {"method":"GET","path":"/v1/api-keys","stream":false},
   listContacts: {"method":"GET","path":"/v1/contacts","stream":false},
   listMessages: {"method":"GET","path":"/v1/messages","stream":false},
+  listPlugins: {"method":"GET","path":"/v1/plugins","stream":false},
   listWebhookDeliveries: {"method":"GET","path":"/v1/webhook-endpoints/{id}/deliveries","stream":false},
   listWebhookEndpoints: {"method":"GET","path":"/v1/webhook-endpoints","stream":false},
   recoverWebhookDeliveries: {"method":"POST","path":"/v1/webhook-endpoints/{id}/recover","stream":false},
+  removePlugin: {"method":"DELETE","path":"/v1/plugins/{plugin}","stream":false},
   retryMessage: {"method":"POST","path":"/v1/messages/{id}/retry","stream":false},
+  retryParkedPluginEvents: {"method":"POST","path":"/v1/plugins/{plugin}/retry","stream":false},
   revokeApiKey: {"method":"DELETE","path":"/v1/api-keys/{id}","stream":false},
   rotateWebhookEndpointSecret: {"method":"POST","path":"/v1/webhook-endpoints/{id}/rotate-secret","stream":false},
   sendMessage: {"method":"POST","path":"/v1/messages","stream":false},

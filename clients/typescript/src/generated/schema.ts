@@ -393,6 +393,78 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/plugins": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every plugin of this deployment, its config as JSON Schema, and whether it is on
+         * @description Needs the `plugins:manage` scope.
+         */
+        get: operations["listPlugins"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/plugins/{plugin}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One plugin with this client's installation and its parked events
+         * @description Needs the `plugins:manage` scope.
+         */
+        get: operations["getPlugin"];
+        /**
+         * Install or configure a plugin, set its secrets, turn it on or off
+         * @description `config` replaces the config in force and is validated against the plugin's `config_schema` (a 400 names each bad field, as `config.<field>`); omitted, the config in force (or the defaults) stays. `secrets` are merged: a value sets one, null removes it; they are stored encrypted and never returned. A config that names a routing key (a shop domain) is verified by the plugin first (422 `plugin_verification_failed`); a key another client holds is 409 `plugin_routing_key_taken`. Audited.
+         *
+         *     Needs the `plugins:manage` scope.
+         */
+        put: operations["configurePlugin"];
+        post?: never;
+        /**
+         * Remove this client's installation: config, secrets, state and pending events
+         * @description A plugin on by default runs with its defaults again afterwards; turn it off with `PUT {"enabled": false}` instead. Audited.
+         *
+         *     Needs the `plugins:manage` scope.
+         */
+        delete: operations["removePlugin"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/plugins/{plugin}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hand the plugin its parked events again, now, with fresh attempts
+         * @description Needs the `plugins:manage` scope.
+         */
+        post: operations["retryParkedPluginEvents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface webhooks {
     "message.received": {
@@ -449,6 +521,26 @@ export interface webhooks {
          * @description Something the client must act on. POSTed as JSON to each enabled endpoint subscribed to this type (or to every type). Verify the signature over the raw body before parsing it; the TypeScript client's `verifyWebhook` does.
          */
         post: operations["accountAlertEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "contact.consent_changed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A contact opted in or out
+         * @description A contact's consent changed: through the API, or by a keyword the contact sent (STOP, START, …). POSTed as JSON to each enabled endpoint subscribed to this type (or to every type). Verify the signature over the raw body before parsing it; the TypeScript client's `verifyWebhook` does.
+         */
+        post: operations["contactConsentChangedEvent"];
         delete?: never;
         options?: never;
         head?: never;
@@ -569,6 +661,38 @@ export interface components {
             title: string;
             phone_number_id: string;
         };
+        /** @description A contact's consent changed: through the API, or by a keyword the contact sent (STOP, START, …) */
+        ContactConsentChangedEvent: {
+            /** @enum {string} */
+            type: "contact.consent_changed";
+            /** @description When the event was recorded (ISO 8601) */
+            timestamp: string;
+            data: components["schemas"]["ContactConsentChangedData"];
+        };
+        ContactConsentChangedData: {
+            /**
+             * Format: uuid
+             * @description Our id of the contact: `GET /v1/contacts/{id}` reads it
+             */
+            contact_id: string;
+            /** @description The contact's phone number (wa_id) */
+            wa_id: string | null;
+            /** @description The contact's business-scoped user id */
+            user_id: string | null;
+            /** @enum {string} */
+            status: "opted_in" | "opted_out";
+            /** @enum {string} */
+            previous_status: "unknown" | "opted_in" | "opted_out";
+            /**
+             * @description Where it was decided, as recorded (for example `keyword:STOP`)
+             * @example keyword:STOP
+             */
+            source: string;
+            /** @description Who recorded it: `api_key:<id>`, `user:<sub>`, or `plugin:<id>` for a plugin such as the opt-out keywords */
+            actor: string;
+            /** @description When it was recorded (ISO 8601) */
+            occurred_at: string;
+        };
         /** @description Sent on request (`POST /v1/webhook-endpoints/{id}/test`) to one endpoint only */
         WebhookTestEvent: {
             /** @enum {string} */
@@ -631,6 +755,7 @@ export interface components {
          *     | `message_not_resendable` | 409 | The dead-lettered message's content or recipient is not stored in a form that can be sent again |
          *     | `webhook_endpoint_disabled` | 409 | The webhook endpoint is disabled; re-enable it with PATCH {"enabled": true} first |
          *     | `webhook_endpoint_limit` | 409 | The client already has as many webhook endpoints as it may (10) |
+         *     | `plugin_routing_key_taken` | 409 | Another client's installation of this plugin already holds that routing key (a shop domain, say) |
          *     | `payload_too_large` | 413 | The body is larger than this route accepts |
          *     | `unsupported_media_type` | 415 | The body's Content-Type is not accepted here |
          *     | `contact_opted_out` | 422 | The contact opted out of messages from this business; nothing was sent |
@@ -638,6 +763,7 @@ export interface components {
          *     | `unknown_phone_number` | 422 | No such sending phone number for this client |
          *     | `phone_number_required` | 422 | The client has several phone numbers: say which one sends with `phone_number_id` |
          *     | `no_access_token` | 422 | The WhatsApp Business account has no access token configured |
+         *     | `plugin_verification_failed` | 422 | The plugin could not confirm that the config's routing key is this client's (`message` says why) |
          *     | `too_many_failed_attempts` | 429 | Too many failed authentications from this address; wait `Retry-After` seconds |
          *     | `rate_limited` | 429 | Too many requests; wait `Retry-After` seconds if given |
          *     | `internal_error` | 500 | Something went wrong on our side; quote `request_id` when reporting it |
@@ -646,7 +772,7 @@ export interface components {
          *     | `http_error` | any | Any other refusal of the HTTP layer, with the status it carries |
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_cursor" | "invalid_recipient" | "invalid_contact" | "invalid_webhook_url" | "invalid_json" | "invalid_payload" | "unauthorized" | "invalid_signature" | "forbidden" | "verification_failed" | "not_found" | "method_not_allowed" | "idempotency_key_reused" | "not_dead_lettered" | "message_not_resendable" | "webhook_endpoint_disabled" | "webhook_endpoint_limit" | "payload_too_large" | "unsupported_media_type" | "contact_opted_out" | "outside_customer_service_window" | "unknown_phone_number" | "phone_number_required" | "no_access_token" | "too_many_failed_attempts" | "rate_limited" | "internal_error" | "graph_error" | "misconfigured" | "http_error";
+        ErrorCode: "invalid_request" | "invalid_cursor" | "invalid_recipient" | "invalid_contact" | "invalid_webhook_url" | "invalid_json" | "invalid_payload" | "unauthorized" | "invalid_signature" | "forbidden" | "verification_failed" | "not_found" | "method_not_allowed" | "idempotency_key_reused" | "not_dead_lettered" | "message_not_resendable" | "webhook_endpoint_disabled" | "webhook_endpoint_limit" | "plugin_routing_key_taken" | "payload_too_large" | "unsupported_media_type" | "contact_opted_out" | "outside_customer_service_window" | "unknown_phone_number" | "phone_number_required" | "no_access_token" | "plugin_verification_failed" | "too_many_failed_attempts" | "rate_limited" | "internal_error" | "graph_error" | "misconfigured" | "http_error";
         ApiKey: {
             /** Format: uuid */
             id: string;
@@ -785,6 +911,57 @@ export interface components {
             field: string;
             value?: unknown;
             received_at: string;
+        };
+        Plugin: {
+            /** @example opt-out */
+            id: string;
+            name: string;
+            version: string;
+            description: string | null;
+            /** @description On for every client that has not configured it, with its config's defaults */
+            enabled_by_default: boolean;
+            /** @description The core events it reacts to */
+            events: string[];
+            /** @description The secrets a client may set */
+            secrets: string[];
+            /** @description What `config` may hold, as JSON Schema (draft 2020-12) */
+            config_schema: {
+                [key: string]: unknown;
+            };
+            /** @description Whether it is on for this client */
+            enabled: boolean;
+            /** @description Whether this client has configured it */
+            installed: boolean;
+        };
+        PluginInstallation: {
+            enabled: boolean;
+            installed: boolean;
+            /** @description The config in force (null: off and never set) */
+            config?: unknown;
+            /**
+             * @description Which secrets are set; their values are never returned
+             * @example {
+             *       "api_token": true
+             *     }
+             */
+            secrets: {
+                [key: string]: boolean;
+            };
+            /** @description What the plugin's upstream names this installation by (a shop domain) */
+            routing_key: string | null;
+            created_at: string | null;
+            updated_at: string | null;
+            /** @description The latest events its handler failed on every attempt, with their errors (`POST /v1/plugins/{plugin}/retry` sends them again) */
+            parked: components["schemas"]["ParkedPluginEvent"][];
+        };
+        ParkedPluginEvent: {
+            /** Format: uuid */
+            id: string;
+            event_type: string;
+            attempts: number;
+            last_error: string | null;
+            created_at: string;
+            finished_at: string | null;
         };
     };
     responses: never;
@@ -2275,7 +2452,7 @@ export interface operations {
                      * @description Event types to receive; empty: every type
                      * @default []
                      */
-                    event_types?: ("message.received" | "message.status" | "account.alert" | "webhook.test")[];
+                    event_types?: ("message.received" | "message.status" | "account.alert" | "contact.consent_changed" | "webhook.test")[];
                 };
             };
         };
@@ -2533,7 +2710,7 @@ export interface operations {
                     url?: string;
                     description?: string | null;
                     /** @description Event types to receive; empty: every type */
-                    event_types?: ("message.received" | "message.status" | "account.alert" | "webhook.test")[];
+                    event_types?: ("message.received" | "message.status" | "account.alert" | "contact.consent_changed" | "webhook.test")[];
                     enabled?: boolean;
                 };
             };
@@ -3040,6 +3217,419 @@ export interface operations {
             };
         };
     };
+    listPlugins: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The plugins */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Plugin"][];
+                    };
+                };
+            };
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`: The credential lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getPlugin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                plugin: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The plugin */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        plugin: components["schemas"]["Plugin"];
+                        installation: components["schemas"]["PluginInstallation"];
+                    };
+                };
+            };
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`: The credential lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such route, or no such resource for this client */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    configurePlugin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                plugin: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    enabled?: boolean;
+                    config?: {
+                        [key: string]: unknown;
+                    };
+                    secrets?: {
+                        [key: string]: string | null;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Saved */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        plugin: components["schemas"]["Plugin"];
+                        installation: components["schemas"]["PluginInstallation"];
+                    };
+                };
+            };
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`: The credential lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such route, or no such resource for this client */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `plugin_routing_key_taken`: Another client's installation of this plugin already holds that routing key (a shop domain, say) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `plugin_verification_failed`: The plugin could not confirm that the config's routing key is this client's (`message` says why) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    removePlugin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                plugin: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        plugin: components["schemas"]["Plugin"];
+                        installation: components["schemas"]["PluginInstallation"];
+                    };
+                };
+            };
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`: The credential lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such route, or no such resource for this client */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    retryParkedPluginEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                plugin: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued again; see the plugin's parked events for the outcome */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        retried: number;
+                        delivery_ids: string[];
+                    };
+                };
+            };
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`: The credential lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such route, or no such resource for this client */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     messageReceivedEvent: {
         parameters: {
             query?: never;
@@ -3132,6 +3722,43 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["AccountAlertEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx answer within 10 s: delivered. Anything else, a redirect or a timeout is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (±20 %) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the endpoint is disabled at once and receives nothing more until it is re-enabled */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    contactConsentChangedEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id, the same on every retry: deduplicate on it */
+                "webhook-id": string;
+                /** @description Seconds since the Unix epoch when this attempt was signed; refuse old ones */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` under the endpoint's secret (the bytes after `whsec_`, base64-decoded); several space-separated signatures may appear. Compare in constant time */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The event */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ContactConsentChangedEvent"];
             };
         };
         responses: {

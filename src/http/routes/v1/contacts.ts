@@ -1,6 +1,11 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { parseContactRef } from "../../../core/messaging/outbound.ts";
-import { getContact, listContacts, recordConsent } from "../../../services/contacts.ts";
+import {
+  contactView,
+  getContact,
+  listContacts,
+  recordConsent,
+} from "../../../services/contacts.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
 import {
   AUTH_ERRORS,
@@ -111,7 +116,9 @@ const consent = createRoute({
   },
 });
 
-export function contactRoutes(deps: Pick<ServiceDeps, "contacts" | "dataKeys" | "now">) {
+export function contactRoutes(
+  deps: Pick<ServiceDeps, "contacts" | "dataKeys" | "events" | "doorbell" | "now">,
+) {
   // `contact` passed ContactParams, so it parses
   const ref = (contact: string) => parseContactRef(contact)!;
   return new OpenAPIHono<AppEnv>()
@@ -127,12 +134,12 @@ export function contactRoutes(deps: Pick<ServiceDeps, "contacts" | "dataKeys" | 
     .openapi(consent, async (c) => {
       const p = c.get("principal");
       const body = c.req.valid("json");
-      const { contact } = await recordConsent(deps, p.clientId, ref(c.req.valid("param").contact), {
+      const { record } = await recordConsent(deps, p.clientId, ref(c.req.valid("param").contact), {
         status: body.status,
         source: body.source,
         actor: p.actor,
         requestId: c.get("requestId"),
       });
-      return c.json({ contact }, 200);
+      return c.json({ contact: await contactView(deps, p.clientId, record) }, 200);
     });
 }

@@ -1,0 +1,27 @@
+import { Hono } from "hono";
+import type { PluginHost } from "../../../services/plugins/host.ts";
+import { recordPluginWebhook } from "../../../services/plugins/webhooks.ts";
+import { limitBody } from "../../middleware/limit_body.ts";
+import type { AppEnv } from "../../types.ts";
+
+/**
+ * `POST /webhooks/<plugin id>` for each plugin with webhooks: the raw bytes go to the plugin's
+ * verify() before anything is parsed or stored; a verified delivery is recorded in the inbox and
+ * acknowledged, and processed after the answer (as Meta's are).
+ */
+export function pluginWebhookRoutes(host: PluginHost, maxBodyBytes: number) {
+  const app = new Hono<AppEnv>();
+  for (const plugin of host.deps.registry.list) {
+    if (!plugin.webhooks) continue;
+    app.post(`/webhooks/${plugin.id}`, limitBody(maxBodyBytes, "Webhook bodies"), async (c) => {
+      const body = new Uint8Array(await c.req.arrayBuffer());
+      const { duplicate } = await recordPluginWebhook(host.deps, plugin, {
+        body,
+        headers: c.req.raw.headers,
+      });
+      c.set("recordedElsewhere", true);
+      return c.json({ received: true, duplicate }, 200);
+    });
+  }
+  return app;
+}

@@ -1,0 +1,99 @@
+/**
+ * What a plugin's handler is handed: its own configuration and secrets, and narrow capabilities
+ * into the core. Never a database client: everything goes through the host, under the client's
+ * row-level security, for this plugin and this client only.
+ */
+export interface PluginContext<Config = unknown> {
+  readonly pluginId: string;
+  readonly clientId: string;
+  /** the client's configuration of this plugin, validated against the plugin's schema */
+  readonly config: Config;
+  /** the client's secrets for this plugin (the names the plugin declared), decrypted */
+  readonly secrets: Readonly<Record<string, string>>;
+  /** structured logs tagged with the plugin's id; never log message text or secrets */
+  readonly logger: PluginLogger;
+  /** aborts when the handler's time is up (the manifest's timeoutMs) */
+  readonly signal: AbortSignal;
+  /**
+   * Queues a message through the core's send pipeline: consent, the 24-hour window, pacing,
+   * retries. Idempotent: the same `key` (by default this delivery and the order of the call)
+   * always names the same message, so a retried handler never sends twice.
+   */
+  send(intent: SendIntent): Promise<SendResult>;
+  contacts: {
+    /** a contact by our id, its phone number (any common format) or its business-scoped user id */
+    find(ref: string): Promise<PluginContact | null>;
+  };
+  consent: {
+    /** records a decision (in one transaction, with its history and an audit record) */
+    record(
+      ref: string,
+      decision: { status: "opted_in" | "opted_out"; source: string },
+    ): Promise<{ contact: PluginContact; previous: ConsentStatus }>;
+  };
+  /** small JSON values this plugin keeps per client (at most 64 KiB each) */
+  state: PluginState;
+  /**
+   * fetch, only to the hosts the plugin declared in `upstreams` (https outside development), with
+   * a timeout (default 10 s, within the handler's own); redirects are not followed
+   */
+  fetch(input: string | URL, init?: RequestInit & { timeoutMs?: number }): Promise<Response>;
+}
+
+export type ConsentStatus = "unknown" | "opted_in" | "opted_out";
+
+export interface PluginContact {
+  id: string;
+  waId: string | null;
+  userId: string | null;
+  consent: ConsentStatus;
+  /** when the contact last wrote: free-form messages are allowed for 24 h after it */
+  lastInboundAt: string | null;
+}
+
+export type SendIntent =
+  & {
+    /** a phone number in international format, or a business-scoped user id */
+    to: string;
+    /** Meta's id of the sending number; needed when the client has several */
+    phoneNumberId?: string;
+    /** makes the send idempotent across deliveries too (at most 128 characters) */
+    key?: string;
+  }
+  & (
+    | { text: string; previewUrl?: boolean }
+    | {
+      template: {
+        name: string;
+        language: string;
+        components?: ReadonlyArray<Record<string, unknown>>;
+      };
+    }
+  );
+
+/** A send the core refused, and why (the API's error code); anything else throws. */
+export type SendRefusal =
+  | "contact_opted_out"
+  | "outside_customer_service_window"
+  | "unknown_phone_number"
+  | "phone_number_required"
+  | "invalid_recipient";
+
+export type SendResult =
+  | { sent: true; messageId: string; created: boolean }
+  | { sent: false; reason: SendRefusal };
+
+export interface PluginState {
+  get<T = unknown>(key: string): Promise<T | null>;
+  set(key: string, value: unknown): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+export type LogFields = Record<string, string | number | boolean | null | undefined>;
+
+export interface PluginLogger {
+  debug(event: string, fields?: LogFields): void;
+  info(event: string, fields?: LogFields): void;
+  warn(event: string, fields?: LogFields): void;
+  error(event: string, fields?: LogFields): void;
+}

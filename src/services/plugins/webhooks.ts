@@ -1,0 +1,105 @@
+import { sha256 } from "../../core/crypto/engine.ts";
+import { encryptSystem } from "../../core/crypto/envelope.ts";
+import { toHex } from "../../core/crypto/hmac.ts";
+import { AppError } from "../../core/errors.ts";
+import { MAX_KEY_LENGTH } from "../../core/storable.ts";
+import type { Plugin } from "../../plugin_api/define.ts";
+import type { ServiceDeps } from "../deps.ts";
+import type { InboxProcessor } from "../inbox.ts";
+import { pluginContext } from "./context.ts";
+import type { PluginRegistry } from "./registry.ts";
+import { DEFAULT_TIMEOUT_MS, type HostDeps, installationFor, withDeadline } from "./runner.ts";
+
+/** What the inbox keeps of a plugin's webhook (encrypted): enough to route and handle it. */
+interface PluginDelivery {
+  routing_key: string;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/** webhook_inbox.route_key's bound */
+const MAX_ROUTE_KEY = 64;
+
+/**
+ * A plugin's upstream delivered a webhook (`POST /webhooks/<plugin id>`): the plugin verifies the
+ * raw bytes, then the delivery is recorded in the inbox under the plugin's provider name, once
+ * per dedupe key, before it is acknowledged; the consumer hands it to pluginInbox().
+ */
+export async function recordPluginWebhook(
+  deps: Pick<ServiceDeps, "keyring" | "doorbell" | "inbox"> & { registry: PluginRegistry },
+  plugin: Plugin,
+  request: { body: Uint8Array<ArrayBuffer>; headers: Headers },
+): Promise<{ duplicate: boolean }> {
+  const webhooks = plugin.webhooks!;
+  const verdict = await webhooks.verify(request, deps.registry.env(plugin.id));
+  if (!verdict.valid) {
+    throw new AppError(401, "invalid_signature", `The delivery is refused: ${verdict.reason}`);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(new TextDecoder().decode(request.body));
+  } catch {
+    throw new AppError(400, "invalid_json", "The body is not JSON");
+  }
+  const headers: Record<string, string> = {};
+  for (const name of webhooks.keepHeaders ?? []) {
+    const value = request.headers.get(name);
+    if (value !== null) headers[name] = value.slice(0, 1024);
+  }
+  const delivery: PluginDelivery = { routing_key: verdict.routingKey, headers, body };
+  // a provider's id could be longer than a unique index holds: then its digest stands for it
+  const dedupeKey = verdict.dedupeKey.length <= MAX_KEY_LENGTH
+    ? verdict.dedupeKey
+    : toHex(await sha256(new TextEncoder().encode(verdict.dedupeKey)));
+  const route = verdict.routingKey.slice(0, MAX_ROUTE_KEY);
+  const id = await deps.inbox.write(
+    plugin.id,
+    dedupeKey,
+    await encryptSystem(deps.keyring, "inbox", JSON.stringify(delivery)),
+    route,
+  );
+  if (id !== null) {
+    await deps.doorbell.ring([{
+      kind: "inbox",
+      id,
+      route,
+      ...(deps.inbox.claims && { provider: plugin.id, claimed: { body: delivery } }),
+    }]);
+  }
+  return { duplicate: id === null };
+}
+
+/**
+ * A plugin's recorded webhooks, processed one by one: the installation its routing key names
+ * (any client's: the routing key is how an upstream names one), then the plugin's handler under
+ * that client's context and deadline. A delivery no installation claims, or whose handler fails,
+ * fails alone and is retried with the inbox's backoff, then set aside with its error.
+ */
+export function pluginInbox(deps: HostDeps, plugin: Plugin): InboxProcessor {
+  const webhooks = plugin.webhooks!;
+  return async function processPluginWebhooks(items, failures) {
+    for (const item of items) {
+      try {
+        const delivery = await item.body() as PluginDelivery;
+        if (typeof delivery?.routing_key !== "string") throw new Error("Unusable payload");
+        const installation = await deps.plugins.byRoutingKey(plugin.id, delivery.routing_key);
+        if (!installation) throw new Error("No installation holds this routing key");
+        const running = await installationFor(deps, plugin, installation.client_id);
+        // turned off: the upstream's news is not for anyone
+        if (!running) continue;
+        await withDeadline(plugin.timeoutMs ?? DEFAULT_TIMEOUT_MS, (signal) =>
+          webhooks.handle(
+            { id: item.id, body: delivery.body, headers: delivery.headers },
+            pluginContext(deps, plugin, installation.client_id, {
+              ...running,
+              signal,
+              sendKey: `inbox:${item.id}`,
+            }),
+          ));
+      } catch (error) {
+        failures.set(item.id, { message: (error as Error).message, own: true });
+      }
+    }
+    return [];
+  };
+}
