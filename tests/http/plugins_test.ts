@@ -52,6 +52,10 @@ Deno.test("a bad config is a 400 naming each bad field, and nothing is saved", a
   assert.equal(unknownField.status, 400, "a typo is not silently ignored");
   const unknownPlugin = await json("/v1/plugins/no-such-plugin", "PUT", { enabled: true });
   assert.equal(unknownPlugin.status, 404);
+  // the folder's name finds the plugin too: ids are kebab-case, so it cannot name another
+  const byFolder = await json("/v1/plugins/opt_out");
+  assert.equal(byFolder.status, 200);
+  assert.equal(byFolder.body.plugin.id, "opt-out");
 });
 
 Deno.test("secrets are write-only: stored encrypted, never in an answer, the audit log or a list; unknown names are refused", async () => {

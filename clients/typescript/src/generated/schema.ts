@@ -3289,6 +3289,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The plugin's id (`opt_out` is read as `opt-out`) */
                 plugin: string;
             };
             cookie?: never;
@@ -3368,6 +3369,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The plugin's id (`opt_out` is read as `opt-out`) */
                 plugin: string;
             };
             cookie?: never;
@@ -3477,6 +3479,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The plugin's id (`opt_out` is read as `opt-out`) */
                 plugin: string;
             };
             cookie?: never;
@@ -3556,6 +3559,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The plugin's id (`opt_out` is read as `opt-out`) */
                 plugin: string;
             };
             cookie?: never;

@@ -57,7 +57,13 @@ const InstallationSchema = z.object({
 }).openapi("PluginInstallation");
 
 const PluginParams = z.object({
-  plugin: z.string().regex(/^[a-z][a-z0-9-]{1,62}$/).openapi({ example: "opt-out" }),
+  // ids are kebab-case; a folder's snake_case name (opt_out) is taken for its id (opt-out)
+  plugin: z.string().regex(/^[a-z][a-z0-9_-]{1,62}$/)
+    .transform((id) => id.replaceAll("_", "-"))
+    .openapi({
+      example: "opt-out",
+      description: "The plugin's id (`opt_out` is read as `opt-out`)",
+    }),
 });
 const Answer = z.object({ plugin: PluginSchema, installation: InstallationSchema });
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
