@@ -382,14 +382,18 @@ async function storeClientBatch(
   // together or not at all. No plugin taking message.received: a Set lookup, nothing more.
   const fanout = deps.fanout?.wants("message.received") ? deps.fanout : undefined;
   const pluginRows = new Map<string, Array<NewPluginDelivery & { message_id: string }>>();
+  // each event's data is built once, for the plugins' filters and then the client's webhooks
+  const received = new Map<string, ClientEventData<"message.received">>();
+  const dataOf = (id: string) => {
+    let data = received.get(id);
+    if (!data) received.set(id, data = receivedData(id, batch.inbound.get(id)!));
+    return data;
+  };
   if (fanout && batch.inbound.size) {
     const ids = [...batch.inbound.keys()];
     const rows = await fanout.rowsFor(
       clientId,
-      ids.map((id) => ({
-        type: "message.received",
-        data: receivedData(id, batch.inbound.get(id)!),
-      })),
+      ids.map((id) => ({ type: "message.received", data: dataOf(id) })),
     );
     for (const { index, ...row } of rows) {
       const message_id = ids[index];
@@ -417,7 +421,7 @@ async function storeClientBatch(
       ...result.inserted.map((messageId) => ({
         clientId,
         type: "message.received",
-        data: receivedData(messageId, batch.inbound.get(messageId)!),
+        data: dataOf(messageId),
         pluginsRecorded: fanout !== undefined,
       })),
       // apply_status_events returns each new event in this shape (tests check it against the schema)
