@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Job } from "../../src/ports/jobs.ts";
-import { jobConsumer, type JobHandlers } from "../../src/services/consumer.ts";
+import { eachJob, jobConsumer, type JobHandlers, JobsFailed } from "../../src/services/consumer.ts";
+import { localDoorbell } from "../../src/adapters/deno/local_doorbell.ts";
 import { jsonLogger } from "../../src/adapters/logging/json_logger.ts";
 
 Deno.test("jobConsumer() hands each kind's jobs of a batch to that kind's handler, together", async () => {
@@ -49,4 +50,74 @@ Deno.test("a job of a kind nobody handles is logged and dropped; the rest of its
   ]);
   assert.equal(sent, 1);
   assert.equal(lines.filter((l) => l.includes("job_kind_unknown")).length, 2);
+});
+
+/** Resolves after `ms`, then marks `name` finished in `finished`. */
+const slow = (finished: Set<string>, name: string, ms: number) =>
+  new Promise<void>((resolve) => setTimeout(() => (finished.add(name), resolve()), ms));
+
+Deno.test("a job that throws does not cut its batch short: every other job runs to its end, then one error names each failure", async () => {
+  const finished = new Set<string>();
+  const handle = jobConsumer(
+    {
+      // a kind's handler that fails as a whole, late
+      inbox: () => slow(finished, "inbox", 30).then(() => Promise.reject(new Error("inbox down"))),
+      send: eachJob((job: { messageId: string }) => {
+        if (job.messageId === "m1") return Promise.reject(new Error("graph said no"));
+        // thrown before any promise exists
+        if (job.messageId === "m3") throw new Error("thrown at once");
+        return slow(finished, job.messageId, 80);
+      }),
+      webhook_delivery: eachJob((job: { deliveryId: string }) =>
+        slow(finished, job.deliveryId, 120)
+      ),
+      plugin_event: () => Promise.resolve(),
+    } as JobHandlers,
+    jsonLogger({ level: "error", write: () => {} }),
+  );
+  const error = await handle([
+    { kind: "send", clientId: "c", messageId: "m1" },
+    { kind: "send", clientId: "c", messageId: "m2" },
+    { kind: "send", clientId: "c", messageId: "m3" },
+    { kind: "inbox", id: 7 },
+    { kind: "webhook_delivery", clientId: "c", deliveryId: "d1" },
+  ]).then(() => null, (e) => e);
+  // read at the moment the batch failed, not later: the slow jobs were already done
+  assert.deepEqual([...finished].sort(), ["d1", "inbox", "m2"]);
+  assert.ok(error instanceof JobsFailed, String(error));
+  assert.deepEqual(error.failures.map((f) => f.job).sort(), ["inbox ×1", "send m1", "send m3"]);
+  assert.match(error.message, /^3 failed in a batch of 5 jobs: /);
+  for (const why of ["graph said no", "thrown at once", "inbox down"]) {
+    assert.ok(error.message.includes(why), error.message);
+  }
+});
+
+Deno.test("a batch with failures is logged once by Deno's doorbell, after its last job ended, naming each failure", async () => {
+  const seen: string[] = [];
+  const logger = jsonLogger({ level: "error", write: (line) => seen.push(line) });
+  const handle = jobConsumer(
+    {
+      inbox: () => Promise.resolve(),
+      send: eachJob((job: { messageId: string }) =>
+        job.messageId === "bad"
+          ? Promise.reject(new Error("no"))
+          : new Promise((resolve) => setTimeout(resolve, 50)).then(() => seen.push("good ended"))
+      ),
+      webhook_delivery: () => Promise.resolve(),
+      plugin_event: () => Promise.resolve(),
+    } as JobHandlers,
+    logger,
+  );
+  const doorbell = localDoorbell({ handle, logger, batchSize: 10 });
+  await doorbell.ring([
+    { kind: "send", clientId: "c", messageId: "bad" },
+    { kind: "send", clientId: "c", messageId: "good" },
+  ]);
+  await doorbell.idle();
+  doorbell.close();
+  assert.equal(seen.length, 2, seen.join("\n"));
+  assert.equal(seen[0], "good ended");
+  const logged = JSON.parse(seen[1]);
+  assert.equal(logged.event, "job_failed");
+  assert.equal(logged.message, "1 failed in a batch of 2 jobs: send bad: no");
 });
