@@ -92,6 +92,11 @@ export const ROUTE_SCOPES: Record<string, Scope | null> = {
   "POST /v1/webhook-endpoints/{id}/test": "webhooks:manage",
   "POST /v1/webhook-endpoints/{id}/recover": "webhooks:manage",
   "GET /v1/account-events": "messages:read",
+  "GET /v1/plugins": "plugins:manage",
+  "GET /v1/plugins/{plugin}": "plugins:manage",
+  "PUT /v1/plugins/{plugin}": "plugins:manage",
+  "DELETE /v1/plugins/{plugin}": "plugins:manage",
+  "POST /v1/plugins/{plugin}/retry": "plugins:manage",
 };
 
 export type Tenant = Awaited<ReturnType<typeof populatedTenant>>;
@@ -102,6 +107,11 @@ export interface SampleRequest {
   body?: unknown;
   /** other valid bodies the operation takes (a send is also a mark-as-read) */
   otherBodies?: unknown[];
+  /**
+   * path params that name what every client has (a plugin of the deployment), not a tenant's
+   * resource: another client's request names the same
+   */
+  shared?: string[];
 }
 
 /**
@@ -156,6 +166,15 @@ export function sampleRequest(key: string, t: Tenant, spare = false): SampleRequ
       body: { since: "2026-01-01T00:00:00Z" },
     },
     "GET /v1/account-events": { query: { limit: "5" } },
+    "GET /v1/plugins": {},
+    "GET /v1/plugins/{plugin}": { params: { plugin: "opt-out" }, shared: ["plugin"] },
+    "PUT /v1/plugins/{plugin}": {
+      params: { plugin: "opt-out" },
+      body: { enabled: true, config: { confirm: false } },
+      shared: ["plugin"],
+    },
+    "DELETE /v1/plugins/{plugin}": { params: { plugin: "opt-out" }, shared: ["plugin"] },
+    "POST /v1/plugins/{plugin}/retry": { params: { plugin: "opt-out" }, shared: ["plugin"] },
   };
   return samples[key];
 }
@@ -197,8 +216,8 @@ let sequence = 0;
 
 /**
  * A client owning one of every resource the API names by id: a contact, an inbound message with
- * media, a dead-lettered outbound message, webhook endpoints with a delivery, a spare API key and
- * an account event. Made through the API where the API makes them.
+ * media, a dead-lettered outbound message, webhook endpoints with a delivery, a spare API key, an
+ * account event and a parked plugin event. Made through the API where the API makes them.
  */
 export async function populatedTenant(name: string, edge: Edge) {
   const fetchApp = edge.fetch;
@@ -263,6 +282,12 @@ export async function populatedTenant(name: string, edge: Edge) {
      values ($1, $2, $3, 'webhook.test', 'gone', 'failed', 8, 'connection refused') returning id`,
     [t.clientId, endpoint.endpoint.id, `evt_${crypto.randomUUID()}`],
   );
+  // an event the opt-out plugin's handler failed on every attempt (GET /v1/plugins/opt-out shows it)
+  const [parked] = await sql<{ id: string }>(
+    `insert into plugin_deliveries (client_id, plugin_id, event_type, status, attempts, last_error, finished_at)
+     values ($1, 'opt-out', 'message.received', 'parked', 5, 'handler failed', now()) returning id`,
+    [t.clientId],
+  );
   const spareKey = await made("/v1/api-keys", { name: "spare", scopes: ["messages:read"] });
   return {
     ...t,
@@ -277,6 +302,7 @@ export async function populatedTenant(name: string, edge: Edge) {
     endpointId: endpoint.endpoint.id as string,
     spareEndpointId: spareEndpoint.endpoint.id as string,
     deliveryId: delivery.id,
+    parkedPluginEventId: parked.id,
     spareKeyId: spareKey.api_key.id as string,
   };
 }

@@ -94,7 +94,10 @@ Deno.test("a key holding one scope gets 403 with the envelope on every operation
   });
 });
 
-/** The same request with every id of `owner` replaced by one of the same shape that exists nowhere. */
+/**
+ * The same request with every id of `owner` replaced by one of the same shape that exists nowhere
+ * (params every client shares, a plugin's id, stay).
+ */
 function nowhere(sample: SampleRequest): SampleRequest {
   const swap = (v: string) =>
     /^[0-9a-f-]{36}$/i.test(v)
@@ -104,7 +107,11 @@ function nowhere(sample: SampleRequest): SampleRequest {
       : `${v}-nowhere`;
   return {
     ...sample,
-    params: Object.fromEntries(Object.entries(sample.params ?? {}).map(([k, v]) => [k, swap(v)])),
+    params: Object.fromEntries(
+      Object.entries(sample.params ?? {}).map((
+        [k, v],
+      ) => [k, sample.shared?.includes(k) ? v : swap(v)]),
+    ),
   };
 }
 
@@ -129,6 +136,7 @@ Deno.test("client A's key and user token never read, change or learn of client B
       b.endpointId,
       b.spareEndpointId,
       b.deliveryId,
+      b.parkedPluginEventId,
       b.keyId,
       b.spareKeyId,
       b.wabaId,

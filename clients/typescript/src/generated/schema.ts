@@ -3454,6 +3454,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description `unsupported_media_type`: The body's Content-Type is not accepted here */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description `plugin_verification_failed`: The plugin could not confirm that the config's routing key is this client's (`message` says why) */
             422: {
                 headers: {

@@ -7,7 +7,7 @@ import {
   retryParked,
 } from "../../../services/plugins/manage.ts";
 import type { PluginHost } from "../../../services/plugins/host.ts";
-import { AUTH_ERRORS, errorResponse, notFoundResponse, text } from "../../schemas.ts";
+import { AUTH_ERRORS, BODY_ERRORS, errorResponse, notFoundResponse, text } from "../../schemas.ts";
 import { access } from "../../openapi.ts";
 import type { AppEnv } from "../../types.ts";
 
@@ -131,6 +131,7 @@ const put = createRoute({
     409: errorResponse("plugin_routing_key_taken"),
     422: errorResponse("plugin_verification_failed"),
     ...AUTH_ERRORS,
+    ...BODY_ERRORS,
   },
 });
 
