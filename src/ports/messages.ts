@@ -108,7 +108,7 @@ export interface MessageFilter {
 
 /**
  * What a re-drive needs of a dead-lettered message. Recipient and content may be null: the schema
- * allows it, and a client's own token can write its rows.
+ * allows it, and the client-scoped token the edge mints for a request can write that client's rows.
  */
 export interface DeadLetter {
   id: string;

@@ -182,8 +182,8 @@ export async function decryptField(key: CryptoKey, ciphertext: string, context: 
 }
 
 /**
- * decryptField for a field whose row the client can write too (RLS lets a client's own token
- * update its rows at PostgREST) or whose key was shredded: null when the field is absent or does not
+ * decryptField for a field whose row is writable under the client's own scope (RLS lets the
+ * client-scoped token the edge mints update that client's rows at PostgREST) or whose key was shredded: null when the field is absent or does not
  * open under `key` and `context`, so a read can answer "not stored" instead of failing. A data key
  * that cannot be unwrapped (a master key missing) still fails before this is reached.
  */
