@@ -62,8 +62,8 @@ const { db } = await startDatabase({
   password: crypto.randomUUID(),
   log: (line) => console.error(`[postgres] ${line}`),
 });
-const connect = async () => {
-  const c = new pg.Client({ connectionString: db.adminUrl });
+const connect = async (application_name = "bench") => {
+  const c = new pg.Client({ connectionString: db.adminUrl, application_name });
   await c.connect();
   return c;
 };
@@ -87,6 +87,8 @@ try {
       phones.push(phone);
     }
     const seedStart = performance.now();
+    // in time order, as a database that received them over months holds them: a purge of the
+    // oldest rows then reads and writes whole pages, not one row per page
     const seed = async (n: number, minDays: number, maxDays: number) => {
       for (let done = 0; done < n; done += 100_000) {
         await admin.query(
@@ -95,7 +97,8 @@ try {
                recipient, content_ciphertext, created_at)
              select p.client_id, p.id, 'inbound', 'text', 'received', 'wamid.' || gen_random_uuid(),
                '4477009' || lpad((g % 100000)::text, 5, '0'), repeat('c', $3),
-               now() - make_interval(days => $4) - random() * make_interval(days => $5 - $4)
+               now() - make_interval(days => $5)
+                 + ($8 + g)::float8 / $9 * make_interval(days => $5 - $4)
                from generate_series(1, $1) g
                join unnest($2::uuid[], $6::uuid[]) with ordinality as p(client_id, id, k)
                  on p.k = 1 + g % $7
@@ -111,6 +114,8 @@ try {
             maxDays,
             phones.map((p) => p.id),
             phones.length,
+            done,
+            n,
           ],
         );
         Deno.stdout.writeSync(new TextEncoder().encode("."));
@@ -127,11 +132,29 @@ try {
 
     /** W connections inserting at `rate`/s in total until `until()` says stop. */
     const insertLoad = async (until: () => boolean) => {
-      const conns = await Promise.all(Array.from({ length: writers }, connect));
+      const conns = await Promise.all(
+        Array.from({ length: writers }, () => connect("bench-writer")),
+      );
+      const sampler = await connect();
+      const waits = new Map<string, number>();
+      let samples = 0;
       const latencies: number[] = [];
       const started = performance.now();
       const interval = 1000 * writers / rate;
       try {
+        // what the writers wait on, every 10 ms: an insert that stalls shows its wait event here
+        const sampling = (async () => {
+          while (!until()) {
+            const { rows } = await sampler.query(
+              `select coalesce(wait_event_type || ':' || wait_event, 'cpu') as w
+                 from pg_stat_activity
+                where application_name = 'bench-writer' and state = 'active'`,
+            );
+            samples++;
+            for (const r of rows) waits.set(r.w, (waits.get(r.w) ?? 0) + 1);
+            await new Promise((r) => setTimeout(r, 10));
+          }
+        })();
         await Promise.all(conns.map(async (c, w) => {
           for (let i = 0; !until(); i++) {
             const due = started + (w / writers + i) * interval;
@@ -152,11 +175,14 @@ try {
             latencies.push(performance.now() - due);
           }
         }));
+        await sampling;
       } finally {
-        await Promise.all(conns.map((c) => c.end()));
+        await Promise.all([...conns, sampler].map((c) => c.end()));
       }
       const elapsed = (performance.now() - started) / 1000;
       return {
+        waits: [...waits].sort((a, b) => b[1] - a[1]).slice(0, 4)
+          .map(([w, n]) => `${w} ${fmt(100 * n / samples, 1)} %`).join(", "),
         count: latencies.length,
         rate: latencies.length / elapsed,
         p50: percentile(latencies, 50),
@@ -166,7 +192,7 @@ try {
     const describe = (r: Awaited<ReturnType<typeof insertLoad>>) =>
       `${fmt(r.count)} inserts at ${fmt(r.rate)}/s, p50 ${fmt(r.p50, 1)} ms, p99 ${
         fmt(r.p99, 1)
-      } ms`;
+      } ms; writers seen waiting (share of 10 ms samples): ${r.waits || "never"}`;
 
     console.log(`load average ${loadAverage()} before the baseline`);
     const baselineEnd = performance.now() + seconds * 1000;
@@ -179,6 +205,7 @@ try {
         "select coalesce(max(id), 0) as id from privacy.retention_runs",
       )).rows[0].id,
     );
+    const walBefore = (await admin.query("select pg_current_wal_lsn() as l")).rows[0].l;
     let purging = true;
     const purgeStart = performance.now();
     const purge = (async () => {
@@ -197,6 +224,11 @@ try {
     const during = await insertLoad(() => !purging);
     await purge;
     const wall = (performance.now() - purgeStart) / 1000;
+    // the purge's WAL is what the inserts' commits wait behind: see the writers' wait events
+    const { rows: [wal] } = await admin.query(
+      "select pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::float8 as bytes",
+      [walBefore],
+    );
     const { rows: runs } = await admin.query(
       `select data_class, row_count::bigint as n, batches,
          extract(epoch from duration)::float8 as busy
@@ -214,7 +246,9 @@ try {
         fmt(deleted / wall)
       } rows/s, batches of ${fmt(batch)}, ${pauseMs} ms apart); ${
         fmt(left.expired)
-      } expired left, ${fmt(left.total)} messages kept`,
+      } expired left, ${fmt(left.total)} messages kept; ${
+        fmt(wal.bytes / 2 ** 20)
+      } MiB of WAL during it (the inserts' included)`,
     );
     for (const r of runs) {
       console.log(
