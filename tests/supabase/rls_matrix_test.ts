@@ -217,6 +217,45 @@ export const FIXTURES: Record<string, Fixture> = {
     }),
     change: { status: "cancelled" },
   },
+  message_templates: {
+    tenant: "client_id",
+    seed: (ctx) =>
+      one(
+        "insert into message_templates (client_id, waba_account_id, meta_template_id, name, language, status) values ($1, $2, $3, $4, 'en_US', 'APPROVED') returning id",
+        [ctx.clientId, ctx.ids.waba, digits(), `t_${u()}`],
+      ),
+    row: (ctx) => ({
+      client_id: ctx.clientId,
+      waba_account_id: ctx.ids.waba,
+      meta_template_id: digits(),
+      name: `t_${u()}`,
+      language: "en_US",
+      status: "APPROVED",
+    }),
+    change: { status: "PAUSED" },
+  },
+  message_template_syncs: {
+    tenant: "client_id",
+    key: "waba_account_id",
+    // on a second account of the client: its first stays free for rows the reference probe
+    // makes (one sync row per account)
+    seed: async (ctx) => {
+      const account = await one(
+        "insert into whatsapp_business_accounts (client_id, waba_id, name) values ($1, $2, 'w2') returning id",
+        [ctx.clientId, digits()],
+      );
+      return await one(
+        "insert into message_template_syncs (client_id, waba_account_id, last_synced_at) values ($1, $2, now()) returning waba_account_id as id",
+        [ctx.clientId, account],
+      );
+    },
+    row: (ctx) => ({
+      client_id: ctx.clientId,
+      waba_account_id: ctx.ids.waba,
+      requested_at: new Date().toISOString(),
+    }),
+    change: { requested_at: new Date().toISOString() },
+  },
   plugin_installations: {
     tenant: "client_id",
     seed: (ctx) =>

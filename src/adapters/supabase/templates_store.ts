@@ -1,0 +1,166 @@
+import type { SupabaseClient } from "@supabase/supabase-js";
+import type { TemplateRow } from "../../core/whatsapp/templates.ts";
+import type {
+  SendLookup,
+  SyncClaim,
+  TemplateChange,
+  TemplateRecord,
+  TemplateStore,
+} from "../../ports/templates.ts";
+import { checked as check } from "./checked.ts";
+import type { DatabaseAccess } from "./database.ts";
+
+const COLUMNS =
+  "id, meta_template_id, name, language, category, status, quality_score, parameter_format, components, rejected_reason, created_at, updated_at";
+// the account's Meta id rides along through the (client_id, waba_account_id) reference
+const WITH_WABA = `${COLUMNS}, whatsapp_business_accounts!inner(waba_id)`;
+
+type Row = Omit<TemplateRecord, "waba_id"> & { whatsapp_business_accounts: { waba_id: string } };
+const record = ({ whatsapp_business_accounts: account, ...row }: Row): TemplateRecord => ({
+  ...row,
+  waba_id: account.waba_id,
+});
+
+/** Message templates in Supabase: the template tables and their functions (see the migration). */
+export function supabaseTemplateStore(db: DatabaseAccess): TemplateStore {
+  const as = (clientId: string): SupabaseClient => db.forClient(clientId);
+  return {
+    async list(clientId, f) {
+      let q = as(clientId).from("message_templates").select(WITH_WABA);
+      if (f.status) q = q.eq("status", f.status);
+      if (f.language) q = q.eq("language", f.language);
+      if (f.category) q = q.eq("category", f.category);
+      if (f.name) q = q.eq("name", f.name);
+      if (f.wabaId) q = q.eq("whatsapp_business_accounts.waba_id", f.wabaId);
+      if (f.after) {
+        // the cursor's values were checked against the name and language rules: nothing else
+        // reaches PostgREST's filter syntax
+        const { name, language, id } = f.after;
+        q = q.or(
+          `name.gt.${name},and(name.eq.${name},language.gt.${language}),` +
+            `and(name.eq.${name},language.eq.${language},id.gt.${id})`,
+        );
+      }
+      const rows = check(
+        await q.order("name").order("language").order("id").limit(f.limit),
+        "Could not list templates",
+      ) as unknown as Row[];
+      return rows.map(record);
+    },
+    async get(clientId, id) {
+      const row = check(
+        await as(clientId).from("message_templates").select(WITH_WABA).eq("id", id).maybeSingle(),
+        "Could not read the template",
+      ) as unknown as Row | null;
+      return row ? record(row) : null;
+    },
+    async forSend(clientId, phoneNumberId, name, language): Promise<SendLookup> {
+      const found = check(
+        await as(clientId).rpc("template_for_send", {
+          phone: phoneNumberId,
+          template_name: name,
+          template_language: language,
+        }),
+        "Could not look the template up",
+      ) as {
+        account_id: string | null;
+        template?: SendLookup["template"];
+        languages?: string[];
+      };
+      return {
+        accountId: found.account_id,
+        template: found.template ?? null,
+        languages: found.languages ?? [],
+      };
+    },
+    async accounts(clientId, wabaId) {
+      let q = as(clientId).from("whatsapp_business_accounts")
+        .select("id, waba_id, access_token_ciphertext");
+      if (wabaId) q = q.eq("waba_id", wabaId);
+      return check(await q.order("waba_id"), "Could not list WhatsApp Business accounts");
+    },
+    async account(clientId, accountId) {
+      return check(
+        await as(clientId).from("whatsapp_business_accounts")
+          .select("id, waba_id, access_token_ciphertext").eq("id", accountId).maybeSingle(),
+        "Could not read the WhatsApp Business account",
+      );
+    },
+    async claimSync(clientId, accountId, options): Promise<SyncClaim> {
+      const answer = check(
+        await as(clientId).rpc("claim_template_sync", {
+          waba_account: accountId,
+          min_interval_seconds: options.minIntervalSeconds,
+          lease_seconds: options.leaseSeconds,
+        }),
+        "Could not claim the template sync",
+      ) as {
+        claimed: boolean;
+        started_at?: string;
+        reason?: "recent" | "in_progress" | "unknown_account";
+        last_synced_at?: string | null;
+      };
+      return answer.claimed ? { claimed: true, startedAt: answer.started_at! } : {
+        claimed: false,
+        reason: answer.reason ?? "recent",
+        lastSyncedAt: answer.last_synced_at ?? null,
+      };
+    },
+    async writePage(clientId, accountId, rows: TemplateRow[]) {
+      return check(
+        await as(clientId).rpc("upsert_message_templates", {
+          waba_account: accountId,
+          templates: rows,
+        }),
+        "Could not store templates",
+      );
+    },
+    async finishSync(clientId, accountId, outcome) {
+      return check(
+        await as(clientId).rpc("finish_template_sync", {
+          waba_account: accountId,
+          seen: outcome.seen,
+          started_at: outcome.startedAt,
+          sync_error: outcome.error,
+          found: outcome.found,
+        }),
+        "Could not finish the template sync",
+      ) as { deleted: TemplateChange[] };
+    },
+    async insert(clientId, accountId, row) {
+      const stored = check(
+        await as(clientId).from("message_templates").upsert({
+          client_id: clientId,
+          waba_account_id: accountId,
+          ...row,
+        }, { onConflict: "client_id,waba_account_id,name,language" }).select(WITH_WABA).single(),
+        "Could not store the template",
+      ) as unknown as Row;
+      return record(stored);
+    },
+    async remove(clientId, id) {
+      const rows = check(
+        await as(clientId).from("message_templates").delete().eq("id", id).select("id"),
+        "Could not delete the template",
+      );
+      return rows.length > 0;
+    },
+    async applyEvents(clientId, events) {
+      return check(
+        await as(clientId).rpc("apply_template_events", { events }),
+        "Could not apply template events",
+      ) as { changes: TemplateChange[]; sync: string[] };
+    },
+    async dueSyncs(limit, options) {
+      const rows = check(
+        await db.service.rpc("due_template_syncs", {
+          max_rows: limit,
+          interval_seconds: options.intervalSeconds,
+          retry_seconds: options.retrySeconds,
+        }),
+        "Sweep of template syncs failed",
+      ) as Array<{ client_id: string; waba_account_id: string }>;
+      return rows.map((r) => ({ clientId: r.client_id, accountId: r.waba_account_id }));
+    },
+  };
+}

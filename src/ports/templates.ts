@@ -1,0 +1,146 @@
+import type { GraphError } from "../core/whatsapp/graph_errors.ts";
+import type { TemplateEvent, TemplateRow } from "../core/whatsapp/templates.ts";
+
+/**
+ * Storage of message templates, per client and WhatsApp Business account (implemented by
+ * adapters/supabase/templates_store.ts). Every method but dueSyncs acts as one client, under its
+ * row-level security.
+ */
+export interface TemplateStore {
+  /** a page of the client's templates in (name, language, id) order, after `after` */
+  list(clientId: string, filter: TemplateFilter): Promise<TemplateRecord[]>;
+  get(clientId: string, id: string): Promise<TemplateRecord | null>;
+  /** What a send is checked against (see public.template_for_send). */
+  forSend(
+    clientId: string,
+    phoneNumberId: string | null,
+    name: string,
+    language: string,
+  ): Promise<SendLookup>;
+  /** the client's accounts (all, or the one with Meta's `wabaId`), with their sealed tokens */
+  accounts(clientId: string, wabaId?: string): Promise<WabaAccount[]>;
+  account(clientId: string, accountId: string): Promise<WabaAccount | null>;
+  claimSync(
+    clientId: string,
+    accountId: string,
+    options: { minIntervalSeconds: number; leaseSeconds: number },
+  ): Promise<SyncClaim>;
+  /** one page of Meta's listing: inserted, updated, and the status or quality changes */
+  writePage(clientId: string, accountId: string, rows: TemplateRow[]): Promise<PageWritten>;
+  finishSync(
+    clientId: string,
+    accountId: string,
+    outcome: { seen: string[]; startedAt: string; error: string | null; found: number },
+  ): Promise<{ deleted: TemplateChange[] }>;
+  /** a template Meta has just accepted for review */
+  insert(
+    clientId: string,
+    accountId: string,
+    row: TemplateRow,
+  ): Promise<TemplateRecord>;
+  remove(clientId: string, id: string): Promise<boolean>;
+  /** Meta's template webhooks, in order (see public.apply_template_events) */
+  applyEvents(
+    clientId: string,
+    events: TemplateEvent[],
+  ): Promise<{ changes: TemplateChange[]; sync: string[] }>;
+  /** accounts due a sync, any client (service role; see public.due_template_syncs) */
+  dueSyncs(
+    limit: number,
+    options: { intervalSeconds: number; retrySeconds: number },
+  ): Promise<Array<{ clientId: string; accountId: string }>>;
+}
+
+export interface TemplateFilter {
+  status?: string;
+  language?: string;
+  category?: string;
+  name?: string;
+  wabaId?: string;
+  after?: { name: string; language: string; id: string };
+  limit: number;
+}
+
+/** A stored template as the API shows it. */
+export interface TemplateRecord {
+  id: string;
+  waba_id: string;
+  meta_template_id: string;
+  name: string;
+  language: string;
+  category: string | null;
+  status: string;
+  quality_score: string | null;
+  parameter_format: "POSITIONAL" | "NAMED";
+  components: unknown[] | null;
+  rejected_reason: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SendLookup {
+  /** the sending number's account; null when the number is unknown or not named among several */
+  accountId: string | null;
+  template: Omit<TemplateRecord, "waba_id"> | null;
+  /** the languages the template's name exists in, in that account */
+  languages: string[];
+}
+
+export interface WabaAccount {
+  id: string;
+  waba_id: string;
+  access_token_ciphertext: string | null;
+}
+
+export type SyncClaim =
+  | { claimed: true; startedAt: string }
+  | {
+    claimed: false;
+    reason: "recent" | "in_progress" | "unknown_account";
+    lastSyncedAt: string | null;
+  };
+
+export interface PageWritten {
+  inserted: number;
+  updated: number;
+  changes: TemplateChange[];
+}
+
+/** A change clients hear of (template.status, template.quality). */
+export interface TemplateChange {
+  kind?: "status" | "quality";
+  /** Meta's id of the template's account, where the change names it */
+  waba_id?: string;
+  id: string;
+  name: string;
+  language: string;
+  category: string | null;
+  status?: string;
+  previous_status?: string | null;
+  quality_score?: string | null;
+  previous_quality_score?: string | null;
+  reason?: string | null;
+}
+
+/** The Graph API's template calls (the Business Management API), implemented by graphClient. */
+export interface TemplateGraph {
+  /** one page of the account's templates; `after` is the cursor of the previous page */
+  listTemplates(
+    wabaId: string,
+    token: string,
+    page: { after: string | null; limit: number },
+  ): Promise<GraphOutcome<{ data: unknown[]; after: string | null }>>;
+  createTemplate(
+    wabaId: string,
+    token: string,
+    body: Record<string, unknown>,
+  ): Promise<GraphOutcome<{ id: string; status: string; category: string | null }>>;
+  /** deletes one language of a template (Meta's hsm_id), or every language of the name */
+  deleteTemplate(
+    wabaId: string,
+    token: string,
+    target: { name: string; metaTemplateId?: string },
+  ): Promise<GraphOutcome<true>>;
+}
+
+export type GraphOutcome<T> = { ok: true; value: T } | { ok: false; error: GraphError };
