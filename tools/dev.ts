@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import process from "node:process";
-import { startGraphEmulator } from "./emulators/graph_api.ts";
+import { HELLO_WORLD, startGraphEmulator } from "./emulators/graph_api.ts";
 import { DEMO, ensureDemoCredentials } from "./stack/demo.ts";
 import { acquireLock } from "./stack/lock.ts";
 import { watchLaunchers } from "./stack/launchers.ts";
@@ -148,6 +148,8 @@ async function start() {
     webhookUrl: `${appUrl}/webhooks/whatsapp`,
     tokens: { [DEMO.phone_number_id]: stack.secrets.graph_access_token },
     wabaIdFor: () => DEMO.waba_id,
+    // the demo account starts as a new one at Meta does: with the sample template
+    templates: { [DEMO.waba_id]: [HELLO_WORLD] },
     quiet: true,
   });
   stoppers.push(() => emulator.close());

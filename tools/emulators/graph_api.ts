@@ -3,8 +3,17 @@ import { signMetaPayload } from "../../src/core/whatsapp/signature.ts";
 
 /**
  * WhatsApp Cloud (Graph) API emulator: the local sandbox and the test double for Meta. It speaks
- * the documented protocol (send, mark as read, media), answers with Graph error envelopes and codes,
- * posts signed status webhooks back to the app, simulates users writing in, and injects faults.
+ * the documented protocol (send, mark as read, media, message templates), answers with Graph error
+ * envelopes and codes, posts signed status and template webhooks back to the app, simulates users
+ * writing in, and injects faults.
+ *
+ * Templates are kept per WABA, as Meta keeps them: listed with cursor paging, created PENDING and
+ * reviewed (APPROVED, or REJECTED for names matching `rejectTemplates`) after a delay, with the
+ * signed message_template_status_update webhook; deleted by name (and hsm_id). A template send is
+ * checked as Meta checks it: 132001 when the name does not exist in that language (or is not
+ * approved), 132015 paused, 132016 disabled, 132000 a body or header parameter count that does
+ * not match, 132012 a header of the wrong type, 100 a named parameter without its name.
+ * Independent of the app's own check (src/core/whatsapp/templates.ts), so each tests the other.
  */
 
 /**
@@ -44,6 +53,43 @@ export interface EmulatedMessage {
   status: "accepted" | "sent" | "delivered" | "read" | "failed";
 }
 
+/** A template as the emulator (and Meta's listing) holds it. */
+export interface EmulatedTemplate {
+  id: string;
+  name: string;
+  language: string;
+  category: string;
+  status: string;
+  quality_score: { score: string; date?: number };
+  parameter_format: "POSITIONAL" | "NAMED";
+  // deno-lint-ignore no-explicit-any
+  components: Array<Record<string, any>>;
+  rejected_reason: string;
+}
+
+/** What a seed gives: a name, and whatever else is not the default (approved, en_US, a body). */
+export type TemplateSeed = Partial<Omit<EmulatedTemplate, "quality_score">> & {
+  name: string;
+  quality_score?: string;
+};
+
+/** Meta's sample template, the one every new WhatsApp Business account starts with. */
+export const HELLO_WORLD: TemplateSeed = {
+  name: "hello_world",
+  language: "en_US",
+  category: "UTILITY",
+  components: [
+    { type: "HEADER", format: "TEXT", text: "Hello World" },
+    {
+      type: "BODY",
+      text: "Welcome and congratulations!! This message demonstrates your ability to send a " +
+        "WhatsApp message notification from the Cloud API, hosted by Meta. Thank you for " +
+        "taking the time to test with us.",
+    },
+    { type: "FOOTER", text: "WhatsApp Business Platform sample message" },
+  ],
+};
+
 export interface GraphEmulatorOptions {
   port?: number;
   hostname?: string;
@@ -62,7 +108,16 @@ export interface GraphEmulatorOptions {
    * all) suits tests where the app is up, fault tests set more.
    */
   webhookRetry?: { attempts: number; maxDelayMs: number };
+  /** templates each WABA starts with, by WABA id */
+  templates?: Record<string, TemplateSeed[]>;
+  /** how long a new template stays PENDING before its review (default 3 s) */
+  templateReviewMs?: number;
+  /** new templates whose name matches are REJECTED at review (default: names starting "reject") */
+  rejectTemplates?: RegExp;
 }
+
+const TEMPLATE_PAGE_DEFAULT = 25;
+const TEMPLATE_PAGE_MAX = 250;
 
 const SEND_TYPES = new Set([
   "text",
@@ -181,6 +236,77 @@ function validate(body: SendBody): Response | null {
   return null;
 }
 
+const VARIABLE = /\{\{([^{}]+)\}\}/g;
+const variables = (
+  text: unknown,
+) => [...new Set([...String(text ?? "").matchAll(VARIABLE)].map((m) => m[1]))];
+
+/** Meta's answer to a template send that does not fit the WABA's templates, or null. */
+function templateSendProblem(list: EmulatedTemplate[], body: SendBody): Response | null {
+  const { name, language, components = [] } = body.template;
+  const code = language.code;
+  const t = list.find((x) => x.name === name && x.language === code);
+  if (!t || !["APPROVED", "PAUSED", "DISABLED"].includes(t.status)) {
+    return graphError(
+      404,
+      132001,
+      "(#132001) Template name does not exist in the translation",
+      `template name (${name}) does not exist in ${code}`,
+    );
+  }
+  if (t.status === "PAUSED") {
+    return graphError(
+      400,
+      132015,
+      "(#132015) Template is Paused",
+      "Template is paused due to low quality so it cannot be sent in a template message",
+    );
+  }
+  if (t.status === "DISABLED") {
+    return graphError(
+      400,
+      132016,
+      "(#132016) Template is disabled",
+      "Template is disabled due to low quality so it cannot be sent in a template message",
+    );
+  }
+  const given = (type: string) =>
+    // deno-lint-ignore no-explicit-any
+    (components as any[]).find((c) => c?.type === type)?.parameters ?? [];
+  for (const part of ["header", "body"] as const) {
+    const def = t.components.find((c) => c.type === part.toUpperCase());
+    const params = given(part);
+    if (part === "header" && def && def.format && def.format !== "TEXT") {
+      const want = String(def.format).toLowerCase();
+      if (params.length !== 1 || params[0]?.type !== want) {
+        return graphError(
+          400,
+          132012,
+          "(#132012) Parameter format does not match format in the created template",
+          `header: Format mismatch, expected ${def.format}, received ${
+            String(params[0]?.type ?? "UNKNOWN").toUpperCase()
+          }`,
+        );
+      }
+      continue;
+    }
+    const expected = def ? variables(def.text).length : 0;
+    if (params.length !== expected) {
+      return graphError(
+        400,
+        132000,
+        "(#132000) Number of parameters does not match the expected number of params",
+        `${part}: number of localizable_params (${params.length}) does not match the expected number of params (${expected})`,
+      );
+    }
+    // deno-lint-ignore no-explicit-any
+    if (t.parameter_format === "NAMED" && params.some((p: any) => !p?.parameter_name)) {
+      return graphError(400, 100, "(#100) Invalid parameter", "Parameter name is missing or empty");
+    }
+  }
+  return null;
+}
+
 export function startGraphEmulator(options: GraphEmulatorOptions) {
   const log: EmulatedMessage[] = [];
   const reads: Array<{ phoneNumberId: string; messageId: string; at: string }> = [];
@@ -205,6 +331,40 @@ export function startGraphEmulator(options: GraphEmulatorOptions) {
   const delays = options.statusDelaysMs ?? { sent: 50, delivered: 100, read: 150 };
   const wabaFor = options.wabaIdFor ?? (() => "102290129340398");
   let url = "";
+  /** templates by WABA id, in creation order (the listing's order) */
+  const templates = new Map<string, EmulatedTemplate[]>();
+  const templateCalls: Array<{ method: string; wabaId: string; at: string }> = [];
+  const reviewMs = options.templateReviewMs ?? 3000;
+  const rejectTemplates = options.rejectTemplates ?? /^reject/;
+  let nextTemplateId = 1_000_000_000_000_000 + Math.floor(Math.random() * 1e12);
+
+  const templatesOf = (wabaId: string) => {
+    let list = templates.get(wabaId);
+    if (!list) templates.set(wabaId, list = []);
+    return list;
+  };
+  const seedTemplate = (wabaId: string, seed: TemplateSeed): EmulatedTemplate => {
+    const list = templatesOf(wabaId);
+    const language = seed.language ?? "en_US";
+    const existing = list.findIndex((t) => t.name === seed.name && t.language === language);
+    const t: EmulatedTemplate = {
+      id: seed.id ?? String(nextTemplateId++),
+      name: seed.name,
+      language,
+      category: seed.category ?? "UTILITY",
+      status: seed.status ?? "APPROVED",
+      quality_score: { score: seed.quality_score ?? "UNKNOWN" },
+      parameter_format: seed.parameter_format ?? "POSITIONAL",
+      components: seed.components ?? [{ type: "BODY", text: `Message ${seed.name}` }],
+      rejected_reason: seed.rejected_reason ?? "NONE",
+    };
+    if (existing >= 0) list[existing] = t;
+    else list.push(t);
+    return t;
+  };
+  for (const [wabaId, seeds] of Object.entries(options.templates ?? {})) {
+    for (const seed of seeds) seedTemplate(wabaId, seed);
+  }
 
   const setFaults = (f: FaultConfig) => {
     faults = f;
@@ -294,6 +454,55 @@ export function startGraphEmulator(options: GraphEmulatorOptions) {
     );
   }
 
+  /** A template webhook, as Meta posts it to the app's default callback URL. */
+  function templateWebhook(wabaId: string, field: string, value: Record<string, unknown>) {
+    return postWebhook(`template:${field}`, {
+      object: "whatsapp_business_account",
+      entry: [{
+        id: wabaId,
+        time: Math.floor(Date.now() / 1000),
+        changes: [{ field, value }],
+      }],
+    });
+  }
+
+  const templateRef = (t: EmulatedTemplate) => ({
+    // Meta sends the id as a number
+    message_template_id: Number(t.id),
+    message_template_name: t.name,
+    message_template_language: t.language,
+  });
+
+  /** Moves a template to `status` (or a new quality score) and tells the app, as Meta does. */
+  async function changeTemplate(
+    wabaId: string,
+    t: EmulatedTemplate,
+    change: { status?: string; quality?: string; reason?: string },
+  ) {
+    if (change.status) {
+      t.status = change.status;
+      t.rejected_reason = change.status === "REJECTED" ? change.reason ?? "INVALID_FORMAT" : "NONE";
+      await templateWebhook(wabaId, "message_template_status_update", {
+        event: change.status,
+        ...templateRef(t),
+        reason: change.status === "REJECTED" ? t.rejected_reason : change.reason ?? "NONE",
+        message_template_category: t.category,
+        ...(change.status === "DISABLED"
+          ? { disable_info: { disable_date: Math.floor(Date.now() / 1000) } }
+          : {}),
+      });
+    }
+    if (change.quality) {
+      const previous = t.quality_score.score;
+      t.quality_score = { score: change.quality, date: Math.floor(Date.now() / 1000) };
+      await templateWebhook(wabaId, "message_template_quality_update", {
+        previous_quality_score: previous,
+        new_quality_score: change.quality,
+        ...templateRef(t),
+      });
+    }
+  }
+
   function scheduleStatuses(m: EmulatedMessage) {
     // each status waits for the previous one, so they reach the app in order (Meta does not
     // promise that; the app is tested against any order separately)
@@ -344,7 +553,10 @@ export function startGraphEmulator(options: GraphEmulatorOptions) {
       reads.push({ phoneNumberId, messageId: body.message_id, at: new Date().toISOString() });
       return Response.json({ success: true });
     }
-    const invalid = validate(body);
+    const invalid = validate(body) ??
+      (body.type === "template"
+        ? templateSendProblem(templatesOf(wabaFor(phoneNumberId)), body)
+        : null);
     if (invalid) return invalid;
 
     const faulted = faults.rate > 0 && faults.kinds.length > 0 &&
@@ -448,6 +660,109 @@ export function startGraphEmulator(options: GraphEmulatorOptions) {
     });
   }
 
+  function listTemplates(wabaId: string, query: URLSearchParams): Response {
+    const limit = Math.min(
+      TEMPLATE_PAGE_MAX,
+      Math.max(1, Number(query.get("limit")) || TEMPLATE_PAGE_DEFAULT),
+    );
+    const list = templatesOf(wabaId).filter((t) =>
+      (!query.get("name") || t.name === query.get("name")) &&
+      (!query.get("status") || t.status === query.get("status")) &&
+      (!query.get("language") || t.language === query.get("language"))
+    );
+    // cursors are opaque to callers; here they are positions in creation order
+    const after = query.get("after");
+    const start = after ? Number(atob(after)) : 0;
+    if (!Number.isInteger(start) || start < 0) {
+      return graphError(400, 100, "(#100) Invalid parameter", "Invalid cursor");
+    }
+    const page = list.slice(start, start + limit);
+    const end = start + page.length;
+    const cursor = (n: number) => btoa(String(n));
+    const more = end < list.length;
+    return Response.json({
+      data: page,
+      paging: {
+        cursors: { before: cursor(start), after: cursor(end) },
+        ...(more
+          ? { next: `${url}/v24.0/${wabaId}/message_templates?limit=${limit}&after=${cursor(end)}` }
+          : {}),
+      },
+    });
+  }
+
+  async function createTemplate(wabaId: string, req: Request): Promise<Response> {
+    // deno-lint-ignore no-explicit-any
+    let body: Record<string, any>;
+    try {
+      body = await req.json();
+    } catch {
+      return graphError(400, 100, "(#100) Invalid parameter", "The request body is not valid JSON");
+    }
+    const { name, language, category, components } = body;
+    if (typeof name !== "string" || !/^[a-z0-9_]{1,512}$/.test(name)) {
+      return graphError(
+        400,
+        100,
+        "(#100) Invalid parameter",
+        "name must be lowercase letters, digits and underscores",
+      );
+    }
+    if (typeof language !== "string" || !language) {
+      return graphError(400, 100, "(#100) Invalid parameter", "language is required");
+    }
+    if (!["MARKETING", "UTILITY", "AUTHENTICATION"].includes(category)) {
+      return graphError(
+        400,
+        100,
+        "(#100) Invalid parameter",
+        "category must be MARKETING, UTILITY or AUTHENTICATION",
+      );
+    }
+    if (!Array.isArray(components) || !components.some((c) => c?.type === "BODY")) {
+      return graphError(400, 100, "(#100) Invalid parameter", "components must hold a BODY");
+    }
+    if (templatesOf(wabaId).some((t) => t.name === name && t.language === language)) {
+      return graphError(
+        400,
+        100,
+        "(#100) Invalid parameter",
+        `Message template "${name}" with language "${language}" already exists`,
+      );
+    }
+    const t = seedTemplate(wabaId, {
+      name,
+      language,
+      category,
+      status: "PENDING",
+      parameter_format: body.parameter_format === "NAMED" ? "NAMED" : "POSITIONAL",
+      components,
+    });
+    later(reviewMs, () =>
+      changeTemplate(wabaId, t, {
+        status: rejectTemplates.test(t.name) ? "REJECTED" : "APPROVED",
+        reason: rejectTemplates.test(t.name) ? "INVALID_FORMAT" : undefined,
+      }));
+    return Response.json({ id: t.id, status: t.status, category: t.category });
+  }
+
+  function deleteTemplate(wabaId: string, query: URLSearchParams): Response {
+    const name = query.get("name");
+    const hsmId = query.get("hsm_id");
+    const list = templatesOf(wabaId);
+    const doomed = list.filter((t) => t.name === name && (!hsmId || t.id === hsmId));
+    if (!name || !doomed.length) {
+      return graphError(
+        400,
+        100,
+        "(#100) Invalid parameter",
+        `Template name (${name}) does not exist`,
+      );
+    }
+    templates.set(wabaId, list.filter((t) => !doomed.includes(t)));
+    return Response.json({ success: true });
+  }
+
   async function storeMedia(bytes: Uint8Array, mimeType: string) {
     const id = String(1_000_000_000_000_000n + BigInt(Math.floor(Math.random() * 1e15)));
     const sha256 = new Uint8Array(
@@ -516,6 +831,43 @@ export function startGraphEmulator(options: GraphEmulatorOptions) {
         headers: { "content-type": item.mimeType, "content-length": String(item.bytes.length) },
       });
     }
+    if (path === "/__emulator/templates") {
+      if (req.method === "POST") {
+        const b = await req.json() as { waba_id: string; templates: TemplateSeed[] };
+        const seeded = b.templates.map((t) => seedTemplate(b.waba_id, t));
+        return Response.json({ data: seeded });
+      }
+      const waba = u.searchParams.get("waba_id");
+      return Response.json({
+        data: waba ? templatesOf(waba) : Object.fromEntries(templates),
+        calls: templateCalls,
+      });
+    }
+    if (path === "/__emulator/templates/status" && req.method === "POST") {
+      const b = await req.json() as {
+        waba_id: string;
+        name: string;
+        language?: string;
+        status?: string;
+        quality?: string;
+        reason?: string;
+      };
+      const t = templatesOf(b.waba_id).find((x) =>
+        x.name === b.name && x.language === (b.language ?? "en_US")
+      );
+      if (!t) return Response.json({ error: "no such template" }, { status: 404 });
+      await changeTemplate(b.waba_id, t, b);
+      return Response.json({ template: t });
+    }
+    const templatesPath = /^\/v\d+\.\d+\/([0-9]+)\/message_templates$/.exec(path);
+    if (templatesPath) {
+      if (!authorised(req)) return badToken();
+      const wabaId = templatesPath[1];
+      templateCalls.push({ method: req.method, wabaId, at: new Date().toISOString() });
+      if (req.method === "GET") return listTemplates(wabaId, u.searchParams);
+      if (req.method === "POST") return await createTemplate(wabaId, req);
+      if (req.method === "DELETE") return deleteTemplate(wabaId, u.searchParams);
+    }
     const sendPath = /^\/v\d+\.\d+\/([0-9]+)\/messages$/.exec(path);
     if (sendPath && req.method === "POST") return await send(req, sendPath[1]);
     const uploadPath = /^\/v\d+\.\d+\/([0-9]+)\/media$/.exec(path);
@@ -570,6 +922,24 @@ export function startGraphEmulator(options: GraphEmulatorOptions) {
     port: (server.addr as Deno.NetAddr).port,
     messages: () => [...log],
     reads: () => [...reads],
+    /** the WABA's templates now, as the listing would give them */
+    templates: (wabaId: string) => [...templatesOf(wabaId)],
+    /** every call to a message_templates endpoint (list, create, delete), in order */
+    templateCalls: () => [...templateCalls],
+    seedTemplates: (wabaId: string, seeds: TemplateSeed[]) =>
+      seeds.map((s) => seedTemplate(wabaId, s)),
+    /** moves a template (status and/or quality) and posts Meta's webhook for it */
+    changeTemplate: async (
+      wabaId: string,
+      name: string,
+      language: string,
+      change: { status?: string; quality?: string; reason?: string },
+    ) => {
+      const t = templatesOf(wabaId).find((x) => x.name === name && x.language === language);
+      if (!t) throw new Error(`No template ${name} ${language} in ${wabaId}`);
+      await changeTemplate(wabaId, t, change);
+      return t;
+    },
     setFaults,
     clear: () => void (log.length = 0),
     async close() {
@@ -593,7 +963,18 @@ Options:
   --webhook-url URL   where to post status and inbound webhooks (the app's /webhooks/whatsapp)
   --token PNID=TOKEN  accept TOKEN for phone number id PNID (repeatable; default: any token)
   --fault-rate R      share of send calls that fail (0..1) with a random injected fault
+  --waba-id W         the WABA every phone number belongs to (default 102290129340398); it
+                      starts with Meta's sample template hello_world (en_US)
+  --template-review-ms N
+                      how long a new template stays PENDING before its review (default 3000)
+  --reject-templates RE
+                      new templates whose name matches RE are REJECTED (default ^reject)
   -h, --help          show this help
+
+Templates: GET/POST/DELETE /{version}/{waba_id}/message_templates as Meta's API (cursor paging,
+created PENDING, reviewed after the delay with a signed message_template_status_update webhook);
+template sends get Meta's errors (132001 no such name in that language or not approved, 132000
+parameter count, 132012 header type, 132015 paused, 132016 disabled).
 
 Inspect: GET /__emulator/messages (what the app sent; DELETE clears it), GET /__emulator/webhooks
 (what was posted to the app).
@@ -610,7 +991,12 @@ Simulate inbound media: upload the file, then send a message that names it:
   GET /v1/media/<id>, fetched from here as from the Graph API.
 
 Faults: POST /__emulator/faults {"rate", "kinds", "limit"}: kinds among the Graph errors and
-"hang", "reset", "reset_after_accept"; "limit" ends the outage after that many faults.`;
+"hang", "reset", "reset_after_accept"; "limit" ends the outage after that many faults.
+
+Templates: GET /__emulator/templates?waba_id=W (with every template API call) · seed:
+POST /__emulator/templates {"waba_id", "templates": [{"name", "language", "components", ...}]}
+· move one and send Meta's webhook: POST /__emulator/templates/status {"waba_id", "name",
+"language", "status": "PAUSED" | "APPROVED" | "DISABLED" | …, "quality": "RED" | …, "reason"}`;
   let args;
   try {
     args = parseArgs({
@@ -621,6 +1007,9 @@ Faults: POST /__emulator/faults {"rate", "kinds", "limit"}: kinds among the Grap
         "webhook-url": { type: "string" },
         token: { type: "string", multiple: true, default: [] },
         "fault-rate": { type: "string", default: "0" },
+        "waba-id": { type: "string", default: "102290129340398" },
+        "template-review-ms": { type: "string", default: "3000" },
+        "reject-templates": { type: "string", default: "^reject" },
         help: { type: "boolean", short: "h", default: false },
       },
     }).values;
@@ -640,6 +1029,19 @@ Faults: POST /__emulator/faults {"rate", "kinds", "limit"}: kinds among the Grap
     ? Object.fromEntries(args.token.map((t) => t.split("=") as [string, string]))
     : undefined;
   const rate = Number(args["fault-rate"]);
+  const reviewMs = Number(args["template-review-ms"]);
+  if (!Number.isInteger(reviewMs) || reviewMs < 0) {
+    console.error("emulator: --template-review-ms must be a whole number of milliseconds");
+    Deno.exit(2);
+  }
+  let rejectTemplates: RegExp;
+  try {
+    rejectTemplates = new RegExp(args["reject-templates"]);
+  } catch {
+    console.error("emulator: --reject-templates is not a valid regular expression");
+    Deno.exit(2);
+  }
+  const wabaId = args["waba-id"];
   const emulator = await startGraphEmulator({
     port: Number(args.port),
     appSecret: args["app-secret"] ?? "unused",
@@ -651,6 +1053,10 @@ Faults: POST /__emulator/faults {"rate", "kinds", "limit"}: kinds among the Grap
         kinds: ["rate_limit", "server_error", "slow", "hang", "reset", "drop_after_accept"],
       }
       : undefined,
+    wabaIdFor: () => wabaId,
+    templates: { [wabaId]: [HELLO_WORLD] },
+    templateReviewMs: reviewMs,
+    rejectTemplates,
   });
   const stop = async () => {
     await emulator.close();

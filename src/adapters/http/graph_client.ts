@@ -1,8 +1,9 @@
 import type { GraphError } from "../../core/whatsapp/graph_errors.ts";
+import type { TemplateGraph } from "../../ports/templates.ts";
 
 export type GraphResult<T> = { ok: true; value: T } | { ok: false; error: GraphError };
 
-export interface GraphClient {
+export interface GraphClient extends TemplateGraph {
   sendMessage(
     phoneNumberId: string,
     token: string,
@@ -17,6 +18,10 @@ export interface GraphClient {
   >;
   downloadMedia(url: string, token: string): Promise<GraphResult<Response>>;
 }
+
+/** What the template sync reads of each template (Meta sends only the fields asked for). */
+const TEMPLATE_FIELDS =
+  "id,name,language,status,category,components,parameter_format,quality_score,rejected_reason";
 
 /**
  * The Graph API over fetch. Base URL and version come from configuration, which is how the local
@@ -137,6 +142,54 @@ export function graphClient(options: {
         },
       };
     },
+    async listTemplates(wabaId, token, page) {
+      const query = new URLSearchParams({ fields: TEMPLATE_FIELDS, limit: String(page.limit) });
+      if (page.after) query.set("after", page.after);
+      const res = await json<
+        { data?: unknown; paging?: { cursors?: { after?: unknown }; next?: unknown } }
+      >(await call(`${wabaId}/message_templates?${query}`, token));
+      if (!res.ok) return res;
+      if (!Array.isArray(res.value.data)) return malformed("The template list had no data array");
+      const after = res.value.paging?.cursors?.after;
+      // Meta gives `next` only while there is a next page; the cursor alone is given on the last
+      return {
+        ok: true,
+        value: {
+          data: res.value.data,
+          after: res.value.paging?.next && typeof after === "string" && after ? after : null,
+        },
+      };
+    },
+    async createTemplate(wabaId, token, body) {
+      const res = await json<{ id?: unknown; status?: unknown; category?: unknown }>(
+        await call(`${wabaId}/message_templates`, token, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+        }),
+      );
+      if (!res.ok) return res;
+      const { id, status, category } = res.value;
+      if ((typeof id !== "string" && typeof id !== "number") || typeof status !== "string") {
+        return malformed("The created template had no id or status");
+      }
+      return {
+        ok: true,
+        value: {
+          id: String(id),
+          status,
+          category: typeof category === "string" ? category : null,
+        },
+      };
+    },
+    async deleteTemplate(wabaId, token, target) {
+      const query = new URLSearchParams({ name: target.name });
+      if (target.metaTemplateId) query.set("hsm_id", target.metaTemplateId);
+      const res = await json<{ success?: boolean }>(
+        await call(`${wabaId}/message_templates?${query}`, token, { method: "DELETE" }),
+      );
+      return res.ok ? { ok: true, value: true } : res;
+    },
     async downloadMedia(url, token) {
       // media URLs are absolute and expire within minutes; they still need the bearer token
       try {
@@ -160,6 +213,10 @@ export function graphClient(options: {
       }
     },
   };
+}
+
+function malformed(title: string): { ok: false; error: GraphError } {
+  return { ok: false, error: { code: 0, httpStatus: 200, title, details: null, kind: "network" } };
 }
 
 async function readGraphError(res: Response): Promise<GraphError> {
