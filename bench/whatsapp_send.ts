@@ -52,6 +52,11 @@ const ch = await benchChannel({
       quiet: true,
       // status webhooks off: this measures the send path alone
       webhookUrl: undefined,
+      // the template the messages use; the app's store learns it from the first sends' sync
+      wabaIdFor: () => ids.wabaId,
+      templates: {
+        [ids.wabaId]: [{ name: "order_update", components: [{ type: "BODY", text: "Shipped." }] }],
+      },
     });
     return emulator;
   },

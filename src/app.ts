@@ -27,6 +27,7 @@ import { pluginPageRoutes } from "./http/routes/plugins/pages.ts";
 import type { ClientWebhooks } from "./services/client_webhooks.ts";
 import { webhookEndpointRoutes } from "./http/routes/v1/webhook_endpoints.ts";
 import { accountEventRoutes } from "./http/routes/v1/account_events.ts";
+import { templateRoutes } from "./http/routes/v1/templates.ts";
 import type { AppEnv } from "./http/types.ts";
 import type { ClientAddress } from "./http/client_address.ts";
 
@@ -134,6 +135,7 @@ export function createApp(deps: AppDeps) {
   app.route("/v1", webhookEndpointRoutes(deps.services, deps.webhooks));
   app.route("/v1", accountEventRoutes(deps.services));
   app.route("/v1", pluginRoutes(deps.plugins));
+  app.route("/v1", templateRoutes({ env: deps.env, templates: deps.services.templates }));
 
   documentApi(app, { publicBaseUrl: deps.env.PUBLIC_BASE_URL });
   app.route("/", docsRoutes("glooft-edge API reference"));

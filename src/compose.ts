@@ -14,6 +14,7 @@ import { contactStore } from "./adapters/supabase/contacts_store.ts";
 import { inboxStore } from "./adapters/supabase/inbox_store.ts";
 import { messageStore } from "./adapters/supabase/messages_store.ts";
 import { supabaseRequestLogSink } from "./adapters/supabase/request_log_sink.ts";
+import { supabaseTemplateStore } from "./adapters/supabase/templates_store.ts";
 import { retentionStore } from "./adapters/supabase/retention_store.ts";
 import { webhookEndpointStore } from "./adapters/supabase/webhook_endpoints_store.ts";
 import {
@@ -44,6 +45,7 @@ import { webhookRouter } from "./services/routing.ts";
 import { metaInbox } from "./services/whatsapp_inbox.ts";
 import { sendQueuedMessage } from "./services/whatsapp_send.ts";
 import { type DueWork, sweep } from "./services/sweeper.ts";
+import { templateService } from "./services/templates.ts";
 
 export interface ComposeOptions {
   /** builds the runtime's doorbell; it is handed the job handler (Deno runs jobs in-process) */
@@ -105,6 +107,29 @@ export async function composeApp(env: Env, options: ComposeOptions) {
   // Workers' isolates do not share writes between requests: there every call goes alone
   const grouping = options.shareWrites === false ? { maxBatch: 1 } : {};
   const localEgress = fetchWebhookEgress(options.fetch);
+  const graph = graphClient({
+    baseUrl: env.GRAPH_API_BASE_URL,
+    version: env.GRAPH_API_VERSION,
+    timeoutMs: env.GRAPH_API_TIMEOUT_MS,
+    fetch: options.fetch,
+  });
+  const templates = templateService({
+    store: supabaseTemplateStore(db),
+    graph,
+    dataKeys: keys,
+    // the publisher is built below, from the services
+    events: { publish: (events) => deps.events.publish(events) },
+    doorbell,
+    audit: auditLog(db),
+    logger,
+    now,
+    settings: {
+      syncIntervalSeconds: env.TEMPLATE_SYNC_INTERVAL_SECONDS,
+      minIntervalSeconds: env.TEMPLATE_SYNC_MIN_INTERVAL_SECONDS,
+      // a full listing is up to 100 pages, each a Graph call that may run to its timeout
+      leaseSeconds: Math.ceil(env.GRAPH_API_TIMEOUT_MS / 1000) * 100 + 60,
+    },
+  });
   const services: Omit<ServiceDeps, "events"> = {
     env,
     dataKeys: keys,
@@ -142,12 +167,8 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     // Workers' egress does not route to private ranges, so there fetch is the safe default
     webhookEgress: options.webhookEgress ?? localEgress,
     localWebhookEgress: localEgress,
-    graph: graphClient({
-      baseUrl: env.GRAPH_API_BASE_URL,
-      version: env.GRAPH_API_VERSION,
-      timeoutMs: env.GRAPH_API_TIMEOUT_MS,
-      fetch: options.fetch,
-    }),
+    graph,
+    templates,
   };
   // who hears each client's events: one cached lookup for the webhooks and the plugins
   const subscriptions = subscriptionCache({ ...services, registry });
@@ -169,7 +190,12 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     fetch: options.fetch,
     retryDelaysMs: options.pluginRetryDelaysMs,
   });
-  const dueWork: DueWork[] = [webhooks.due, plugins.runner.due, plugins.runner.ticks];
+  const dueWork: DueWork[] = [
+    webhooks.due,
+    plugins.runner.due,
+    plugins.runner.ticks,
+    templates.due,
+  ];
   const router = webhookRouter(deps.accounts);
   // each provider's deliveries go to its processor: Meta's, and each plugin's with webhooks
   const inboxProcessors = new Map([
@@ -181,6 +207,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     send: eachJob((job) => sendQueuedMessage(deps, job)),
     webhook_delivery: eachJob(webhooks.deliver),
     plugin_event: eachJob(plugins.runner.run),
+    template_sync: eachJob(templates.syncJob),
   }, logger);
 
   const requestLog = options.requestLog ?? supabaseRequestLogSink(

@@ -51,6 +51,11 @@ export const EnvSchema = z.object({
   SEND_BACKOFF_BASE_MS: intFromString(1000, 10, 60_000),
   // how often the sweeper re-rings recorded work that is not finished
   SWEEP_INTERVAL_SECONDS: intFromString(30, 1, 3600),
+  // message templates: a full sync of each account at least this often (Meta's template webhooks
+  // keep the store current in between), and at most one sync per account this often, whoever
+  // asks (a send the store would refuse, a client, the schedule)
+  TEMPLATE_SYNC_INTERVAL_SECONDS: intFromString(21_600, 60, 604_800),
+  TEMPLATE_SYNC_MIN_INTERVAL_SECONDS: intFromString(60, 0, 3600),
 
   MAX_BODY_BYTES: intFromString(1_048_576, 1024, 10_485_760),
   WEBHOOK_MAX_BODY_BYTES: intFromString(3_145_728, 1024, 10_485_760),

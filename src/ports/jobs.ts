@@ -20,7 +20,9 @@ export type Job =
     claimed?: ClaimedWebhookDelivery;
   }
   /** a core event (or a scheduled run) for one plugin's handler (public.plugin_deliveries) */
-  | { kind: "plugin_event"; clientId: string; deliveryId: string };
+  | { kind: "plugin_event"; clientId: string; deliveryId: string }
+  /** a sync of one WhatsApp Business account's templates (its row: message_template_syncs) */
+  | { kind: "template_sync"; clientId: string; wabaAccountId: string };
 
 /** Rings the consumer: a Cloudflare Queue on Workers, an in-process queue on Deno. */
 export interface Doorbell {

@@ -27,6 +27,11 @@ import { type SubscriptionCache, subscriptionCache } from "./subscriptions.ts";
  * - `account.alert`: something the client must act on (for example its access token was rejected,
  *   Graph code 190).
  * - `contact.consent_changed`: a contact opted in or out (through the API, or by a keyword).
+ * - `template.status`: a template's status changed (id, waba_id, name, language, category,
+ *   status, previous_status, reason): approved, rejected, paused, disabled, ..., or DELETED when
+ *   Meta no longer lists it. From Meta's webhooks and from syncs (src/services/templates.ts).
+ * - `template.quality`: a template's quality score changed (quality_score GREEN, YELLOW, RED or
+ *   UNKNOWN, previous_quality_score).
  * - `webhook.test`: sent on request to one endpoint only, whatever it subscribes to.
  */
 export const WEBHOOK_EVENT_TYPES = [
@@ -34,6 +39,8 @@ export const WEBHOOK_EVENT_TYPES = [
   "message.status",
   "account.alert",
   "contact.consent_changed",
+  "template.status",
+  "template.quality",
   "webhook.test",
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];

@@ -432,6 +432,11 @@ async function storeClientBatch(
       })),
     ]);
     for (const job of published) jobs.push(job);
+    // template webhooks also keep the client's template store current (src/services/templates.ts)
+    const fields = shares.flatMap((s) => s.fields);
+    if (fields.length) {
+      for (const job of await deps.templates.applyWebhookEvents(clientId, fields)) jobs.push(job);
+    }
   }, failures);
 }
 

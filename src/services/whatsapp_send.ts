@@ -3,6 +3,7 @@ import { toHex } from "../core/crypto/hmac.ts";
 import { decryptFieldIfReadable, encryptField } from "../core/crypto/envelope.ts";
 import { AppError } from "../core/errors.ts";
 import { graphBody, isFreeForm, normaliseRecipient } from "../core/messaging/outbound.ts";
+import type { SendTemplate } from "../core/whatsapp/templates.ts";
 import {
   backoffMs,
   classifyGraphError,
@@ -31,12 +32,12 @@ async function requestHash(body: unknown): Promise<string> {
 }
 
 /**
- * Accepts a client's send request: rules first (consent, 24-hour window), then one durable queued
- * row (idempotent on the client's Idempotency-Key), then the doorbell. Returns the message and
- * whether it was new.
+ * Accepts a client's send request: rules first (a template is checked against the template store;
+ * consent and the 24-hour window in the enqueue), then one durable queued row (idempotent on the
+ * client's Idempotency-Key), then the doorbell. Returns the message and whether it was new.
  */
 export async function enqueueMessage(
-  deps: Pick<ServiceDeps, "messages" | "dataKeys" | "doorbell" | "now">,
+  deps: Pick<ServiceDeps, "messages" | "dataKeys" | "doorbell" | "now" | "templates">,
   clientId: string,
   request: SendRequest,
   idempotencyKey: string | null,
@@ -48,6 +49,12 @@ export async function enqueueMessage(
       "invalid_recipient",
       "`to` must be a phone number in international format (or a business-scoped user id)",
     );
+  }
+  if (request.type === "template") {
+    await deps.templates.assertSendable(clientId, {
+      template: request.content.template as SendTemplate,
+      phoneNumberId: request.phone_number_id ?? null,
+    });
   }
   const id = crypto.randomUUID();
   const key = await deps.dataKeys.forClient(clientId);
@@ -202,6 +209,8 @@ export async function accessTokenFor(
 }
 
 const pacer = phonePacer();
+/** Meta's template errors: missing, not approved, parameters, paused, disabled */
+const TEMPLATE_ERRORS = new Set([132000, 132001, 132005, 132007, 132012, 132015, 132016]);
 
 function parseJsonOrNull(text: string | null): Record<string, unknown> | null {
   if (text === null) return null;
@@ -334,7 +343,17 @@ export async function sendQueuedMessage(
     deps.logger.error("access_token_invalid", { client_id: job.clientId, code: error.code });
     return await fail(error);
   }
-  if (klass === "terminal") return await fail(error);
+  if (klass === "terminal") {
+    // Meta knows the template otherwise than the store does: the store catches up
+    if (TEMPLATE_ERRORS.has(error.code)) {
+      await deps.doorbell.ring([{
+        kind: "template_sync",
+        clientId: job.clientId,
+        wabaAccountId: phone.waba_account_id,
+      }]);
+    }
+    return await fail(error);
+  }
   if (message.attempts >= deps.env.SEND_MAX_ATTEMPTS) return await fail(error, true);
   const ambiguous = error.kind !== "graph";
   const delay = ambiguous ? deps.env.SEND_AMBIGUOUS_WAIT_MS : backoffMs(message.attempts, {

@@ -1,7 +1,9 @@
 import { encryptField } from "../../src/core/crypto/envelope.ts";
 import { signMetaPayload } from "../../src/core/whatsapp/signature.ts";
+import type { TemplateSeed } from "../../tools/emulators/graph_api.ts";
 import { clientWithKey, type Json } from "./app.ts";
 import { sql, testApp, testStack } from "./stack.ts";
+import { ORDER_UPDATE, storeTemplates } from "./templates.ts";
 
 let counter = Date.now() % 1_000_000_000;
 const uniqueDigits = (prefix: string) => `${prefix}${String(++counter).padStart(12, "0")}`;
@@ -9,7 +11,9 @@ const uniqueDigits = (prefix: string) => `${prefix}${String(++counter).padStart(
 /**
  * A whole WhatsApp channel for one fresh client: the real app served over HTTP, the Graph API
  * emulator posting signed status webhooks back to it, and the client's WABA (with its access token
- * encrypted as production stores it) and phone number.
+ * encrypted as production stores it) and phone number. The WABA has `templates` (default: the
+ * order_update template) both in the client's template store, as a sync just left it, and for
+ * the emulator to hold.
  */
 export async function startChannel(options: {
   env?: Record<string, string>;
@@ -21,8 +25,15 @@ export async function startChannel(options: {
   >;
   /** the Graph API the app talks to (an emulator); unset = an address where nothing listens */
   graph?: (
-    ids: { appWebhookUrl: string; phoneNumberId: string; accessToken: string; wabaId: string },
+    ids: {
+      appWebhookUrl: string;
+      phoneNumberId: string;
+      accessToken: string;
+      wabaId: string;
+      templates: TemplateSeed[];
+    },
   ) => Promise<{ url: string; close(): Promise<void> }>;
+  templates?: TemplateSeed[];
 } = {}) {
   const secrets = testStack().secrets;
   const { clientId, key } = await clientWithKey({ name: "Channel test client" });
@@ -32,8 +43,9 @@ export async function startChannel(options: {
 
   const appPort = { value: 0 };
   const appWebhookUrl = `http://127.0.0.1:${reservePort(appPort)}/webhooks/whatsapp`;
+  const templates = options.templates ?? [ORDER_UPDATE];
   const graph = options.graph
-    ? await options.graph({ appWebhookUrl, phoneNumberId, accessToken, wabaId })
+    ? await options.graph({ appWebhookUrl, phoneNumberId, accessToken, wabaId, templates })
     : { url: "http://127.0.0.1:9", close: () => Promise.resolve() };
   const composed = await testApp({
     GRAPH_API_BASE_URL: graph.url,
@@ -58,6 +70,7 @@ export async function startChannel(options: {
     "insert into phone_numbers (client_id, waba_account_id, phone_number_id, display_phone_number) values ($1, $2, $3, '15550001111')",
     [clientId, waba.id, phoneNumberId],
   );
+  await storeTemplates(clientId, waba.id, templates);
 
   const api = async (path: string, init: RequestInit = {}) => {
     const res = await fetch(`${appUrl}${path}`, {
@@ -94,6 +107,7 @@ export async function startChannel(options: {
     clientId,
     key,
     wabaId,
+    wabaAccountId: waba.id,
     phoneNumberId,
     accessToken,
     appUrl,

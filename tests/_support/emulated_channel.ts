@@ -14,8 +14,9 @@ export async function emulatedChannel(
   const ch = await startChannel({
     ...channel,
     env,
-    graph: async ({ appWebhookUrl, phoneNumberId, accessToken, wabaId }) => {
+    graph: async ({ appWebhookUrl, phoneNumberId, accessToken, wabaId, templates }) => {
       emulator = await startGraphEmulator({
+        templates: { [wabaId]: templates },
         port: 0,
         appSecret: testStack().secrets.meta_app_secret,
         webhookUrl: appWebhookUrl,

@@ -5,12 +5,9 @@ import { eventually, startChannel } from "../_support/channel.ts";
 import { emulatedChannel } from "../_support/emulated_channel.ts";
 import { envelope, inbound } from "../_support/meta_fixtures.ts";
 import { clientWithToken, signJwt, sql } from "../_support/stack.ts";
+import { orderUpdate } from "../_support/templates.ts";
 
-const template = (to: string) => ({
-  to,
-  type: "template",
-  template: { name: "order_update", language: { code: "en_US" } },
-});
+const template = orderUpdate;
 
 Deno.test("a sent message reaches the emulator once, carries our id, and its status webhooks advance it to delivered", async () => {
   const { ch, emulator } = await emulatedChannel();

@@ -1,12 +1,18 @@
 import * as z from "zod";
 import { hmacSha256, importHmacKey, timingSafeEqual, toHex } from "../crypto/hmac.ts";
 
-/** What an API key may do. A Supabase Auth user of the client holds every scope. */
+/**
+ * What an API key may do. A key holds the scopes it was created with, listed one by one: a scope
+ * added to this list later (templates:read and templates:manage came with message templates) is
+ * not held by keys created before it. A Supabase Auth user of the client holds every scope.
+ */
 export const SCOPES = [
   "messages:send",
   "messages:read",
   "contacts:read",
   "contacts:write",
+  "templates:read",
+  "templates:manage",
   "plugins:manage",
   "webhooks:manage",
   "api-keys:manage",

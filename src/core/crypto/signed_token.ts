@@ -15,8 +15,11 @@ import {
 
 /** 128 bits: a forgery needs 2^128 guesses, and the token stays short in a query string */
 const MAC_BYTES = 16;
-/** payloads are a timestamp and an id or two; anything longer was not issued here */
-const MAX_TOKEN_CHARS = 512;
+/**
+ * payloads are a timestamp or a sort key (a template name: up to 512 characters) and an id or
+ * two; anything longer was not issued here
+ */
+const MAX_TOKEN_CHARS = 1024;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
