@@ -232,7 +232,7 @@ create function public.finish_template_sync(
   seen text[],
   started_at timestamptz,
   sync_error text,
-  found integer
+  templates_found integer
 ) returns jsonb
 language plpgsql
 security invoker
@@ -255,7 +255,7 @@ begin
       into deleted from gone g;
     update public.message_template_syncs t
        set last_synced_at = now(), locked_until = null, last_error = null, requested_at = null,
-           templates = found
+           templates = templates_found
      where t.waba_account_id = waba_account and t.client_id = cid;
   else
     update public.message_template_syncs t

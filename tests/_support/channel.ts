@@ -1,9 +1,9 @@
 import { encryptField } from "../../src/core/crypto/envelope.ts";
 import { signMetaPayload } from "../../src/core/whatsapp/signature.ts";
-import type { TemplateSeed } from "../../tools/emulators/graph_api.ts";
+import { type TemplateSeed } from "../../tools/emulators/graph_api.ts";
 import { clientWithKey, type Json } from "./app.ts";
 import { sql, testApp, testStack } from "./stack.ts";
-import { ORDER_UPDATE, storeTemplates } from "./templates.ts";
+import { ORDER_UPDATE, storeTemplates, withMetaIds } from "./templates.ts";
 
 let counter = Date.now() % 1_000_000_000;
 const uniqueDigits = (prefix: string) => `${prefix}${String(++counter).padStart(12, "0")}`;
@@ -43,7 +43,7 @@ export async function startChannel(options: {
 
   const appPort = { value: 0 };
   const appWebhookUrl = `http://127.0.0.1:${reservePort(appPort)}/webhooks/whatsapp`;
-  const templates = options.templates ?? [ORDER_UPDATE];
+  const templates = withMetaIds(options.templates ?? [ORDER_UPDATE]);
   const graph = options.graph
     ? await options.graph({ appWebhookUrl, phoneNumberId, accessToken, wabaId, templates })
     : { url: "http://127.0.0.1:9", close: () => Promise.resolve() };

@@ -4,11 +4,14 @@ import { testStack } from "./stack.ts";
 
 export type Emulator = Awaited<ReturnType<typeof startGraphEmulator>>;
 
-/** A channel whose Graph API is the emulator, which posts signed status webhooks back to the app. */
+/**
+ * A channel whose Graph API is the emulator, which posts signed status and template webhooks back
+ * to the app and holds the channel's templates.
+ */
 export async function emulatedChannel(
   env: Record<string, string> = {},
   emulatorOptions: Partial<Parameters<typeof startGraphEmulator>[0]> = {},
-  channel: Pick<Parameters<typeof startChannel>[0] & object, "doorbell" | "plugins"> = {},
+  channel: Pick<Parameters<typeof startChannel>[0] & object, "doorbell" | "plugins" | "templates"> = {},
 ) {
   let emulator: Emulator | undefined;
   const ch = await startChannel({

@@ -22,6 +22,10 @@ export const orderUpdate = (to: string, name = "Ana") => ({
 
 let nextId = 2_000_000_000_000_000 + Math.floor(Math.random() * 1e12);
 
+/** Seeds with Meta ids of their own, so the store and the emulator name each template alike. */
+export const withMetaIds = (seeds: TemplateSeed[]): TemplateSeed[] =>
+  seeds.map((s) => ({ ...s, id: s.id ?? String(nextId++) }));
+
 /**
  * Puts templates straight into a client's template store, as a sync that just ran would have
  * (approved unless the seed says otherwise), so tests about sends need no Graph listing.

@@ -454,13 +454,20 @@ export function startGraphEmulator(options: GraphEmulatorOptions) {
     );
   }
 
-  /** A template webhook, as Meta posts it to the app's default callback URL. */
+  /**
+   * A template webhook, as Meta posts it to the app's default callback URL. Meta's `time` is in
+   * seconds, so two changes back and forth within one second (approved, paused, approved) would
+   * post the same bytes twice, which a receiver deduplicating by body takes for a retry: here each
+   * template webhook gets a later time than the one before.
+   */
+  let lastTemplateTime = 0;
   function templateWebhook(wabaId: string, field: string, value: Record<string, unknown>) {
+    lastTemplateTime = Math.max(lastTemplateTime + 1, Math.floor(Date.now() / 1000));
     return postWebhook(`template:${field}`, {
       object: "whatsapp_business_account",
       entry: [{
         id: wabaId,
-        time: Math.floor(Date.now() / 1000),
+        time: lastTemplateTime,
         changes: [{ field, value }],
       }],
     });
@@ -928,6 +935,9 @@ export function startGraphEmulator(options: GraphEmulatorOptions) {
     templateCalls: () => [...templateCalls],
     seedTemplates: (wabaId: string, seeds: TemplateSeed[]) =>
       seeds.map((s) => seedTemplate(wabaId, s)),
+    /** deletes every language of a template, as WhatsApp Manager would (no webhook) */
+    deleteTemplate: (wabaId: string, name: string) =>
+      void templates.set(wabaId, templatesOf(wabaId).filter((t) => t.name !== name)),
     /** moves a template (status and/or quality) and posts Meta's webhook for it */
     changeTemplate: async (
       wabaId: string,

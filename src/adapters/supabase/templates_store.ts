@@ -122,7 +122,7 @@ export function supabaseTemplateStore(db: DatabaseAccess): TemplateStore {
           seen: outcome.seen,
           started_at: outcome.startedAt,
           sync_error: outcome.error,
-          found: outcome.found,
+          templates_found: outcome.found,
         }),
         "Could not finish the template sync",
       ) as { deleted: TemplateChange[] };
