@@ -1,11 +1,14 @@
 import { decryptField } from "../core/crypto/envelope.ts";
 import { AppError, notFound } from "../core/errors.ts";
+import { isUuid } from "../core/ids.ts";
 import {
   judgeTemplateSend,
   type ParameterFormat,
   parseGraphTemplate,
   type SendTemplate,
+  STORED_LANGUAGE,
   type StoredTemplate,
+  TEMPLATE_NAME,
   TEMPLATE_WEBHOOK_FIELDS,
   type TemplateEvent,
   type TemplateRow,
@@ -306,6 +309,10 @@ export function templateService(deps: TemplateServiceDeps) {
   ): Promise<TemplateVerdict> {
     const send = intent.template;
     const phone = intent.phoneNumberId ?? null;
+    // a name or language Meta would never give a template is in no store: no lookup, no sync
+    if (!TEMPLATE_NAME.test(send.name) || !STORED_LANGUAGE.test(send.language.code)) {
+      return judgeTemplateSend(null, [], send);
+    }
     const key = `${phone ?? ""}|${send.name}|${send.language.code}`;
     const hit = sendable.get(clientId)?.get(key);
     if (hit && hit.until > deps.now() && judgeTemplateSend(hit.template, [], send).ok) {
@@ -497,8 +504,20 @@ export function templateService(deps: TemplateServiceDeps) {
     /** The plugin-facing view of one client's templates (see TemplateCatalog). */
     catalogFor(clientId: string): TemplateCatalog {
       return {
-        list: (filter = {}) =>
-          deps.store.list(clientId, { ...filter, limit: Math.min(200, filter.limit ?? 200) }),
+        list: async (filter = {}) => {
+          const after = filter.after;
+          if (
+            after &&
+            !(TEMPLATE_NAME.test(after.name) && STORED_LANGUAGE.test(after.language) &&
+              isUuid(after.id))
+          ) {
+            throw new AppError(400, "invalid_cursor", "`after` is not a template of this list");
+          }
+          return await deps.store.list(clientId, {
+            ...filter,
+            limit: Math.max(1, Math.min(200, filter.limit ?? 200)),
+          });
+        },
         check: (intent) => check(clientId, intent),
       };
     },

@@ -23,13 +23,23 @@ const VALID_BODIES: Record<string, unknown> = {
   "PATCH /v1/webhook-endpoints/{id}": { description: "probe" },
   "POST /v1/webhook-endpoints/{id}/recover": { since: "2026-01-01T00:00:00Z" },
   "PUT /v1/plugins/{plugin}": { enabled: true },
+  "POST /v1/templates": {
+    name: "probe_template",
+    language: "en_US",
+    category: "UTILITY",
+    components: [{ type: "BODY", text: "A probe." }],
+  },
 };
 
 /** Well-formed values, so hostile values in the other parameters reach the deeper code. */
 const VALID_VALUES: Record<string, string[]> = {
   id: [crypto.randomUUID()],
   contact: ["+447700900123", crypto.randomUUID(), "US.13491208655302741918"],
-  status: ["sent", "received"],
+  status: ["sent", "received", "APPROVED"],
+  category: ["UTILITY"],
+  language: ["en_US"],
+  name: ["order_update"],
+  waba_id: ["102290129340398"],
   direction: ["inbound"],
   dead_letter: ["true", "false"],
   since: ["2026-01-01T00:00:00Z"],
@@ -345,6 +355,18 @@ Deno.test("text a body would store is refused with 400 when PostgreSQL could not
     ["POST", "/v1/api-keys", { name: "a\u0000b", scopes: ["messages:read"] }],
     ["POST", "/v1/messages", { status: "read", message_id: "wamid.\u0000" }],
     ["POST", "/v1/messages", { status: "read", message_id: "w".repeat(100_000) }],
+    ["POST", "/v1/templates", {
+      name: "probe",
+      language: "en_US",
+      category: "UTILITY",
+      components: [{ type: "BODY", text: "Hi \u0000 there" }],
+    }],
+    ["POST", "/v1/templates", {
+      name: "probe",
+      language: "en_US",
+      category: "UTILITY",
+      components: [{ type: "BODY", text: "Hi \ud800 there" }],
+    }],
   ];
   for (const [method, url, body] of cases) {
     const res = await call(url, { method, headers, body: JSON.stringify(body) });

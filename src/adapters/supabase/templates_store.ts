@@ -1,5 +1,6 @@
 import type { SupabaseClient } from "@supabase/supabase-js";
-import type { TemplateRow } from "../../core/whatsapp/templates.ts";
+import { isUuid } from "../../core/ids.ts";
+import { STORED_LANGUAGE, TEMPLATE_NAME, type TemplateRow } from "../../core/whatsapp/templates.ts";
 import type {
   SendLookup,
   SyncClaim,
@@ -33,9 +34,12 @@ export function supabaseTemplateStore(db: DatabaseAccess): TemplateStore {
       if (f.name) q = q.eq("name", f.name);
       if (f.wabaId) q = q.eq("whatsapp_business_accounts.waba_id", f.wabaId);
       if (f.after) {
-        // the cursor's values were checked against the name and language rules: nothing else
-        // reaches PostgREST's filter syntax
+        // these values are written into PostgREST's filter syntax: only what the name, language
+        // and id rules allow gets there (callers check them too)
         const { name, language, id } = f.after;
+        if (!TEMPLATE_NAME.test(name) || !STORED_LANGUAGE.test(language) || !isUuid(id)) {
+          throw new Error("A template cursor holds values no template has");
+        }
         q = q.or(
           `name.gt.${name},and(name.eq.${name},language.gt.${language}),` +
             `and(name.eq.${name},language.eq.${language},id.gt.${id})`,
