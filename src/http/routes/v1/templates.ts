@@ -266,8 +266,8 @@ const sync = createRoute({
   tags,
   summary: "Read every page of Meta's template list now, for each account (or the one named)",
   description: "At most one sync per account per TEMPLATE_SYNC_MIN_INTERVAL_SECONDS (60 s by " +
-    "default), whoever asks: within it the report says `performed: false`. A failed listing " +
-    "keeps the store as it was and reports the error.",
+    "default), whoever asks: within it the report says `performed: false`. A listing that fails " +
+    "part way deletes nothing (the pages it read are kept) and reports the error.",
   security,
   middleware: manage,
   request: { query: z.object({ waba_id: WabaId.optional() }) },
