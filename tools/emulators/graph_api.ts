@@ -679,7 +679,12 @@ export function startGraphEmulator(options: GraphEmulatorOptions) {
     );
     // cursors are opaque to callers; here they are positions in creation order
     const after = query.get("after");
-    const start = after ? Number(atob(after)) : 0;
+    let start = 0;
+    try {
+      start = after ? Number(atob(after)) : 0;
+    } catch {
+      start = NaN;
+    }
     if (!Number.isInteger(start) || start < 0) {
       return graphError(400, 100, "(#100) Invalid parameter", "Invalid cursor");
     }
