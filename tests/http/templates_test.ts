@@ -471,3 +471,26 @@ Deno.test("quality, category and unknown-template webhooks update the store; a q
     await rx.close();
   }
 });
+
+Deno.test("the template routes are in the OpenAPI document with operation ids, tags, scopes' errors and their own", async () => {
+  const ch = await startChannel();
+  try {
+    const doc = (await ch.api("/openapi.json")).body;
+    const ops = [
+      ["get", "/v1/templates", "listTemplates", [200, 400, 401, 403]],
+      ["get", "/v1/templates/{id}", "getTemplate", [200, 404]],
+      ["post", "/v1/templates", "createTemplate", [201, 409, 422, 502]],
+      ["delete", "/v1/templates/{id}", "deleteTemplate", [200, 404, 502]],
+      ["post", "/v1/templates/sync", "syncTemplates", [200, 422]],
+    ] as const;
+    for (const [method, path, operationId, statuses] of ops) {
+      const op = doc.paths[path]?.[method];
+      assert.equal(op?.operationId, operationId, `${method} ${path}`);
+      assert.deepEqual(op.tags, ["Templates"]);
+      for (const s of statuses) assert.ok(op.responses[s], `${operationId} documents ${s}`);
+    }
+    assert.ok(doc.components.schemas.Template && doc.components.schemas.NewTemplate);
+  } finally {
+    await ch.close();
+  }
+});
