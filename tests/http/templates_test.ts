@@ -3,6 +3,7 @@ import { clientWithKey, type Json } from "../_support/app.ts";
 import { eventually, startChannel } from "../_support/channel.ts";
 import { emulatedChannel, type Emulator } from "../_support/emulated_channel.ts";
 import { sql } from "../_support/stack.ts";
+import { orderUpdate } from "../_support/templates.ts";
 import { webhookReceiver } from "../_support/webhook_receiver.ts";
 
 type Channel = Awaited<ReturnType<typeof startChannel>>;
@@ -490,6 +491,45 @@ Deno.test("the template routes are in the OpenAPI document with operation ids, t
       for (const s of statuses) assert.ok(op.responses[s], `${operationId} documents ${s}`);
     }
     assert.ok(doc.components.schemas.Template && doc.components.schemas.NewTemplate);
+  } finally {
+    await ch.close();
+  }
+});
+
+Deno.test("a send Meta refuses for its template although the store had it approved fails with Meta's code, and the store catches up", async () => {
+  const { ch, emulator } = await emulatedChannel();
+  try {
+    // paused at Meta with no webhook (one lost, say): the store still says approved
+    emulator.seedTemplates(ch.wabaId, [{
+      ...emulator.templates(ch.wabaId)[0],
+      quality_score: "RED",
+      status: "PAUSED",
+    }]);
+    await sql(
+      "update message_template_syncs set last_attempt_at = now() - interval '1 hour' where client_id = $1",
+      [ch.clientId],
+    );
+    const sent = await ch.api("/v1/messages", {
+      method: "POST",
+      body: JSON.stringify(orderUpdate("447700901030")),
+    });
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    const failed = await eventually(async () => {
+      const m = (await ch.api(`/v1/messages/${sent.body.message.id}`)).body.message;
+      return m.status === "failed" ? m : null;
+    }, "Meta's refusal");
+    assert.equal(failed.error.code, 132015);
+    const [template] = (await ch.api("/v1/templates")).body.data;
+    await eventually(
+      async () => (await statusOf(ch, template.id)) === "PAUSED",
+      "the sync Meta's template error asks for",
+    );
+    const next = await ch.api("/v1/messages", {
+      method: "POST",
+      body: JSON.stringify(orderUpdate("447700901031")),
+    });
+    assert.equal(next.status, 422);
+    assert.equal(next.body.error.code, "template_paused");
   } finally {
     await ch.close();
   }
