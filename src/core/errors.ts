@@ -65,6 +65,10 @@ export const ERROR_CODES = {
     meaning: "Another client's installation of this plugin already holds that routing key " +
       "(a shop domain, say)",
   },
+  template_exists: {
+    status: 409,
+    meaning: "A template of this name and language exists in the account; delete it or rename",
+  },
   payload_too_large: { status: 413, meaning: "The body is larger than this route accepts" },
   unsupported_media_type: { status: 415, meaning: "The body's Content-Type is not accepted here" },
   contact_opted_out: {
@@ -89,6 +93,35 @@ export const ERROR_CODES = {
     status: 422,
     meaning: "The plugin could not confirm that the config's routing key is this client's " +
       "(`message` says why)",
+  },
+  unknown_waba: {
+    status: 422,
+    meaning: "No such WhatsApp Business account (`waba_id`) for this client",
+  },
+  waba_required: {
+    status: 422,
+    meaning: "The client has several WhatsApp Business accounts: say which one with `waba_id`",
+  },
+  template_not_found: {
+    status: 422,
+    meaning: "No template of this name in this language in the sending number's account " +
+      "(`details.languages` lists the languages it exists in)",
+  },
+  template_not_approved: {
+    status: 422,
+    meaning: "The template is not approved by Meta (pending, rejected, …); nothing was sent",
+  },
+  template_paused: {
+    status: 422,
+    meaning: "Meta paused the template for low quality; it cannot be sent until approved again",
+  },
+  template_disabled: {
+    status: 422,
+    meaning: "Meta disabled the template; it cannot be sent",
+  },
+  template_parameters_mismatch: {
+    status: 422,
+    meaning: "The parameters do not fit the template's slots (`details.problems` names each)",
   },
   too_many_failed_attempts: {
     status: 429,

@@ -39,6 +39,10 @@ const TAGS = [
     name: "Webhook endpoints",
     description: "Where the client webhooks (see `webhooks`) are sent, and how they fared",
   },
+  {
+    name: "Templates",
+    description: "The WhatsApp message templates of the client's accounts, kept in step with Meta",
+  },
   { name: "Account", description: "The client behind a credential, and WhatsApp account events" },
   { name: "API keys", description: "Create, list and revoke this client's API keys" },
   {

@@ -138,7 +138,7 @@ export async function enqueueMessage(
  * calling again returns the same new message and never sends twice.
  */
 export async function redriveMessage(
-  deps: Pick<ServiceDeps, "messages" | "dataKeys" | "doorbell" | "now">,
+  deps: Pick<ServiceDeps, "messages" | "dataKeys" | "doorbell" | "now" | "templates">,
   clientId: string,
   id: string,
 ): Promise<{ message: MessageRow; created: boolean }> {

@@ -10,6 +10,7 @@
  * valid sends.
  */
 import * as z from "zod";
+import type { ErrorCode } from "../errors.ts";
 
 /** Meta: lowercase letters, digits and underscores, at most 512 characters */
 export const TEMPLATE_NAME = /^[a-z0-9_]{1,512}$/;
@@ -181,12 +182,16 @@ export function templateSlots(template: StoredTemplate): TemplateSlots {
 // ------------------------------------------------------------------------------------------------
 // Checking a send against a stored template
 
-export type TemplateRefusal =
-  | "template_not_found"
-  | "template_not_approved"
-  | "template_paused"
-  | "template_disabled"
-  | "template_parameters_mismatch";
+/** Why a template send is refused before it is queued (each a 422 of src/core/errors.ts). */
+export const TEMPLATE_REFUSALS = [
+  "template_not_found",
+  "template_not_approved",
+  "template_paused",
+  "template_disabled",
+  "template_parameters_mismatch",
+] as const satisfies readonly ErrorCode[];
+
+export type TemplateRefusal = (typeof TEMPLATE_REFUSALS)[number];
 
 export type TemplateVerdict =
   | { ok: true }

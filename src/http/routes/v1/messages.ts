@@ -3,6 +3,7 @@ import { decryptFieldIfReadable } from "../../../core/crypto/envelope.ts";
 import { signedTokens } from "../../../core/crypto/signed_token.ts";
 import { AppError, notFound } from "../../../core/errors.ts";
 import { isUuid } from "../../../core/ids.ts";
+import { TEMPLATE_REFUSALS } from "../../../core/whatsapp/templates.ts";
 import { parseContactRef } from "../../../core/messaging/outbound.ts";
 import type { ServiceDeps } from "../../../services/deps.ts";
 import { enqueueMessage, markRead, redriveMessage } from "../../../services/whatsapp_send.ts";
@@ -70,6 +71,7 @@ const send = createRoute({
       "unknown_phone_number",
       "phone_number_required",
       "no_access_token",
+      ...TEMPLATE_REFUSALS,
     ),
     502: errorResponse("graph_error"),
     ...AUTH_ERRORS,
@@ -151,10 +153,12 @@ const retry = createRoute({
     200: json(z.object({ message: MessageSchema }), "The new message of an earlier re-drive"),
     404: notFoundResponse,
     409: errorResponse("not_dead_lettered", "message_not_resendable"),
+    // a re-drive is a new send: its template is checked again
     422: errorResponse(
       "contact_opted_out",
       "outside_customer_service_window",
       "unknown_phone_number",
+      ...TEMPLATE_REFUSALS,
     ),
     ...AUTH_ERRORS,
   },

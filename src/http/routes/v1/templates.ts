@@ -13,10 +13,10 @@ import {
   templateDefinitionProblems,
 } from "../../../core/whatsapp/templates.ts";
 import type { TemplateService } from "../../../services/templates.ts";
-import { requireScope } from "../../middleware/auth.ts";
+import { access } from "../../openapi.ts";
 import {
   AUTH_ERRORS,
-  ErrorSchema,
+  errorResponse,
   IdParams,
   Limit,
   notFoundResponse,
@@ -156,10 +156,7 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { "application/json": { schema } },
   description,
 });
-const security = [{ bearer: [] }];
 const tags = ["Templates"];
-const read = requireScope("templates:read");
-const manage = requireScope("templates:manage");
 
 const list = createRoute({
   method: "get",
@@ -169,8 +166,7 @@ const list = createRoute({
   summary: "List the client's message templates, by name and language, with cursor pagination",
   description: "The store is kept in step with Meta: a full sync when an account is connected, " +
     "on request and on a schedule, and Meta's template webhooks in between.",
-  security,
-  middleware: read,
+  ...access("templates:read"),
   request: {
     query: z.object({
       status: z.enum(TEMPLATE_STATUSES).optional(),
@@ -190,6 +186,7 @@ const list = createRoute({
       "A page",
     ),
     ...AUTH_ERRORS,
+    400: errorResponse("invalid_request", "invalid_cursor"),
   },
 });
 
@@ -199,8 +196,7 @@ const get = createRoute({
   operationId: "getTemplate",
   tags,
   summary: "One template, with its components",
-  security,
-  middleware: read,
+  ...access("templates:read"),
   request: { params: IdParams },
   responses: {
     200: json(z.object({ template: TemplateSchema }), "The template"),
@@ -223,20 +219,15 @@ const create = createRoute({
     "parameter_format NAMED), none at the very start or end of the body nor side by side, each " +
     "with an example. The template is stored as Meta answers, normally PENDING; its approval or " +
     "rejection arrives by webhook and is sent to the client's endpoints as `template.status`.",
-  security,
-  middleware: manage,
+  ...access("templates:manage"),
   request: {
     body: { content: { "application/json": { schema: NewTemplateSchema } }, required: true },
   },
   responses: {
     201: json(z.object({ template: TemplateSchema }), "Submitted; usually PENDING"),
-    409: json(ErrorSchema, "A template of this name and language exists (`template_exists`)"),
-    422: json(
-      ErrorSchema,
-      "No such account (`unknown_waba`), several and none named (`waba_required`), or no " +
-        "access token (`no_access_token`)",
-    ),
-    502: json(ErrorSchema, "Meta refused or failed (`graph_error`, with Meta's code)"),
+    409: errorResponse("template_exists"),
+    422: errorResponse("unknown_waba", "waba_required", "no_access_token"),
+    502: errorResponse("graph_error"),
     ...AUTH_ERRORS,
   },
 });
@@ -247,14 +238,13 @@ const remove = createRoute({
   operationId: "deleteTemplate",
   tags,
   summary: "Delete a template (this language of its name) at Meta and here",
-  security,
-  middleware: manage,
+  ...access("templates:manage"),
   request: { params: IdParams },
   responses: {
     200: json(z.object({ deleted: z.literal(true) }), "Deleted"),
     404: notFoundResponse,
-    422: json(ErrorSchema, "The account has no access token (`no_access_token`)"),
-    502: json(ErrorSchema, "Meta refused or failed (`graph_error`, with Meta's code)"),
+    422: errorResponse("no_access_token"),
+    502: errorResponse("graph_error"),
     ...AUTH_ERRORS,
   },
 });
@@ -268,12 +258,11 @@ const sync = createRoute({
   description: "At most one sync per account per TEMPLATE_SYNC_MIN_INTERVAL_SECONDS (60 s by " +
     "default), whoever asks: within it the report says `performed: false`. A listing that fails " +
     "part way deletes nothing (the pages it read are kept) and reports the error.",
-  security,
-  middleware: manage,
+  ...access("templates:manage"),
   request: { query: z.object({ waba_id: WabaId.optional() }) },
   responses: {
     200: json(z.object({ data: z.array(SyncReportSchema) }), "One report per account"),
-    422: json(ErrorSchema, "No such account (`unknown_waba`)"),
+    422: errorResponse("unknown_waba"),
     ...AUTH_ERRORS,
   },
 });
