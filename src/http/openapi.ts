@@ -65,6 +65,14 @@ const EVENTS: Record<ClientEventType, { operationId: string; summary: string }> 
     operationId: "contactConsentChangedEvent",
     summary: "A contact opted in or out",
   },
+  "template.status": {
+    operationId: "templateStatusEvent",
+    summary: "A template was approved, rejected, paused, disabled or deleted",
+  },
+  "template.quality": {
+    operationId: "templateQualityEvent",
+    summary: "A template's quality score changed",
+  },
   "webhook.test": { operationId: "webhookTestEvent", summary: "A test event" },
 };
 

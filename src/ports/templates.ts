@@ -43,7 +43,7 @@ export interface TemplateStore {
   applyEvents(
     clientId: string,
     events: TemplateEvent[],
-  ): Promise<{ changes: TemplateChange[]; sync: string[] }>;
+  ): Promise<{ changes: Array<TemplateChange & { waba_id: string }>; sync: string[] }>;
   /** accounts due a sync, any client (service role; see public.due_template_syncs) */
   dueSyncs(
     limit: number,

@@ -1,4 +1,5 @@
 import { decryptField } from "../core/crypto/envelope.ts";
+import type { ClientEventData } from "../core/webhooks/client_events.ts";
 import { AppError, notFound } from "../core/errors.ts";
 import { isUuid } from "../core/ids.ts";
 import {
@@ -154,8 +155,8 @@ export function templateService(deps: TemplateServiceDeps) {
   }
 
   /** Records the client webhook deliveries of `changes`; answers their jobs, to ring. */
-  async function publish(clientId: string, changes: TemplateChange[], wabaId?: string) {
-    const events = eventsOf(clientId, changes, wabaId);
+  async function publish(clientId: string, changes: Array<TemplateChange & { waba_id: string }>) {
+    const events = eventsOf(clientId, changes);
     return events.length ? await deps.events.publish(events) : [];
   }
 
@@ -275,9 +276,9 @@ export function templateService(deps: TemplateServiceDeps) {
       error: report.error,
     });
     const jobs = await publish(clientId, [
-      ...changes,
-      ...finished.deleted.map((d) => ({ ...d, status: "DELETED" })),
-    ], account.waba_id);
+      ...changes.map((c) => ({ ...c, waba_id: account.waba_id })),
+      ...finished.deleted.map((d) => ({ ...d, waba_id: account.waba_id, status: "DELETED" })),
+    ]);
     if (jobs.length) await deps.doorbell.ring(jobs);
     return report;
   }
@@ -541,16 +542,16 @@ export function templateService(deps: TemplateServiceDeps) {
  * What clients hear of a batch of changes: template.status when a status changed (DELETED for a
  * template Meta no longer lists), template.quality when a quality score did.
  */
-function eventsOf(clientId: string, changes: TemplateChange[], wabaId?: string) {
+function eventsOf(clientId: string, changes: Array<TemplateChange & { waba_id: string }>) {
   return changes.flatMap((c) => {
     const base = {
       id: c.id,
-      waba_id: c.waba_id ?? wabaId ?? null,
+      waba_id: c.waba_id,
       name: c.name,
       language: c.language,
       category: c.category,
     };
-    const events: Array<{ clientId: string; type: string; data: Record<string, unknown> }> = [];
+    const events: Parameters<EventPublisher["publish"]>[0][number][] = [];
     if (c.kind !== "quality" && c.status !== undefined && c.status !== c.previous_status) {
       events.push({
         clientId,
@@ -560,7 +561,7 @@ function eventsOf(clientId: string, changes: TemplateChange[], wabaId?: string) 
           status: c.status,
           previous_status: c.previous_status ?? null,
           reason: c.reason ?? null,
-        },
+        } satisfies ClientEventData<"template.status">,
       });
     }
     if (
@@ -574,7 +575,7 @@ function eventsOf(clientId: string, changes: TemplateChange[], wabaId?: string) 
           ...base,
           quality_score: c.quality_score,
           previous_quality_score: c.previous_quality_score ?? null,
-        },
+        } satisfies ClientEventData<"template.quality">,
       });
     }
     return events;

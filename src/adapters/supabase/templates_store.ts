@@ -153,7 +153,7 @@ export function supabaseTemplateStore(db: DatabaseAccess): TemplateStore {
       return check(
         await as(clientId).rpc("apply_template_events", { events }),
         "Could not apply template events",
-      ) as { changes: TemplateChange[]; sync: string[] };
+      ) as { changes: Array<TemplateChange & { waba_id: string }>; sync: string[] };
     },
     async dueSyncs(limit, options) {
       const rows = check(

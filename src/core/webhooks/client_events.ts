@@ -88,6 +88,44 @@ const WebhookTestData = z.object({
   endpoint_id: Uuid.meta({ description: "The endpoint the test was sent to" }),
 }).meta({ id: "WebhookTestData" });
 
+const TemplateRef = {
+  id: Uuid.meta({
+    description: "Our id of the template: `GET /v1/templates/{id}` reads it (until it is deleted)",
+  }),
+  waba_id: z.string().meta({
+    description: "Meta's id of the template's WhatsApp Business account",
+  }),
+  name: z.string(),
+  language: z.string().meta({ examples: ["en_US"] }),
+  category: z.string().nullable().meta({
+    description: "MARKETING, UTILITY or AUTHENTICATION, as Meta reports it",
+  }),
+};
+
+const TemplateStatusData = z.object({
+  ...TemplateRef,
+  status: z.string().meta({
+    description: "The new status as Meta reports it (APPROVED, REJECTED, PAUSED, DISABLED, …), " +
+      "or DELETED for a template Meta no longer lists",
+    examples: ["APPROVED"],
+  }),
+  previous_status: z.string().nullable().meta({
+    description: "null for a template first heard of through this change",
+  }),
+  reason: z.string().nullable().meta({
+    description: "Meta's reason for a rejection or a pause, as Meta words it",
+  }),
+}).meta({ id: "TemplateStatusData" });
+
+const TemplateQualityData = z.object({
+  ...TemplateRef,
+  quality_score: z.string().nullable().meta({
+    description: "GREEN, YELLOW, RED or UNKNOWN as Meta reports it; null when Meta reports none",
+    examples: ["RED"],
+  }),
+  previous_quality_score: z.string().nullable(),
+}).meta({ id: "TemplateQualityData" });
+
 const event = <T extends string, D extends z.ZodType>(
   type: T,
   data: D,
@@ -129,6 +167,20 @@ export const CLIENT_EVENT_SCHEMAS = {
         "sent (STOP, START, …)",
     },
   ),
+  "template.status": event(
+    "template.status",
+    TemplateStatusData,
+    {
+      id: "TemplateStatusEvent",
+      description: "A template's status changed at Meta: approved, rejected, paused (sends are " +
+        "refused until it is approved again), disabled, or deleted",
+    },
+  ),
+  "template.quality": event(
+    "template.quality",
+    TemplateQualityData,
+    { id: "TemplateQualityEvent", description: "Meta changed a template's quality score" },
+  ),
   "webhook.test": event(
     "webhook.test",
     WebhookTestData,
@@ -150,6 +202,8 @@ export const ClientEventSchema = z.discriminatedUnion("type", [
   CLIENT_EVENT_SCHEMAS["message.status"],
   CLIENT_EVENT_SCHEMAS["account.alert"],
   CLIENT_EVENT_SCHEMAS["contact.consent_changed"],
+  CLIENT_EVENT_SCHEMAS["template.status"],
+  CLIENT_EVENT_SCHEMAS["template.quality"],
   CLIENT_EVENT_SCHEMAS["webhook.test"],
 ]);
 export type ClientEvent = z.infer<typeof ClientEventSchema>;

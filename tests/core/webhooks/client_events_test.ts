@@ -8,6 +8,8 @@ import { WEBHOOK_EVENT_TYPES } from "../../../src/services/client_webhooks.ts";
 import { eventually } from "../../_support/channel.ts";
 import { emulatedChannel } from "../../_support/emulated_channel.ts";
 import { envelope, inbound } from "../../_support/meta_fixtures.ts";
+import { sql } from "../../_support/stack.ts";
+import { orderUpdate, storeTemplates } from "../../_support/templates.ts";
 
 /** A local endpoint that keeps every body it is sent. */
 function receiver() {
@@ -34,17 +36,11 @@ function assertConforms(event: unknown) {
   assert.deepEqual(parsed.data, event, "every field the server sends is in the schema");
 }
 
-const template = (to: string) => ({
-  to,
-  type: "template",
-  template: { name: "order_update", language: { code: "en_US" } },
-});
-
 Deno.test("every client event type has a schema, and the schemas are the ones the endpoints API accepts", () => {
   assert.deepEqual(Object.keys(CLIENT_EVENT_SCHEMAS).sort(), [...WEBHOOK_EVENT_TYPES].sort());
 });
 
-Deno.test("what the pipeline sends for inbound messages, Meta's statuses (delivered and failed), a refused token, a consent change and a test matches the event schemas", async () => {
+Deno.test("what the pipeline sends for inbound messages, Meta's statuses (delivered and failed), a refused token, a consent change, template changes (by webhook and by sync) and a test matches the event schemas", async () => {
   const rx = receiver();
   // the access token the emulator expects is another one: every send is refused with 190
   const refused = await emulatedChannel({}, { tokens: { "0": "another token" } });
@@ -85,15 +81,30 @@ Deno.test("what the pipeline sends for inbound messages, Meta's statuses (delive
     for (const to of ["447700900801", "447700900802"]) {
       const sent = await ch.api("/v1/messages", {
         method: "POST",
-        body: JSON.stringify(template(to)),
+        body: JSON.stringify(orderUpdate(to)),
       });
       assert.equal(sent.status, 202, JSON.stringify(sent.body));
     }
     const failing = await refused.ch.api("/v1/messages", {
       method: "POST",
-      body: JSON.stringify(template("447700900803")),
+      body: JSON.stringify(orderUpdate("447700900803")),
     });
     assert.equal(failing.status, 202, JSON.stringify(failing.body));
+    // Meta's template webhooks (a quality change, then a pause), and a sync that finds a template
+    // Meta no longer lists (DELETED)
+    await emulator.changeTemplate(ch.wabaId, "order_update", "en_US", { quality: "RED" });
+    await emulator.changeTemplate(ch.wabaId, "order_update", "en_US", { status: "PAUSED" });
+    const [account] = await sql<{ id: string }>(
+      "select id from whatsapp_business_accounts where client_id = $1",
+      [ch.clientId],
+    );
+    await storeTemplates(ch.clientId, account.id, [{ name: "gone_at_meta", language: "en_US" }]);
+    await sql(
+      "update message_template_syncs set last_synced_at = now() - interval '1 hour', last_attempt_at = now() - interval '1 hour' where client_id = $1",
+      [ch.clientId],
+    );
+    const synced = await ch.api("/v1/templates/sync", { method: "POST" });
+    assert.equal(synced.body.data?.[0]?.deleted, 1, JSON.stringify(synced.body));
 
     const wanted = (events: ReturnType<typeof rx.events>) => {
       const statuses = events.filter((e) => e.type === "message.status").map((e) => e.data.status);
@@ -102,6 +113,9 @@ Deno.test("what the pipeline sends for inbound messages, Meta's statuses (delive
         events.some((e) => e.type === "account.alert") &&
         events.some((e) => e.type === "contact.consent_changed") &&
         statuses.includes("delivered") &&
+        events.some((e) => e.type === "template.quality" && e.data.quality_score === "RED") &&
+        events.some((e) => e.type === "template.status" && e.data.status === "PAUSED") &&
+        events.some((e) => e.type === "template.status" && e.data.status === "DELETED") &&
         // Meta's failure (131026) and ours after the refused token
         statuses.filter((s) => s === "failed").length === 2;
     };

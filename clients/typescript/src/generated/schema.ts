@@ -465,6 +465,80 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the client's message templates, by name and language, with cursor pagination
+         * @description The store is kept in step with Meta: a full sync when an account is connected, on request and on a schedule, and Meta's template webhooks in between.
+         *
+         *     Needs the `templates:read` scope.
+         */
+        get: operations["listTemplates"];
+        put?: never;
+        /**
+         * Create a template and submit it to Meta for review
+         * @description Checked against Meta's documented rules before Meta is called (a 400 names each broken rule): one BODY of at most 1,024 characters, at most one HEADER (text of 60 characters with one variable at most, or media with example.header_handle), a FOOTER of 60 characters without variables, at most 10 buttons (2 URL, 1 phone number, 1 copy code; quick replies grouped together), variables numbered from {{1}} without gaps (or names with parameter_format NAMED), none at the very start or end of the body nor side by side, each with an example. The template is stored as Meta answers, normally PENDING; its approval or rejection arrives by webhook and is sent to the client's endpoints as `template.status`.
+         *
+         *     Needs the `templates:manage` scope.
+         */
+        post: operations["createTemplate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/templates/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One template, with its components
+         * @description Needs the `templates:read` scope.
+         */
+        get: operations["getTemplate"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a template (this language of its name) at Meta and here
+         * @description Needs the `templates:manage` scope.
+         */
+        delete: operations["deleteTemplate"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/templates/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Read every page of Meta's template list now, for each account (or the one named)
+         * @description At most one sync per account per TEMPLATE_SYNC_MIN_INTERVAL_SECONDS (60 s by default), whoever asks: within it the report says `performed: false`. A listing that fails part way deletes nothing (the pages it read are kept) and reports the error.
+         *
+         *     Needs the `templates:manage` scope.
+         */
+        post: operations["syncTemplates"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface webhooks {
     "message.received": {
@@ -541,6 +615,46 @@ export interface webhooks {
          * @description A contact's consent changed: through the API, or by a keyword the contact sent (STOP, START, …). POSTed as JSON to each enabled endpoint subscribed to this type (or to every type). Verify the signature over the raw body before parsing it; the TypeScript client's `verifyWebhook` does.
          */
         post: operations["contactConsentChangedEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "template.status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A template was approved, rejected, paused, disabled or deleted
+         * @description A template's status changed at Meta: approved, rejected, paused (sends are refused until it is approved again), disabled, or deleted. POSTed as JSON to each enabled endpoint subscribed to this type (or to every type). Verify the signature over the raw body before parsing it; the TypeScript client's `verifyWebhook` does.
+         */
+        post: operations["templateStatusEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "template.quality": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A template's quality score changed
+         * @description Meta changed a template's quality score. POSTed as JSON to each enabled endpoint subscribed to this type (or to every type). Verify the signature over the raw body before parsing it; the TypeScript client's `verifyWebhook` does.
+         */
+        post: operations["templateQualityEvent"];
         delete?: never;
         options?: never;
         head?: never;
@@ -693,6 +807,65 @@ export interface components {
             /** @description When it was recorded (ISO 8601) */
             occurred_at: string;
         };
+        /** @description A template's status changed at Meta: approved, rejected, paused (sends are refused until it is approved again), disabled, or deleted */
+        TemplateStatusEvent: {
+            /** @enum {string} */
+            type: "template.status";
+            /** @description When the event was recorded (ISO 8601) */
+            timestamp: string;
+            data: components["schemas"]["TemplateStatusData"];
+        };
+        TemplateStatusData: {
+            /**
+             * Format: uuid
+             * @description Our id of the template: `GET /v1/templates/{id}` reads it (until it is deleted)
+             */
+            id: string;
+            /** @description Meta's id of the template's WhatsApp Business account */
+            waba_id: string;
+            name: string;
+            /** @example en_US */
+            language: string;
+            /** @description MARKETING, UTILITY or AUTHENTICATION, as Meta reports it */
+            category: string | null;
+            /**
+             * @description The new status as Meta reports it (APPROVED, REJECTED, PAUSED, DISABLED, …), or DELETED for a template Meta no longer lists
+             * @example APPROVED
+             */
+            status: string;
+            /** @description null for a template first heard of through this change */
+            previous_status: string | null;
+            /** @description Meta's reason for a rejection or a pause, as Meta words it */
+            reason: string | null;
+        };
+        /** @description Meta changed a template's quality score */
+        TemplateQualityEvent: {
+            /** @enum {string} */
+            type: "template.quality";
+            /** @description When the event was recorded (ISO 8601) */
+            timestamp: string;
+            data: components["schemas"]["TemplateQualityData"];
+        };
+        TemplateQualityData: {
+            /**
+             * Format: uuid
+             * @description Our id of the template: `GET /v1/templates/{id}` reads it (until it is deleted)
+             */
+            id: string;
+            /** @description Meta's id of the template's WhatsApp Business account */
+            waba_id: string;
+            name: string;
+            /** @example en_US */
+            language: string;
+            /** @description MARKETING, UTILITY or AUTHENTICATION, as Meta reports it */
+            category: string | null;
+            /**
+             * @description GREEN, YELLOW, RED or UNKNOWN as Meta reports it; null when Meta reports none
+             * @example RED
+             */
+            quality_score: string | null;
+            previous_quality_score: string | null;
+        };
         /** @description Sent on request (`POST /v1/webhook-endpoints/{id}/test`) to one endpoint only */
         WebhookTestEvent: {
             /** @enum {string} */
@@ -756,6 +929,7 @@ export interface components {
          *     | `webhook_endpoint_disabled` | 409 | The webhook endpoint is disabled; re-enable it with PATCH {"enabled": true} first |
          *     | `webhook_endpoint_limit` | 409 | The client already has as many webhook endpoints as it may (10) |
          *     | `plugin_routing_key_taken` | 409 | Another client's installation of this plugin already holds that routing key (a shop domain, say) |
+         *     | `template_exists` | 409 | A template of this name and language exists in the account; delete it or rename |
          *     | `payload_too_large` | 413 | The body is larger than this route accepts |
          *     | `unsupported_media_type` | 415 | The body's Content-Type is not accepted here |
          *     | `contact_opted_out` | 422 | The contact opted out of messages from this business; nothing was sent |
@@ -764,6 +938,13 @@ export interface components {
          *     | `phone_number_required` | 422 | The client has several phone numbers: say which one sends with `phone_number_id` |
          *     | `no_access_token` | 422 | The WhatsApp Business account has no access token configured |
          *     | `plugin_verification_failed` | 422 | The plugin could not confirm that the config's routing key is this client's (`message` says why) |
+         *     | `unknown_waba` | 422 | No such WhatsApp Business account (`waba_id`) for this client |
+         *     | `waba_required` | 422 | The client has several WhatsApp Business accounts: say which one with `waba_id` |
+         *     | `template_not_found` | 422 | No template of this name in this language in the sending number's account (`details.languages` lists the languages it exists in) |
+         *     | `template_not_approved` | 422 | The template is not approved by Meta (pending, rejected, …); nothing was sent |
+         *     | `template_paused` | 422 | Meta paused the template for low quality; it cannot be sent until approved again |
+         *     | `template_disabled` | 422 | Meta disabled the template; it cannot be sent |
+         *     | `template_parameters_mismatch` | 422 | The parameters do not fit the template's slots (`details.problems` names each) |
          *     | `too_many_failed_attempts` | 429 | Too many failed authentications from this address; wait `Retry-After` seconds |
          *     | `rate_limited` | 429 | Too many requests; wait `Retry-After` seconds if given |
          *     | `internal_error` | 500 | Something went wrong on our side; quote `request_id` when reporting it |
@@ -772,7 +953,7 @@ export interface components {
          *     | `http_error` | any | Any other refusal of the HTTP layer, with the status it carries |
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_cursor" | "invalid_recipient" | "invalid_contact" | "invalid_webhook_url" | "invalid_json" | "invalid_payload" | "unauthorized" | "invalid_signature" | "forbidden" | "verification_failed" | "not_found" | "method_not_allowed" | "idempotency_key_reused" | "not_dead_lettered" | "message_not_resendable" | "webhook_endpoint_disabled" | "webhook_endpoint_limit" | "plugin_routing_key_taken" | "payload_too_large" | "unsupported_media_type" | "contact_opted_out" | "outside_customer_service_window" | "unknown_phone_number" | "phone_number_required" | "no_access_token" | "plugin_verification_failed" | "too_many_failed_attempts" | "rate_limited" | "internal_error" | "graph_error" | "misconfigured" | "http_error";
+        ErrorCode: "invalid_request" | "invalid_cursor" | "invalid_recipient" | "invalid_contact" | "invalid_webhook_url" | "invalid_json" | "invalid_payload" | "unauthorized" | "invalid_signature" | "forbidden" | "verification_failed" | "not_found" | "method_not_allowed" | "idempotency_key_reused" | "not_dead_lettered" | "message_not_resendable" | "webhook_endpoint_disabled" | "webhook_endpoint_limit" | "plugin_routing_key_taken" | "template_exists" | "payload_too_large" | "unsupported_media_type" | "contact_opted_out" | "outside_customer_service_window" | "unknown_phone_number" | "phone_number_required" | "no_access_token" | "plugin_verification_failed" | "unknown_waba" | "waba_required" | "template_not_found" | "template_not_approved" | "template_paused" | "template_disabled" | "template_parameters_mismatch" | "too_many_failed_attempts" | "rate_limited" | "internal_error" | "graph_error" | "misconfigured" | "http_error";
         ApiKey: {
             /** Format: uuid */
             id: string;
@@ -781,7 +962,7 @@ export interface components {
             environment: "live" | "test";
             /** @description First characters of the key, to tell keys apart */
             prefix: string;
-            scopes: ("messages:send" | "messages:read" | "contacts:read" | "contacts:write" | "plugins:manage" | "webhooks:manage" | "api-keys:manage" | "privacy:write")[];
+            scopes: ("messages:send" | "messages:read" | "contacts:read" | "contacts:write" | "templates:read" | "templates:manage" | "plugins:manage" | "webhooks:manage" | "api-keys:manage" | "privacy:write")[];
             expires_at: string | null;
             revoked_at: string | null;
             last_used_at: string | null;
@@ -801,7 +982,7 @@ export interface components {
              *       "messages:read"
              *     ]
              */
-            scopes: ("messages:send" | "messages:read" | "contacts:read" | "contacts:write" | "plugins:manage" | "webhooks:manage" | "api-keys:manage" | "privacy:write")[];
+            scopes: ("messages:send" | "messages:read" | "contacts:read" | "contacts:write" | "templates:read" | "templates:manage" | "plugins:manage" | "webhooks:manage" | "api-keys:manage" | "privacy:write")[];
             /**
              * Format: date-time
              * @description When the key stops working: at least a minute from now and within 5 years; omit for no expiry
@@ -962,6 +1143,135 @@ export interface components {
             last_error: string | null;
             created_at: string;
             finished_at: string | null;
+        };
+        Template: {
+            /** Format: uuid */
+            id: string;
+            waba_id: string;
+            /** @description Meta's id of the template */
+            meta_template_id: string;
+            name: string;
+            language: string;
+            /** @example UTILITY */
+            category: string | null;
+            /**
+             * @description As Meta reports it: APPROVED, PENDING, REJECTED, PAUSED, DISABLED, IN_APPEAL, PENDING_DELETION, DELETED, ARCHIVED, LIMIT_EXCEEDED
+             * @example APPROVED
+             */
+            status: string;
+            /** @example GREEN */
+            quality_score: string | null;
+            /** @enum {string} */
+            parameter_format: "POSITIONAL" | "NAMED";
+            /** @description Meta's component definitions; null while the template is known only from a webhook (until the sync that follows) */
+            components: unknown[] | null;
+            rejected_reason: string | null;
+            created_at: string;
+            updated_at: string;
+        };
+        /**
+         * @example {
+         *       "name": "order_update",
+         *       "language": "en_US",
+         *       "category": "UTILITY",
+         *       "components": [
+         *         {
+         *           "type": "BODY",
+         *           "text": "Hi {{1}}, your order {{2}} has shipped.",
+         *           "example": {
+         *             "body_text": [
+         *               [
+         *                 "Ana",
+         *                 "#1001"
+         *               ]
+         *             ]
+         *           }
+         *         }
+         *       ]
+         *     }
+         */
+        NewTemplate: {
+            /**
+             * @description Meta's id of the WhatsApp Business account; needed when the client has several
+             * @example 102290129340398
+             */
+            waba_id?: string;
+            /**
+             * @description Lowercase letters, digits and underscores, at most 512 characters
+             * @example order_update
+             */
+            name: string;
+            /**
+             * @description Meta's language code: en, en_US, pt_BR, …
+             * @example en_US
+             */
+            language: string;
+            /** @enum {string} */
+            category: "MARKETING" | "UTILITY" | "AUTHENTICATION";
+            /**
+             * @description POSITIONAL ({{1}}, {{2}}, …; the default) or NAMED ({{first_name}})
+             * @enum {string}
+             */
+            parameter_format?: "POSITIONAL" | "NAMED";
+            components: ({
+                /** @enum {string} */
+                type: "HEADER";
+                /** @enum {string} */
+                format: "TEXT" | "IMAGE" | "VIDEO" | "DOCUMENT" | "LOCATION";
+                text?: string;
+                example?: {
+                    header_text?: string[];
+                    header_text_named_params?: {
+                        param_name: string;
+                        example: string;
+                    }[];
+                    header_handle?: string[];
+                };
+            } | {
+                /** @enum {string} */
+                type: "BODY";
+                text?: string;
+                add_security_recommendation?: boolean;
+                example?: {
+                    body_text?: string[][];
+                    body_text_named_params?: {
+                        param_name: string;
+                        example: string;
+                    }[];
+                };
+            } | {
+                /** @enum {string} */
+                type: "FOOTER";
+                text?: string;
+                code_expiration_minutes?: number;
+            } | {
+                /** @enum {string} */
+                type: "BUTTONS";
+                buttons: {
+                    /** @enum {string} */
+                    type: "QUICK_REPLY" | "URL" | "PHONE_NUMBER" | "COPY_CODE" | "OTP";
+                    text?: string;
+                    url?: string;
+                    phone_number?: string;
+                    example?: string[] | string;
+                    /** @enum {string} */
+                    otp_type?: "COPY_CODE" | "ONE_TAP" | "ZERO_TAP";
+                }[];
+            })[];
+        };
+        TemplateSyncReport: {
+            waba_id: string;
+            /** @description false: another sync of this account is under way, or one ran within the minimum interval (TEMPLATE_SYNC_MIN_INTERVAL_SECONDS) */
+            performed: boolean;
+            pages: number;
+            found: number;
+            inserted: number;
+            updated: number;
+            unchanged: number;
+            deleted: number;
+            skipped: number;
+            error: string | null;
+            last_synced_at: string | null;
         };
     };
     responses: never;
@@ -1811,7 +2121,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `contact_opted_out`: The contact opted out of messages from this business; nothing was sent; `outside_customer_service_window`: A free-form message outside the 24-hour customer-service window; send a template instead; `unknown_phone_number`: No such sending phone number for this client; `phone_number_required`: The client has several phone numbers: say which one sends with `phone_number_id`; `no_access_token`: The WhatsApp Business account has no access token configured */
+            /** @description `contact_opted_out`: The contact opted out of messages from this business; nothing was sent; `outside_customer_service_window`: A free-form message outside the 24-hour customer-service window; send a template instead; `unknown_phone_number`: No such sending phone number for this client; `phone_number_required`: The client has several phone numbers: say which one sends with `phone_number_id`; `no_access_token`: The WhatsApp Business account has no access token configured; `template_not_found`: No template of this name in this language in the sending number's account (`details.languages` lists the languages it exists in); `template_not_approved`: The template is not approved by Meta (pending, rejected, …); nothing was sent; `template_paused`: Meta paused the template for low quality; it cannot be sent until approved again; `template_disabled`: Meta disabled the template; it cannot be sent; `template_parameters_mismatch`: The parameters do not fit the template's slots (`details.problems` names each) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2006,7 +2316,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `contact_opted_out`: The contact opted out of messages from this business; nothing was sent; `outside_customer_service_window`: A free-form message outside the 24-hour customer-service window; send a template instead; `unknown_phone_number`: No such sending phone number for this client */
+            /** @description `contact_opted_out`: The contact opted out of messages from this business; nothing was sent; `outside_customer_service_window`: A free-form message outside the 24-hour customer-service window; send a template instead; `unknown_phone_number`: No such sending phone number for this client; `template_not_found`: No template of this name in this language in the sending number's account (`details.languages` lists the languages it exists in); `template_not_approved`: The template is not approved by Meta (pending, rejected, …); nothing was sent; `template_paused`: Meta paused the template for low quality; it cannot be sent until approved again; `template_disabled`: Meta disabled the template; it cannot be sent; `template_parameters_mismatch`: The parameters do not fit the template's slots (`details.problems` names each) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2452,7 +2762,7 @@ export interface operations {
                      * @description Event types to receive; empty: every type
                      * @default []
                      */
-                    event_types?: ("message.received" | "message.status" | "account.alert" | "contact.consent_changed" | "webhook.test")[];
+                    event_types?: ("message.received" | "message.status" | "account.alert" | "contact.consent_changed" | "template.status" | "template.quality" | "webhook.test")[];
                 };
             };
         };
@@ -2710,7 +3020,7 @@ export interface operations {
                     url?: string;
                     description?: string | null;
                     /** @description Event types to receive; empty: every type */
-                    event_types?: ("message.received" | "message.status" | "account.alert" | "contact.consent_changed" | "webhook.test")[];
+                    event_types?: ("message.received" | "message.status" | "account.alert" | "contact.consent_changed" | "template.status" | "template.quality" | "webhook.test")[];
                     enabled?: boolean;
                 };
             };
@@ -3643,6 +3953,437 @@ export interface operations {
             };
         };
     };
+    listTemplates: {
+        parameters: {
+            query?: {
+                status?: "APPROVED" | "PENDING" | "REJECTED" | "PAUSED" | "DISABLED" | "IN_APPEAL" | "PENDING_DELETION" | "DELETED" | "ARCHIVED" | "LIMIT_EXCEEDED";
+                category?: "MARKETING" | "UTILITY" | "AUTHENTICATION";
+                language?: string;
+                /** @description exact name */
+                name?: string;
+                /** @description Meta's id of the WhatsApp Business account; needed when the client has several */
+                waba_id?: string;
+                limit?: number;
+                /** @description next_cursor from the previous page (opaque; only this API issues them) */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Template"][];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field); `invalid_cursor`: The `cursor` is not one this API returned */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`: The credential lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewTemplate"];
+            };
+        };
+        responses: {
+            /** @description Submitted; usually PENDING */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        template: components["schemas"]["Template"];
+                    };
+                };
+            };
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`: The credential lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `template_exists`: A template of this name and language exists in the account; delete it or rename */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unknown_waba`: No such WhatsApp Business account (`waba_id`) for this client; `waba_required`: The client has several WhatsApp Business accounts: say which one with `waba_id`; `no_access_token`: The WhatsApp Business account has no access token configured */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `graph_error`: Meta's Graph API refused or failed the call (`details` carries Meta's code) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The template */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        template: components["schemas"]["Template"];
+                    };
+                };
+            };
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`: The credential lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such route, or no such resource for this client */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {boolean} */
+                        deleted: true;
+                    };
+                };
+            };
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`: The credential lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such route, or no such resource for this client */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `no_access_token`: The WhatsApp Business account has no access token configured */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `graph_error`: Meta's Graph API refused or failed the call (`details` carries Meta's code) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    syncTemplates: {
+        parameters: {
+            query?: {
+                /** @description Meta's id of the WhatsApp Business account; needed when the client has several */
+                waba_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One report per account */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["TemplateSyncReport"][];
+                    };
+                };
+            };
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`: The credential lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unknown_waba`: No such WhatsApp Business account (`waba_id`) for this client */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     messageReceivedEvent: {
         parameters: {
             query?: never;
@@ -3772,6 +4513,80 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ContactConsentChangedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx answer within 10 s: delivered. Anything else, a redirect or a timeout is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (±20 %) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the endpoint is disabled at once and receives nothing more until it is re-enabled */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    templateStatusEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id, the same on every retry: deduplicate on it */
+                "webhook-id": string;
+                /** @description Seconds since the Unix epoch when this attempt was signed; refuse old ones */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` under the endpoint's secret (the bytes after `whsec_`, base64-decoded); several space-separated signatures may appear. Compare in constant time */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The event */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TemplateStatusEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx answer within 10 s: delivered. Anything else, a redirect or a timeout is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (±20 %) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the endpoint is disabled at once and receives nothing more until it is re-enabled */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    templateQualityEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id, the same on every retry: deduplicate on it */
+                "webhook-id": string;
+                /** @description Seconds since the Unix epoch when this attempt was signed; refuse old ones */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` under the endpoint's secret (the bytes after `whsec_`, base64-decoded); several space-separated signatures may appear. Compare in constant time */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The event */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TemplateQualityEvent"];
             };
         };
         responses: {
