@@ -253,6 +253,92 @@ create policy message_status_events_select_own on public.message_status_events f
 grant insert, select on table public.message_status_events to authenticated;
 grant all on table public.message_status_events to service_role;
 
+-- table public.message_template_syncs -------------------------------------------------------------
+
+create table public.message_template_syncs (
+  waba_account_id uuid not null,
+  client_id uuid not null,
+  last_synced_at timestamp with time zone,
+  last_attempt_at timestamp with time zone,
+  locked_until timestamp with time zone,
+  requested_at timestamp with time zone,
+  last_error text,
+  templates integer,
+  constraint message_template_syncs_pkey PRIMARY KEY (waba_account_id),
+  constraint message_template_syncs_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE,
+  constraint message_template_syncs_last_error_check CHECK (char_length(last_error) <= 500),
+  constraint message_template_syncs_templates_check CHECK (templates >= 0),
+  constraint message_template_syncs_waba_account_id_fkey FOREIGN KEY (client_id, waba_account_id) REFERENCES public.whatsapp_business_accounts(client_id, id) ON DELETE CASCADE
+);
+CREATE INDEX message_template_syncs_client_id_idx ON public.message_template_syncs USING btree (client_id);
+alter table public.message_template_syncs enable row level security;
+
+create policy message_template_syncs_insert_own on public.message_template_syncs for insert to authenticated
+  with check (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+create policy message_template_syncs_select_own on public.message_template_syncs for select to authenticated
+  using (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+create policy message_template_syncs_update_own on public.message_template_syncs for update to authenticated
+  using (client_id = (( SELECT private.current_client_id() AS current_client_id)))
+  with check (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+
+grant select on table public.message_template_syncs to authenticated;
+grant all on table public.message_template_syncs to service_role;
+grant insert (waba_account_id, client_id, requested_at) on table public.message_template_syncs to authenticated;
+grant update (last_synced_at, last_attempt_at, locked_until, requested_at, last_error, templates) on table public.message_template_syncs to authenticated;
+
+-- table public.message_templates ------------------------------------------------------------------
+
+create table public.message_templates (
+  id uuid default gen_random_uuid() not null,
+  client_id uuid not null,
+  waba_account_id uuid not null,
+  meta_template_id text not null,
+  name text not null,
+  language text not null,
+  category text,
+  status text not null,
+  quality_score text,
+  parameter_format text default 'POSITIONAL'::text not null,
+  components jsonb,
+  rejected_reason text,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint message_templates_pkey PRIMARY KEY (id),
+  constraint message_templates_category_check CHECK (char_length(category) >= 1 AND char_length(category) <= 40),
+  constraint message_templates_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE,
+  constraint message_templates_components_check CHECK (components IS NULL OR jsonb_typeof(components) = 'array'::text),
+  constraint message_templates_language_check CHECK (language ~ '^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8}){0,2}$'::text),
+  constraint message_templates_meta_template_id_check CHECK (meta_template_id ~ '^[0-9]{1,32}$'::text),
+  constraint message_templates_name_check CHECK (name ~ '^[a-z0-9_]+$'::text AND char_length(name) <= 512),
+  constraint message_templates_name_language_key UNIQUE (client_id, waba_account_id, name, language),
+  constraint message_templates_parameter_format_check CHECK (parameter_format = ANY (ARRAY['POSITIONAL'::text, 'NAMED'::text])),
+  constraint message_templates_quality_score_check CHECK (char_length(quality_score) >= 1 AND char_length(quality_score) <= 40),
+  constraint message_templates_rejected_reason_check CHECK (char_length(rejected_reason) <= 1000),
+  constraint message_templates_status_check CHECK (char_length(status) >= 1 AND char_length(status) <= 40),
+  constraint message_templates_waba_account_id_fkey FOREIGN KEY (client_id, waba_account_id) REFERENCES public.whatsapp_business_accounts(client_id, id) ON DELETE CASCADE
+);
+CREATE INDEX message_templates_client_id_idx ON public.message_templates USING btree (client_id, name, language, id);
+CREATE INDEX message_templates_waba_account_id_idx ON public.message_templates USING btree (waba_account_id);
+alter table public.message_templates enable row level security;
+
+create policy message_templates_delete_own on public.message_templates for delete to authenticated
+  using (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+create policy message_templates_insert_own on public.message_templates for insert to authenticated
+  with check (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+create policy message_templates_select_own on public.message_templates for select to authenticated
+  using (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+create policy message_templates_select_privacy_staff on public.message_templates for select to privacy_staff
+  using (true);
+create policy message_templates_update_own on public.message_templates for update to authenticated
+  using (client_id = (( SELECT private.current_client_id() AS current_client_id)))
+  with check (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+
+grant delete, insert, select, update on table public.message_templates to authenticated;
+grant select on table public.message_templates to privacy_staff;
+grant all on table public.message_templates to service_role;
+
+CREATE TRIGGER message_templates_touch BEFORE UPDATE ON public.message_templates FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
+
 -- table public.messages ---------------------------------------------------------------------------
 
 create table public.messages (
@@ -748,6 +834,94 @@ end
 $function$;
 grant execute on function public.apply_status_events(events jsonb) to authenticated;
 
+-- function public.apply_template_events(events jsonb) ---------------------------------------------
+
+CREATE OR REPLACE FUNCTION public.apply_template_events(events jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  cid uuid := private.current_client_id();
+  e record;
+  account uuid;
+  t public.message_templates;
+  changes jsonb := '[]'::jsonb;
+  to_sync uuid[] := '{}';
+begin
+  if jsonb_typeof(events) is distinct from 'array' or jsonb_array_length(events) > 10000 then
+    raise exception 'events must be an array of at most 10000 events' using errcode = '22023';
+  end if;
+  for e in
+    select * from jsonb_to_recordset(events) as x(waba_id text, kind text,
+      meta_template_id text, name text, language text, status text, reason text, category text,
+      quality_score text)
+  loop
+    select a.id into account from public.whatsapp_business_accounts a
+     where a.client_id = cid and a.waba_id = e.waba_id;
+    continue when account is null;
+    select * into t from public.message_templates m
+     where m.client_id = cid and m.waba_account_id = account
+       and ((e.name is not null and m.name = e.name and m.language = e.language)
+         or (e.name is null and m.meta_template_id = e.meta_template_id))
+     limit 1;
+    -- an event that does not say the status (FLAGGED, UNARCHIVED, ...): ask Meta
+    if e.kind = 'status' and e.status is null then
+      to_sync := array_append(to_sync, account);
+      continue;
+    end if;
+    if t.id is null then
+      if e.kind = 'status' and e.meta_template_id ~ '^[0-9]{1,32}$'
+          and e.name ~ '^[a-z0-9_]+$' and char_length(e.name) <= 512
+          and e.language ~ '^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8}){0,2}$' then
+        insert into public.message_templates (client_id, waba_account_id, meta_template_id, name,
+            language, category, status, rejected_reason)
+        values (cid, account, e.meta_template_id, e.name, e.language, e.category, e.status,
+            e.reason)
+        returning * into t;
+        changes := changes || jsonb_build_object('kind', 'status', 'waba_id', e.waba_id,
+          'id', t.id, 'name', t.name, 'language', t.language, 'category', t.category,
+          'status', t.status, 'previous_status', null, 'reason', t.rejected_reason);
+      end if;
+      to_sync := array_append(to_sync, account);
+      continue;
+    end if;
+    if e.kind = 'status'
+        and (t.status, t.rejected_reason) is distinct from (e.status, e.reason) then
+      update public.message_templates m
+         set status = e.status, rejected_reason = e.reason,
+             category = coalesce(e.category, m.category),
+             meta_template_id = coalesce(e.meta_template_id, m.meta_template_id)
+       where m.id = t.id;
+      if t.status is distinct from e.status then
+        changes := changes || jsonb_build_object('kind', 'status', 'waba_id', e.waba_id,
+          'id', t.id, 'name', t.name, 'language', t.language,
+          'category', coalesce(e.category, t.category), 'status', e.status,
+          'previous_status', t.status, 'reason', e.reason);
+      end if;
+    elsif e.kind = 'quality' and e.quality_score is not null
+        and t.quality_score is distinct from e.quality_score then
+      update public.message_templates m set quality_score = e.quality_score where m.id = t.id;
+      changes := changes || jsonb_build_object('kind', 'quality', 'waba_id', e.waba_id,
+        'id', t.id, 'name', t.name, 'language', t.language, 'category', t.category,
+        'status', t.status, 'quality_score', e.quality_score,
+        'previous_quality_score', t.quality_score);
+    elsif e.kind = 'category' and e.category is not null
+        and t.category is distinct from e.category then
+      update public.message_templates m set category = e.category where m.id = t.id;
+    end if;
+  end loop;
+  if cardinality(to_sync) > 0 then
+    insert into public.message_template_syncs (waba_account_id, client_id, requested_at)
+    select distinct s, cid, now() from unnest(to_sync) as s
+    on conflict (waba_account_id) do update set requested_at = now();
+  end if;
+  return jsonb_build_object('changes', changes,
+    'sync', (select coalesce(jsonb_agg(distinct s), '[]'::jsonb) from unnest(to_sync) as s));
+end
+$function$;
+grant execute on function public.apply_template_events(events jsonb) to authenticated;
+
 -- function public.claim_inbox_items(item_ids bigint[], lease_seconds integer) ---------------------
 
 CREATE OR REPLACE FUNCTION public.claim_inbox_items(item_ids bigint[], lease_seconds integer DEFAULT 60)
@@ -883,6 +1057,44 @@ AS $function$
 $function$;
 grant execute on function public.claim_plugin_deliveries(delivery_ids uuid[], lease_seconds integer) to authenticated;
 
+-- function public.claim_template_sync(waba_account uuid, min_interval_seconds integer, lease_seconds integer) ---
+
+CREATE OR REPLACE FUNCTION public.claim_template_sync(waba_account uuid, min_interval_seconds integer, lease_seconds integer)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  cid uuid := private.current_client_id();
+  s public.message_template_syncs;
+begin
+  if not exists (select 1 from public.whatsapp_business_accounts a
+      where a.id = waba_account and a.client_id = cid) then
+    return jsonb_build_object('claimed', false, 'reason', 'unknown_account');
+  end if;
+  insert into public.message_template_syncs (waba_account_id, client_id)
+  values (waba_account, cid)
+  on conflict (waba_account_id) do nothing;
+  update public.message_template_syncs t
+     set locked_until = now() + make_interval(secs => greatest(lease_seconds, 1)),
+         last_attempt_at = now()
+   where t.waba_account_id = waba_account and t.client_id = cid
+     and (t.locked_until is null or t.locked_until < now())
+     and (t.last_attempt_at is null
+       or t.last_attempt_at <= now() - make_interval(secs => greatest(min_interval_seconds, 0)))
+  returning t.* into s;
+  if found then
+    return jsonb_build_object('claimed', true, 'started_at', now(),
+      'last_synced_at', s.last_synced_at);
+  end if;
+  select * into s from public.message_template_syncs t where t.waba_account_id = waba_account;
+  return jsonb_build_object('claimed', false,
+    'reason', case when s.locked_until >= now() then 'in_progress' else 'recent' end,
+    'last_synced_at', s.last_synced_at);
+end
+$function$;
+grant execute on function public.claim_template_sync(waba_account uuid, min_interval_seconds integer, lease_seconds integer) to authenticated;
+
 -- function public.claim_webhook_deliveries(delivery_ids uuid[], lease_seconds integer) ------------
 
 CREATE OR REPLACE FUNCTION public.claim_webhook_deliveries(delivery_ids uuid[], lease_seconds integer DEFAULT 60)
@@ -1000,6 +1212,32 @@ AS $function$
   limit max_rows
 $function$;
 grant execute on function public.due_plugin_deliveries(max_rows integer) to service_role;
+
+-- function public.due_template_syncs(max_rows integer, interval_seconds integer, retry_seconds integer) ---
+
+CREATE OR REPLACE FUNCTION public.due_template_syncs(max_rows integer, interval_seconds integer, retry_seconds integer)
+ RETURNS TABLE(client_id uuid, waba_account_id uuid)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select x.client_id, x.id from (
+    select a.client_id, a.id, s.last_synced_at,
+        row_number() over (partition by a.client_id
+          order by s.last_synced_at nulls first, a.id) as turn
+      from public.whatsapp_business_accounts a
+      left join public.message_template_syncs s on s.waba_account_id = a.id
+     where a.access_token_ciphertext is not null
+       and (s.locked_until is null or s.locked_until < now())
+       and (s.last_attempt_at is null
+         or s.last_attempt_at < now() - make_interval(secs => retry_seconds))
+       and (s.last_synced_at is null or s.requested_at is not null
+         or s.last_synced_at < now() - make_interval(secs => interval_seconds))
+  ) x
+  order by x.turn, x.last_synced_at nulls first, x.id
+  limit max_rows
+$function$;
+grant execute on function public.due_template_syncs(max_rows integer, interval_seconds integer, retry_seconds integer) to service_role;
 
 -- function public.due_webhook_deliveries(max_rows integer) ----------------------------------------
 
@@ -1122,6 +1360,42 @@ AS $function$
     and r.outcome in ('succeeded', 'cancelled', 'retry', 'parked')
 $function$;
 grant execute on function public.finish_plugin_deliveries(results jsonb) to authenticated;
+
+-- function public.finish_template_sync(waba_account uuid, seen text[], started_at timestamp with time zone, sync_error text, templates_found integer) ---
+
+CREATE OR REPLACE FUNCTION public.finish_template_sync(waba_account uuid, seen text[], started_at timestamp with time zone, sync_error text, templates_found integer)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  cid uuid := private.current_client_id();
+  deleted jsonb := '[]'::jsonb;
+begin
+  if sync_error is null then
+    with gone as (
+      delete from public.message_templates m
+       where m.client_id = cid and m.waba_account_id = waba_account
+         and m.created_at < started_at
+         and not exists (select 1 from unnest(seen) as s(v) where s.v = m.meta_template_id)
+      returning m.id, m.name, m.language, m.category, m.status
+    )
+    select coalesce(jsonb_agg(jsonb_build_object('id', g.id, 'name', g.name,
+        'language', g.language, 'category', g.category, 'previous_status', g.status)), '[]'::jsonb)
+      into deleted from gone g;
+    update public.message_template_syncs t
+       set last_synced_at = now(), locked_until = null, last_error = null, requested_at = null,
+           templates = templates_found
+     where t.waba_account_id = waba_account and t.client_id = cid;
+  else
+    update public.message_template_syncs t
+       set locked_until = null, last_error = left(sync_error, 500)
+     where t.waba_account_id = waba_account and t.client_id = cid;
+  end if;
+  return jsonb_build_object('deleted', deleted);
+end
+$function$;
+grant execute on function public.finish_template_sync(waba_account uuid, seen text[], started_at timestamp with time zone, sync_error text, templates_found integer) to authenticated;
 
 -- function public.finish_webhook_attempt(delivery_id uuid, succeeded boolean, attempt_status_code integer, attempt_error text, retry_in_ms bigint, gone boolean, disable_after_ms bigint, disable_after_failures integer, failures_over_ms bigint) ---
 
@@ -1749,6 +2023,111 @@ AS $function$
    limit 1000;
 $function$;
 grant execute on function public.standing_master_key_reports() to service_role;
+
+-- function public.template_for_send(phone text, template_name text, template_language text) -------
+
+CREATE OR REPLACE FUNCTION public.template_for_send(phone text, template_name text, template_language text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO ''
+AS $function$
+declare
+  cid uuid := private.current_client_id();
+  account uuid;
+  phones integer;
+begin
+  if phone is not null then
+    select p.waba_account_id into account from public.phone_numbers p
+     where p.client_id = cid and p.phone_number_id = phone;
+  else
+    select count(*), min(p.waba_account_id::text)::uuid into phones, account
+      from (select p.waba_account_id from public.phone_numbers p where p.client_id = cid
+             limit 2) p;
+    if phones <> 1 then account := null; end if;
+  end if;
+  if account is null then
+    return jsonb_build_object('account_id', null);
+  end if;
+  return jsonb_build_object(
+    'account_id', account,
+    'last_synced_at', (select s.last_synced_at from public.message_template_syncs s
+      where s.waba_account_id = account),
+    'template', (select to_jsonb(m) - 'client_id' from public.message_templates m
+      where m.client_id = cid and m.waba_account_id = account and m.name = template_name
+        and m.language = template_language),
+    'languages', (select coalesce(jsonb_agg(m.language order by m.language), '[]'::jsonb)
+      from (select m.language from public.message_templates m
+             where m.client_id = cid and m.waba_account_id = account and m.name = template_name
+             order by m.language limit 50) m));
+end
+$function$;
+grant execute on function public.template_for_send(phone text, template_name text, template_language text) to authenticated;
+
+-- function public.upsert_message_templates(waba_account uuid, templates jsonb) --------------------
+
+CREATE OR REPLACE FUNCTION public.upsert_message_templates(waba_account uuid, templates jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  cid uuid := private.current_client_id();
+  result jsonb;
+begin
+  if jsonb_typeof(templates) is distinct from 'array' or jsonb_array_length(templates) > 1000 then
+    raise exception 'templates must be an array of at most 1000 templates' using errcode = '22023';
+  end if;
+  if not exists (select 1 from public.whatsapp_business_accounts a
+      where a.id = waba_account and a.client_id = cid) then
+    raise exception 'no such WhatsApp Business account for this client' using errcode = '22023';
+  end if;
+  with input as (
+    -- a name and language once per page, whatever the page holds (the upsert may touch a row once)
+    select distinct on (t.name, t.language) t.*
+      from jsonb_to_recordset(templates) as t(meta_template_id text, name text, language text,
+        category text, status text, quality_score text, parameter_format text, components jsonb,
+        rejected_reason text)
+     order by t.name, t.language
+  ), before as (
+    select m.id, m.name, m.language, m.status, m.quality_score
+      from public.message_templates m join input i on i.name = m.name and i.language = m.language
+     where m.client_id = cid and m.waba_account_id = waba_account
+  ), written as (
+    insert into public.message_templates as m (client_id, waba_account_id, meta_template_id, name,
+        language, category, status, quality_score, parameter_format, components, rejected_reason)
+    select cid, waba_account, i.meta_template_id, i.name, i.language, i.category, i.status,
+        i.quality_score, coalesce(i.parameter_format, 'POSITIONAL'), i.components,
+        i.rejected_reason
+      from input i
+    on conflict (client_id, waba_account_id, name, language) do update
+       set meta_template_id = excluded.meta_template_id, category = excluded.category,
+           status = excluded.status, quality_score = excluded.quality_score,
+           parameter_format = excluded.parameter_format, components = excluded.components,
+           rejected_reason = excluded.rejected_reason
+     where (m.meta_template_id, m.category, m.status, m.quality_score, m.parameter_format,
+            m.components, m.rejected_reason)
+       is distinct from (excluded.meta_template_id, excluded.category, excluded.status,
+            excluded.quality_score, excluded.parameter_format, excluded.components,
+            excluded.rejected_reason)
+    returning m.id, m.name, m.language, m.category, m.status, m.quality_score,
+      m.rejected_reason
+  )
+  select jsonb_build_object(
+      'inserted', count(*) filter (where b.id is null),
+      'updated', count(*) filter (where b.id is not null),
+      'changes', coalesce(jsonb_agg(jsonb_build_object('id', w.id, 'name', w.name,
+          'language', w.language, 'category', w.category, 'status', w.status,
+          'previous_status', b.status, 'quality_score', w.quality_score,
+          'previous_quality_score', b.quality_score, 'reason', w.rejected_reason))
+        filter (where b.id is not null and (b.status is distinct from w.status
+          or b.quality_score is distinct from w.quality_score)), '[]'::jsonb))
+    into result
+    from written w left join before b on b.id = w.id;
+  return result;
+end
+$function$;
+grant execute on function public.upsert_message_templates(waba_account uuid, templates jsonb) to authenticated;
 
 -- function public.withdraw_master_key_report(instance uuid) ---------------------------------------
 
