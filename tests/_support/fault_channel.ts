@@ -1,5 +1,6 @@
 import { benchChannel } from "../../bench/channel_stack.ts";
 import { startGraphEmulator } from "../../tools/emulators/graph_api.ts";
+import { storeTemplates, withMetaIds } from "./templates.ts";
 import {
   type Answers,
   clientErrors,
@@ -44,6 +45,12 @@ export async function faultChannel(
   } = {},
 ) {
   let emulator: Emulator | undefined;
+  // the template every send uses, held by Meta (the emulator) and by the store as a sync left it,
+  // so a send is checked without a Graph call (Graph faults are what these tests inject)
+  const templates = withMetaIds([{
+    name: "order_update",
+    components: [{ type: "BODY", text: "Shipped." }],
+  }]);
   const ch = await benchChannel({
     runtime: "deno",
     env: { ...FAULT_ENV, ...options.env },
@@ -57,9 +64,15 @@ export async function faultChannel(
         statusDelaysMs: { sent: 20, delivered: 40, read: null },
         webhookRetry: { attempts: 40, maxDelayMs: 1000 },
         quiet: true,
+        templates: { [ids.wabaId]: templates },
         ...options.emulator,
       }),
   });
+  const [account] = await ch.sql<{ id: string }>(
+    "select id from whatsapp_business_accounts where client_id = $1",
+    [ch.clientId],
+  );
+  await storeTemplates(ch.clientId, account.id, templates, ch.sql);
   const tag = crypto.randomUUID().slice(0, 8);
   const count = async (text: string, params: unknown[] = []) =>
     Number((await ch.sql<{ n: string }>(text, params))[0].n);

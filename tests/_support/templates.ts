@@ -26,6 +26,9 @@ let nextId = 2_000_000_000_000_000 + Math.floor(Math.random() * 1e12);
 export const withMetaIds = (seeds: TemplateSeed[]): TemplateSeed[] =>
   seeds.map((s) => ({ ...s, id: s.id ?? String(nextId++) }));
 
+/** Runs SQL as the admin of a stack: the shared test stack's, or one a test owns. */
+type Sql = <T>(text: string, params?: unknown[]) => Promise<T[]>;
+
 /**
  * Puts templates straight into a client's template store, as a sync that just ran would have
  * (approved unless the seed says otherwise), so tests about sends need no Graph listing.
@@ -34,10 +37,11 @@ export async function storeTemplates(
   clientId: string,
   wabaAccountId: string,
   seeds: TemplateSeed[],
+  query: Sql = sql,
 ): Promise<Array<{ id: string; name: string; language: string }>> {
   const rows = [];
   for (const seed of seeds) {
-    const [row] = await sql<{ id: string; name: string; language: string }>(
+    const [row] = await query<{ id: string; name: string; language: string }>(
       `insert into message_templates (client_id, waba_account_id, meta_template_id, name, language,
          category, status, parameter_format, components)
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id, name, language`,
@@ -55,7 +59,7 @@ export async function storeTemplates(
     );
     rows.push(row);
   }
-  await sql(
+  await query(
     `insert into message_template_syncs (client_id, waba_account_id, last_synced_at, last_attempt_at)
      values ($1, $2, now(), now())
      on conflict (waba_account_id) do update set last_synced_at = now(), last_attempt_at = now()`,

@@ -28,10 +28,15 @@ function receiver() {
   };
 }
 
+/** the channel's order_update template, with the one body parameter it takes */
 const template = (to: string) => ({
   to,
   type: "template" as const,
-  template: { name: "order_update", language: { code: "en_US" } },
+  template: {
+    name: "order_update",
+    language: { code: "en_US" },
+    components: [{ type: "body" as const, parameters: [{ type: "text", text: "Ana" }] }],
+  },
 });
 
 Deno.test("through the client only: an idempotent send, its timeline, paging, typed errors, and a client webhook verified with verifyWebhook", async () => {
