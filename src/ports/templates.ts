@@ -13,9 +13,12 @@ export interface TemplateStore {
   /** What a send is checked against (see public.template_for_send). */
   forSend(
     clientId: string,
-    phoneNumberId: string | null,
-    name: string,
-    language: string,
+    send: {
+      phoneNumberId: string | null;
+      name: string;
+      language: string;
+      idempotencyKey: string | null;
+    },
   ): Promise<SendLookup>;
   /** the client's accounts (all, or the one with Meta's `wabaId`), with their sealed tokens */
   accounts(clientId: string, wabaId?: string): Promise<WabaAccount[]>;
@@ -79,6 +82,11 @@ export interface TemplateRecord {
 }
 
 export interface SendLookup {
+  /**
+   * The send's Idempotency-Key already names a message: the enqueue answers with it, so nothing
+   * else was looked up (accountId and template are null)
+   */
+  queued: boolean;
   /** the sending number's account; null when the number is unknown or not named among several */
   accountId: string | null;
   template: Omit<TemplateRecord, "waba_id"> | null;

@@ -82,6 +82,14 @@ export interface NewTemplate {
   components: Array<Record<string, unknown>>;
 }
 
+/** A template send as the check sees it. */
+export interface SendIntent {
+  template: SendTemplate;
+  phoneNumberId?: string | null;
+  /** the client's Idempotency-Key, if it gave one */
+  idempotencyKey?: string | null;
+}
+
 /** Who asked, for the audit log. */
 export interface Requester {
   actor: string;
@@ -302,14 +310,23 @@ export function templateService(deps: TemplateServiceDeps) {
    * Whether a template send would be accepted. A template the store finds sendable is
    * remembered for a few seconds; a refusal is given only after the store has had one sync of
    * the account (at most one per minimum interval), so a template approved or created a moment
-   * ago at Meta is not refused for the store's lag.
+   * ago at Meta is not refused for the store's lag. A send whose Idempotency-Key already names a
+   * message passes: it repeats a send that was accepted (the enqueue answers with that message,
+   * and refuses another body with the key), and a template paused or deleted since must not turn
+   * that answer into a refusal.
    */
   async function check(
     clientId: string,
-    intent: { template: SendTemplate; phoneNumberId?: string | null },
+    intent: SendIntent,
   ): Promise<TemplateVerdict> {
     const send = intent.template;
     const phone = intent.phoneNumberId ?? null;
+    const lookup = {
+      phoneNumberId: phone,
+      name: send.name,
+      language: send.language.code,
+      idempotencyKey: intent.idempotencyKey ?? null,
+    };
     // a name or language Meta would never give a template is in no store: no lookup, no sync
     if (!TEMPLATE_NAME.test(send.name) || !STORED_LANGUAGE.test(send.language.code)) {
       return judgeTemplateSend(null, [], send);
@@ -319,7 +336,8 @@ export function templateService(deps: TemplateServiceDeps) {
     if (hit && hit.until > deps.now() && judgeTemplateSend(hit.template, [], send).ok) {
       return { ok: true };
     }
-    const first = await deps.store.forSend(clientId, phone, send.name, send.language.code);
+    const first = await deps.store.forSend(clientId, lookup);
+    if (first.queued) return { ok: true };
     // an unknown number, or none named among several: the enqueue refuses it with its own reason
     if (!first.accountId) return { ok: true };
     const verdict = (look: SendLookup) =>
@@ -329,7 +347,9 @@ export function templateService(deps: TemplateServiceDeps) {
     let answer = verdict(look);
     if (!answer.ok || !complete(look)) {
       await catchUp(clientId, first.accountId);
-      look = await deps.store.forSend(clientId, phone, send.name, send.language.code);
+      look = await deps.store.forSend(clientId, lookup);
+      // (a concurrent request with the same key may have been accepted during the sync)
+      if (look.queued) return { ok: true };
       answer = verdict(look);
     }
     if (answer.ok && look.template && complete(look)) remember(clientId, key, look.template);
@@ -350,10 +370,7 @@ export function templateService(deps: TemplateServiceDeps) {
     check,
 
     /** check(), as the send pipeline asks it: a refusal is a 422 naming what is wrong. */
-    async assertSendable(
-      clientId: string,
-      intent: { template: SendTemplate; phoneNumberId?: string | null },
-    ): Promise<void> {
+    async assertSendable(clientId: string, intent: SendIntent): Promise<void> {
       const verdict = await check(clientId, intent);
       if (!verdict.ok) {
         throw new AppError(422, verdict.code, verdict.message, { details: verdict.details });

@@ -34,7 +34,9 @@ async function requestHash(body: unknown): Promise<string> {
 /**
  * Accepts a client's send request: rules first (a template is checked against the template store;
  * consent and the 24-hour window in the enqueue), then one durable queued row (idempotent on the
- * client's Idempotency-Key), then the doorbell. Returns the message and whether it was new.
+ * client's Idempotency-Key), then the doorbell. Returns the message and whether it was new. A key
+ * that already names a message is answered with that message whatever changed since: the
+ * template check's lookup asks for the key in the round trip it makes anyway, and passes.
  */
 export async function enqueueMessage(
   deps: Pick<ServiceDeps, "messages" | "dataKeys" | "doorbell" | "now" | "templates">,
@@ -54,6 +56,7 @@ export async function enqueueMessage(
     await deps.templates.assertSendable(clientId, {
       template: request.content.template as SendTemplate,
       phoneNumberId: request.phone_number_id ?? null,
+      idempotencyKey,
     });
   }
   const id = crypto.randomUUID();

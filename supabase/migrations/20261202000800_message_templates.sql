@@ -368,12 +368,16 @@ grant execute on function public.apply_template_events(jsonb) to authenticated;
  * What a template send is checked against, in one round trip: the sending number's account (the
  * number named, else the caller's only number; null when there is no such number or several),
  * the template of that name and language there, the languages the name exists in, and when the
- * account was last synced.
+ * account was last synced. First, whether the send's Idempotency-Key already names a message
+ * (`queued`): then the enqueue answers with that message (or refuses another body with the key),
+ * whatever became of the template since, so the check is not made; asked here, it costs the
+ * send no round trip of its own.
  */
 create function public.template_for_send(
   phone text,
   template_name text,
-  template_language text
+  template_language text,
+  idempotency_key text default null
 ) returns jsonb
 language plpgsql
 stable
@@ -385,6 +389,11 @@ declare
   account uuid;
   phones integer;
 begin
+  if template_for_send.idempotency_key is not null and exists (
+      select 1 from public.messages m
+       where m.client_id = cid and m.idempotency_key = template_for_send.idempotency_key) then
+    return jsonb_build_object('account_id', null, 'queued', true);
+  end if;
   if phone is not null then
     select p.waba_account_id into account from public.phone_numbers p
      where p.client_id = cid and p.phone_number_id = phone;
@@ -410,8 +419,8 @@ begin
              order by m.language limit 50) m));
 end
 $$;
-revoke all on function public.template_for_send(text, text, text) from public, anon;
-grant execute on function public.template_for_send(text, text, text) to authenticated;
+revoke all on function public.template_for_send(text, text, text, text) from public, anon;
+grant execute on function public.template_for_send(text, text, text, text) to authenticated;
 
 /*
  * Accounts whose templates are due a sync (service role only, for the sweeper): never synced (a

@@ -2024,9 +2024,9 @@ AS $function$
 $function$;
 grant execute on function public.standing_master_key_reports() to service_role;
 
--- function public.template_for_send(phone text, template_name text, template_language text) -------
+-- function public.template_for_send(phone text, template_name text, template_language text, idempotency_key text) ---
 
-CREATE OR REPLACE FUNCTION public.template_for_send(phone text, template_name text, template_language text)
+CREATE OR REPLACE FUNCTION public.template_for_send(phone text, template_name text, template_language text, idempotency_key text DEFAULT NULL::text)
  RETURNS jsonb
  LANGUAGE plpgsql
  STABLE
@@ -2037,6 +2037,11 @@ declare
   account uuid;
   phones integer;
 begin
+  if template_for_send.idempotency_key is not null and exists (
+      select 1 from public.messages m
+       where m.client_id = cid and m.idempotency_key = template_for_send.idempotency_key) then
+    return jsonb_build_object('account_id', null, 'queued', true);
+  end if;
   if phone is not null then
     select p.waba_account_id into account from public.phone_numbers p
      where p.client_id = cid and p.phone_number_id = phone;
@@ -2062,7 +2067,7 @@ begin
              order by m.language limit 50) m));
 end
 $function$;
-grant execute on function public.template_for_send(phone text, template_name text, template_language text) to authenticated;
+grant execute on function public.template_for_send(phone text, template_name text, template_language text, idempotency_key text) to authenticated;
 
 -- function public.upsert_message_templates(waba_account uuid, templates jsonb) --------------------
 

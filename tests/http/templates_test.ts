@@ -534,3 +534,54 @@ Deno.test("a send Meta refuses for its template although the store had it approv
     await ch.close();
   }
 });
+
+Deno.test("a send repeated with its Idempotency-Key returns the message it created after its template was paused or deleted, and never sends twice; a new key is refused", async () => {
+  const { ch, emulator } = await emulatedChannel();
+  try {
+    const send = (key: string, to: string, name = "Ana") =>
+      ch.api("/v1/messages", {
+        method: "POST",
+        headers: { "idempotency-key": key },
+        body: JSON.stringify(orderUpdate(to, name)),
+      });
+    const [template] = (await ch.api("/v1/templates?name=order_update")).body.data;
+
+    const atMeta = (to: string) =>
+      eventually(() => Promise.resolve(sendsTo(emulator, to) === 1), `the send to ${to} at Meta`);
+    const first = await send("before-the-pause", "447700901101");
+    assert.equal(first.status, 202, JSON.stringify(first.body));
+    await atMeta("447700901101");
+    await emulator.changeTemplate(ch.wabaId, "order_update", "en_US", { status: "PAUSED" });
+    await eventually(async () => (await statusOf(ch, template.id)) === "PAUSED", "the pause");
+    const repeated = await send("before-the-pause", "447700901101");
+    assert.equal(repeated.status, 202, JSON.stringify(repeated.body));
+    assert.equal(repeated.body.message.id, first.body.message.id);
+    // the key still guards its body, and a new send of the paused template is still refused
+    const otherBody = await send("before-the-pause", "447700901101", "Bea");
+    assert.equal(otherBody.status, 409, JSON.stringify(otherBody.body));
+    assert.equal(otherBody.body.error.code, "idempotency_key_reused");
+    const fresh = await send("after-the-pause", "447700901102");
+    assert.equal(fresh.status, 422);
+    assert.equal(fresh.body.error.code, "template_paused");
+
+    await emulator.changeTemplate(ch.wabaId, "order_update", "en_US", { status: "APPROVED" });
+    await eventually(async () => (await statusOf(ch, template.id)) === "APPROVED", "approval");
+    const beforeDelete = await send("before-the-delete", "447700901103");
+    assert.equal(beforeDelete.status, 202, JSON.stringify(beforeDelete.body));
+    await atMeta("447700901103");
+    const deleted = await ch.api(`/v1/templates/${template.id}`, { method: "DELETE" });
+    assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+    const afterDelete = await send("before-the-delete", "447700901103");
+    assert.equal(afterDelete.status, 202, JSON.stringify(afterDelete.body));
+    assert.equal(afterDelete.body.message.id, beforeDelete.body.message.id);
+    const unknown = await send("after-the-delete", "447700901104");
+    assert.equal(unknown.status, 422);
+    assert.equal(unknown.body.error.code, "template_not_found");
+
+    assert.equal(sendsTo(emulator, "447700901101"), 1, "the repeats sent nothing");
+    assert.equal(sendsTo(emulator, "447700901103"), 1, "the repeat sent nothing");
+    assert.equal(sendsTo(emulator, "447700901102") + sendsTo(emulator, "447700901104"), 0);
+  } finally {
+    await ch.close();
+  }
+});

@@ -58,20 +58,23 @@ export function supabaseTemplateStore(db: DatabaseAccess): TemplateStore {
       ) as unknown as Row | null;
       return row ? record(row) : null;
     },
-    async forSend(clientId, phoneNumberId, name, language): Promise<SendLookup> {
+    async forSend(clientId, send): Promise<SendLookup> {
       const found = check(
         await as(clientId).rpc("template_for_send", {
-          phone: phoneNumberId,
-          template_name: name,
-          template_language: language,
+          phone: send.phoneNumberId,
+          template_name: send.name,
+          template_language: send.language,
+          idempotency_key: send.idempotencyKey,
         }),
         "Could not look the template up",
       ) as {
+        queued?: boolean;
         account_id: string | null;
         template?: SendLookup["template"];
         languages?: string[];
       };
       return {
+        queued: found.queued === true,
         accountId: found.account_id,
         template: found.template ?? null,
         languages: found.languages ?? [],
