@@ -12,6 +12,7 @@ import { encryptField } from "../../src/core/crypto/envelope.ts";
 import type { Answer, Edge } from "./edge.ts";
 import { tenantWithNumber } from "./edge.ts";
 import { serviceClient, sql, testStack } from "./stack.ts";
+import { storeTemplates } from "./templates.ts";
 
 export interface Operation {
   /** "GET /v1/messages/{id}" */
@@ -97,6 +98,11 @@ export const ROUTE_SCOPES: Record<string, Scope | null> = {
   "PUT /v1/plugins/{plugin}": "plugins:manage",
   "DELETE /v1/plugins/{plugin}": "plugins:manage",
   "POST /v1/plugins/{plugin}/retry": "plugins:manage",
+  "GET /v1/templates": "templates:read",
+  "GET /v1/templates/{id}": "templates:read",
+  "POST /v1/templates": "templates:manage",
+  "DELETE /v1/templates/{id}": "templates:manage",
+  "POST /v1/templates/sync": "templates:manage",
 };
 
 export type Tenant = Awaited<ReturnType<typeof populatedTenant>>;
@@ -175,6 +181,23 @@ export function sampleRequest(key: string, t: Tenant, spare = false): SampleRequ
     },
     "DELETE /v1/plugins/{plugin}": { params: { plugin: "opt-out" }, shared: ["plugin"] },
     "POST /v1/plugins/{plugin}/retry": { params: { plugin: "opt-out" }, shared: ["plugin"] },
+    "GET /v1/templates": { query: { limit: "5", status: "APPROVED" } },
+    "GET /v1/templates/{id}": { params: { id: t.templateId } },
+    // Meta, unreachable here, fails the call: the path to the documented 502 is exercised
+    "POST /v1/templates": {
+      body: {
+        name: "made_here",
+        language: "en_US",
+        category: "UTILITY",
+        components: [{
+          type: "BODY",
+          text: "Hi {{1}}, thanks.",
+          example: { body_text: [["Ana"]] },
+        }],
+      },
+    },
+    "DELETE /v1/templates/{id}": { params: { id: t.spareTemplateId } },
+    "POST /v1/templates/sync": { query: { waba_id: t.wabaId } },
   };
   return samples[key];
 }
@@ -217,7 +240,8 @@ let sequence = 0;
 /**
  * A client owning one of every resource the API names by id: a contact, an inbound message with
  * media, a dead-lettered outbound message, webhook endpoints with a delivery, a spare API key, an
- * account event and a parked plugin event. Made through the API where the API makes them.
+ * account event, a parked plugin event, and message templates (`hello`, which the sample send
+ * uses, and a spare one). Made through the API where the API makes them.
  */
 export async function populatedTenant(name: string, edge: Edge) {
   const fetchApp = edge.fetch;
@@ -289,6 +313,11 @@ export async function populatedTenant(name: string, edge: Edge) {
     [t.clientId],
   );
   const spareKey = await made("/v1/api-keys", { name: "spare", scopes: ["messages:read"] });
+  // as a sync leaves them (the account is then not due one: nothing changes in the background)
+  const [template, spareTemplate] = await storeTemplates(t.clientId, t.wabaRowId, [
+    { name: "hello", components: [{ type: "BODY", text: "Hello." }] },
+    { name: "spare_template" },
+  ]);
   return {
     ...t,
     key,
@@ -304,5 +333,7 @@ export async function populatedTenant(name: string, edge: Edge) {
     deliveryId: delivery.id,
     parkedPluginEventId: parked.id,
     spareKeyId: spareKey.api_key.id as string,
+    templateId: template.id,
+    spareTemplateId: spareTemplate.id,
   };
 }

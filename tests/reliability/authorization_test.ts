@@ -141,6 +141,8 @@ Deno.test("client A's key and user token never read, change or learn of client B
       b.spareKeyId,
       b.wabaId,
       b.phoneNumberId,
+      b.templateId,
+      b.spareTemplateId,
     ];
     const before = await snapshot(b.clientId);
     await checkCases("security", "authorization matrix: operation × tenant", async (tally) => {

@@ -4101,6 +4101,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description `unsupported_media_type`: The body's Content-Type is not accepted here */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description `unknown_waba`: No such WhatsApp Business account (`waba_id`) for this client; `waba_required`: The client has several WhatsApp Business accounts: say which one with `waba_id`; `no_access_token`: The WhatsApp Business account has no access token configured */
             422: {
                 headers: {

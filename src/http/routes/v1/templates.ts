@@ -16,6 +16,7 @@ import type { TemplateService } from "../../../services/templates.ts";
 import { access } from "../../openapi.ts";
 import {
   AUTH_ERRORS,
+  BODY_ERRORS,
   errorResponse,
   IdParams,
   Limit,
@@ -229,6 +230,7 @@ const create = createRoute({
     422: errorResponse("unknown_waba", "waba_required", "no_access_token"),
     502: errorResponse("graph_error"),
     ...AUTH_ERRORS,
+    ...BODY_ERRORS,
   },
 });
 
