@@ -31,7 +31,8 @@ type Sql = <T>(text: string, params?: unknown[]) => Promise<T[]>;
 
 /**
  * Puts templates straight into a client's template store, as a sync that just ran would have
- * (approved unless the seed says otherwise), so tests about sends need no Graph listing.
+ * (approved unless the seed says otherwise), so tests about sends need no Graph listing. A
+ * template a sync already stored (an app's sweeper may have run one) is overwritten.
  */
 export async function storeTemplates(
   clientId: string,
@@ -44,7 +45,12 @@ export async function storeTemplates(
     const [row] = await query<{ id: string; name: string; language: string }>(
       `insert into message_templates (client_id, waba_account_id, meta_template_id, name, language,
          category, status, parameter_format, components)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id, name, language`,
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       on conflict (client_id, waba_account_id, name, language) do update
+         set meta_template_id = excluded.meta_template_id, category = excluded.category,
+             status = excluded.status, parameter_format = excluded.parameter_format,
+             components = excluded.components
+       returning id, name, language`,
       [
         clientId,
         wabaAccountId,
