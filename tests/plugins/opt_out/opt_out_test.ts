@@ -3,14 +3,12 @@ import { eventually } from "../../_support/channel.ts";
 import { emulatedChannel } from "../../_support/emulated_channel.ts";
 import { envelope, inbound } from "../../_support/meta_fixtures.ts";
 import { sql } from "../../_support/stack.ts";
+import { orderUpdate } from "../../_support/templates.ts";
 
 type Channel = Awaited<ReturnType<typeof emulatedChannel>>;
 
-const template = (to: string) => ({
-  to,
-  type: "template",
-  template: { name: "order_update", language: { code: "en_US" } },
-});
+// the channel's order_update template with its body parameter: template sends are checked
+const template = (to: string) => orderUpdate(to);
 
 /** A contact writes `text`, signed as Meta signs it. */
 async function write({ ch }: Channel, from: string, text: string) {
