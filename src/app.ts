@@ -25,6 +25,7 @@ import { pluginRoutes } from "./http/routes/v1/plugins.ts";
 import { pluginWebhookRoutes } from "./http/routes/plugins/webhooks.ts";
 import { pluginPageRoutes } from "./http/routes/plugins/pages.ts";
 import type { ClientWebhooks } from "./services/client_webhooks.ts";
+import type { TemplateService } from "./services/templates.ts";
 import { webhookEndpointRoutes } from "./http/routes/v1/webhook_endpoints.ts";
 import { accountEventRoutes } from "./http/routes/v1/account_events.ts";
 import { templateRoutes } from "./http/routes/v1/templates.ts";
@@ -41,6 +42,7 @@ export interface AppDeps {
   services: ServiceDeps;
   webhooks: ClientWebhooks;
   plugins: PluginHost;
+  templates: TemplateService;
   /** how the runtime tells who sent a request (the throttle's and the request log's address) */
   clientAddress: ClientAddress;
   /** seconds a verified API key stays cached per isolate (0 in tests that revoke and retry) */
@@ -135,7 +137,7 @@ export function createApp(deps: AppDeps) {
   app.route("/v1", webhookEndpointRoutes(deps.services, deps.webhooks));
   app.route("/v1", accountEventRoutes(deps.services));
   app.route("/v1", pluginRoutes(deps.plugins));
-  app.route("/v1", templateRoutes({ env: deps.env, templates: deps.services.templates }));
+  app.route("/v1", templateRoutes({ env: deps.env, templates: deps.templates }));
 
   documentApi(app, { publicBaseUrl: deps.env.PUBLIC_BASE_URL });
   app.route("/", docsRoutes("glooft-edge API reference"));

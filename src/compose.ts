@@ -14,7 +14,7 @@ import { contactStore } from "./adapters/supabase/contacts_store.ts";
 import { inboxStore } from "./adapters/supabase/inbox_store.ts";
 import { messageStore } from "./adapters/supabase/messages_store.ts";
 import { supabaseRequestLogSink } from "./adapters/supabase/request_log_sink.ts";
-import { supabaseTemplateStore } from "./adapters/supabase/templates_store.ts";
+import { templateStore } from "./adapters/supabase/templates_store.ts";
 import { retentionStore } from "./adapters/supabase/retention_store.ts";
 import { webhookEndpointStore } from "./adapters/supabase/webhook_endpoints_store.ts";
 import {
@@ -107,30 +107,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
   // Workers' isolates do not share writes between requests: there every call goes alone
   const grouping = options.shareWrites === false ? { maxBatch: 1 } : {};
   const localEgress = fetchWebhookEgress(options.fetch);
-  const graph = graphClient({
-    baseUrl: env.GRAPH_API_BASE_URL,
-    version: env.GRAPH_API_VERSION,
-    timeoutMs: env.GRAPH_API_TIMEOUT_MS,
-    fetch: options.fetch,
-  });
-  const templates = templateService({
-    store: supabaseTemplateStore(db),
-    graph,
-    dataKeys: keys,
-    // the publisher is built below, from the services
-    events: { publish: (events) => deps.events.publish(events) },
-    doorbell,
-    audit: auditLog(db),
-    logger,
-    now,
-    settings: {
-      syncIntervalSeconds: env.TEMPLATE_SYNC_INTERVAL_SECONDS,
-      minIntervalSeconds: env.TEMPLATE_SYNC_MIN_INTERVAL_SECONDS,
-      // a full listing is up to 100 pages, each a Graph call that may run to its timeout
-      leaseSeconds: Math.ceil(env.GRAPH_API_TIMEOUT_MS / 1000) * 100 + 60,
-    },
-  });
-  const services: Omit<ServiceDeps, "events"> = {
+  const services: Omit<ServiceDeps, "events" | "templateCheck"> = {
     env,
     dataKeys: keys,
     keyring,
@@ -167,8 +144,13 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     // Workers' egress does not route to private ranges, so there fetch is the safe default
     webhookEgress: options.webhookEgress ?? localEgress,
     localWebhookEgress: localEgress,
-    graph,
-    templates,
+    templates: templateStore(db),
+    graph: graphClient({
+      baseUrl: env.GRAPH_API_BASE_URL,
+      version: env.GRAPH_API_VERSION,
+      timeoutMs: env.GRAPH_API_TIMEOUT_MS,
+      fetch: options.fetch,
+    }),
   };
   // who hears each client's events: one cached lookup for the webhooks and the plugins
   const subscriptions = subscriptionCache({ ...services, registry });
@@ -182,7 +164,16 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     ...(options.shareWrites === false ? {} : { claimOnRecordSeconds: 60 }),
   });
   const fanout = pluginFanout({ ...services, registry, subscriptions });
-  const deps: ServiceDeps = { ...services, events: eventPublisher(webhooks.publisher, fanout) };
+  const events = eventPublisher(webhooks.publisher, fanout);
+  // one per isolate: it shares each account's sync between its callers and remembers sendable
+  // templates for a few seconds; the send pipeline reaches it as deps.templateCheck
+  const templates = templateService({ ...services, events }, {
+    syncIntervalSeconds: env.TEMPLATE_SYNC_INTERVAL_SECONDS,
+    minIntervalSeconds: env.TEMPLATE_SYNC_MIN_INTERVAL_SECONDS,
+    // a full listing is up to 100 pages, each a Graph call that may run to its timeout
+    leaseSeconds: Math.ceil(env.GRAPH_API_TIMEOUT_MS / 1000) * 100 + 60,
+  });
+  const deps: ServiceDeps = { ...services, events, templateCheck: templates };
   const plugins = pluginHost(deps, {
     registry,
     subscriptions,
@@ -199,7 +190,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
   const router = webhookRouter(deps.accounts);
   // each provider's deliveries go to its processor: Meta's, and each plugin's with webhooks
   const inboxProcessors = new Map([
-    ["meta", metaInbox({ ...deps, router, fanout })],
+    ["meta", metaInbox({ ...deps, router, fanout, templateWebhooks: templates })],
     ...plugins.inboxProcessors,
   ]);
   handle = jobConsumer({
@@ -225,6 +216,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     services: deps,
     webhooks,
     plugins,
+    templates,
     clientAddress: options.clientAddress ??
       trustedProxyClientAddress(parseCidrList(env.TRUSTED_PROXIES).cidrs),
     authCacheSeconds: options.authCacheSeconds,
@@ -250,7 +242,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
   };
   return {
     app,
-    deps: { env, logger, requestLog, services: deps, plugins },
+    deps: { env, logger, requestLog, services: deps, plugins, templates },
     handleJobs: (jobs: Job[]) => handle(jobs),
     sweep: async () => (await Promise.all([sweep(deps, { extra: dueWork }), reportKeys()]))[0],
     /** on a clean stop: this instance's report no longer stands */

@@ -31,6 +31,12 @@ export interface PluginContext<Config = unknown> {
       decision: { status: "opted_in" | "opted_out"; source: string },
     ): Promise<{ contact: PluginContact; previous: ConsentStatus }>;
   };
+  /**
+   * The client's message templates as the core keeps them in step with Meta: to offer a picker
+   * (name, language, status, the parameters a send fills) and to check a send before making it.
+   * Read-only; `send` checks every template send the same way.
+   */
+  templates: PluginTemplates;
   /** small JSON values this plugin keeps per client (at most 64 KiB each) */
   state: PluginState;
   /**
@@ -62,14 +68,24 @@ export type SendIntent =
   }
   & (
     | { text: string; previewUrl?: boolean }
-    | {
-      template: {
-        name: string;
-        language: string;
-        components?: ReadonlyArray<Record<string, unknown>>;
-      };
-    }
+    | { template: TemplateMessage }
   );
+
+/** A template message: Meta's send components (`body`, `header`, `button` with parameters). */
+export interface TemplateMessage {
+  name: string;
+  /** the template's language code, as its list shows it: `en_US`, `pt_BR`, `hi` */
+  language: string;
+  components?: ReadonlyArray<Record<string, unknown>>;
+}
+
+/** Why a template send is refused before it is queued (the API's 422 codes). */
+export type TemplateRefusal =
+  | "template_not_found"
+  | "template_not_approved"
+  | "template_paused"
+  | "template_disabled"
+  | "template_parameters_mismatch";
 
 /** A send the core refused, and why (the API's error code); anything else throws. */
 export type SendRefusal =
@@ -77,11 +93,75 @@ export type SendRefusal =
   | "outside_customer_service_window"
   | "unknown_phone_number"
   | "phone_number_required"
-  | "invalid_recipient";
+  | "invalid_recipient"
+  | TemplateRefusal;
 
 export type SendResult =
   | { sent: true; messageId: string; created: boolean }
   | { sent: false; reason: SendRefusal };
+
+export interface PluginTemplates {
+  /**
+   * A page of the client's templates in (name, language) order: at most `limit` (1 to 200,
+   * default 200). The next page starts `after` the last template of this one.
+   */
+  list(filter?: TemplateFilter): Promise<PluginTemplate[]>;
+  /** whether a send of `template` would be accepted now, and if not, why (as `send` answers) */
+  check(
+    template: TemplateMessage,
+    options?: { phoneNumberId?: string },
+  ): Promise<TemplateCheck>;
+}
+
+export interface TemplateFilter {
+  /** Meta's status: `APPROVED` (the only one a send accepts), `PENDING`, `REJECTED`, `PAUSED`, … */
+  status?: string;
+  language?: string;
+  /** `MARKETING`, `UTILITY` or `AUTHENTICATION` */
+  category?: string;
+  name?: string;
+  /** Meta's id of the WhatsApp Business account, where the client has several */
+  wabaId?: string;
+  limit?: number;
+  after?: { name: string; language: string; id: string };
+}
+
+export interface PluginTemplate {
+  id: string;
+  /** Meta's id of the template's WhatsApp Business account */
+  wabaId: string;
+  name: string;
+  language: string;
+  category: string | null;
+  status: string;
+  /** `GREEN`, `YELLOW`, `RED` or `UNKNOWN`; null before Meta rates it */
+  qualityScore: string | null;
+  rejectedReason: string | null;
+  /** what a send fills in; null while the template is known only from a webhook (until a sync) */
+  parameters: TemplateParameters | null;
+  /** Meta's component definitions (null likewise) */
+  components: readonly unknown[] | null;
+}
+
+/** What a send of a template must supply, as the core checks it. */
+export interface TemplateParameters {
+  format: "POSITIONAL" | "NAMED";
+  /** a header with variables (`text`), or the media or location it is sent with; else null */
+  header:
+    | { type: "text"; variables: string[] }
+    | { type: "image" | "video" | "document" | "location" }
+    | null;
+  /** the body's variables in order: `1`, `2`, … or names */
+  body: string[];
+  /** the buttons a send gives a parameter: their index and the `sub_type` it names */
+  buttons: Array<{ index: number; subType: string }>;
+  /** every value a send supplies: the header's, the body's and the buttons' */
+  count: number;
+}
+
+export type TemplateCheck =
+  | { ok: true }
+  | { ok: false; reason: TemplateRefusal; message: string };
 
 export interface PluginState {
   get<T = unknown>(key: string): Promise<T | null>;

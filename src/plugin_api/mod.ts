@@ -21,9 +21,16 @@ export type {
   PluginContext,
   PluginLogger,
   PluginState,
+  PluginTemplate,
+  PluginTemplates,
   SendIntent,
   SendRefusal,
   SendResult,
+  TemplateCheck,
+  TemplateFilter,
+  TemplateMessage,
+  TemplateParameters,
+  TemplateRefusal,
 } from "./context.ts";
 export { PLUGIN_EVENT_TYPES } from "./events.ts";
 export type { PluginEvent, PluginEventType } from "./events.ts";

@@ -5,6 +5,12 @@ export interface PhoneRoute {
   phoneId: string;
 }
 
+/** A WhatsApp Business account of a client: our id and Meta's. */
+export interface BusinessAccount {
+  id: string;
+  waba_id: string;
+}
+
 export interface AccountEvent {
   id: number;
   waba_id: string | null;
@@ -21,6 +27,11 @@ export interface AccountEvent {
 export interface WhatsAppAccountStore {
   phoneRoute(phoneNumberId: string): Promise<PhoneRoute | null>;
   wabaClient(wabaId: string): Promise<string | null>;
+  /** the client's accounts in order of Meta's id; `wabaId` (Meta's) or `id` (ours) picks one */
+  businessAccounts(
+    clientId: string,
+    pick?: { wabaId?: string; id?: string },
+  ): Promise<BusinessAccount[]>;
   /** the account's WhatsApp access token, encrypted, with the WABA id it is bound to */
   accessToken(
     clientId: string,

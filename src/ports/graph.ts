@@ -20,4 +20,21 @@ export interface GraphClient {
     GraphResult<{ url: string; mimeType: string; fileSize: number | null; sha256: string | null }>
   >;
   downloadMedia(url: string, token: string): Promise<GraphResult<Response>>;
+  /** one page of a WhatsApp Business account's templates; `after`: the previous page's cursor */
+  listTemplates(
+    wabaId: string,
+    token: string,
+    page: { after: string | null; limit: number },
+  ): Promise<GraphResult<{ data: unknown[]; after: string | null }>>;
+  createTemplate(
+    wabaId: string,
+    token: string,
+    body: Record<string, unknown>,
+  ): Promise<GraphResult<{ id: string; status: string; category: string | null }>>;
+  /** deletes one language of a template (Meta's hsm_id), or every language of the name */
+  deleteTemplate(
+    wabaId: string,
+    token: string,
+    target: { name: string; metaTemplateId?: string },
+  ): Promise<GraphResult<true>>;
 }

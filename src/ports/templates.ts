@@ -1,5 +1,9 @@
-import type { GraphError } from "../core/whatsapp/graph_errors.ts";
-import type { TemplateEvent, TemplateRow } from "../core/whatsapp/templates.ts";
+import type {
+  SendTemplate,
+  TemplateEvent,
+  TemplateRow,
+  TemplateVerdict,
+} from "../core/whatsapp/templates.ts";
 
 /**
  * Storage of message templates, per client and WhatsApp Business account (implemented by
@@ -20,9 +24,6 @@ export interface TemplateStore {
       idempotencyKey: string | null;
     },
   ): Promise<SendLookup>;
-  /** the client's accounts (all, or the one with Meta's `wabaId`), with their sealed tokens */
-  accounts(clientId: string, wabaId?: string): Promise<WabaAccount[]>;
-  account(clientId: string, accountId: string): Promise<WabaAccount | null>;
   claimSync(
     clientId: string,
     accountId: string,
@@ -94,12 +95,6 @@ export interface SendLookup {
   languages: string[];
 }
 
-export interface WabaAccount {
-  id: string;
-  waba_id: string;
-  access_token_ciphertext: string | null;
-}
-
 export type SyncClaim =
   | { claimed: true; startedAt: string }
   | {
@@ -130,25 +125,19 @@ export interface TemplateChange {
   reason?: string | null;
 }
 
-/** The Graph API's template calls (the Business Management API), implemented by graphClient. */
-export interface TemplateGraph {
-  /** one page of the account's templates; `after` is the cursor of the previous page */
-  listTemplates(
-    wabaId: string,
-    token: string,
-    page: { after: string | null; limit: number },
-  ): Promise<GraphOutcome<{ data: unknown[]; after: string | null }>>;
-  createTemplate(
-    wabaId: string,
-    token: string,
-    body: Record<string, unknown>,
-  ): Promise<GraphOutcome<{ id: string; status: string; category: string | null }>>;
-  /** deletes one language of a template (Meta's hsm_id), or every language of the name */
-  deleteTemplate(
-    wabaId: string,
-    token: string,
-    target: { name: string; metaTemplateId?: string },
-  ): Promise<GraphOutcome<true>>;
+/** A template send as the check before its enqueue sees it. */
+export interface TemplateSend {
+  template: SendTemplate;
+  phoneNumberId?: string | null;
+  /** the client's Idempotency-Key, if it gave one */
+  idempotencyKey?: string | null;
 }
 
-export type GraphOutcome<T> = { ok: true; value: T } | { ok: false; error: GraphError };
+/**
+ * The check a template send passes before it is queued (implemented by services/templates.ts,
+ * which syncs the account once before it refuses, so a template approved a moment ago at Meta is
+ * not refused for the store's lag).
+ */
+export interface TemplateCheck {
+  check(clientId: string, send: TemplateSend): Promise<TemplateVerdict>;
+}

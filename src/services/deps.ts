@@ -18,9 +18,9 @@ import type {
   SubscriberStore,
 } from "../ports/plugins.ts";
 import type { RetentionStore } from "../ports/retention.ts";
+import type { TemplateCheck, TemplateStore } from "../ports/templates.ts";
 import type { WebhookEgress } from "../ports/webhook_egress.ts";
 import type { WebhookEndpointStore } from "../ports/webhook_endpoints.ts";
-import type { TemplateService } from "./templates.ts";
 
 /**
  * What the services need, as ports only (src/ports/): built once per isolate by src/compose.ts,
@@ -54,6 +54,7 @@ export interface ServiceDeps {
   webhookEgress: WebhookEgress;
   /** how they reach them outside production, where receivers are local: plain fetch */
   localWebhookEgress: WebhookEgress;
-  /** the template store and the check a template send passes before it is queued */
-  templates: TemplateService;
+  templates: TemplateStore;
+  /** what a template send passes before it is queued (services/templates.ts implements it) */
+  templateCheck: TemplateCheck;
 }

@@ -1,12 +1,10 @@
 import { decryptField } from "../core/crypto/envelope.ts";
 import type { ClientEventData } from "../core/webhooks/client_events.ts";
 import { AppError, notFound } from "../core/errors.ts";
-import { isUuid } from "../core/ids.ts";
 import {
   judgeTemplateSend,
   type ParameterFormat,
   parseGraphTemplate,
-  type SendTemplate,
   STORED_LANGUAGE,
   type StoredTemplate,
   TEMPLATE_NAME,
@@ -16,31 +14,31 @@ import {
   type TemplateVerdict,
   templateWebhookEvent,
 } from "../core/whatsapp/templates.ts";
-import type { AuditLog } from "../ports/audit.ts";
+import type { BusinessAccount } from "../ports/accounts.ts";
 import type { EventPublisher } from "../ports/events.ts";
-import type { Doorbell, Job } from "../ports/jobs.ts";
-import type { Logger } from "../ports/logger.ts";
+import type { Job } from "../ports/jobs.ts";
 import type {
   SendLookup,
   TemplateChange,
   TemplateFilter,
-  TemplateGraph,
   TemplateRecord,
-  TemplateStore,
-  WabaAccount,
+  TemplateSend,
 } from "../ports/templates.ts";
+import type { ServiceDeps } from "./deps.ts";
 
-export interface TemplateServiceDeps {
-  store: TemplateStore;
-  graph: TemplateGraph;
-  dataKeys: { forClient(clientId: string): Promise<CryptoKey> };
-  events: EventPublisher;
-  doorbell: Doorbell;
-  audit: AuditLog;
-  logger: Logger;
-  now: () => number;
-  settings: TemplateSettings;
-}
+/** What the template service reaches: the template store and the account's Graph calls. */
+export type TemplateServiceDeps = Pick<
+  ServiceDeps,
+  | "templates"
+  | "accounts"
+  | "graph"
+  | "dataKeys"
+  | "events"
+  | "doorbell"
+  | "audit"
+  | "logger"
+  | "now"
+>;
 
 export interface TemplateSettings {
   /** a full sync of every account at least this often (the webhooks keep it current between) */
@@ -82,37 +80,10 @@ export interface NewTemplate {
   components: Array<Record<string, unknown>>;
 }
 
-/** A template send as the check sees it. */
-export interface SendIntent {
-  template: SendTemplate;
-  phoneNumberId?: string | null;
-  /** the client's Idempotency-Key, if it gave one */
-  idempotencyKey?: string | null;
-}
-
 /** Who asked, for the audit log. */
 export interface Requester {
   actor: string;
   requestId?: string;
-}
-
-/**
- * The narrow view of templates a plugin will be handed through plugin_api (issue 13): one
- * client's templates, read-only, and the same check a send goes through. No store, no Graph
- * client, no other client.
- */
-export interface TemplateCatalog {
-  /** a page of the client's templates (at most 200), in (name, language, id) order */
-  list(
-    filter?: Omit<TemplateFilter, "limit" | "after"> & {
-      limit?: number;
-      after?: TemplateFilter["after"];
-    },
-  ): Promise<TemplateRecord[]>;
-  /** whether a send of `template` would be accepted, and if not, why */
-  check(
-    intent: { template: SendTemplate; phoneNumberId?: string | null },
-  ): Promise<TemplateVerdict>;
 }
 
 const PAGE_SIZE = 100;
@@ -129,11 +100,11 @@ class SyncFailure extends Error {}
 /**
  * Message templates: the per-client store kept in step with Meta (full syncs of every page, the
  * template webhooks), the client API's use cases, and the check a template send passes before it
- * is queued. One instance per isolate: it shares syncs of one account between concurrent callers
- * and remembers sendable templates for a few seconds (a send is the hot path).
+ * is queued (ServiceDeps.templateCheck). One instance per isolate, built by src/compose.ts: it
+ * shares syncs of one account between concurrent callers and remembers sendable templates for a
+ * few seconds (a send is the hot path).
  */
-export function templateService(deps: TemplateServiceDeps) {
-  const settings = deps.settings;
+export function templateService(deps: TemplateServiceDeps, settings: TemplateSettings) {
   const pageSize = settings.pageSize ?? PAGE_SIZE;
   const maxPages = settings.maxPages ?? MAX_PAGES;
   const running = new Map<string, Promise<SyncReport>>();
@@ -153,12 +124,13 @@ export function templateService(deps: TemplateServiceDeps) {
     entries.set(key, { template, until: deps.now() + CACHE_MS });
   };
 
-  async function token(clientId: string, account: WabaAccount): Promise<string | null> {
-    if (!account.access_token_ciphertext) return null;
+  async function token(clientId: string, account: BusinessAccount): Promise<string | null> {
+    const stored = await deps.accounts.accessToken(clientId, account.id);
+    if (!stored) return null;
     return await decryptField(
       await deps.dataKeys.forClient(clientId),
-      account.access_token_ciphertext,
-      `wa_token:${account.waba_id}`,
+      stored.ciphertext,
+      `wa_token:${stored.wabaId}`,
     );
   }
 
@@ -173,7 +145,7 @@ export function templateService(deps: TemplateServiceDeps) {
    * Meta no longer lists deleted. Only whoever claims the account syncs it (claim_template_sync:
    * one at a time, at most one per minimum interval); a concurrent caller here shares that sync.
    */
-  function syncAccount(clientId: string, account: WabaAccount): Promise<SyncReport> {
+  function syncAccount(clientId: string, account: BusinessAccount): Promise<SyncReport> {
     let sync = running.get(account.id);
     if (!sync) {
       sync = runSync(clientId, account).finally(() => running.delete(account.id));
@@ -182,7 +154,7 @@ export function templateService(deps: TemplateServiceDeps) {
     return sync;
   }
 
-  async function runSync(clientId: string, account: WabaAccount): Promise<SyncReport> {
+  async function runSync(clientId: string, account: BusinessAccount): Promise<SyncReport> {
     const report: SyncReport = {
       waba_id: account.waba_id,
       performed: false,
@@ -196,7 +168,7 @@ export function templateService(deps: TemplateServiceDeps) {
       error: null,
       last_synced_at: null,
     };
-    const claim = await deps.store.claimSync(clientId, account.id, {
+    const claim = await deps.templates.claimSync(clientId, account.id, {
       minIntervalSeconds: settings.minIntervalSeconds,
       leaseSeconds: settings.leaseSeconds,
     });
@@ -243,7 +215,7 @@ export function templateService(deps: TemplateServiceDeps) {
           seen.push(row.meta_template_id);
         }
         if (rows.length) {
-          const written = await deps.store.writePage(clientId, account.id, rows);
+          const written = await deps.templates.writePage(clientId, account.id, rows);
           report.inserted += written.inserted;
           report.updated += written.updated;
           changes.push(...written.changes);
@@ -263,7 +235,7 @@ export function templateService(deps: TemplateServiceDeps) {
         });
       }
     }
-    const finished = await deps.store.finishSync(clientId, account.id, {
+    const finished = await deps.templates.finishSync(clientId, account.id, {
       seen,
       startedAt: claim.startedAt,
       error: report.error,
@@ -294,7 +266,7 @@ export function templateService(deps: TemplateServiceDeps) {
   /** A send of a template the store refuses: the store gets one chance to catch up with Meta. */
   async function catchUp(clientId: string, accountId: string): Promise<void> {
     try {
-      const account = await deps.store.account(clientId, accountId);
+      const [account] = await deps.accounts.businessAccounts(clientId, { id: accountId });
       if (account) await syncAccount(clientId, account);
     } catch (error) {
       deps.logger.warn("template_sync_before_refusal_failed", {
@@ -315,10 +287,7 @@ export function templateService(deps: TemplateServiceDeps) {
    * and refuses another body with the key), and a template paused or deleted since must not turn
    * that answer into a refusal.
    */
-  async function check(
-    clientId: string,
-    intent: SendIntent,
-  ): Promise<TemplateVerdict> {
+  async function check(clientId: string, intent: TemplateSend): Promise<TemplateVerdict> {
     const send = intent.template;
     const phone = intent.phoneNumberId ?? null;
     const lookup = {
@@ -336,7 +305,7 @@ export function templateService(deps: TemplateServiceDeps) {
     if (hit && hit.until > deps.now() && judgeTemplateSend(hit.template, [], send).ok) {
       return { ok: true };
     }
-    const first = await deps.store.forSend(clientId, lookup);
+    const first = await deps.templates.forSend(clientId, lookup);
     if (first.queued) return { ok: true };
     // an unknown number, or none named among several: the enqueue refuses it with its own reason
     if (!first.accountId) return { ok: true };
@@ -347,7 +316,7 @@ export function templateService(deps: TemplateServiceDeps) {
     let answer = verdict(look);
     if (!answer.ok || !complete(look)) {
       await catchUp(clientId, first.accountId);
-      look = await deps.store.forSend(clientId, lookup);
+      look = await deps.templates.forSend(clientId, lookup);
       // (a concurrent request with the same key may have been accepted during the sync)
       if (look.queued) return { ok: true };
       answer = verdict(look);
@@ -357,30 +326,20 @@ export function templateService(deps: TemplateServiceDeps) {
   }
 
   return {
-    settings,
-
-    list: (clientId: string, filter: TemplateFilter) => deps.store.list(clientId, filter),
+    list: (clientId: string, filter: TemplateFilter) => deps.templates.list(clientId, filter),
 
     async get(clientId: string, id: string): Promise<TemplateRecord> {
-      const template = await deps.store.get(clientId, id);
+      const template = await deps.templates.get(clientId, id);
       if (!template) throw notFound("Template");
       return template;
     },
 
     check,
 
-    /** check(), as the send pipeline asks it: a refusal is a 422 naming what is wrong. */
-    async assertSendable(clientId: string, intent: SendIntent): Promise<void> {
-      const verdict = await check(clientId, intent);
-      if (!verdict.ok) {
-        throw new AppError(422, verdict.code, verdict.message, { details: verdict.details });
-      }
-    },
-
     /** Submits a new template to Meta for review and stores it as Meta answers (PENDING). */
     async create(clientId: string, input: NewTemplate, who: Requester): Promise<TemplateRecord> {
       const account = await accountFor(clientId, input.waba_id);
-      const [existing] = await deps.store.list(clientId, {
+      const [existing] = await deps.templates.list(clientId, {
         wabaId: account.waba_id,
         name: input.name,
         language: input.language,
@@ -404,7 +363,7 @@ export function templateService(deps: TemplateServiceDeps) {
         components: input.components,
       });
       if (!created.ok) throw graphRefused("create the template", created.error);
-      const record = await deps.store.insert(clientId, account.id, {
+      const record = await deps.templates.insert(clientId, account.id, {
         meta_template_id: created.value.id,
         name: input.name,
         language: input.language,
@@ -430,7 +389,7 @@ export function templateService(deps: TemplateServiceDeps) {
 
     /** Deletes one template (this language of its name) at Meta, then from the store. */
     async remove(clientId: string, id: string, who: Requester): Promise<void> {
-      const template = await deps.store.get(clientId, id);
+      const template = await deps.templates.get(clientId, id);
       if (!template) throw notFound("Template");
       const account = await accountFor(clientId, template.waba_id);
       const bearer = await token(clientId, account);
@@ -440,7 +399,7 @@ export function templateService(deps: TemplateServiceDeps) {
         metaTemplateId: template.meta_template_id,
       });
       if (!deleted.ok) throw graphRefused("delete the template", deleted.error);
-      await deps.store.remove(clientId, id);
+      await deps.templates.remove(clientId, id);
       forget(clientId);
       await deps.audit.record({
         clientId,
@@ -455,7 +414,7 @@ export function templateService(deps: TemplateServiceDeps) {
 
     /** On request: syncs the client's accounts (or the one named), each at most once a minute. */
     async sync(clientId: string, options: { wabaId?: string } = {}): Promise<SyncReport[]> {
-      const accounts = await deps.store.accounts(clientId, options.wabaId);
+      const accounts = await deps.accounts.businessAccounts(clientId, { wabaId: options.wabaId });
       if (options.wabaId && !accounts.length) throw unknownWaba();
       const reports: SyncReport[] = [];
       // one at a time: a client has few accounts, and each sync is already a run of Graph calls
@@ -466,7 +425,9 @@ export function templateService(deps: TemplateServiceDeps) {
     /** A template_sync job (the sweeper's schedule, a webhook naming an unknown template). */
     async syncJob(job: Extract<Job, { kind: "template_sync" }>): Promise<SyncReport | null> {
       try {
-        const account = await deps.store.account(job.clientId, job.wabaAccountId);
+        const [account] = await deps.accounts.businessAccounts(job.clientId, {
+          id: job.wabaAccountId,
+        });
         return account ? await syncAccount(job.clientId, account) : null;
       } catch (error) {
         deps.logger.error("template_sync_job_failed", {
@@ -479,7 +440,7 @@ export function templateService(deps: TemplateServiceDeps) {
 
     /** For the sweeper: accounts never synced, asked for, or due their scheduled sync. */
     async due(limit: number): Promise<Job[]> {
-      const rows = await deps.store.dueSyncs(limit, {
+      const rows = await deps.templates.dueSyncs(limit, {
         intervalSeconds: settings.syncIntervalSeconds,
         retrySeconds: Math.max(RETRY_SECONDS, settings.minIntervalSeconds),
       });
@@ -507,7 +468,7 @@ export function templateService(deps: TemplateServiceDeps) {
         if (event) events.push(event);
       }
       if (!events.length) return [];
-      const applied = await deps.store.applyEvents(clientId, events);
+      const applied = await deps.templates.applyEvents(clientId, events);
       forget(clientId);
       return [
         ...await publish(clientId, applied.changes),
@@ -518,31 +479,13 @@ export function templateService(deps: TemplateServiceDeps) {
         })),
       ];
     },
-
-    /** The plugin-facing view of one client's templates (see TemplateCatalog). */
-    catalogFor(clientId: string): TemplateCatalog {
-      return {
-        list: async (filter = {}) => {
-          const after = filter.after;
-          if (
-            after &&
-            !(TEMPLATE_NAME.test(after.name) && STORED_LANGUAGE.test(after.language) &&
-              isUuid(after.id))
-          ) {
-            throw new AppError(400, "invalid_cursor", "`after` is not a template of this list");
-          }
-          return await deps.store.list(clientId, {
-            ...filter,
-            limit: Math.max(1, Math.min(200, filter.limit ?? 200)),
-          });
-        },
-        check: (intent) => check(clientId, intent),
-      };
-    },
   };
 
-  async function accountFor(clientId: string, wabaId: string | undefined): Promise<WabaAccount> {
-    const accounts = await deps.store.accounts(clientId, wabaId);
+  async function accountFor(
+    clientId: string,
+    wabaId: string | undefined,
+  ): Promise<BusinessAccount> {
+    const accounts = await deps.accounts.businessAccounts(clientId, { wabaId });
     if (!accounts.length) throw unknownWaba();
     if (accounts.length > 1) {
       throw new AppError(

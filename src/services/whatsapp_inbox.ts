@@ -19,6 +19,7 @@ import type { ServiceDeps } from "./deps.ts";
 import type { Failure, InboxProcessor } from "./inbox.ts";
 import type { PluginFanout } from "./plugins/fanout.ts";
 import type { WebhookRouter } from "./routing.ts";
+import type { TemplateService } from "./templates.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -185,6 +186,8 @@ type MetaItem = { id: number; events: () => Promise<Iterable<MetaEvent>> };
 
 type MetaInboxDeps = ServiceDeps & {
   router: WebhookRouter;
+  /** keeps the client's template store current with Meta's template webhooks */
+  templateWebhooks: Pick<TemplateService, "applyWebhookEvents">;
   /**
    * Plugins taking `message.received` get their deliveries recorded with the messages; without
    * it, the event publisher records them after the ingest
@@ -432,10 +435,11 @@ async function storeClientBatch(
       })),
     ]);
     for (const job of published) jobs.push(job);
-    // template webhooks also keep the client's template store current (src/services/templates.ts)
+    // template webhooks also keep the client's template store current
     const fields = shares.flatMap((s) => s.fields);
     if (fields.length) {
-      for (const job of await deps.templates.applyWebhookEvents(clientId, fields)) jobs.push(job);
+      const applied = await deps.templateWebhooks.applyWebhookEvents(clientId, fields);
+      for (const job of applied) jobs.push(job);
     }
   }, failures);
 }

@@ -39,7 +39,7 @@ async function requestHash(body: unknown): Promise<string> {
  * template check's lookup asks for the key in the round trip it makes anyway, and passes.
  */
 export async function enqueueMessage(
-  deps: Pick<ServiceDeps, "messages" | "dataKeys" | "doorbell" | "now" | "templates">,
+  deps: Pick<ServiceDeps, "messages" | "dataKeys" | "doorbell" | "now" | "templateCheck">,
   clientId: string,
   request: SendRequest,
   idempotencyKey: string | null,
@@ -53,11 +53,14 @@ export async function enqueueMessage(
     );
   }
   if (request.type === "template") {
-    await deps.templates.assertSendable(clientId, {
+    const verdict = await deps.templateCheck.check(clientId, {
       template: request.content.template as SendTemplate,
       phoneNumberId: request.phone_number_id ?? null,
       idempotencyKey,
     });
+    if (!verdict.ok) {
+      throw new AppError(422, verdict.code, verdict.message, { details: verdict.details });
+    }
   }
   const id = crypto.randomUUID();
   const key = await deps.dataKeys.forClient(clientId);
@@ -141,7 +144,7 @@ export async function enqueueMessage(
  * calling again returns the same new message and never sends twice.
  */
 export async function redriveMessage(
-  deps: Pick<ServiceDeps, "messages" | "dataKeys" | "doorbell" | "now" | "templates">,
+  deps: Pick<ServiceDeps, "messages" | "dataKeys" | "doorbell" | "now" | "templateCheck">,
   clientId: string,
   id: string,
 ): Promise<{ message: MessageRow; created: boolean }> {

@@ -11,7 +11,8 @@ export type Emulator = Awaited<ReturnType<typeof startGraphEmulator>>;
 export async function emulatedChannel(
   env: Record<string, string> = {},
   emulatorOptions: Partial<Parameters<typeof startGraphEmulator>[0]> = {},
-  channel: Pick<Parameters<typeof startChannel>[0] & object, "doorbell" | "plugins" | "templates"> = {},
+  channel: Pick<Parameters<typeof startChannel>[0] & object, "doorbell" | "plugins" | "templates"> =
+    {},
 ) {
   let emulator: Emulator | undefined;
   const ch = await startChannel({

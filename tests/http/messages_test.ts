@@ -48,7 +48,11 @@ Deno.test("a free-form message inside the 24-hour window is queued: 202 with our
     const { inboxConsumer } = await import("../../src/services/inbox.ts");
     const { webhookRouter } = await import("../../src/services/routing.ts");
     const deps = ch.app.deps.services;
-    const meta = metaInbox({ ...deps, router: webhookRouter(deps.accounts) });
+    const meta = metaInbox({
+      ...deps,
+      router: webhookRouter(deps.accounts),
+      templateWebhooks: ch.app.deps.templates,
+    });
     await inboxConsumer(deps, new Map([["meta", meta]]))([inboxJob]);
 
     const res = await ch.api("/v1/messages", {

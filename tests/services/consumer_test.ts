@@ -13,6 +13,7 @@ Deno.test("jobConsumer() hands each kind's jobs of a batch to that kind's handle
       send: take("send"),
       webhook_delivery: take("webhook_delivery"),
       plugin_event: take("plugin_event"),
+      template_sync: take("template_sync"),
     } as JobHandlers,
     jsonLogger({ level: "error", write: () => {} }),
   );
@@ -23,12 +24,14 @@ Deno.test("jobConsumer() hands each kind's jobs of a batch to that kind's handle
     { kind: "webhook_delivery", clientId: "c", deliveryId: "d" },
     { kind: "send", clientId: "c", messageId: "m2" },
     { kind: "plugin_event", clientId: "c", deliveryId: "p" },
+    { kind: "template_sync", clientId: "c", wabaAccountId: "w" },
   ];
   await handle(jobs);
   assert.deepEqual(got.inbox.map((j) => j.kind === "inbox" && j.id), [1, 2]);
   assert.deepEqual(got.send.map((j) => j.kind === "send" && j.messageId), ["m1", "m2"]);
   assert.equal(got.webhook_delivery.length, 1);
   assert.equal(got.plugin_event.length, 1);
+  assert.equal(got.template_sync.length, 1);
 });
 
 Deno.test("a job of a kind nobody handles is logged and dropped; the rest of its batch runs", async () => {
@@ -40,6 +43,7 @@ Deno.test("a job of a kind nobody handles is logged and dropped; the rest of its
       send: (jobs) => (sent += jobs.length, Promise.resolve()),
       webhook_delivery: () => Promise.resolve(),
       plugin_event: () => Promise.resolve(),
+      template_sync: () => Promise.resolve(),
     } as JobHandlers,
     jsonLogger({ level: "warn", write: (line) => lines.push(line) }),
   );
@@ -72,6 +76,7 @@ Deno.test("a job that throws does not cut its batch short: every other job runs 
         slow(finished, job.deliveryId, 120)
       ),
       plugin_event: () => Promise.resolve(),
+      template_sync: () => Promise.resolve(),
     } as JobHandlers,
     jsonLogger({ level: "error", write: () => {} }),
   );
@@ -105,6 +110,7 @@ Deno.test("a batch with failures is logged once by Deno's doorbell, after its la
       ),
       webhook_delivery: () => Promise.resolve(),
       plugin_event: () => Promise.resolve(),
+      template_sync: () => Promise.resolve(),
     } as JobHandlers,
     logger,
   );

@@ -169,7 +169,7 @@ Deno.test("a newly connected account is due a sync at the next sweep, which fill
       ...services,
       doorbell: { ring: (jobs) => (rung.push(...jobs), Promise.resolve()) },
     }, {
-      extra: [services.templates.due],
+      extra: [ch.app.deps.templates.due],
     });
     const job = rung.find((j) =>
       j.kind === "template_sync" && j.wabaAccountId === ch.wabaAccountId
@@ -182,7 +182,7 @@ Deno.test("a newly connected account is due a sync at the next sweep, which fill
       [ch.clientId],
     );
     assert.deepEqual(names.map((r) => r.name), ["receipt", "welcome"]);
-    const due = await services.templates.due(10_000);
+    const due = await ch.app.deps.templates.due(10_000);
     assert.ok(
       !due.some((j) => j.kind === "template_sync" && j.wabaAccountId === ch.wabaAccountId),
       "synced now: not due again",
@@ -191,7 +191,7 @@ Deno.test("a newly connected account is due a sync at the next sweep, which fill
       "update message_template_syncs set last_synced_at = now() - interval '7 hours', last_attempt_at = now() - interval '7 hours' where waba_account_id = $1",
       [ch.wabaAccountId],
     );
-    const later = await services.templates.due(10_000);
+    const later = await ch.app.deps.templates.due(10_000);
     assert.ok(
       later.some((j) => j.kind === "template_sync" && j.wabaAccountId === ch.wabaAccountId),
       "due again after TEMPLATE_SYNC_INTERVAL_SECONDS (6 h by default)",

@@ -1,23 +1,5 @@
 import type { GraphError } from "../../core/whatsapp/graph_errors.ts";
-import type { TemplateGraph } from "../../ports/templates.ts";
-
-export type GraphResult<T> = { ok: true; value: T } | { ok: false; error: GraphError };
-
-export interface GraphClient extends TemplateGraph {
-  sendMessage(
-    phoneNumberId: string,
-    token: string,
-    body: Record<string, unknown>,
-  ): Promise<GraphResult<{ wamid: string; waId: string | null }>>;
-  markRead(phoneNumberId: string, token: string, wamid: string): Promise<GraphResult<true>>;
-  mediaInfo(
-    mediaId: string,
-    token: string,
-  ): Promise<
-    GraphResult<{ url: string; mimeType: string; fileSize: number | null; sha256: string | null }>
-  >;
-  downloadMedia(url: string, token: string): Promise<GraphResult<Response>>;
-}
+import type { GraphClient, GraphResult } from "../../ports/graph.ts";
 
 /** What the template sync reads of each template (Meta sends only the fields asked for). */
 const TEMPLATE_FIELDS =

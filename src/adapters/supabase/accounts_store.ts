@@ -1,4 +1,4 @@
-import type { AccountEvent, WhatsAppAccountStore } from "../../ports/accounts.ts";
+import type { AccountEvent, BusinessAccount, WhatsAppAccountStore } from "../../ports/accounts.ts";
 import { DatabaseError } from "../../core/errors.ts";
 import type { DatabaseAccess } from "./database.ts";
 
@@ -16,6 +16,14 @@ export function whatsAppAccountStore(db: DatabaseAccess): WhatsAppAccountStore {
         .select("client_id").eq("waba_id", wabaId).maybeSingle();
       if (error) throw new Error(`Could not route WABA: ${error.message}`);
       return (data?.client_id as string | undefined) ?? null;
+    },
+    async businessAccounts(clientId, pick = {}) {
+      let query = db.forClient(clientId).from("whatsapp_business_accounts").select("id, waba_id");
+      if (pick.wabaId !== undefined) query = query.eq("waba_id", pick.wabaId);
+      if (pick.id !== undefined) query = query.eq("id", pick.id);
+      const { data, error } = await query.order("waba_id");
+      if (error) throw new DatabaseError("Could not list WhatsApp Business accounts", error);
+      return data as BusinessAccount[];
     },
     async accessToken(clientId, wabaAccountId) {
       const { data, error } = await db.forClient(clientId).from("whatsapp_business_accounts")

@@ -23,7 +23,7 @@ const record = ({ whatsapp_business_accounts: account, ...row }: Row): TemplateR
 });
 
 /** Message templates in Supabase: the template tables and their functions (see the migration). */
-export function supabaseTemplateStore(db: DatabaseAccess): TemplateStore {
+export function templateStore(db: DatabaseAccess): TemplateStore {
   const as = (clientId: string): SupabaseClient => db.forClient(clientId);
   return {
     async list(clientId, f) {
@@ -79,19 +79,6 @@ export function supabaseTemplateStore(db: DatabaseAccess): TemplateStore {
         template: found.template ?? null,
         languages: found.languages ?? [],
       };
-    },
-    async accounts(clientId, wabaId) {
-      let q = as(clientId).from("whatsapp_business_accounts")
-        .select("id, waba_id, access_token_ciphertext");
-      if (wabaId) q = q.eq("waba_id", wabaId);
-      return check(await q.order("waba_id"), "Could not list WhatsApp Business accounts");
-    },
-    async account(clientId, accountId) {
-      return check(
-        await as(clientId).from("whatsapp_business_accounts")
-          .select("id, waba_id, access_token_ciphertext").eq("id", accountId).maybeSingle(),
-        "Could not read the WhatsApp Business account",
-      );
     },
     async claimSync(clientId, accountId, options): Promise<SyncClaim> {
       const answer = check(

@@ -1,13 +1,23 @@
 import { AppError } from "../../core/errors.ts";
+import { isUuid } from "../../core/ids.ts";
 import { parseContactRef } from "../../core/messaging/outbound.ts";
+import {
+  STORED_LANGUAGE,
+  TEMPLATE_NAME,
+  TEMPLATE_REFUSALS,
+  templateSlots,
+} from "../../core/whatsapp/templates.ts";
 import type { Plugin } from "../../plugin_api/define.ts";
 import type {
   PluginContact,
   PluginContext,
+  PluginTemplate,
   SendIntent,
   SendRefusal,
+  TemplateParameters,
 } from "../../plugin_api/context.ts";
 import type { ContactRecord } from "../../ports/contacts.ts";
+import type { TemplateRecord } from "../../ports/templates.ts";
 import { recordConsent } from "../contacts.ts";
 import type { ServiceDeps } from "../deps.ts";
 import { enqueueMessage } from "../whatsapp_send.ts";
@@ -23,6 +33,8 @@ export type ContextDeps =
     | "doorbell"
     | "events"
     | "pluginState"
+    | "templates"
+    | "templateCheck"
     | "logger"
     | "now"
   >
@@ -37,8 +49,10 @@ const REFUSALS: ReadonlySet<string> = new Set<SendRefusal>([
   "unknown_phone_number",
   "phone_number_required",
   "invalid_recipient",
+  ...TEMPLATE_REFUSALS,
 ]);
 const MAX_STATE_BYTES = 65_536;
+const MAX_TEMPLATES_PER_PAGE = 200;
 const DEFAULT_FETCH_TIMEOUT_MS = 10_000;
 
 const contactOf = (c: ContactRecord): PluginContact => ({
@@ -47,6 +61,43 @@ const contactOf = (c: ContactRecord): PluginContact => ({
   userId: c.user_id,
   consent: c.consent_status,
   lastInboundAt: c.last_inbound_at,
+});
+
+/** What a send of `t` fills in, from the slots the send check reads (core/whatsapp/templates.ts). */
+function parametersOf(t: TemplateRecord): TemplateParameters | null {
+  if (t.components === null) return null;
+  const slots = templateSlots(t);
+  const header: TemplateParameters["header"] = slots.header?.kind === "text"
+    ? slots.header.params.length ? { type: "text", variables: slots.header.params } : null
+    : slots.header?.kind === "media"
+    ? { type: slots.header.type }
+    : slots.header?.kind === "location"
+    ? { type: "location" }
+    : null;
+  const buttons = slots.buttons.flatMap((b) =>
+    b.needs ? [{ index: b.index, subType: b.needs.subType }] : []
+  );
+  const headerCount = header === null ? 0 : header.type === "text" ? header.variables.length : 1;
+  return {
+    format: t.parameter_format,
+    header,
+    body: slots.body,
+    buttons,
+    count: headerCount + slots.body.length + buttons.length,
+  };
+}
+
+const templateOf = (t: TemplateRecord): PluginTemplate => ({
+  id: t.id,
+  wabaId: t.waba_id,
+  name: t.name,
+  language: t.language,
+  category: t.category,
+  status: t.status,
+  qualityScore: t.quality_score,
+  rejectedReason: t.rejected_reason,
+  parameters: parametersOf(t),
+  components: t.components,
 });
 
 function refOf(ref: string) {
@@ -152,6 +203,46 @@ export function pluginContext<Config>(
           actor,
         });
         return { contact: contactOf(record), previous };
+      },
+    },
+
+    templates: {
+      async list(filter = {}) {
+        const { after, limit = MAX_TEMPLATES_PER_PAGE } = filter;
+        // `after` ends up in PostgREST's filter syntax: only a template's own values get there
+        if (
+          after &&
+          !(TEMPLATE_NAME.test(after.name) && STORED_LANGUAGE.test(after.language) &&
+            isUuid(after.id))
+        ) {
+          throw new Error("`after` is not a template of this list");
+        }
+        if (!Number.isInteger(limit) || limit < 1 || limit > MAX_TEMPLATES_PER_PAGE) {
+          throw new Error(`A page of templates holds 1 to ${MAX_TEMPLATES_PER_PAGE}`);
+        }
+        const rows = await deps.templates.list(clientId, {
+          status: filter.status,
+          language: filter.language,
+          category: filter.category,
+          name: filter.name,
+          wabaId: filter.wabaId,
+          after: after && { name: after.name, language: after.language, id: after.id },
+          limit,
+        });
+        return rows.map(templateOf);
+      },
+      async check(template, options = {}) {
+        const verdict = await deps.templateCheck.check(clientId, {
+          template: {
+            name: template.name,
+            language: { code: template.language },
+            ...(template.components ? { components: [...template.components] } : {}),
+          },
+          phoneNumberId: options.phoneNumberId ?? null,
+        });
+        return verdict.ok
+          ? { ok: true as const }
+          : { ok: false as const, reason: verdict.code, message: verdict.message };
       },
     },
 
