@@ -1,4 +1,3 @@
-import { decryptField } from "../core/crypto/envelope.ts";
 import type { ClientEventData } from "../core/webhooks/client_events.ts";
 import { AppError, notFound } from "../core/errors.ts";
 import {
@@ -25,6 +24,7 @@ import type {
   TemplateSend,
 } from "../ports/templates.ts";
 import type { ServiceDeps } from "./deps.ts";
+import { accessTokenFor } from "./whatsapp_send.ts";
 
 /** What the template service reaches: the template store and the account's Graph calls. */
 export type TemplateServiceDeps = Pick<
@@ -124,15 +124,9 @@ export function templateService(deps: TemplateServiceDeps, settings: TemplateSet
     entries.set(key, { template, until: deps.now() + CACHE_MS });
   };
 
-  async function token(clientId: string, account: BusinessAccount): Promise<string | null> {
-    const stored = await deps.accounts.accessToken(clientId, account.id);
-    if (!stored) return null;
-    return await decryptField(
-      await deps.dataKeys.forClient(clientId),
-      stored.ciphertext,
-      `wa_token:${stored.wabaId}`,
-    );
-  }
+  // the send path's token lookup: a token that does not open is none (no_access_token)
+  const token = (clientId: string, account: BusinessAccount) =>
+    accessTokenFor(deps, clientId, account.id);
 
   /** Records the client webhook deliveries of `changes`; answers their jobs, to ring. */
   async function publish(clientId: string, changes: Array<TemplateChange & { waba_id: string }>) {

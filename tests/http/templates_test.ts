@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { encryptField } from "../../src/core/crypto/envelope.ts";
 import { clientWithKey, type Json } from "../_support/app.ts";
 import { eventually, startChannel } from "../_support/channel.ts";
 import { emulatedChannel, type Emulator } from "../_support/emulated_channel.ts";
@@ -584,6 +585,41 @@ Deno.test("a send repeated with its Idempotency-Key returns the message it creat
     assert.equal(sendsTo(emulator, "447700901101"), 1, "the repeats sent nothing");
     assert.equal(sendsTo(emulator, "447700901103"), 1, "the repeat sent nothing");
     assert.equal(sendsTo(emulator, "447700901102") + sendsTo(emulator, "447700901104"), 0);
+  } finally {
+    await ch.close();
+  }
+});
+
+Deno.test("an access token that does not open is no token: creating or deleting a template answers 422 no_access_token, a sync records it, and Meta is never called", async () => {
+  const { ch, emulator } = await emulatedChannel({ TEMPLATE_SYNC_MIN_INTERVAL_SECONDS: "0" });
+  try {
+    const [{ id }] = await sql<{ id: string }>(
+      "select id from message_templates where client_id = $1",
+      [ch.clientId],
+    );
+    // sealed for another account: it does not open for this one
+    const dek = await ch.app.deps.services.dataKeys.forClient(ch.clientId);
+    await sql("update whatsapp_business_accounts set access_token_ciphertext = $1 where id = $2", [
+      await encryptField(dek, "EMU-token", "wa_token:another-waba"),
+      ch.wabaAccountId,
+    ]);
+    const created = await ch.api("/v1/templates", {
+      method: "POST",
+      body: JSON.stringify({
+        name: "never_sent",
+        language: "en_US",
+        category: "UTILITY",
+        components: [{ type: "BODY", text: "Hello." }],
+      }),
+    });
+    assert.equal(created.status, 422, JSON.stringify(created.body));
+    assert.equal(created.body.error.code, "no_access_token");
+    const deleted = await ch.api(`/v1/templates/${id}`, { method: "DELETE" });
+    assert.equal(deleted.status, 422, JSON.stringify(deleted.body));
+    assert.equal(deleted.body.error.code, "no_access_token");
+    const [report] = (await ch.api("/v1/templates/sync", { method: "POST" })).body.data;
+    assert.equal(report.error, "The WhatsApp Business account has no access token configured");
+    assert.deepEqual(emulator.templateCalls(), []);
   } finally {
     await ch.close();
   }
