@@ -87,7 +87,9 @@ create table public.message_template_syncs (
     references public.whatsapp_business_accounts (client_id, id) on delete cascade
 );
 alter table public.message_template_syncs enable row level security;
-create index message_template_syncs_client_id_idx on public.message_template_syncs (client_id);
+-- the policies' column first; with the account it also covers the (client_id, waba_account_id) key
+create index message_template_syncs_client_id_idx on public.message_template_syncs
+  (client_id, waba_account_id);
 
 grant select, insert (waba_account_id, client_id, requested_at),
   update (last_synced_at, last_attempt_at, locked_until, requested_at, last_error, templates)
@@ -288,7 +290,7 @@ declare
   account uuid;
   t public.message_templates;
   changes jsonb := '[]'::jsonb;
-  to_sync uuid[] := '{}';
+  to_sync uuid[] := '{}'::uuid[];
 begin
   if jsonb_typeof(events) is distinct from 'array' or jsonb_array_length(events) > 10000 then
     raise exception 'events must be an array of at most 10000 events' using errcode = '22023';

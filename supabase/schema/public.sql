@@ -270,7 +270,7 @@ create table public.message_template_syncs (
   constraint message_template_syncs_templates_check CHECK (templates >= 0),
   constraint message_template_syncs_waba_account_id_fkey FOREIGN KEY (client_id, waba_account_id) REFERENCES public.whatsapp_business_accounts(client_id, id) ON DELETE CASCADE
 );
-CREATE INDEX message_template_syncs_client_id_idx ON public.message_template_syncs USING btree (client_id);
+CREATE INDEX message_template_syncs_client_id_idx ON public.message_template_syncs USING btree (client_id, waba_account_id);
 alter table public.message_template_syncs enable row level security;
 
 create policy message_template_syncs_insert_own on public.message_template_syncs for insert to authenticated
@@ -847,7 +847,7 @@ declare
   account uuid;
   t public.message_templates;
   changes jsonb := '[]'::jsonb;
-  to_sync uuid[] := '{}';
+  to_sync uuid[] := '{}'::uuid[];
 begin
   if jsonb_typeof(events) is distinct from 'array' or jsonb_array_length(events) > 10000 then
     raise exception 'events must be an array of at most 10000 events' using errcode = '22023';
