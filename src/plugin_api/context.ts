@@ -111,7 +111,39 @@ export interface PluginTemplates {
     template: TemplateMessage,
     options?: { phoneNumberId?: string },
   ): Promise<TemplateCheck>;
+  /**
+   * Submits a template the plugin proposes (its merchant clicked "submit") to Meta for review,
+   * checked first against Meta's rules as `POST /v1/templates` checks it, and audited as the
+   * plugin's. It is stored PENDING; approval arrives by webhook, as for the client's own.
+   */
+  submit(template: NewPluginTemplate): Promise<TemplateSubmission>;
 }
+
+/** A template to submit: Meta's creation shape (see `POST /v1/templates`). */
+export interface NewPluginTemplate {
+  name: string;
+  /** Meta's language code: `en`, `en_US`, `pt_BR`, … */
+  language: string;
+  category: "MARKETING" | "UTILITY" | "AUTHENTICATION";
+  parameterFormat?: "POSITIONAL" | "NAMED";
+  /** HEADER, BODY (required), FOOTER and BUTTONS components, each with its examples */
+  components: ReadonlyArray<Record<string, unknown>>;
+  /** Meta's id of the WhatsApp Business account, where the client has several */
+  wabaId?: string;
+}
+
+export type TemplateSubmission =
+  | { submitted: true; template: PluginTemplate }
+  | {
+    submitted: false;
+    /**
+     * `invalid_template` (with each broken rule), `template_exists`, `unknown_waba`,
+     * `waba_required`, `no_access_token` or `graph_error` (Meta refused it)
+     */
+    reason: string;
+    message: string;
+    problems?: Array<{ path: string; message: string }>;
+  };
 
 export interface TemplateFilter {
   /** Meta's status: `APPROVED` (the only one a send accepts), `PENDING`, `REJECTED`, `PAUSED`, … */

@@ -17,6 +17,7 @@ export type {
 export type {
   ConsentStatus,
   LogFields,
+  NewPluginTemplate,
   PluginContact,
   PluginContext,
   PluginLogger,
@@ -31,6 +32,7 @@ export type {
   TemplateMessage,
   TemplateParameters,
   TemplateRefusal,
+  TemplateSubmission,
 } from "./context.ts";
 export { PLUGIN_EVENT_TYPES } from "./events.ts";
 export type { PluginEvent, PluginEventType } from "./events.ts";

@@ -140,4 +140,25 @@ export interface TemplateSend {
  */
 export interface TemplateCheck {
   check(clientId: string, send: TemplateSend): Promise<TemplateVerdict>;
+  /**
+   * Submits a new template to Meta for review and stores it as Meta answers (normally PENDING);
+   * the caller has checked it against Meta's rules. Throws the AppErrors of POST /v1/templates.
+   */
+  create(clientId: string, input: NewTemplate, who: Requester): Promise<TemplateRecord>;
+}
+
+/** A new template as a client or a plugin submits it (Meta's shape). */
+export interface NewTemplate {
+  waba_id?: string;
+  name: string;
+  language: string;
+  category: string;
+  parameter_format?: "POSITIONAL" | "NAMED";
+  components: Array<Record<string, unknown>>;
+}
+
+/** Who asked, for the audit log. */
+export interface Requester {
+  actor: string;
+  requestId?: string;
 }

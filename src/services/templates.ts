@@ -2,7 +2,6 @@ import type { ClientEventData } from "../core/webhooks/client_events.ts";
 import { AppError, notFound } from "../core/errors.ts";
 import {
   judgeTemplateSend,
-  type ParameterFormat,
   parseGraphTemplate,
   STORED_LANGUAGE,
   type StoredTemplate,
@@ -17,6 +16,8 @@ import type { BusinessAccount } from "../ports/accounts.ts";
 import type { EventPublisher } from "../ports/events.ts";
 import type { Job } from "../ports/jobs.ts";
 import type {
+  NewTemplate,
+  Requester,
   SendLookup,
   TemplateChange,
   TemplateFilter,
@@ -70,21 +71,7 @@ export interface SyncReport {
   last_synced_at: string | null;
 }
 
-/** A new template as a client submits it (Meta's shape; checked by the route's schema). */
-export interface NewTemplate {
-  waba_id?: string;
-  name: string;
-  language: string;
-  category: string;
-  parameter_format?: ParameterFormat;
-  components: Array<Record<string, unknown>>;
-}
-
-/** Who asked, for the audit log. */
-export interface Requester {
-  actor: string;
-  requestId?: string;
-}
+export type { NewTemplate, Requester } from "../ports/templates.ts";
 
 const PAGE_SIZE = 100;
 const MAX_PAGES = 100;

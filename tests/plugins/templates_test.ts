@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as z from "zod";
 import { definePlugin, type PluginContext } from "../../src/plugin_api/mod.ts";
 import { startChannel } from "../_support/channel.ts";
+import { emulatedChannel } from "../_support/emulated_channel.ts";
 import { sql } from "../_support/stack.ts";
 import { ORDER_UPDATE } from "../_support/templates.ts";
 
@@ -28,6 +29,7 @@ const picker = definePlugin({
         if (call === "check") {
           return Response.json(await ctx.templates.check(args.template, args.options));
         }
+        if (call === "submit") return Response.json(await ctx.templates.submit(args));
         return Response.json(await ctx.send(args));
       } catch (error) {
         return Response.json({ thrown: (error as Error).message }, { status: 400 });
@@ -53,8 +55,13 @@ const COD_CONFIRMATION = {
   ],
 };
 
-async function installedPicker(templates = [ORDER_UPDATE, COD_CONFIRMATION]) {
-  const ch = await startChannel({ templates, plugins: { plugins: [picker] } });
+async function installedPicker(
+  templates = [ORDER_UPDATE, COD_CONFIRMATION],
+  emulated = false,
+) {
+  const ch = emulated
+    ? (await emulatedChannel({}, {}, { templates, plugins: { plugins: [picker] } })).ch
+    : await startChannel({ templates, plugins: { plugins: [picker] } });
   const shop = `shop-${crypto.randomUUID().slice(0, 8)}.example.com`;
   const put = await ch.api("/v1/plugins/template-picker", {
     method: "PUT",
@@ -161,6 +168,64 @@ Deno.test("a plugin checks a template send as the pipeline does, and a send the 
       ch.clientId,
     ]);
     assert.deepEqual(rows.map((r) => r.id), [sent.body.messageId], "only the approved one queued");
+  } finally {
+    await ch.close();
+  }
+});
+
+Deno.test("a plugin submits a template it proposes: checked against Meta's rules first, stored as Meta answers, audited as the plugin's; a second submission is refused", async () => {
+  // Meta's side is the Graph emulator, which reviews templates as Meta does
+  const { ch, call } = await installedPicker([ORDER_UPDATE], true);
+  try {
+    const proposal = {
+      name: "shipping_update",
+      language: "en",
+      category: "UTILITY",
+      components: [{
+        type: "BODY",
+        text: "Hi {{1}}, order {{2}} is on its way.",
+        example: { body_text: [["Ana", "#1001"]] },
+      }],
+    };
+    const broken = (await call("submit", {
+      ...proposal,
+      components: [{ type: "BODY", text: "{{1}} starts the body" }],
+    })).body;
+    assert.equal(broken.submitted, false);
+    assert.equal(broken.reason, "invalid_template");
+    assert.ok(broken.problems.length >= 1, JSON.stringify(broken));
+    assert.ok(broken.problems.every((p: { path: string }) => p.path.startsWith("components")));
+    const hostile = (await call("submit", { ...proposal, components: [null, 7] })).body;
+    assert.equal(hostile.reason, "invalid_template");
+    assert.equal(
+      (await call("submit", { ...proposal, name: "Not A Name" })).body.problems[0].path,
+      "name",
+    );
+    assert.equal(
+      (await sql("select 1 from message_templates where client_id = $1 and name = $2", [
+        ch.clientId,
+        "shipping_update",
+      ])).length,
+      0,
+      "nothing stored or sent to Meta for a refused proposal",
+    );
+
+    const done = (await call("submit", proposal)).body;
+    assert.equal(done.submitted, true, JSON.stringify(done));
+    assert.equal(done.template.status, "PENDING");
+    assert.equal(done.template.wabaId, ch.wabaId);
+    assert.deepEqual(done.template.parameters.body, ["1", "2"]);
+    const listed = (await call("list", { name: "shipping_update" })).body;
+    assert.deepEqual(listed.map((t: { id: string }) => t.id), [done.template.id]);
+    const audit = await sql<{ actor: string; action: string }>(
+      "select actor, action from audit_log where client_id = $1 and target_id = $2",
+      [ch.clientId, done.template.id],
+    );
+    assert.deepEqual(audit, [{ actor: "plugin:template-picker", action: "template.created" }]);
+
+    const again = (await call("submit", proposal)).body;
+    assert.equal(again.submitted, false);
+    assert.equal(again.reason, "template_exists");
   } finally {
     await ch.close();
   }

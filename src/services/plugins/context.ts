@@ -2,13 +2,18 @@ import { AppError } from "../../core/errors.ts";
 import { isUuid } from "../../core/ids.ts";
 import { parseContactRef } from "../../core/messaging/outbound.ts";
 import {
+  META_ID,
   STORED_LANGUAGE,
+  TEMPLATE_CATEGORIES,
+  TEMPLATE_LANGUAGE,
   TEMPLATE_NAME,
   TEMPLATE_REFUSALS,
+  templateDefinitionProblems,
   templateSlots,
 } from "../../core/whatsapp/templates.ts";
 import type { Plugin } from "../../plugin_api/define.ts";
 import type {
+  NewPluginTemplate,
   PluginContact,
   PluginContext,
   PluginTemplate,
@@ -99,6 +104,46 @@ const templateOf = (t: TemplateRecord): PluginTemplate => ({
   parameters: parametersOf(t),
   components: t.components,
 });
+
+/** What a submitted template breaks of Meta's rules, as `POST /v1/templates` answers them. */
+function submissionProblems(t: NewPluginTemplate): Array<{ path: string; message: string }> {
+  const problems: Array<{ path: string; message: string }> = [];
+  if (typeof t.name !== "string" || !TEMPLATE_NAME.test(t.name)) {
+    problems.push({ path: "name", message: "Lowercase letters, digits and underscores" });
+  }
+  if (typeof t.language !== "string" || !TEMPLATE_LANGUAGE.test(t.language)) {
+    problems.push({ path: "language", message: "Meta's language code: en, en_US, pt_BR, …" });
+  }
+  if (!(TEMPLATE_CATEGORIES as readonly unknown[]).includes(t.category)) {
+    problems.push({ path: "category", message: TEMPLATE_CATEGORIES.join(", ") });
+  }
+  if (t.parameterFormat !== undefined && !["POSITIONAL", "NAMED"].includes(t.parameterFormat)) {
+    problems.push({ path: "parameterFormat", message: "POSITIONAL or NAMED" });
+  }
+  if (t.wabaId !== undefined && !(typeof t.wabaId === "string" && META_ID.test(t.wabaId))) {
+    problems.push({ path: "wabaId", message: "Meta's id of a WhatsApp Business account" });
+  }
+  const components = t.components;
+  if (
+    !Array.isArray(components) || components.length < 1 || components.length > 4 ||
+    !components.every((c) => c !== null && typeof c === "object" && typeof c.type === "string")
+  ) {
+    problems.push({ path: "components", message: "1 to 4 components, each with its type" });
+  }
+  if (problems.length) return problems;
+  try {
+    return templateDefinitionProblems({
+      name: t.name,
+      language: t.language,
+      category: t.category,
+      parameter_format: t.parameterFormat,
+      components: [...components],
+    });
+  } catch {
+    // the rules read each component's documented fields; one of another shape is not Meta's
+    return [{ path: "components", message: "Components in Meta's template shape" }];
+  }
+}
 
 function refOf(ref: string) {
   const parsed = parseContactRef(ref);
@@ -243,6 +288,34 @@ export function pluginContext<Config>(
         return verdict.ok
           ? { ok: true as const }
           : { ok: false as const, reason: verdict.code, message: verdict.message };
+      },
+      async submit(template) {
+        const problems = submissionProblems(template);
+        if (problems.length) {
+          return {
+            submitted: false as const,
+            reason: "invalid_template",
+            message: `The template breaks ${problems.length} of Meta's rules`,
+            problems,
+          };
+        }
+        try {
+          const record = await deps.templateCheck.create(clientId, {
+            ...(template.wabaId ? { waba_id: template.wabaId } : {}),
+            name: template.name,
+            language: template.language,
+            category: template.category,
+            ...(template.parameterFormat ? { parameter_format: template.parameterFormat } : {}),
+            components: template.components.map((c) => ({ ...c })),
+          }, { actor });
+          return { submitted: true as const, template: templateOf(record) };
+        } catch (error) {
+          // the refusals POST /v1/templates answers as 409/422/502; anything else is the core's
+          if (error instanceof AppError && (error.status < 500 || error.code === "graph_error")) {
+            return { submitted: false as const, reason: error.code, message: error.message };
+          }
+          throw error;
+        }
       },
     },
 
