@@ -8,7 +8,7 @@ import { dumpSchemas, SCHEMA_COMMAND, SCHEMA_DIR } from "./schema/dump.ts";
 
 const HELP = `${SCHEMA_COMMAND} [options]
 
-Writes the current state of every schema our migrations own (public, private) to
+Writes the current state of every schema our migrations own (public, private, privacy) to
 ${SCHEMA_DIR}/<schema>.sql: tables with their columns, constraints, indexes, row-level
 security, policies, grants, triggers and comments; types; views; functions with their whole
 bodies and grants; default privileges. It applies supabase/migrations to a throwaway embedded
