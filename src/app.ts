@@ -31,6 +31,10 @@ import { accountEventRoutes } from "./http/routes/v1/account_events.ts";
 import { templateRoutes } from "./http/routes/v1/templates.ts";
 import type { AppEnv } from "./http/types.ts";
 import type { ClientAddress } from "./http/client_address.ts";
+import type { PrivacyService } from "./services/privacy_requests.ts";
+import { privacyPageRoutes } from "./http/routes/privacy/pages.tsx";
+import { metaDataDeletionRoutes } from "./http/routes/privacy/meta_data_deletion.ts";
+import { privacyRequestRoutes } from "./http/routes/v1/privacy_requests.ts";
 
 export interface AppDeps {
   env: Env;
@@ -43,6 +47,7 @@ export interface AppDeps {
   webhooks: ClientWebhooks;
   plugins: PluginHost;
   templates: TemplateService;
+  privacy: PrivacyService;
   /** how the runtime tells who sent a request (the throttle's and the request log's address) */
   clientAddress: ClientAddress;
   /** seconds a verified API key stays cached per isolate (0 in tests that revoke and retry) */
@@ -119,6 +124,21 @@ export function createApp(deps: AppDeps) {
   app.route("/", whatsappWebhookRoutes(deps.services));
   app.route("/", pluginWebhookRoutes(deps.plugins, deps.env.WEBHOOK_MAX_BODY_BYTES));
   app.route("/", pluginPageRoutes(deps.plugins));
+  // the public privacy pages and Meta's data deletion callback: no credential, their own limits
+  app.route(
+    "/",
+    privacyPageRoutes(deps.privacy, {
+      contactEmail: deps.env.PRIVACY_CONTACT_EMAIL,
+      now: deps.services.now,
+    }),
+  );
+  app.route(
+    "/",
+    metaDataDeletionRoutes(deps.privacy, {
+      appSecret: deps.env.META_APP_SECRET,
+      publicBaseUrl: deps.env.PUBLIC_BASE_URL,
+    }),
+  );
 
   app.use("/v1/*", auth.authenticate);
   app.route("/v1", meRoutes(deps.clients));
@@ -138,6 +158,7 @@ export function createApp(deps: AppDeps) {
   app.route("/v1", accountEventRoutes(deps.services));
   app.route("/v1", pluginRoutes(deps.plugins));
   app.route("/v1", templateRoutes({ env: deps.env, templates: deps.templates }));
+  app.route("/v1", privacyRequestRoutes(deps.privacy));
 
   documentApi(app, { publicBaseUrl: deps.env.PUBLIC_BASE_URL });
   app.route("/", docsRoutes("glooft-edge API reference"));

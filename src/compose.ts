@@ -46,6 +46,14 @@ import { metaInbox } from "./services/whatsapp_inbox.ts";
 import { sendQueuedMessage } from "./services/whatsapp_send.ts";
 import { type DueWork, sweep } from "./services/sweeper.ts";
 import { templateService } from "./services/templates.ts";
+import { offboardingStore } from "./adapters/supabase/offboarding_store.ts";
+import { privacyRequestStore } from "./adapters/supabase/privacy_request_store.ts";
+import { subjectDataStore } from "./adapters/supabase/subject_data_store.ts";
+import { signedTokens } from "./core/crypto/signed_token.ts";
+import { privacyHashes } from "./core/privacy/codes.ts";
+import type { PrivacyHook } from "./ports/privacy_hooks.ts";
+import { continueOffboardings } from "./services/client_offboarding.ts";
+import { privacyRequests } from "./services/privacy_requests.ts";
 
 export interface ComposeOptions {
   /** builds the runtime's doorbell; it is handed the job handler (Deno runs jobs in-process) */
@@ -82,6 +90,8 @@ export interface ComposeOptions {
   pluginEnv?: Readonly<Record<string, string | undefined>>;
   /** waits after each failed call of a plugin's handler (default PLUGIN_RETRY_MS) */
   pluginRetryDelaysMs?: readonly number[];
+  /** the plugins' privacy hooks, which data-subject requests reach (export, erase) */
+  privacyHooks?: readonly PrivacyHook[];
 }
 
 /** Everything both composition roots share: from parsed configuration to a ready app and jobs. */
@@ -187,6 +197,31 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     plugins.runner.ticks,
     templates.due,
   ];
+  const privacy = privacyRequests({
+    store: privacyRequestStore(db),
+    subjects: subjectDataStore(db),
+    hooks: options.privacyHooks ?? [],
+    hashes: privacyHashes(env.API_KEY_PEPPER),
+    pepper: env.API_KEY_PEPPER,
+    exportTokens: signedTokens(env.API_KEY_PEPPER, "privacy-export"),
+    keyring,
+    send: services,
+    logger,
+    now,
+    config: {
+      senderClientId: env.PRIVACY_SENDER_CLIENT_ID ?? null,
+      senderPhoneNumberId: env.PRIVACY_SENDER_PHONE_NUMBER_ID ?? null,
+      codeTemplate: env.PRIVACY_CODE_TEMPLATE,
+      codeTemplateLanguage: env.PRIVACY_CODE_TEMPLATE_LANGUAGE,
+      exportTtlHours: env.PRIVACY_EXPORT_TTL_HOURS,
+    },
+  });
+  const offboarding = offboardingStore(db.service);
+  dueWork.push(privacy.due, async () => {
+    // a client whose offboarding was interrupted is purged further at every sweep
+    await continueOffboardings(offboarding);
+    return [];
+  });
   const router = webhookRouter(deps.accounts);
   // each provider's deliveries go to its processor: Meta's, and each plugin's with webhooks
   const inboxProcessors = new Map([
@@ -199,6 +234,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     webhook_delivery: eachJob(webhooks.deliver),
     plugin_event: eachJob(plugins.runner.run),
     template_sync: eachJob(templates.syncJob),
+    privacy_part: eachJob((job) => privacy.runPart(job.partId)),
   }, logger);
 
   const requestLog = options.requestLog ?? supabaseRequestLogSink(
@@ -217,6 +253,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     webhooks,
     plugins,
     templates,
+    privacy,
     clientAddress: options.clientAddress ??
       trustedProxyClientAddress(parseCidrList(env.TRUSTED_PROXIES).cidrs),
     authCacheSeconds: options.authCacheSeconds,
@@ -242,7 +279,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
   };
   return {
     app,
-    deps: { env, logger, requestLog, services: deps, plugins, templates },
+    deps: { env, logger, requestLog, services: deps, plugins, templates, privacy, offboarding },
     handleJobs: (jobs: Job[]) => handle(jobs),
     sweep: async () => (await Promise.all([sweep(deps, { extra: dueWork }), reportKeys()]))[0],
     /** on a clean stop: this instance's report no longer stands */

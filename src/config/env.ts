@@ -57,6 +57,22 @@ export const EnvSchema = z.object({
   TEMPLATE_SYNC_INTERVAL_SECONDS: intFromString(21_600, 60, 604_800),
   TEMPLATE_SYNC_MIN_INTERVAL_SECONDS: intFromString(60, 0, 3600),
 
+  // data-subject requests: the client whose WhatsApp number sends verification codes (the
+  // provider's own number, used for nothing else), the authentication template it sends, and how
+  // long an export link works
+  PRIVACY_SENDER_CLIENT_ID: z.uuid({ error: "must be a client id (a UUID)" }).optional(),
+  PRIVACY_SENDER_PHONE_NUMBER_ID: z.string().regex(/^[0-9]{1,32}$/, {
+    error: "must be a Meta phone number id (digits)",
+  }).optional(),
+  PRIVACY_CODE_TEMPLATE: z.string().regex(/^[a-z0-9_]{1,512}$/, {
+    error: "must be a template name (lowercase letters, digits and underscores)",
+  }).default("privacy_verification_code"),
+  PRIVACY_CODE_TEMPLATE_LANGUAGE: z.string().regex(/^[a-z]{2,3}(_[A-Z]{2})?$/, {
+    error: "must be a template language code such as en_US",
+  }).default("en_US"),
+  PRIVACY_EXPORT_TTL_HOURS: intFromString(168, 1, 720),
+  PRIVACY_CONTACT_EMAIL: z.email({ error: "must be an email address" }).optional(),
+
   MAX_BODY_BYTES: intFromString(1_048_576, 1024, 10_485_760),
   WEBHOOK_MAX_BODY_BYTES: intFromString(3_145_728, 1024, 10_485_760),
   AUTH_FAILURES_PER_MINUTE: intFromString(10, 1, 10_000),

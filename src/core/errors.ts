@@ -25,12 +25,13 @@ export const ERROR_CODES = {
   invalid_json: { status: 400, meaning: "A provider webhook's body is not JSON" },
   invalid_payload: {
     status: 400,
-    meaning: "A provider webhook's body is not the documented shape",
+    meaning: "A provider webhook's or callback's body is not the documented shape",
   },
   unauthorized: { status: 401, meaning: "Missing, unknown, revoked or expired credential" },
   invalid_signature: {
     status: 401,
-    meaning: "A provider webhook's signature header is missing or does not match the body",
+    meaning:
+      "A provider's signature (a webhook's header, Meta's signed_request) is missing or does not match",
   },
   forbidden: { status: 403, meaning: "The credential lacks the scope this route needs" },
   verification_failed: {
@@ -84,6 +85,16 @@ export const ERROR_CODES = {
   phone_number_required: {
     status: 422,
     meaning: "The client has several phone numbers: say which one sends with `phone_number_id`",
+  },
+  unknown_subject: {
+    status: 422,
+    meaning:
+      "No contact of this client has this number: a verification code goes only to the client's own contacts",
+  },
+  verification_unavailable: {
+    status: 422,
+    meaning:
+      "This deployment sends no verification codes (no privacy sender is configured): attest the request instead",
   },
   no_access_token: {
     status: 422,

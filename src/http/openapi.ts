@@ -50,6 +50,11 @@ const TAGS = [
     description:
       "Integrations that react to events (opt-out keywords, …): configure them per client",
   },
+  {
+    name: "Privacy",
+    description: "Data-subject requests (access, correction, deletion, consent withdrawal) " +
+      "forwarded by the client, with their verification, deadline and outcome",
+  },
   { name: "Operations", description: "Health of this deployment" },
   {
     name: "Client webhooks",

@@ -13,6 +13,7 @@ export type Job =
     claimed?: ClaimedInboxItem;
   }
   | { kind: "send"; clientId: string; messageId: string; claimed?: ClaimedSend }
+  | { kind: "privacy_part"; clientId: string; partId: string }
   | {
     kind: "webhook_delivery";
     clientId: string;

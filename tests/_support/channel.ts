@@ -16,7 +16,8 @@ const uniqueDigits = (prefix: string) => `${prefix}${String(++counter).padStart(
  * the emulator to hold.
  */
 export async function startChannel(options: {
-  env?: Record<string, string>;
+  /** the app's configuration overrides; a function gets the channel's client id first */
+  env?: Record<string, string> | ((ids: { clientId: string }) => Record<string, string>);
   doorbell?: NonNullable<Parameters<typeof testApp>[1]>["doorbell"];
   /** the plugins to run instead of plugins/mod.ts's, with their settings */
   plugins?: Pick<
@@ -52,7 +53,7 @@ export async function startChannel(options: {
     RECIPIENT_MIN_INTERVAL_MS: "0",
     SEND_AMBIGUOUS_WAIT_MS: "1500",
     GRAPH_API_TIMEOUT_MS: "1000",
-    ...options.env,
+    ...(typeof options.env === "function" ? options.env({ clientId }) : options.env),
   }, { doorbell: options.doorbell, ...options.plugins });
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: appPort.value, onListen: () => {} },

@@ -9,7 +9,7 @@ export type Emulator = Awaited<ReturnType<typeof startGraphEmulator>>;
  * to the app and holds the channel's templates.
  */
 export async function emulatedChannel(
-  env: Record<string, string> = {},
+  env: NonNullable<Parameters<typeof startChannel>[0]>["env"] = {},
   emulatorOptions: Partial<Parameters<typeof startGraphEmulator>[0]> = {},
   channel: Pick<Parameters<typeof startChannel>[0] & object, "doorbell" | "plugins" | "templates"> =
     {},

@@ -23,6 +23,7 @@ interface Fixture {
 const u = () => crypto.randomUUID().replaceAll("-", "").slice(0, 12);
 const digits = () => String(Math.floor(Math.random() * 1e14));
 const one = async (text: string, params: unknown[]) => String((await sql(text, params))[0].id);
+const hex64 = () => (crypto.randomUUID() + crypto.randomUUID()).replaceAll("-", "");
 
 export const FIXTURES: Record<string, Fixture> = {
   clients: {
@@ -256,6 +257,59 @@ export const FIXTURES: Record<string, Fixture> = {
     }),
     change: { requested_at: new Date().toISOString() },
   },
+  privacy_requests: {
+    tenant: "filing_client_id",
+    seed: async (ctx) =>
+      ctx.ids.privacyRequest = await one(
+        `insert into privacy_requests (reference_hash, reference_prefix, filing_client_id, type,
+           channel, subject_kind, subject_hash, verification_method, verified_at, status,
+           attested_by, attested_at, filed_by)
+         values ($1, 'ABCD', $2, 'access', 'api', 'whatsapp', $1, 'client_attestation', now(),
+           'verified', 'someone', now(), 'test') returning id`,
+        [hex64(), ctx.clientId],
+      ),
+    row: (ctx) => ({
+      reference_hash: hex64(),
+      reference_prefix: "EVIL",
+      filing_client_id: ctx.clientId,
+      type: "deletion",
+      channel: "api",
+      subject_kind: "whatsapp",
+      subject_hash: hex64(),
+      verification_method: "client_attestation",
+      attested_by: "attacker",
+      attested_at: new Date().toISOString(),
+      filed_by: "attacker",
+    }),
+    change: { status: "rejected", rejection_reason: "forged" },
+  },
+  privacy_request_parts: {
+    tenant: "client_id",
+    seed: async (ctx) =>
+      ctx.ids.privacyPart = await one(
+        "insert into privacy_request_parts (request_id, client_id) values ($1, $2) returning id",
+        [ctx.ids.privacyRequest, ctx.clientId],
+      ),
+    row: (ctx) => ({ request_id: ctx.ids.privacyRequest, client_id: ctx.clientId }),
+    change: { status: "done" },
+  },
+  privacy_exports: {
+    tenant: "client_id",
+    seed: (ctx) =>
+      one(
+        `insert into privacy_exports (request_id, client_id, part_id, content_ciphertext, bytes,
+           expires_at) values ($1, $2, $3, 'e1.a.b', 3, now() + interval '1 hour') returning id`,
+        [ctx.ids.privacyRequest, ctx.clientId, ctx.ids.privacyPart],
+      ),
+    row: (ctx) => ({
+      request_id: ctx.ids.privacyRequest,
+      client_id: ctx.clientId,
+      part_id: ctx.ids.privacyPart,
+      bytes: 1,
+      expires_at: new Date(Date.now() + 3600_000).toISOString(),
+    }),
+    change: { downloaded_at: new Date().toISOString() },
+  },
   plugin_installations: {
     tenant: "client_id",
     seed: (ctx) =>
@@ -300,7 +354,12 @@ export const FIXTURES: Record<string, Fixture> = {
  */
 export const SYSTEM_TABLES: Record<
   string,
-  { seed(): Promise<string>; row: Record<string, unknown> }
+  {
+    seed(): Promise<string>;
+    row: Record<string, unknown>;
+    key?: string;
+    change?: Record<string, unknown>;
+  }
 > = {
   webhook_inbox: {
     seed: () =>
@@ -309,6 +368,25 @@ export const SYSTEM_TABLES: Record<
         [u()],
       ),
     row: { provider: "meta", dedupe_key: "forged", payload_ciphertext: "x" },
+  },
+  privacy_verification_codes: {
+    key: "request_id",
+    seed: async () => {
+      const request = await one(
+        `insert into privacy_requests (reference_hash, reference_prefix, type, channel,
+           subject_kind, subject_hash, verification_method, filed_by)
+         values ($1, 'WXYZ', 'access', 'web', 'whatsapp', $1, 'whatsapp_code', 'subject')
+         returning id`,
+        [hex64()],
+      );
+      return await one(
+        `insert into privacy_verification_codes (request_id, code_hash, expires_at)
+         values ($1, $2, now() + interval '10 minutes') returning request_id as id`,
+        [request, hex64()],
+      );
+    },
+    row: { request_id: crypto.randomUUID(), code_hash: "0".repeat(64), expires_at: "2030-01-01" },
+    change: { attempts: 0, code_hash: "f".repeat(64) },
   },
   unrouted_webhook_events: {
     seed: () =>
@@ -678,20 +756,19 @@ Deno.test("system tables are closed to client JWTs and anon", async (t) => {
   for (const [name, f] of Object.entries(SYSTEM_TABLES)) {
     await t.step(name, async () => {
       const id = await f.seed();
-      const before = JSON.stringify(await sql(`select * from public.${name} where id = $1`, [id]));
+      const key = f.key ?? "id";
+      const select = `select * from public.${name} where ${key}::text = $1`;
+      const before = JSON.stringify(await sql(select, [id]));
       for (const who of [asA, anon]) {
         const sel = await who.from(name).select("*");
         assert.deepEqual(sel.data ?? [], [], `${name}: nothing readable`);
         assert.ok((await who.from(name).insert(f.row)).error, `${name}: insert refused`);
-        const upd = await who.from(name).update({ id: -1 }).eq("id", id).select();
+        const upd = await who.from(name).update(f.change ?? { id: -1 }).eq(key, id).select();
         assert.deepEqual(upd.data ?? [], []);
-        const del = await who.from(name).delete().eq("id", id).select();
+        const del = await who.from(name).delete().eq(key, id).select();
         assert.deepEqual(del.data ?? [], []);
       }
-      assert.equal(
-        JSON.stringify(await sql(`select * from public.${name} where id = $1`, [id])),
-        before,
-      );
+      assert.equal(JSON.stringify(await sql(select, [id])), before);
     });
   }
 });

@@ -1,0 +1,186 @@
+import pg from "pg";
+import { emulatedChannel, type Emulator } from "./emulated_channel.ts";
+import { eventually } from "./channel.ts";
+import { buildEnvelope, buildInbound, buildMessagesChange } from "./meta_payloads.ts";
+import { createClientWithPhone, sql, testStack } from "./stack.ts";
+
+let counter = Date.now() % 1_000_000_000;
+/** A WhatsApp number nobody else in the run uses. */
+export const uniqueNumber = () => `44${String(++counter).padStart(10, "0")}`;
+
+/** Someone who wrote to businesses: their number, profile name and a text for each business. */
+export interface Subject {
+  waId: string;
+  name: string;
+  texts: string[];
+}
+
+export function newSubject(): Subject {
+  const tag = crypto.randomUUID().slice(0, 8);
+  return {
+    waId: uniqueNumber(),
+    name: `Ana Subject ${tag}`,
+    texts: [`my order ${tag} is late`, `please call me ${tag} tomorrow`],
+  };
+}
+
+/**
+ * A privacy world on the test stack: the app served over HTTP with the Graph API emulator, the
+ * channel's client as the privacy sender (its number sends the verification codes), and
+ * `businesses` more clients, each with a number. `writeIn` makes a subject write to a business
+ * through a signed Meta webhook, so their data is stored exactly as production stores it.
+ */
+export async function privacyWorld(options: { businesses?: number } = {}) {
+  const { ch, emulator } = await emulatedChannel((ids) => ({
+    PRIVACY_SENDER_CLIENT_ID: ids.clientId,
+    PRIVACY_EXPORT_TTL_HOURS: "1",
+  }));
+  const businesses = [];
+  for (let i = 0; i < (options.businesses ?? 2); i++) {
+    businesses.push(await createClientWithPhone(`Privacy business ${i + 1}`));
+  }
+
+  async function writeIn(subject: Subject, business: { phoneNumberId: string }, text: string) {
+    const res = await ch.postWebhook(buildEnvelope([buildMessagesChange({
+      phoneNumberId: business.phoneNumberId,
+      inbound: [buildInbound({
+        type: "text",
+        payload: { body: text },
+        waId: subject.waId,
+        name: subject.name,
+      })],
+    })]));
+    if (res.status !== 200) throw new Error(`webhook answered ${res.status}`);
+    await ch.idle();
+  }
+
+  /** The six-digit code the emulator last received for `waId` (an authentication template). */
+  async function codeSentTo(waId: string, after = 0): Promise<string> {
+    const sent = await eventually(async () => {
+      const { data } = await (await fetch(`${emulator.url}/__emulator/messages?to=${waId}`))
+        .json() as { data: Array<{ type: string; body: Json }> };
+      const templates = data.filter((m) => m.type === "template");
+      return templates.length > after ? templates : null;
+    }, `a code sent to ${waId}`);
+    const template = sent.at(-1)!.body.template;
+    return template.components[0].parameters[0].text as string;
+  }
+
+  async function codesSentTo(waId: string): Promise<number> {
+    const { data } = await (await fetch(`${emulator.url}/__emulator/messages?to=${waId}`))
+      .json() as { data: Array<{ type: string }> };
+    return data.filter((m) => m.type === "template").length;
+  }
+
+  /** A request of the public page, redirects not followed. */
+  async function page(path: string, form?: Record<string, string>) {
+    const res = await fetch(`${ch.appUrl}${path}`, {
+      method: form ? "POST" : "GET",
+      redirect: "manual",
+      ...(form
+        ? {
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams(form).toString(),
+        }
+        : {}),
+    });
+    return {
+      status: res.status,
+      location: res.headers.get("location"),
+      requestId: res.headers.get("x-request-id"),
+      text: await res.text(),
+    };
+  }
+
+  /** Files on the public page; returns the confirmation code from the redirect. */
+  async function fileOnWeb(type: string, number: string, extra: Record<string, string> = {}) {
+    const res = await page("/privacy/requests", { type, number, ...extra });
+    if (res.status !== 303) throw new Error(`filing answered ${res.status}: ${res.text}`);
+    return decodeURIComponent(/\/privacy\/requests\/([^?]+)/.exec(res.location!)![1]);
+  }
+
+  /** Runs what the sweeper finds due (queued parts) and waits for it. */
+  async function sweep() {
+    await ch.app.sweep();
+    await ch.idle();
+  }
+
+  return {
+    ch,
+    emulator: emulator as Emulator,
+    sender: ch.clientId,
+    businesses,
+    writeIn,
+    codeSentTo,
+    codesSentTo,
+    page,
+    fileOnWeb,
+    sweep,
+    close: () => ch.close(),
+  };
+}
+
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+/** The request row of a confirmation code's prefix (the workflow's id). */
+export async function requestIdByPrefix(code: string): Promise<string> {
+  const rows = await sql<{ id: string }>(
+    "select id from privacy_requests where reference_prefix = $1 order by received_at desc",
+    [code.slice(0, 4)],
+  );
+  return rows[0].id;
+}
+
+/**
+ * Runs `statements` as a privacy staff member would in Studio: as `privacy_staff`, named with
+ * privacy.act_as(). Returns the last statement's rows; throws the database's error.
+ */
+export async function asPrivacyStaff<T = Record<string, unknown>>(
+  statements: Array<[string, unknown[]?]>,
+  staffMember = "dpo@provider.example",
+): Promise<T[]> {
+  const client = new pg.Client({ connectionString: testStack().adminDbUrl });
+  await client.connect();
+  try {
+    await client.query("set role privacy_staff");
+    await client.query("select privacy.act_as($1)", [staffMember]);
+    let rows: T[] = [];
+    for (const [text, params] of statements) rows = (await client.query(text, params)).rows;
+    return rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Every row of every table of every schema we own, as text: what a dump of the database holds.
+ * (The stack's PostgreSQL has no pg_dump; this reads each table in full, as pg_dump would.)
+ */
+export async function dumpEveryTable(): Promise<Array<{ table: string; row: string }>> {
+  const tables = await sql<{ name: string }>(
+    `select format('%I.%I', n.nspname, c.relname) as name
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema')
+        and n.nspname not like 'pg_toast%'
+      order by 1`,
+  );
+  const out: Array<{ table: string; row: string }> = [];
+  for (const { name } of tables) {
+    for (const r of await sql<{ row: string }>(`select t::text as row from ${name} t`)) {
+      out.push({ table: name, row: r.row });
+    }
+  }
+  return out;
+}
+
+/** The tables whose rows hold any of `needles`. */
+export async function tablesHolding(needles: string[]): Promise<Record<string, string[]>> {
+  const found: Record<string, string[]> = {};
+  for (const { table, row } of await dumpEveryTable()) {
+    for (const needle of needles) {
+      if (row.includes(needle)) (found[needle] ??= []).includes(table) || found[needle].push(table);
+    }
+  }
+  return found;
+}
