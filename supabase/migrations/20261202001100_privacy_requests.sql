@@ -1122,6 +1122,9 @@ declare
   who text := private.privacy_staff_member();
   hold privacy.legal_holds;
 begin
+  if place_legal_hold.reason is null or char_length(btrim(place_legal_hold.reason)) < 3 then
+    raise exception 'a legal hold says why the data must be kept' using errcode = '22023';
+  end if;
   if not exists (select 1 from public.clients c where c.id = place_legal_hold.client_id) then
     raise exception 'no client %', place_legal_hold.client_id using errcode = 'P0002';
   end if;
@@ -1135,7 +1138,8 @@ begin
   insert into privacy.legal_holds (client_id, kind, contact_id, reason, placed_by, expires_at)
   values (place_legal_hold.client_id,
     case when place_legal_hold.contact_id is null then 'client' else 'contact' end,
-    place_legal_hold.contact_id, btrim(reason), who, place_legal_hold.expires_at)
+    place_legal_hold.contact_id, btrim(place_legal_hold.reason), who,
+    place_legal_hold.expires_at)
   returning * into hold;
   insert into public.audit_log (client_id, actor, action, target_type, target_id, details)
   values (hold.client_id, 'staff:' || who, 'privacy.legal_hold.placed', 'legal_hold',
@@ -1155,15 +1159,15 @@ declare
   who text := private.privacy_staff_member();
   hold privacy.legal_holds;
 begin
-  if reason is null or char_length(btrim(reason)) < 3 then
+  if lift_legal_hold.reason is null or char_length(btrim(lift_legal_hold.reason)) < 3 then
     raise exception 'lifting a hold says why' using errcode = '22023';
   end if;
   update privacy.legal_holds h set lifted_by = who, lifted_at = now(),
-      lift_reason = left(btrim(reason), 1000)
-   where h.id = hold_id and h.lifted_at is null
+      lift_reason = left(btrim(lift_legal_hold.reason), 1000)
+   where h.id = lift_legal_hold.hold_id and h.lifted_at is null
   returning * into hold;
   if not found then
-    raise exception 'no active legal hold %', hold_id using errcode = 'P0002';
+    raise exception 'no active legal hold %', lift_legal_hold.hold_id using errcode = 'P0002';
   end if;
   insert into public.audit_log (client_id, actor, action, target_type, target_id, details)
   values (hold.client_id, 'staff:' || who, 'privacy.legal_hold.lifted', 'legal_hold',

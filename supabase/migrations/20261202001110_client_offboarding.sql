@@ -100,8 +100,9 @@ grant execute on function public.start_client_offboarding(uuid, text) to service
 /*
  * Removes at most max_rows rows of a leaving client, children before parents: the tables named
  * below in that order, then any other table of the public schema with a client_id column (so a
- * table added later is purged too). When nothing is left, the client row goes and the record is
- * finished. Returns {done, removed (this call), total (so far)}.
+ * table added later is purged too). The audit log is append-only and stays: its records lose
+ * their client_id when the client row goes. When nothing is left, the client row goes and the
+ * record is finished. Returns {done, removed (this call), total (so far)}.
  */
 create function public.offboard_client_step(client_id uuid, max_rows integer default 5000)
 returns jsonb
@@ -131,7 +132,7 @@ begin
   select coalesce(array_agg(c.relname::text order by c.relname), '{}') into others
     from pg_class c join pg_namespace s on s.oid = c.relnamespace
    where s.nspname = 'public' and c.relkind in ('r', 'p')
-     and c.relname <> all(ordered) and c.relname <> 'clients'
+     and c.relname <> all(ordered) and c.relname not in ('clients', 'audit_log')
      and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'client_id'
                    and not a.attisdropped);
   foreach t in array ordered || others loop
