@@ -284,16 +284,20 @@ export function privacyRequests(deps: PrivacyDeps) {
         result: p.result,
         done_at: p.done_at,
       })),
-      exports: await Promise.all((request.exports ?? []).map(async (e) => ({
-        id: e.id,
-        client_id: e.client_id,
-        bytes: e.bytes,
-        expires_at: e.expires_at,
-        downloaded_at: e.downloaded_at,
-        url: filer && !e.downloaded_at && Date.parse(e.expires_at) > deps.now()
-          ? await exportUrl(e.id, e.expires_at)
-          : null,
-      }))),
+      exports: await Promise.all(
+        [...request.exports ?? []].sort((a, b) =>
+          a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id)
+        ).map(async (e) => ({
+          id: e.id,
+          client_id: e.client_id,
+          bytes: e.bytes,
+          expires_at: e.expires_at,
+          downloaded_at: e.downloaded_at,
+          url: filer && !e.downloaded_at && Date.parse(e.expires_at) > deps.now()
+            ? await exportUrl(e.id, e.expires_at)
+            : null,
+        })),
+      ),
     };
   }
 

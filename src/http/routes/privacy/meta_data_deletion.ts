@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { importHmacKey } from "../../../core/crypto/hmac.ts";
 import { AppError } from "../../../core/errors.ts";
 import type { PrivacyService } from "../../../services/privacy_requests.ts";
+import { readForm } from "../../forms.ts";
 import { limitBody } from "../../middleware/limit_body.ts";
 import type { AppEnv } from "../../types.ts";
 
@@ -33,8 +34,8 @@ export function metaDataDeletionRoutes(
           "Send signed_request as a form field (application/x-www-form-urlencoded)",
         );
       }
-      const form = await c.req.parseBody();
-      const signed = typeof form.signed_request === "string" ? form.signed_request : null;
+      const form = await readForm(c);
+      const signed = form.signed_request ?? null;
       const filed = await privacy.fileFromMeta(signed, await key);
       if (!filed.valid) {
         c.get("logger").warn("meta_deletion_refused", { reason: filed.reason });

@@ -4,6 +4,7 @@ import type { Child } from "hono/jsx";
 import { REQUEST_TYPES, type RequestType } from "../../../core/privacy/subject.ts";
 import { isLabel } from "../../../core/text.ts";
 import type { PrivacyService, RequestView } from "../../../services/privacy_requests.ts";
+import { readForm } from "../../forms.ts";
 import { limitBody } from "../../middleware/limit_body.ts";
 import type { AppEnv } from "../../types.ts";
 import { type Messages, messagesFor } from "./messages.ts";
@@ -311,10 +312,7 @@ export function privacyPageRoutes(
     </Layout>
   );
 
-  const field = (body: Record<string, unknown>, name: string) => {
-    const value = body[name];
-    return typeof value === "string" ? value : "";
-  };
+  const field = (body: Record<string, string>, name: string) => body[name] ?? "";
 
   return new Hono<AppEnv>()
     .get("/privacy/privacy.css", (c) =>
@@ -339,7 +337,7 @@ export function privacyPageRoutes(
       if (overLimit(c.get("clientIp"))) {
         return c.html(<Index t={t} problems={{ form: t.errors.tooMany }} />, 429);
       }
-      const body = await c.req.parseBody();
+      const body = await readForm(c);
       const values = {
         type: field(body, "type"),
         number: field(body, "number").slice(0, 40),
@@ -392,7 +390,7 @@ export function privacyPageRoutes(
     .post("/privacy/requests/:code/verify", limitBody(MAX_FORM_BYTES, "Forms"), async (c) => {
       const t = messagesFor(c.req.query("lang"), c.req.header("accept-language"));
       const code = c.req.param("code");
-      const body = await c.req.parseBody();
+      const body = await readForm(c);
       const page = async (problems: Problems, status: 400 | 404 | 429) => {
         const request = await privacy.status(code);
         if (!request) return c.html(<NotFound t={t} text={t.errors.unknownRequest} />, 404);
