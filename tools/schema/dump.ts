@@ -527,6 +527,18 @@ async function dumpView(query: Query, oid: unknown): Promise<string> {
     );
   }
   out.push(...await comment(query, `${kind} ${name}`, oid as number, "pg_class"));
+  const columns = await query(
+    `select a.attname, col_description(a.attrelid, a.attnum) as comment from pg_attribute a
+     where a.attrelid = $1 and a.attnum > 0 and not a.attisdropped
+       and col_description(a.attrelid, a.attnum) is not null
+     order by a.attnum`,
+    [oid],
+  );
+  out.push(
+    ...columns.map((c) =>
+      `comment on column ${name}.${ident(c.attname as string)} is ${literal(c.comment)};`
+    ),
+  );
   return out.join("\n");
 }
 
