@@ -14,7 +14,10 @@ import {
   SCOPES,
 } from "../src/core/auth/api_keys.ts";
 import { encryptField, parseKeyring } from "../src/core/crypto/envelope.ts";
-import { AppError } from "../src/core/errors.ts";
+import { AppError, DatabaseError } from "../src/core/errors.ts";
+import { offboardingStore } from "../src/adapters/supabase/offboarding_store.ts";
+import { LegalHoldError } from "../src/ports/offboarding.ts";
+import { offboardClient } from "../src/services/client_offboarding.ts";
 import { isUuid } from "../src/core/ids.ts";
 import { isLabel } from "../src/core/text.ts";
 import { operatorEnv, requireKeys, serviceClientFrom } from "./cli_env.ts";
@@ -40,8 +43,12 @@ Commands:
                                                 the access token is read from $VAR (default
                                                 WHATSAPP_ACCESS_TOKEN), never from the command
                                                 line, and stored encrypted with the client's key
-  delete CLIENT_ID --yes                        delete a client and everything it owns, and
-                                                crypto-shred its data key
+  delete CLIENT_ID --yes [--batch N]            offboard a client: crypto-shred its data key
+                                                first, then remove everything it owns, N rows
+                                                at a time (default 5000), with a record in
+                                                privacy.client_offboardings; refused while a
+                                                legal hold covers it. Interrupted, it is carried
+                                                on by the next sweep or by running it again
 
 Options:
   --expires-at  when the new key stops working: an ISO 8601 time with an offset, at least a
@@ -77,6 +84,7 @@ try {
       "display-phone-number": { type: "string" },
       "token-env": { type: "string", default: "WHATSAPP_ACCESS_TOKEN" },
       yes: { type: "boolean", default: false },
+      batch: { type: "string", default: "5000" },
       dir: { type: "string" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -306,20 +314,32 @@ switch (command) {
   case "delete": {
     const [clientId] = ids(1);
     if (!opts.yes) fail("delete removes every row the client owns and cannot be undone; add --yes");
-    const { data, error } = await db.from("clients").delete().eq("id", clientId).select("id, name");
-    if (error) fail(`could not delete the client: ${error.message}`, 1);
-    if (!data.length) fail(`no client ${clientId}`, 1);
-    // the data key row went with the client (on delete cascade): its ciphertext is now unreadable
-    await audit(db, {
-      clientId: null,
-      actor,
-      action: "client.deleted",
-      targetType: "client",
-      targetId: clientId,
-    });
+    const batch = Number(opts.batch);
+    if (!Number.isInteger(batch) || batch < 1 || batch > 50_000) {
+      fail("--batch must be a whole number of rows from 1 to 50000");
+    }
+    let offboarded;
+    try {
+      offboarded = await offboardClient(offboardingStore(db), clientId, {
+        requestedBy: actor,
+        batch,
+        onProgress: (removed) =>
+          !opts.json && console.error(
+            `removed ${Object.entries(removed).map(([t, n]) => `${n} ${t}`).join(", ")}`,
+          ),
+      });
+    } catch (error) {
+      if (error instanceof LegalHoldError) fail(error.message, 1);
+      if (error instanceof DatabaseError && error.code === "P0002") {
+        fail(`no client ${clientId}`, 1);
+      }
+      throw error;
+    }
+    const removed = Object.values(offboarded.total).reduce((a, b) => a + b, 0);
     out(
-      { deleted: data[0] },
-      `Deleted client ${data[0].name} (${clientId}) and crypto-shredded its data key`,
+      { deleted: { id: clientId }, offboarding: offboarded.record, removed: offboarded.total },
+      `Deleted client ${clientId}: its data key was shredded at ${offboarded.record.key_shredded_at}` +
+        `, then ${removed} rows were removed (record in privacy.client_offboardings)`,
     );
     break;
   }

@@ -86,7 +86,11 @@ Deno.test("client revoke-key and delete act and leave an audit record", async ()
     "select action from audit_log where target_id = $1 or details->>'replacement' = $1 order by id",
     [created.client.id],
   );
-  assert.deepEqual(actions.map((a) => a.action), ["client.created", "client.deleted"]);
+  assert.deepEqual(actions.map((a) => a.action), [
+    "client.created",
+    "client.offboarding_started",
+    "client.offboarded",
+  ]);
 });
 
 Deno.test("client commands explain bad input and --help", async () => {
