@@ -29,13 +29,18 @@ const VALID_BODIES: Record<string, unknown> = {
     category: "UTILITY",
     components: [{ type: "BODY", text: "A probe." }],
   },
+  "POST /v1/privacy/requests": {
+    type: "access",
+    subject: { phone: "+447700900123" },
+    verification: { method: "client_attestation", attested_by: "probe" },
+  },
 };
 
 /** Well-formed values, so hostile values in the other parameters reach the deeper code. */
 const VALID_VALUES: Record<string, string[]> = {
   id: [crypto.randomUUID()],
   contact: ["+447700900123", crypto.randomUUID(), "US.13491208655302741918"],
-  status: ["sent", "received", "APPROVED"],
+  status: ["sent", "received", "APPROVED", "completed"],
   category: ["UTILITY"],
   language: ["en_US"],
   name: ["order_update"],
@@ -48,7 +53,7 @@ const VALID_VALUES: Record<string, string[]> = {
   offset: ["0", "1000000"],
   consent: ["opted_out"],
   field: ["account_update"],
-  before: ["1", String(Number.MAX_SAFE_INTEGER)],
+  before: ["1", String(Number.MAX_SAFE_INTEGER), "2026-01-01T00:00:00Z"],
   plugin: ["opt-out"],
 };
 
