@@ -162,7 +162,13 @@ async function start() {
   );
   const app: AppProcess = await startAppProcess({
     runtime,
-    env: { ...stack.appEnv, GRAPH_API_BASE_URL: emulator.url, PUBLIC_BASE_URL: appUrl },
+    env: {
+      ...stack.appEnv,
+      GRAPH_API_BASE_URL: emulator.url,
+      PUBLIC_BASE_URL: appUrl,
+      // the /privacy page's codes go out from the demo number, through the emulator
+      PRIVACY_SENDER_CLIENT_ID: DEMO.client_id,
+    },
     port: appPort,
     dir,
     log: (line) => console.log(`[app] ${line}`),
