@@ -88,6 +88,6 @@ Deno.test("the public privacy routes answer any path, form or signed_request wit
         assert.ok(status < 500, `${method} ${path} (${type}) → ${status}`);
       },
     ),
-    { numRuns: 300 },
+    { numRuns: 1000 },
   );
 });

@@ -1,6 +1,7 @@
 /** @jsxImportSource hono/jsx */
 import { Hono } from "hono";
 import type { Child } from "hono/jsx";
+import { normaliseConfirmationCode } from "../../../core/privacy/codes.ts";
 import { REQUEST_TYPES, type RequestType } from "../../../core/privacy/subject.ts";
 import { isLabel } from "../../../core/text.ts";
 import type { PrivacyService, RequestView } from "../../../services/privacy_requests.ts";
@@ -191,7 +192,7 @@ export function privacyPageRoutes(
   ) => {
     const { t, request, code } = props;
     const problems = props.problems ?? {};
-    const base = `/privacy/requests/${encodeURIComponent(code)}`;
+    const base = `/privacy/requests/${code}`;
     const held = request.parts.some((p) => p.status === "held");
     return (
       <Layout t={t} title={t.requestHeading(request.reference_prefix)}>
@@ -326,11 +327,9 @@ export function privacyPageRoutes(
     })
     .get("/privacy/status", (c) => {
       const t = messagesFor(c.req.query("lang"), c.req.header("accept-language"));
-      const code = c.req.query("code") ?? "";
-      return c.redirect(
-        `/privacy/requests/${encodeURIComponent(code.slice(0, 64).trim())}?lang=${t.lang}`,
-        303,
-      );
+      const code = normaliseConfirmationCode(c.req.query("code") ?? "");
+      if (!code) return c.html(<NotFound t={t} text={t.errors.unknownRequest} />, 404);
+      return c.redirect(`/privacy/requests/${code}?lang=${t.lang}`, 303);
     })
     .post("/privacy/requests", limitBody(MAX_FORM_BYTES, "Forms"), async (c) => {
       const t = messagesFor(c.req.query("lang"), c.req.header("accept-language"));
@@ -370,7 +369,8 @@ export function privacyPageRoutes(
     })
     .get("/privacy/requests/:code", async (c) => {
       const t = messagesFor(c.req.query("lang"), c.req.header("accept-language"));
-      const code = c.req.param("code");
+      const code = normaliseConfirmationCode(c.req.param("code"));
+      if (!code) return c.html(<NotFound t={t} text={t.errors.unknownRequest} />, 404);
       const request = await privacy.status(code);
       if (!request) return c.html(<NotFound t={t} text={t.errors.unknownRequest} />, 404);
       const notices: Record<string, string> = {
@@ -381,7 +381,7 @@ export function privacyPageRoutes(
       return c.html(
         <Status
           t={t}
-          code={code.toUpperCase()}
+          code={code}
           request={request}
           notice={notices[c.req.query("n") ?? ""]}
         />,
@@ -389,13 +389,14 @@ export function privacyPageRoutes(
     })
     .post("/privacy/requests/:code/verify", limitBody(MAX_FORM_BYTES, "Forms"), async (c) => {
       const t = messagesFor(c.req.query("lang"), c.req.header("accept-language"));
-      const code = c.req.param("code");
+      const code = normaliseConfirmationCode(c.req.param("code"));
+      if (!code) return c.html(<NotFound t={t} text={t.errors.unknownRequest} />, 404);
       const body = await readForm(c);
       const page = async (problems: Problems, status: 400 | 404 | 429) => {
         const request = await privacy.status(code);
         if (!request) return c.html(<NotFound t={t} text={t.errors.unknownRequest} />, 404);
         return c.html(
-          <Status t={t} code={code.toUpperCase()} request={request} problems={problems} />,
+          <Status t={t} code={code} request={request} problems={problems} />,
           status,
         );
       };
@@ -405,7 +406,7 @@ export function privacyPageRoutes(
         case "verified":
         case "already":
           return c.redirect(
-            `/privacy/requests/${encodeURIComponent(code)}?lang=${t.lang}${
+            `/privacy/requests/${code}?lang=${t.lang}${
               verdict.outcome === "verified" ? "&n=verified" : ""
             }`,
             303,
@@ -426,14 +427,15 @@ export function privacyPageRoutes(
     })
     .post("/privacy/requests/:code/resend", limitBody(MAX_FORM_BYTES, "Forms"), async (c) => {
       const t = messagesFor(c.req.query("lang"), c.req.header("accept-language"));
-      const code = c.req.param("code");
+      const code = normaliseConfirmationCode(c.req.param("code"));
+      if (!code) return c.html(<NotFound t={t} text={t.errors.unknownRequest} />, 404);
       const request = await privacy.status(code);
       if (!request) return c.html(<NotFound t={t} text={t.errors.unknownRequest} />, 404);
       if (overLimit(c.get("clientIp"))) {
         return c.html(
           <Status
             t={t}
-            code={code.toUpperCase()}
+            code={code}
             request={request}
             problems={{ form: t.errors.tooMany }}
           />,
@@ -445,7 +447,7 @@ export function privacyPageRoutes(
         return c.html(
           <Status
             t={t}
-            code={code.toUpperCase()}
+            code={code}
             request={request}
             problems={{ form: sent === "too_soon" ? t.resendTooSoon : t.resendTooMany }}
           />,
@@ -453,7 +455,7 @@ export function privacyPageRoutes(
         );
       }
       return c.redirect(
-        `/privacy/requests/${encodeURIComponent(code)}?lang=${t.lang}&n=resent`,
+        `/privacy/requests/${code}?lang=${t.lang}&n=resent`,
         303,
       );
     })
