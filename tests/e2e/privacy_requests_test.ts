@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { decryptField } from "../../src/core/crypto/envelope.ts";
 import { eventually } from "../_support/channel.ts";
-import { countRows, sql } from "../_support/stack.ts";
+import { signedTokens } from "../../src/core/crypto/signed_token.ts";
+import { countRows, sql, testStack } from "../_support/stack.ts";
 import {
   asPrivacyStaff,
   newSubject,
@@ -48,6 +49,16 @@ Deno.test("an access request filed on /privacy exports, once, everything two bus
     assert.match(status.text, /Done/);
     const links = linksOf(status.text);
     assert.equal(links.length, 3, "one export per business that knows the number, sender included");
+    // a link whose time has passed opens nothing, even for an export never downloaded
+    const exportId = (await sql<{ id: string }>(
+      "select id from privacy_exports where request_id = $1 limit 1",
+      [id],
+    ))[0].id;
+    const expired = await signedTokens(testStack().secrets.api_key_pepper, "privacy-export")
+      .sign("export", `${exportId}.${Math.floor(Date.now() / 1000) - 1}`);
+    const late = await fetch(`${world.ch.appUrl}/privacy/exports/${expired}`);
+    assert.equal(late.status, 410);
+    await late.body?.cancel();
     const documents = [];
     for (const link of links) {
       const res = await fetch(`${world.ch.appUrl}${link}`);

@@ -42,3 +42,19 @@ Deno.test("the privacy pages answer an unknown or malformed code, a broken form 
   assert.equal(gone.status, 410);
   assert.match(gone.body, /expired or was already used/);
 });
+
+Deno.test("the privacy forms take at most 20 posts a minute from one address", async () => {
+  const { call } = await appUnderTest();
+  const post = (ip: string) =>
+    call("/privacy/requests", {
+      method: "POST",
+      ip,
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "type=access&number=%2B447700900123",
+    });
+  for (let i = 0; i < 20; i++) assert.equal((await post("203.0.113.9")).status, 503);
+  const refused = await post("203.0.113.9");
+  assert.equal(refused.status, 429);
+  assert.match(refused.body, /Too many requests from your connection/);
+  assert.equal((await post("203.0.113.10")).status, 503, "another address is not held back");
+});
