@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { AppError } from "../../src/core/errors.ts";
 import type { PrivacyHook, PrivacyHookSubject } from "../../src/ports/privacy_hooks.ts";
 import { countRows, createClientWithPhone, sql, testApp } from "../_support/stack.ts";
-import { asPrivacyStaff, newSubject, uniqueNumber } from "../_support/privacy.ts";
+import {
+  asPrivacyStaff,
+  newSubject,
+  runDuePrivacyWork,
+  uniqueNumber,
+} from "../_support/privacy.ts";
 
 /**
  * The intake the Shopify plugin will call for Shopify's mandatory compliance webhooks, tested
@@ -102,8 +107,7 @@ Deno.test("Shopify's compliance topics become verified requests of the installat
     ["select privacy.approve_request($1)", [first.requestId]],
     ["select privacy.run_fulfilment($1)", [first.requestId]],
   ]);
-  await composed.sweep();
-  await composed.bell!.idle();
+  await runDuePrivacyWork(composed.deps.privacy);
   const exported = plugin.calls.find((c) => c.op === "export")!.subject;
   assert.equal(exported.clientId, business.clientId);
   assert.equal(exported.shopDomain, shop);
@@ -128,8 +132,7 @@ Deno.test("Shopify's compliance topics become verified requests of the installat
     ["select privacy.approve_request($1)", [redact.requestId]],
     ["select privacy.run_fulfilment($1)", [redact.requestId]],
   ]);
-  await composed.sweep();
-  await composed.bell!.idle();
+  await runDuePrivacyWork(composed.deps.privacy);
   assert.deepEqual(plugin.records.get(business.clientId)!.map((r) => r.customer), ["7002"]);
   assert.equal(await countRows("contacts", business.clientId, `wa_id = '${subject.waId}'`), 0);
 
@@ -144,8 +147,7 @@ Deno.test("Shopify's compliance topics become verified requests of the installat
     ["select privacy.approve_request($1)", [shopRedact.requestId]],
     ["select privacy.run_fulfilment($1)", [shopRedact.requestId]],
   ]);
-  await composed.sweep();
-  await composed.bell!.idle();
+  await runDuePrivacyWork(composed.deps.privacy);
   assert.deepEqual(plugin.records.get(business.clientId), []);
   const [shopRow] = await sql<{ subject_kind: string; status: string }>(
     "select subject_kind, status from privacy_requests where id = $1",

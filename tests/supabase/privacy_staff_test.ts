@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import pg from "pg";
 import { countRows, createClientWithPhone, sql, testApp, testStack } from "../_support/stack.ts";
-import { asPrivacyStaff, uniqueNumber } from "../_support/privacy.ts";
+import { asPrivacyStaff, runDuePrivacyWork, uniqueNumber } from "../_support/privacy.ts";
 
 /**
  * The Studio workflow as privacy staff run it: as the `privacy_staff` role, named with
@@ -200,8 +200,7 @@ Deno.test("a legal hold stops a deletion until it is lifted, and a held contact 
     ["select privacy.approve_request($1)", [id]],
     ["select privacy.run_fulfilment($1)", [id]],
   ]);
-  await composed.sweep();
-  await composed.bell!.idle();
+  await runDuePrivacyWork(composed.deps.privacy);
   const [part] = await sql<{ status: string }>(
     "select status from privacy_request_parts where request_id = $1",
     [id],
@@ -214,8 +213,7 @@ Deno.test("a legal hold stops a deletion until it is lifted, and a held contact 
   assert.equal(active.n, 1);
 
   await asPrivacyStaff([["select privacy.lift_legal_hold($1, 'Claim settled')", [hold.id]]]);
-  await composed.sweep();
-  await composed.bell!.idle();
+  await runDuePrivacyWork(composed.deps.privacy);
   const [after] = await sql<{ status: string; result: Record<string, number> }>(
     "select status, result from privacy_request_parts where request_id = $1",
     [id],
