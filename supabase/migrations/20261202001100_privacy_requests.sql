@@ -29,6 +29,15 @@ create schema if not exists privacy;
 revoke all on schema privacy from public;
 grant usage on schema privacy to privacy_staff, service_role;
 
+-- Studio's SQL editor runs as the role that runs migrations (postgres on hosted Supabase, where it
+-- is no superuser): staff narrow their session to the team's rights with `set role privacy_staff`
+-- (docs/privacy-runbook.md), which needs membership
+do $do$
+begin
+  execute format('grant privacy_staff to %I', current_user);
+end
+$do$;
+
 -- legal holds --------------------------------------------------------------------------------------
 create table privacy.legal_holds (
   id uuid primary key default gen_random_uuid(),

@@ -229,6 +229,24 @@ Deno.test("Deno and workerd give identical responses to the same requests", asyn
       },
       { name: "OpenAPI document", status: 200, path: "/openapi.json" },
       { name: "API reference page", status: 200, path: "/docs" },
+      // server-rendered with hono/jsx: the Worker's bundle must compile it the same way
+      { name: "privacy page", status: 200, path: "/privacy" },
+      { name: "privacy stylesheet", status: 200, path: "/privacy/privacy.css" },
+      {
+        name: "an unknown confirmation code",
+        status: 404,
+        path: "/privacy/requests/7K3Q-AAAA-BBBB-CCCC-DDDD",
+      },
+      {
+        name: "Meta's data deletion callback, forged",
+        status: 401,
+        path: "/privacy/meta/data-deletion",
+        init: {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: "signed_request=eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHg.e30",
+        },
+      },
       // the fifth failed authentication from this address (limit 5), then the throttle
       {
         name: "one failure too many",
