@@ -205,7 +205,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     pepper: env.API_KEY_PEPPER,
     exportTokens: signedTokens(env.API_KEY_PEPPER, "privacy-export"),
     keyring,
-    send: services,
+    send: deps,
     logger,
     now,
     config: {

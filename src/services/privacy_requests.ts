@@ -74,7 +74,7 @@ export interface PrivacyDeps {
   pepper: string;
   exportTokens: SignedTokens;
   keyring: Keyring;
-  send: Pick<ServiceDeps, "sends" | "dataKeys" | "doorbell" | "now">;
+  send: Pick<ServiceDeps, "messages" | "dataKeys" | "doorbell" | "now">;
   logger: Logger;
   config: PrivacyConfig;
   now: () => number;

@@ -4,7 +4,38 @@
 
 create schema privacy;
 comment on schema privacy is 'Privacy staff''s schema: retention classes and per-client retention policies, legal holds, and the record of every retention run. Not exposed through the API.';
-grant usage on schema privacy to privacy_staff;
+grant usage on schema privacy to privacy_staff, service_role;
+
+-- table privacy.client_offboardings ---------------------------------------------------------------
+
+create table privacy.client_offboardings (
+  id uuid default gen_random_uuid() not null,
+  client_id uuid not null,
+  requested_by text not null,
+  started_at timestamp with time zone default now() not null,
+  key_shredded_at timestamp with time zone,
+  finished_at timestamp with time zone,
+  removed jsonb default '{}'::jsonb not null,
+  constraint client_offboardings_pkey PRIMARY KEY (id),
+  constraint client_offboardings_client_id_key UNIQUE (client_id),
+  constraint client_offboardings_requested_by_check CHECK (char_length(requested_by) >= 1 AND char_length(requested_by) <= 300)
+);
+alter table privacy.client_offboardings enable row level security;
+
+create policy client_offboardings_select_privacy_staff on privacy.client_offboardings for select to privacy_staff
+  using (true);
+
+grant select on table privacy.client_offboardings to privacy_staff;
+grant insert, select, update on table privacy.client_offboardings to service_role;
+
+comment on table privacy.client_offboardings is 'A record of each client offboarding: its data key was shredded first, then its rows removed in batches; what was removed, by table.';
+comment on column privacy.client_offboardings.id is 'The record''s id.';
+comment on column privacy.client_offboardings.client_id is 'The client that left (the client row is gone once finished).';
+comment on column privacy.client_offboardings.requested_by is 'Who asked for the offboarding.';
+comment on column privacy.client_offboardings.started_at is 'When it started.';
+comment on column privacy.client_offboardings.key_shredded_at is 'When the client''s data key was deleted: from then on nothing it stored could be decrypted.';
+comment on column privacy.client_offboardings.finished_at is 'When the last row, and the client, were gone.';
+comment on column privacy.client_offboardings.removed is 'Rows removed, by table.';
 
 -- table privacy.legal_holds -----------------------------------------------------------------------
 
@@ -16,30 +47,49 @@ create table privacy.legal_holds (
   placed_by text default CURRENT_USER not null,
   placed_at timestamp with time zone default now() not null,
   lifted_at timestamp with time zone,
+  kind text not null,
+  contact_id uuid,
+  expires_at timestamp with time zone,
+  lifted_by text,
+  lift_reason text,
   constraint legal_holds_pkey PRIMARY KEY (id),
   constraint legal_holds_check CHECK (lifted_at >= placed_at),
   constraint legal_holds_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id),
+  constraint legal_holds_client_names_no_subject CHECK (kind = 'contact'::text OR subject_ref IS NULL AND contact_id IS NULL),
+  constraint legal_holds_contact_fkey FOREIGN KEY (client_id, contact_id) REFERENCES public.contacts(client_id, id) ON DELETE SET NULL (contact_id),
+  constraint legal_holds_expiry_after_placing CHECK (expires_at > placed_at),
+  constraint legal_holds_kind_check CHECK (kind = ANY (ARRAY['client'::text, 'contact'::text])),
+  constraint legal_holds_lift_reason_check CHECK (char_length(lift_reason) >= 1 AND char_length(lift_reason) <= 1000),
+  constraint legal_holds_lifted_by_check CHECK (char_length(lifted_by) >= 1 AND char_length(lifted_by) <= 200),
+  constraint legal_holds_lifted_by_when_lifted CHECK (lifted_by IS NULL OR lifted_at IS NOT NULL),
   constraint legal_holds_reason_check CHECK (char_length(reason) >= 1 AND char_length(reason) <= 1000),
   constraint legal_holds_subject_ref_check CHECK (char_length(subject_ref) >= 1 AND char_length(subject_ref) <= 128)
 );
 CREATE INDEX legal_holds_active_idx ON privacy.legal_holds USING btree (client_id) WHERE (lifted_at IS NULL);
+CREATE INDEX legal_holds_contact_idx ON privacy.legal_holds USING btree (contact_id) WHERE (contact_id IS NOT NULL);
 alter table privacy.legal_holds enable row level security;
 
 create policy legal_holds_select_privacy_staff on privacy.legal_holds for select to privacy_staff
   using (true);
 
-grant select on table privacy.legal_holds to privacy_staff;
+grant select on table privacy.legal_holds to privacy_staff, service_role;
 
 CREATE TRIGGER legal_holds_audited AFTER INSERT OR DELETE OR UPDATE ON privacy.legal_holds FOR EACH ROW EXECUTE FUNCTION private.audit_retention_change();
+CREATE TRIGGER legal_holds_kind BEFORE INSERT ON privacy.legal_holds FOR EACH ROW EXECUTE FUNCTION private.legal_hold_kind();
 
-comment on table privacy.legal_holds is 'Legal holds: while one is active (lifted_at is null), retention deletes nothing it covers. A hold without subject_ref covers everything of the client; with one, that data subject''s data.';
+comment on table privacy.legal_holds is 'Legal holds: while one is active (not lifted, not past expires_at), nothing it covers is deleted. kind client covers everything of the client: retention skips it and it cannot be offboarded. kind contact covers one data subject (contact_id, or subject_ref): retention keeps their rows, an erasure of them waits (its part is held) and the contact cannot be deleted. Place and lift holds with privacy.place_legal_hold and privacy.lift_legal_hold.';
 comment on column privacy.legal_holds.id is 'Identifier of the hold.';
 comment on column privacy.legal_holds.client_id is 'The client whose data is held.';
-comment on column privacy.legal_holds.subject_ref is 'The data subject held, as WhatsApp identifies them: their number''s digits (wa_id) or their business-scoped user id. Null: the whole client is held.';
+comment on column privacy.legal_holds.subject_ref is 'The data subject held, as WhatsApp identifies them: their number''s digits (wa_id) or their business-scoped user id. Null for a hold on the whole client or one named by contact_id.';
 comment on column privacy.legal_holds.reason is 'Why the data must be kept (the claim, the order).';
-comment on column privacy.legal_holds.placed_by is 'The database role that placed the hold.';
+comment on column privacy.legal_holds.placed_by is 'Who placed the hold: the staff member privacy.place_legal_hold was called by, else the database role.';
 comment on column privacy.legal_holds.placed_at is 'When the hold was placed.';
-comment on column privacy.legal_holds.lifted_at is 'When the hold was lifted; retention resumes then. Null while the hold is active.';
+comment on column privacy.legal_holds.lifted_at is 'When the hold was lifted; what it held may be deleted from then on. Null while it holds.';
+comment on column privacy.legal_holds.kind is 'client (all of the client''s data) or contact (one data subject''s).';
+comment on column privacy.legal_holds.contact_id is 'The held contact, for a hold of kind contact placed on one (null once the contact was deleted after the hold ended).';
+comment on column privacy.legal_holds.expires_at is 'When the hold stops by itself, if it was given an end; otherwise it holds until lifted.';
+comment on column privacy.legal_holds.lifted_by is 'The staff member who lifted the hold.';
+comment on column privacy.legal_holds.lift_reason is 'Why the hold was lifted.';
 
 -- table privacy.retention_classes -----------------------------------------------------------------
 
@@ -161,6 +211,151 @@ comment on column privacy.retention_runs.duration is 'Time spent removing rows, 
 comment on column privacy.retention_runs.by_client is 'Rows removed per client: {"<client id>": rows}. Rows of no client are only in row_count.';
 comment on column privacy.retention_runs.error is 'Why the run stopped, when it failed.';
 
+-- view privacy.active_legal_holds -----------------------------------------------------------------
+
+create view privacy.active_legal_holds with (security_invoker=true) as
+ SELECT id,
+    client_id,
+    kind,
+    contact_id,
+    subject_ref,
+    reason,
+    placed_by,
+    placed_at,
+    expires_at
+   FROM privacy.legal_holds h
+  WHERE lifted_at IS NULL AND (expires_at IS NULL OR expires_at > now());
+grant select on table privacy.active_legal_holds to privacy_staff;
+comment on view privacy.active_legal_holds is 'Legal holds in force now.';
+comment on column privacy.active_legal_holds.id is 'The hold''s id (privacy.lift_legal_hold takes it).';
+comment on column privacy.active_legal_holds.client_id is 'The held client.';
+comment on column privacy.active_legal_holds.kind is 'client or contact.';
+comment on column privacy.active_legal_holds.contact_id is 'The held contact.';
+comment on column privacy.active_legal_holds.subject_ref is 'The held subject''s number or user id, when the hold names them so.';
+comment on column privacy.active_legal_holds.reason is 'Why.';
+comment on column privacy.active_legal_holds.placed_by is 'Who placed it.';
+comment on column privacy.active_legal_holds.placed_at is 'When.';
+comment on column privacy.active_legal_holds.expires_at is 'Until when, if set.';
+
+-- view privacy.open_requests ----------------------------------------------------------------------
+
+create view privacy.open_requests with (security_invoker=true) as
+ SELECT id,
+    reference_prefix,
+    filing_client_id,
+    type,
+    channel,
+    status,
+    subject_kind,
+    verification_method,
+    verified_at,
+    attested_by,
+    received_at,
+    COALESCE(extended_due_at, due_at) AS deadline,
+    extended_due_at IS NOT NULL AS extended,
+    now() > COALESCE(extended_due_at, due_at) AS overdue,
+    approved_by,
+    approved_at,
+    ( SELECT count(*) AS count
+           FROM public.privacy_request_parts p
+          WHERE p.request_id = q.id) AS clients,
+    ( SELECT count(*) AS count
+           FROM public.privacy_request_parts p
+          WHERE p.request_id = q.id AND p.status = 'held'::text) AS held_parts,
+    ( SELECT count(*) AS count
+           FROM public.privacy_request_parts p
+          WHERE p.request_id = q.id AND p.status = 'failed'::text) AS failed_parts
+   FROM public.privacy_requests q
+  WHERE status <> ALL (ARRAY['completed'::text, 'rejected'::text, 'expired'::text]);
+grant select on table privacy.open_requests to privacy_staff;
+comment on view privacy.open_requests is 'Privacy requests not yet completed, rejected or expired, with their deadline and parts. Start here.';
+comment on column privacy.open_requests.id is 'The request''s id: pass it to the staff functions.';
+comment on column privacy.open_requests.reference_prefix is 'First four characters of the subject''s confirmation code.';
+comment on column privacy.open_requests.filing_client_id is 'The client that filed it, if a client did.';
+comment on column privacy.open_requests.type is 'access, correction, deletion or consent_withdrawal.';
+comment on column privacy.open_requests.channel is 'web, api, shopify or meta.';
+comment on column privacy.open_requests.status is 'Where it stands in the workflow.';
+comment on column privacy.open_requests.subject_kind is 'Who it is about (whatsapp, meta_user, shopify_customer, shopify_shop).';
+comment on column privacy.open_requests.verification_method is 'How the subject was verified.';
+comment on column privacy.open_requests.verified_at is 'When.';
+comment on column privacy.open_requests.attested_by is 'Who at the client attested the subject''s identity.';
+comment on column privacy.open_requests.received_at is 'When it arrived.';
+comment on column privacy.open_requests.deadline is 'The date it must be answered by (extended, if it was).';
+comment on column privacy.open_requests.extended is 'Whether the deadline was extended.';
+comment on column privacy.open_requests.overdue is 'True when the deadline has passed.';
+comment on column privacy.open_requests.approved_by is 'The staff member who approved it.';
+comment on column privacy.open_requests.approved_at is 'When.';
+comment on column privacy.open_requests.clients is 'How many clients'' data it concerns (its parts).';
+comment on column privacy.open_requests.held_parts is 'Parts stopped by a legal hold.';
+comment on column privacy.open_requests.failed_parts is 'Parts that failed 5 times (re-run them).';
+
+-- view privacy.overdue_requests -------------------------------------------------------------------
+
+create view privacy.overdue_requests with (security_invoker=true) as
+ SELECT id,
+    reference_prefix,
+    filing_client_id,
+    type,
+    channel,
+    status,
+    subject_kind,
+    verification_method,
+    verified_at,
+    attested_by,
+    received_at,
+    deadline,
+    extended,
+    overdue,
+    approved_by,
+    approved_at,
+    clients,
+    held_parts,
+    failed_parts
+   FROM privacy.open_requests o
+  WHERE overdue;
+grant select on table privacy.overdue_requests to privacy_staff;
+comment on view privacy.overdue_requests is 'Open privacy requests past their deadline: act on these first.';
+comment on column privacy.overdue_requests.id is 'The request''s id: pass it to the staff functions.';
+comment on column privacy.overdue_requests.reference_prefix is 'First four characters of the subject''s confirmation code.';
+comment on column privacy.overdue_requests.filing_client_id is 'The client that filed it, if a client did.';
+comment on column privacy.overdue_requests.type is 'access, correction, deletion or consent_withdrawal.';
+comment on column privacy.overdue_requests.channel is 'web, api, shopify or meta.';
+comment on column privacy.overdue_requests.status is 'Where it stands in the workflow.';
+comment on column privacy.overdue_requests.subject_kind is 'Who it is about (whatsapp, meta_user, shopify_customer, shopify_shop).';
+comment on column privacy.overdue_requests.verification_method is 'How the subject was verified.';
+comment on column privacy.overdue_requests.verified_at is 'When.';
+comment on column privacy.overdue_requests.attested_by is 'Who at the client attested the subject''s identity.';
+comment on column privacy.overdue_requests.received_at is 'When it arrived.';
+comment on column privacy.overdue_requests.deadline is 'The date it must be answered by (extended, if it was).';
+comment on column privacy.overdue_requests.extended is 'Whether the deadline was extended.';
+comment on column privacy.overdue_requests.overdue is 'True when the deadline has passed.';
+comment on column privacy.overdue_requests.approved_by is 'The staff member who approved it.';
+comment on column privacy.overdue_requests.approved_at is 'When.';
+comment on column privacy.overdue_requests.clients is 'How many clients'' data it concerns (its parts).';
+comment on column privacy.overdue_requests.held_parts is 'Parts stopped by a legal hold.';
+comment on column privacy.overdue_requests.failed_parts is 'Parts that failed 5 times (re-run them).';
+
+-- view privacy.recent_erasures --------------------------------------------------------------------
+
+create view privacy.recent_erasures with (security_invoker=true) as
+ SELECT p.request_id,
+    q.reference_prefix,
+    q.channel,
+    p.client_id,
+    p.done_at,
+    p.result
+   FROM public.privacy_request_parts p
+     JOIN public.privacy_requests q ON q.id = p.request_id
+  WHERE q.type = 'deletion'::text AND p.status = 'done'::text AND p.done_at > (now() - '90 days'::interval);
+grant select on table privacy.recent_erasures to privacy_staff;
+comment on view privacy.recent_erasures is 'Deletions carried out in the last 90 days, per client, with what was erased.';
+comment on column privacy.recent_erasures.request_id is 'The deletion request.';
+comment on column privacy.recent_erasures.reference_prefix is 'First four characters of its confirmation code.';
+comment on column privacy.recent_erasures.channel is 'Where it came from.';
+comment on column privacy.recent_erasures.client_id is 'The client whose data was erased.';
+comment on column privacy.recent_erasures.done_at is 'When.';
+comment on column privacy.recent_erasures.result is 'Rows erased, by kind of data.';
+
 -- view privacy.retention_in_effect ----------------------------------------------------------------
 
 create view privacy.retention_in_effect with (security_invoker=true) as
@@ -171,10 +366,10 @@ create view privacy.retention_in_effect with (security_invoker=true) as
     p.keep_for IS NOT NULL AS client_policy,
     (EXISTS ( SELECT 1
            FROM privacy.legal_holds l
-          WHERE l.client_id = c.id AND l.lifted_at IS NULL AND l.subject_ref IS NULL)) AS client_on_hold,
+          WHERE l.client_id = c.id AND l.lifted_at IS NULL AND l.kind = 'client'::text AND (l.expires_at IS NULL OR l.expires_at > now()))) AS client_on_hold,
     ( SELECT count(*) AS count
            FROM privacy.legal_holds l
-          WHERE l.client_id = c.id AND l.lifted_at IS NULL AND l.subject_ref IS NOT NULL) AS subjects_on_hold
+          WHERE l.client_id = c.id AND l.lifted_at IS NULL AND l.kind = 'contact'::text AND (l.expires_at IS NULL OR l.expires_at > now())) AS subjects_on_hold
    FROM public.clients c
      CROSS JOIN privacy.retention_classes k
      LEFT JOIN privacy.retention_policies p ON p.client_id = c.id AND p.data_class = k.data_class
@@ -191,3 +386,286 @@ UNION ALL
   WHERE NOT k.per_client;
 grant select on table privacy.retention_in_effect to privacy_staff;
 comment on view privacy.retention_in_effect is 'How long each client''s data of each class is kept now (its policy or the default) and whether legal holds suspend it; platform-wide classes appear once, with no client.';
+comment on column privacy.retention_in_effect.client_id is 'The client; null for a platform-wide class.';
+comment on column privacy.retention_in_effect.client_name is 'The client''s name.';
+comment on column privacy.retention_in_effect.data_class is 'The class of data.';
+comment on column privacy.retention_in_effect.keep_for is 'How long the data is kept.';
+comment on column privacy.retention_in_effect.client_policy is 'Whether the period is the client''s own policy (false: the class default).';
+comment on column privacy.retention_in_effect.client_on_hold is 'Whether a legal hold on the whole client suspends all its retention.';
+comment on column privacy.retention_in_effect.subjects_on_hold is 'How many of the client''s data subjects are under a legal hold.';
+
+-- view privacy.staff_actions ----------------------------------------------------------------------
+
+create view privacy.staff_actions with (security_invoker=true) as
+ SELECT created_at,
+    actor,
+    action,
+    client_id,
+    target_type,
+    target_id,
+    details
+   FROM public.audit_log a
+  WHERE action ~~ 'privacy.%'::text OR action ~~ 'client.%'::text;
+grant select on table privacy.staff_actions to privacy_staff;
+comment on view privacy.staff_actions is 'The audit trail of privacy work and client lifecycle: every staff action with who did it and the database login it ran under.';
+comment on column privacy.staff_actions.created_at is 'When.';
+comment on column privacy.staff_actions.actor is 'Who (staff:<name>, subject, system, ...).';
+comment on column privacy.staff_actions.action is 'What (privacy.request.approved, privacy.legal_hold.placed, client.offboarded, ...).';
+comment on column privacy.staff_actions.client_id is 'The client concerned.';
+comment on column privacy.staff_actions.target_type is 'What was acted on.';
+comment on column privacy.staff_actions.target_id is 'Its id.';
+comment on column privacy.staff_actions.details is 'Reasons, notes and the database role.';
+
+-- function privacy.act_as(staff_member text) ------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION privacy.act_as(staff_member text)
+ RETURNS text
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  if staff_member is null or char_length(btrim(staff_member)) not between 3 and 200
+     or staff_member ~ '[[:cntrl:]]' then
+    raise exception 'name yourself with 3 to 200 printable characters (an email address, say)'
+      using errcode = '22023';
+  end if;
+  perform set_config('privacy.staff_member', btrim(staff_member), false);
+  return btrim(staff_member);
+end
+$function$;
+comment on function privacy.act_as(staff_member text) is 'Say who you are before any other privacy function, in the same SQL snippet: select privacy.act_as(''you@example.com''). Studio''s SQL editor runs everyone as postgres, so this name is what the audit log records (with the database login). Staff who sign in with a login role of their own are that role.';
+grant execute on function privacy.act_as(staff_member text) to privacy_staff;
+
+-- function privacy.apply_correction(request_id uuid, note text) -----------------------------------
+
+CREATE OR REPLACE FUNCTION privacy.apply_correction(request_id uuid, note text DEFAULT NULL::text)
+ RETURNS public.privacy_requests
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  who text := private.privacy_staff_member();
+  req public.privacy_requests := private.privacy_request_for_staff(request_id);
+begin
+  if req.type <> 'correction' then
+    raise exception 'request % asks for %, not a correction', req.id, req.type
+      using errcode = 'GL409';
+  end if;
+  if req.status = 'verified' then
+    update public.privacy_requests q set status = 'approved', approved_by = who,
+        approved_at = now()
+     where q.id = req.id;
+  elsif req.status <> 'approved' then
+    raise exception 'only a verified or approved correction can be applied (this one is %)',
+      req.status using errcode = 'GL409';
+  end if;
+  perform private.start_privacy_fulfilment(req.id, 'staff:' || who);
+  perform private.privacy_audit(req.filing_client_id, 'staff:' || who, 'privacy.correction.applied',
+    req.id, jsonb_build_object('note', left(note, 1000)));
+  return private.privacy_request_for_staff(req.id);
+end
+$function$;
+comment on function privacy.apply_correction(request_id uuid, note text) is 'Approves a correction request and carries it out: the subject''s profile name, as they gave it (encrypted; you do not see it), replaces the stored one at each client. Audited.';
+grant execute on function privacy.apply_correction(request_id uuid, note text) to privacy_staff;
+
+-- function privacy.approve_request(request_id uuid, note text) ------------------------------------
+
+CREATE OR REPLACE FUNCTION privacy.approve_request(request_id uuid, note text DEFAULT NULL::text)
+ RETURNS public.privacy_requests
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  who text := private.privacy_staff_member();
+  req public.privacy_requests := private.privacy_request_for_staff(request_id);
+begin
+  if req.status <> 'verified' then
+    raise exception 'only a verified request can be approved (this one is %)', req.status
+      using errcode = 'GL409';
+  end if;
+  update public.privacy_requests q set status = 'approved', approved_by = who,
+      approved_at = now()
+   where q.id = req.id returning * into req;
+  perform private.privacy_audit(req.filing_client_id, 'staff:' || who, 'privacy.request.approved',
+    req.id, jsonb_build_object('note', left(note, 1000)));
+  return req;
+end
+$function$;
+comment on function privacy.approve_request(request_id uuid, note text) is 'Approves a verified request (after checking it is legitimate); then run it with privacy.run_fulfilment. Audited with your name and the note.';
+grant execute on function privacy.approve_request(request_id uuid, note text) to privacy_staff;
+
+-- function privacy.extend_deadline(request_id uuid, reason text, extension interval) --------------
+
+CREATE OR REPLACE FUNCTION privacy.extend_deadline(request_id uuid, reason text, extension interval DEFAULT '2 mons'::interval)
+ RETURNS public.privacy_requests
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  who text := private.privacy_staff_member();
+  req public.privacy_requests := private.privacy_request_for_staff(request_id);
+begin
+  if reason is null or char_length(btrim(reason)) < 3 then
+    raise exception 'an extension says why (the subject is told the reason)' using errcode = '22023';
+  end if;
+  if req.extended_due_at is not null then
+    raise exception 'the deadline was extended already, on % to %', req.extended_due_at,
+      req.extended_due_at using errcode = 'GL409';
+  end if;
+  if extension is null or extension <= interval '0' or extension > interval '2 months' then
+    raise exception 'a deadline is extended by at most two months' using errcode = '22023';
+  end if;
+  if req.status in ('completed', 'rejected', 'expired') then
+    raise exception 'a % request has no deadline left to extend', req.status
+      using errcode = 'GL409';
+  end if;
+  if now() > req.due_at then
+    raise exception 'the extension is decided within the first month: this one was due on %',
+      req.due_at using errcode = 'GL409';
+  end if;
+  update public.privacy_requests q set extended_due_at = req.due_at + extension,
+      extension_reason = left(btrim(reason), 1000), extended_by = who
+   where q.id = req.id returning * into req;
+  perform private.privacy_audit(req.filing_client_id, 'staff:' || who, 'privacy.deadline.extended',
+    req.id, jsonb_build_object('reason', left(btrim(reason), 1000),
+      'until', req.extended_due_at));
+  return req;
+end
+$function$;
+comment on function privacy.extend_deadline(request_id uuid, reason text, extension interval) is 'Extends a request''s deadline once, by at most two months (default), within the first month, with the reason the subject is shown. Audited.';
+grant execute on function privacy.extend_deadline(request_id uuid, reason text, extension interval) to privacy_staff;
+
+-- function privacy.lift_legal_hold(hold_id uuid, reason text) -------------------------------------
+
+CREATE OR REPLACE FUNCTION privacy.lift_legal_hold(hold_id uuid, reason text)
+ RETURNS privacy.legal_holds
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  who text := private.privacy_staff_member();
+  hold privacy.legal_holds;
+begin
+  if lift_legal_hold.reason is null or char_length(btrim(lift_legal_hold.reason)) < 3 then
+    raise exception 'lifting a hold says why' using errcode = '22023';
+  end if;
+  update privacy.legal_holds h set lifted_by = who, lifted_at = now(),
+      lift_reason = left(btrim(lift_legal_hold.reason), 1000)
+   where h.id = lift_legal_hold.hold_id and h.lifted_at is null
+  returning * into hold;
+  if not found then
+    raise exception 'no active legal hold %', lift_legal_hold.hold_id using errcode = 'P0002';
+  end if;
+  insert into public.audit_log (client_id, actor, action, target_type, target_id, details)
+  values (hold.client_id, 'staff:' || who, 'privacy.legal_hold.lifted', 'legal_hold',
+    hold.id::text, jsonb_build_object('reason', hold.lift_reason, 'db_role', session_user::text));
+  -- the erasures it stopped go ahead now (a part held by another hold stops again)
+  update public.privacy_request_parts p set status = 'queued', next_attempt_at = now(),
+      attempts = 0, error = null
+   where p.client_id = hold.client_id and p.status = 'held';
+  return hold;
+end
+$function$;
+comment on function privacy.lift_legal_hold(hold_id uuid, reason text) is 'Lifts a legal hold; erasures it stopped go ahead at the next sweep. Audited.';
+grant execute on function privacy.lift_legal_hold(hold_id uuid, reason text) to privacy_staff;
+
+-- function privacy.place_legal_hold(client_id uuid, reason text, contact_id uuid, expires_at timestamp with time zone) ---
+
+CREATE OR REPLACE FUNCTION privacy.place_legal_hold(client_id uuid, reason text, contact_id uuid DEFAULT NULL::uuid, expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone)
+ RETURNS privacy.legal_holds
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  who text := private.privacy_staff_member();
+  hold privacy.legal_holds;
+begin
+  if place_legal_hold.reason is null or char_length(btrim(place_legal_hold.reason)) < 3 then
+    raise exception 'a legal hold says why the data must be kept' using errcode = '22023';
+  end if;
+  if not exists (select 1 from public.clients c where c.id = place_legal_hold.client_id) then
+    raise exception 'no client %', place_legal_hold.client_id using errcode = 'P0002';
+  end if;
+  if place_legal_hold.contact_id is not null and not exists (
+    select 1 from public.contacts c
+     where c.id = place_legal_hold.contact_id and c.client_id = place_legal_hold.client_id
+  ) then
+    raise exception 'no contact % for client %', place_legal_hold.contact_id,
+      place_legal_hold.client_id using errcode = 'P0002';
+  end if;
+  insert into privacy.legal_holds (client_id, kind, contact_id, reason, placed_by, expires_at)
+  values (place_legal_hold.client_id,
+    case when place_legal_hold.contact_id is null then 'client' else 'contact' end,
+    place_legal_hold.contact_id, btrim(place_legal_hold.reason), who,
+    place_legal_hold.expires_at)
+  returning * into hold;
+  insert into public.audit_log (client_id, actor, action, target_type, target_id, details)
+  values (hold.client_id, 'staff:' || who, 'privacy.legal_hold.placed', 'legal_hold',
+    hold.id::text, jsonb_build_object('kind', hold.kind, 'reason', hold.reason,
+      'expires_at', hold.expires_at, 'db_role', session_user::text));
+  return hold;
+end
+$function$;
+comment on function privacy.place_legal_hold(client_id uuid, reason text, contact_id uuid, expires_at timestamp with time zone) is 'Places a legal hold on a client''s data, or with contact_id on one subject''s: erasures and retention purges keep it until the hold is lifted (or expires_at). Audited.';
+grant execute on function privacy.place_legal_hold(client_id uuid, reason text, contact_id uuid, expires_at timestamp with time zone) to privacy_staff;
+
+-- function privacy.reject_request(request_id uuid, reason text) -----------------------------------
+
+CREATE OR REPLACE FUNCTION privacy.reject_request(request_id uuid, reason text)
+ RETURNS public.privacy_requests
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  who text := private.privacy_staff_member();
+  req public.privacy_requests := private.privacy_request_for_staff(request_id);
+begin
+  if reason is null or char_length(btrim(reason)) < 3 then
+    raise exception 'a rejection says why (the subject is shown the reason)' using errcode = '22023';
+  end if;
+  if req.status not in ('unverified', 'verified', 'approved') then
+    raise exception 'a % request cannot be rejected', req.status using errcode = 'GL409';
+  end if;
+  update public.privacy_requests q set status = 'rejected', rejected_by = who,
+      rejected_at = now(), rejection_reason = left(btrim(reason), 1000),
+      subject_ciphertext = null, details_ciphertext = null, subject_request_ids = '{}'
+   where q.id = req.id returning * into req;
+  delete from public.privacy_verification_codes c where c.request_id = req.id;
+  perform private.privacy_audit(req.filing_client_id, 'staff:' || who, 'privacy.request.rejected',
+    req.id, jsonb_build_object('reason', left(btrim(reason), 1000)));
+  return req;
+end
+$function$;
+comment on function privacy.reject_request(request_id uuid, reason text) is 'Rejects a request, with the reason the subject will read on the status page (for example: manifestly unfounded or excessive). The subject''s encrypted identity is erased at once. Audited.';
+grant execute on function privacy.reject_request(request_id uuid, reason text) to privacy_staff;
+
+-- function privacy.run_fulfilment(request_id uuid) ------------------------------------------------
+
+CREATE OR REPLACE FUNCTION privacy.run_fulfilment(request_id uuid)
+ RETURNS public.privacy_requests
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  who text := private.privacy_staff_member();
+  req public.privacy_requests := private.privacy_request_for_staff(request_id);
+begin
+  if req.status not in ('approved', 'in_progress') then
+    raise exception 'only an approved request is carried out (this one is %)', req.status
+      using errcode = 'GL409';
+  end if;
+  perform private.start_privacy_fulfilment(req.id, 'staff:' || who);
+  perform private.privacy_audit(req.filing_client_id, 'staff:' || who, 'privacy.fulfilment.started',
+    req.id, '{}');
+  return private.privacy_request_for_staff(req.id);
+end
+$function$;
+comment on function privacy.run_fulfilment(request_id uuid) is 'Carries out an approved request: each client''s part is queued and the app carries it out within a sweep (under 30 s by default), as that client. Run it again to retry parts that failed or were held. Audited.';
+grant execute on function privacy.run_fulfilment(request_id uuid) to privacy_staff;

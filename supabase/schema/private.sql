@@ -51,6 +51,13 @@ alter table private.master_key_reports enable row level security;
 
 grant delete, insert, select, update on table private.master_key_reports to service_role;
 
+comment on table private.master_key_reports is 'Which master keys each running app instance holds (fingerprints, never keys), so a key rotation can refuse a key some instance lacks.';
+comment on column private.master_key_reports.instance is 'The reporting app instance.';
+comment on column private.master_key_reports.keys is 'version:fingerprint of each master key it holds.';
+comment on column private.master_key_reports.active is 'The version it wraps new data keys under.';
+comment on column private.master_key_reports.reported_at is 'When it last reported.';
+comment on column private.master_key_reports.expires_at is 'Until when the report stands (three sweep periods).';
+
 -- table private.plugin_schedule -------------------------------------------------------------------
 
 create table private.plugin_schedule (
@@ -63,6 +70,11 @@ create table private.plugin_schedule (
 alter table private.plugin_schedule enable row level security;
 
 grant delete, insert, select, update on table private.plugin_schedule to service_role;
+
+comment on table private.plugin_schedule is 'When each installation''s scheduled run is next due (the sweeper''s; service role only).';
+comment on column private.plugin_schedule.client_id is 'The installation''s client.';
+comment on column private.plugin_schedule.plugin_id is 'The installation''s plugin.';
+comment on column private.plugin_schedule.next_run_at is 'When its next run is due.';
 
 -- function private.audit_retention_change() -------------------------------------------------------
 
@@ -138,7 +150,46 @@ begin
   return new;
 end
 $function$;
+comment on function private.check_retry_of() is 'Trigger: retry_of must name a dead-lettered outbound message of the same client.';
 -- no role but the owner may execute it
+
+-- function private.complete_privacy_request(p_request_id uuid) ------------------------------------
+
+CREATE OR REPLACE FUNCTION private.complete_privacy_request(p_request_id uuid)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  req public.privacy_requests;
+  n_logs integer := 0;
+begin
+  select * into req from public.privacy_requests q where q.id = p_request_id for update;
+  if req.status <> 'in_progress' or exists (
+    select 1 from public.privacy_request_parts p
+     where p.request_id = p_request_id and p.status <> 'done'
+  ) then
+    return false;
+  end if;
+  if req.type = 'deletion' and cardinality(req.subject_request_ids) > 0 then
+    with gone as (
+      delete from public.api_request_log l
+       where l.client_id is null and l.request_id = any(req.subject_request_ids)
+      returning 1
+    ) select count(*) into n_logs from gone;
+  end if;
+  update public.privacy_requests q set status = 'completed', completed_at = now(),
+      subject_ciphertext = null, details_ciphertext = null, subject_request_ids = '{}'
+   where q.id = p_request_id;
+  update public.privacy_request_parts p set contact_ids = '{}' where p.request_id = p_request_id;
+  perform private.privacy_audit(req.filing_client_id, 'system', 'privacy.request.completed',
+    req.id, jsonb_build_object('type', req.type, 'request_log', n_logs));
+  return true;
+end
+$function$;
+comment on function private.complete_privacy_request(p_request_id uuid) is 'Completes a request once every part is done, keeping only its minimal proof (the encrypted subject, details and request ids are erased; a deletion also erases the subject''s own request-log rows).';
+grant execute on function private.complete_privacy_request(p_request_id uuid) to service_role;
 
 -- function private.contacts_of(cid uuid, people jsonb) --------------------------------------------
 
@@ -190,6 +241,7 @@ begin
   return coalesce(contact_of, '{}'::jsonb);
 end
 $function$;
+comment on function private.contacts_of(cid uuid, people jsonb) is 'The client''s contact for each identity (number and/or user id), creating the missing ones and merging identities.';
 grant execute on function private.contacts_of(cid uuid, people jsonb) to authenticated, service_role;
 
 -- function private.current_client_id() ------------------------------------------------------------
@@ -202,7 +254,7 @@ CREATE OR REPLACE FUNCTION private.current_client_id()
 AS $function$
   select nullif(auth.jwt() ->> 'client_id', '')::uuid
 $function$;
-comment on function private.current_client_id() is 'The client RLS acts for: the top-level client_id claim of the JWT the edge mints for it. A Supabase Auth user token (app_metadata.client_id) names no client here: users act through the edge API, never at PostgREST directly.';
+comment on function private.current_client_id() is 'The client the caller acts for: the client_id claim of the JWT (app_metadata.client_id for Supabase Auth users). Every tenant policy uses it.';
 grant execute on function private.current_client_id() to anon, authenticated, service_role;
 
 -- function private.enqueue_batch(cid uuid, requests jsonb, lease integer, gap interval) -----------
@@ -384,6 +436,7 @@ begin
   return answers;
 end
 $function$;
+comment on function private.enqueue_batch(cid uuid, requests jsonb, lease integer, gap interval) is 'Queues a batch of a client''s send requests, applying consent and the 24-hour window before creating anything.';
 grant execute on function private.enqueue_batch(cid uuid, requests jsonb, lease integer, gap interval) to authenticated, service_role;
 
 -- function private.find_contact(cid uuid, wa text, uid text) --------------------------------------
@@ -409,7 +462,154 @@ begin
   return found_id;
 end
 $function$;
+comment on function private.find_contact(cid uuid, wa text, uid text) is 'The client''s contact with this number or user id, if any.';
 grant execute on function private.find_contact(cid uuid, wa text, uid text) to authenticated, service_role;
+
+-- function private.legal_hold_kind() --------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION private.legal_hold_kind()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  new.kind := coalesce(new.kind,
+    case when new.subject_ref is null and new.contact_id is null then 'client' else 'contact' end);
+  if new.kind = 'contact' and new.subject_ref is null and new.contact_id is null then
+    raise exception 'a hold on one data subject names them (contact_id or subject_ref)'
+      using errcode = '22023';
+  end if;
+  return new;
+end
+$function$;
+comment on function private.legal_hold_kind() is 'Trigger: a hold placed without a kind gets the one its subject columns describe; a hold on one data subject must name them.';
+-- no role but the owner may execute it
+
+-- function private.legal_holds_covering(p_client_id uuid, p_contact_ids uuid[]) -------------------
+
+CREATE OR REPLACE FUNCTION private.legal_holds_covering(p_client_id uuid, p_contact_ids uuid[] DEFAULT '{}'::uuid[])
+ RETURNS uuid[]
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  select coalesce(array_agg(h.id order by h.placed_at, h.id), '{}')
+    from privacy.legal_holds h
+   where h.client_id = p_client_id and h.lifted_at is null
+     and (h.expires_at is null or h.expires_at > now())
+     and (h.kind = 'client'
+       or h.contact_id = any(p_contact_ids)
+       or h.subject_ref in (
+         select v.ref from public.contacts c
+           cross join lateral (values (c.wa_id), (c.user_id)) v(ref)
+          where c.client_id = p_client_id and c.id = any(p_contact_ids) and v.ref is not null))
+$function$;
+comment on function private.legal_holds_covering(p_client_id uuid, p_contact_ids uuid[]) is 'The active legal holds (not lifted, not expired) covering the client''s whole data or any of the given contacts (by id, number or user id). Every path that erases reads this.';
+grant execute on function private.legal_holds_covering(p_client_id uuid, p_contact_ids uuid[]) to authenticated, privacy_staff, service_role;
+
+-- function private.on_legal_hold(p_client_id uuid, p_contact_id uuid) -----------------------------
+
+CREATE OR REPLACE FUNCTION private.on_legal_hold(p_client_id uuid, p_contact_id uuid DEFAULT NULL::uuid)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  select cardinality(private.legal_holds_covering(p_client_id,
+    case when p_contact_id is null then '{}'::uuid[] else array[p_contact_id] end)) > 0
+$function$;
+comment on function private.on_legal_hold(p_client_id uuid, p_contact_id uuid) is 'Whether a legal hold covers the client''s whole data (no contact given) or the contact.';
+grant execute on function private.on_legal_hold(p_client_id uuid, p_contact_id uuid) to authenticated, privacy_staff, service_role;
+
+-- function private.privacy_audit(p_client_id uuid, p_actor text, p_action text, p_request_id uuid, p_details jsonb) ---
+
+CREATE OR REPLACE FUNCTION private.privacy_audit(p_client_id uuid, p_actor text, p_action text, p_request_id uuid, p_details jsonb DEFAULT '{}'::jsonb)
+ RETURNS void
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  insert into public.audit_log (client_id, actor, action, target_type, target_id, details)
+  values (p_client_id, p_actor, p_action, 'privacy_request', p_request_id::text,
+    coalesce(p_details, '{}'::jsonb) || jsonb_build_object('db_role', session_user::text))
+$function$;
+comment on function private.privacy_audit(p_client_id uuid, p_actor text, p_action text, p_request_id uuid, p_details jsonb) is 'Appends a privacy action to the audit log, with the database login; never the subject''s identifiers.';
+grant execute on function private.privacy_audit(p_client_id uuid, p_actor text, p_action text, p_request_id uuid, p_details jsonb) to service_role;
+
+-- function private.privacy_request_for_staff(p_request_id uuid) -----------------------------------
+
+CREATE OR REPLACE FUNCTION private.privacy_request_for_staff(p_request_id uuid)
+ RETURNS public.privacy_requests
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  req public.privacy_requests;
+begin
+  select * into req from public.privacy_requests q where q.id = p_request_id for update;
+  if not found then
+    raise exception 'no privacy request %', p_request_id using errcode = 'P0002';
+  end if;
+  return req;
+end
+$function$;
+comment on function private.privacy_request_for_staff(p_request_id uuid) is 'The request a staff function acts on, locked; an unknown id is an error.';
+-- no role but the owner may execute it
+
+-- function private.privacy_request_moves() --------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION private.privacy_request_moves()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  if new.status = old.status then
+    return new;
+  end if;
+  if not (
+    (old.status = 'unverified' and new.status in ('verified', 'rejected', 'expired'))
+    or (old.status = 'verified' and new.status in ('approved', 'rejected', 'in_progress'))
+    or (old.status = 'approved' and new.status in ('in_progress', 'rejected'))
+    or (old.status = 'in_progress' and new.status = 'completed')
+  ) then
+    raise exception 'a privacy request cannot go from % to %', old.status, new.status
+      using errcode = 'GL409';
+  end if;
+  if new.status in ('verified', 'approved', 'in_progress') and new.verified_at is null then
+    raise exception 'a privacy request is verified before anything else' using errcode = 'GL409';
+  end if;
+  return new;
+end
+$function$;
+comment on function private.privacy_request_moves() is 'Trigger: a privacy request''s status only moves along the workflow (unverified → verified → approved → in_progress → completed, or rejected/expired), and nothing happens before verification.';
+-- no role but the owner may execute it
+
+-- function private.privacy_staff_member() ---------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION private.privacy_staff_member()
+ RETURNS text
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO ''
+AS $function$
+declare
+  declared text := nullif(btrim(coalesce(current_setting('privacy.staff_member', true), '')), '');
+begin
+  if session_user::text not in ('postgres', 'supabase_admin', 'service_role', 'authenticator',
+      'supabase_read_only_user', 'dashboard_user') then
+    return session_user::text;
+  end if;
+  if declared is null then
+    raise exception 'say who you are first: select privacy.act_as(''you@example.com'')'
+      using errcode = '28000';
+  end if;
+  return declared;
+end
+$function$;
+comment on function private.privacy_staff_member() is 'The staff member acting: a personal login role, or the name given to privacy.act_as in a shared session (Studio''s postgres).';
+grant execute on function private.privacy_staff_member() to privacy_staff;
 
 -- function private.purge_audit_log(max_rows integer) ----------------------------------------------
 
@@ -691,13 +891,16 @@ CREATE OR REPLACE FUNCTION private.purge_webhook_payloads(max_rows integer)
  LANGUAGE sql
  SET search_path TO ''
 AS $function$
-  with held_routes as (
+  with holding as (
+    select l.client_id from privacy.legal_holds l
+     where l.lifted_at is null and (l.expires_at is null or l.expires_at > now())
+  ), held_routes as (
     -- a delivery names no client, only the number (else the WABA) it came for
     select p.phone_number_id as route from public.phone_numbers p
-     where p.client_id in (select l.client_id from privacy.legal_holds l where l.lifted_at is null)
+     where p.client_id in (select client_id from holding)
     union
     select w.waba_id from public.whatsapp_business_accounts w
-     where w.client_id in (select l.client_id from privacy.legal_holds l where l.lifted_at is null)
+     where w.client_id in (select client_id from holding)
   ), doomed as (
     select i.id from public.webhook_inbox i
      -- Meta retries a delivery for up to 7 days: a processed one (its payload already dropped)
@@ -718,6 +921,48 @@ $function$;
 comment on function private.purge_webhook_payloads(max_rows integer) is 'Retention of Meta''s raw webhook deliveries: deletes at most max_rows processed deliveries 7 days after processing (Meta''s retry window) and set-aside ones (payload kept for operators) after the class''s period. Unprocessed deliveries, and those for numbers of a client under a legal hold, are kept.';
 -- no role but the owner may execute it
 
+-- function private.refuse_held_contact_delete() ---------------------------------------------------
+
+CREATE OR REPLACE FUNCTION private.refuse_held_contact_delete()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  holds uuid[] := private.legal_holds_covering(old.client_id, array[old.id]);
+begin
+  if cardinality(holds) > 0 then
+    raise exception 'contact % is under a legal hold (%)', old.id, array_to_string(holds, ', ')
+      using errcode = 'GL423',
+        hint = 'privacy.active_legal_holds says why; privacy.lift_legal_hold lifts a hold';
+  end if;
+  return old;
+end
+$function$;
+comment on function private.refuse_held_contact_delete() is 'Trigger: refuses to delete a contact a legal hold covers (SQLSTATE GL423, naming the holds).';
+-- no role but the owner may execute it
+
+-- function private.refuse_key_for_leaving_client() ------------------------------------------------
+
+CREATE OR REPLACE FUNCTION private.refuse_key_for_leaving_client()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  if exists (select 1 from public.clients c where c.id = new.client_id and c.status = 'offboarding')
+  then
+    raise exception 'client % is being offboarded: no new data key', new.client_id
+      using errcode = 'GL409';
+  end if;
+  return new;
+end
+$function$;
+comment on function private.refuse_key_for_leaving_client() is 'Trigger: no new data key for a client being offboarded (it would outlive the shredding).';
+-- no role but the owner may execute it
+
 -- function private.refuse_status_regression() -----------------------------------------------------
 
 CREATE OR REPLACE FUNCTION private.refuse_status_regression()
@@ -732,7 +977,29 @@ begin
         'sent again as a new message (POST /v1/messages/{id}/retry)';
 end
 $function$;
+comment on function private.refuse_status_regression() is 'Trigger: a message''s status never moves backwards.';
 -- no role but the owner may execute it
+
+-- function private.remove_ended_legal_holds(p_client_id uuid) -------------------------------------
+
+CREATE OR REPLACE FUNCTION private.remove_ended_legal_holds(p_client_id uuid)
+ RETURNS integer
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  with gone as (
+    delete from privacy.legal_holds h
+     where h.client_id = p_client_id
+       and (h.lifted_at is not null or h.expires_at <= now())
+       and exists (select 1 from public.clients c
+                    where c.id = p_client_id and c.status = 'offboarding')
+    returning 1
+  )
+  select count(*)::integer from gone
+$function$;
+comment on function private.remove_ended_legal_holds(p_client_id uuid) is 'Deletes the lifted or expired legal holds of a client being offboarded, just before the client row goes. Service role.';
+grant execute on function private.remove_ended_legal_holds(p_client_id uuid) to service_role;
 
 -- function private.resolve_contact(cid uuid, wa text, uid text) -----------------------------------
 
@@ -764,6 +1031,7 @@ begin
   return found_id;
 end
 $function$;
+comment on function private.resolve_contact(cid uuid, wa text, uid text) is 'Finds or creates the client''s contact for a number and/or user id, merging one known by either.';
 grant execute on function private.resolve_contact(cid uuid, wa text, uid text) to authenticated, service_role;
 
 -- function private.retention_cutoff(p_class text) -------------------------------------------------
@@ -881,16 +1149,20 @@ AS $function$
     cross join public.clients c
     left join privacy.retention_policies p on p.client_id = c.id and p.data_class = k.data_class
     left join lateral (
-      select bool_or(l.subject_ref is null) as whole_client,
-          array_agg(l.subject_ref) filter (where l.subject_ref is not null) as subjects
+      select bool_or(l.kind = 'client') as whole_client,
+          bool_or(l.kind = 'contact') as any_subject,
+          array_agg(distinct s.ref) filter (where s.ref is not null) as subjects
         from privacy.legal_holds l
+        left join public.contacts hc on hc.client_id = l.client_id and hc.id = l.contact_id
+        cross join lateral (values (l.subject_ref), (hc.wa_id), (hc.user_id)) s(ref)
        where l.client_id = c.id and l.lifted_at is null
+         and (l.expires_at is null or l.expires_at > now())
     ) h on true
    where k.data_class = p_class
      and not coalesce(h.whole_client, false)
-     and not (k.subject_hold = 'client' and h.subjects is not null)
+     and not (k.subject_hold = 'client' and coalesce(h.any_subject, false))
 $function$;
-comment on function private.retention_targets(p_class text) is 'For one data class: each client whose data may be purged now, the cutoff before which its rows are expired (its policy, else the class default) and the data subjects under a legal hold.';
+comment on function private.retention_targets(p_class text) is 'For one data class: each client whose data may be purged now, the cutoff before which its rows are expired (its policy, else the class default) and the data subjects under a legal hold (by subject_ref, or the number and user id of a held contact). Expired holds hold nothing.';
 -- no role but the owner may execute it
 
 -- function private.run_retention(IN source text, IN batch_rows integer, IN time_budget interval, IN force boolean, IN pause interval) ---
@@ -954,7 +1226,29 @@ AS $function$
       then 'outside_window'
   end
 $function$;
+comment on function private.send_refusal(c public.contacts, free_form boolean, window_hours integer) is 'Why a send to this contact is refused (opted out, outside the 24-hour window), or null.';
 grant execute on function private.send_refusal(c public.contacts, free_form boolean, window_hours integer) to authenticated, service_role;
+
+-- function private.start_privacy_fulfilment(p_request_id uuid, p_actor text) ----------------------
+
+CREATE OR REPLACE FUNCTION private.start_privacy_fulfilment(p_request_id uuid, p_actor text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  update public.privacy_requests q set status = 'in_progress',
+      fulfilment_requested_by = p_actor, fulfilment_requested_at = now()
+   where q.id = p_request_id and q.status <> 'in_progress';
+  update public.privacy_request_parts p set status = 'queued', next_attempt_at = now(),
+      attempts = 0, error = null, locked_until = null
+   where p.request_id = p_request_id and p.status in ('pending', 'held', 'failed');
+  perform private.complete_privacy_request(p_request_id);
+end
+$function$;
+comment on function private.start_privacy_fulfilment(p_request_id uuid, p_actor text) is 'Queues every part of a request not yet done; a request without parts completes at once.';
+grant execute on function private.start_privacy_fulfilment(p_request_id uuid, p_actor text) to service_role;
 
 -- function private.status_rank(status text) -------------------------------------------------------
 
@@ -967,6 +1261,7 @@ AS $function$
     when 'queued' then 1 when 'sending' then 2 when 'accepted' then 3 when 'sent' then 4
     when 'delivered' then 5 when 'read' then 6 when 'failed' then 7 else 0 end
 $function$;
+comment on function private.status_rank(status text) is 'A message status''s rank: statuses only move to a higher rank (mirrors src/core/messaging/status.ts).';
 grant execute on function private.status_rank(status text) to authenticated, service_role;
 
 -- function private.touch_updated_at() -------------------------------------------------------------
@@ -981,6 +1276,7 @@ begin
   return new;
 end
 $function$;
+comment on function private.touch_updated_at() is 'Trigger: sets updated_at on every update.';
 -- no role but the owner may execute it
 
 -- function private.webhook_endpoints_within_limit() -----------------------------------------------
@@ -1001,4 +1297,5 @@ begin
   return new;
 end
 $function$;
+comment on function private.webhook_endpoints_within_limit() is 'Trigger: a client has at most 10 webhook endpoints.';
 -- no role but the owner may execute it

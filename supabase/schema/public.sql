@@ -44,6 +44,20 @@ grant insert (client_id, name, environment, prefix, key_hash, scopes, expires_at
 grant select (id, client_id, name, environment, prefix, scopes, expires_at, revoked_at, last_used_at, created_by, created_at) on table public.api_keys to authenticated;
 grant update (revoked_at) on table public.api_keys to authenticated;
 
+comment on table public.api_keys is 'API keys of each client. Only a keyed hash of a key is stored; the key itself was shown once, when created.';
+comment on column public.api_keys.id is 'The key''s id.';
+comment on column public.api_keys.client_id is 'The client (business) this row belongs to; row-level security keeps each client to its own rows.';
+comment on column public.api_keys.name is 'A name the client gave the key.';
+comment on column public.api_keys.environment is 'live or test.';
+comment on column public.api_keys.prefix is 'The key''s first characters, so people can tell keys apart.';
+comment on column public.api_keys.key_hash is 'HMAC of the key under a pepper kept outside the database: it cannot be turned back into the key.';
+comment on column public.api_keys.scopes is 'What the key may do (messages:send, privacy:write, ...).';
+comment on column public.api_keys.expires_at is 'When the key stops working, if set.';
+comment on column public.api_keys.revoked_at is 'When it was revoked; a revoked key is refused.';
+comment on column public.api_keys.last_used_at is 'When it was last used (updated at most once a minute).';
+comment on column public.api_keys.created_by is 'Who created it (api_key:<id>, user:<id> or operator:<name>).';
+comment on column public.api_keys.created_at is 'When the row was created.';
+
 -- table public.api_request_log --------------------------------------------------------------------
 
 create table public.api_request_log (
@@ -70,6 +84,18 @@ create policy api_request_log_select_own on public.api_request_log for select to
 
 grant select on table public.api_request_log to authenticated;
 grant delete, insert, select on table public.api_request_log to service_role;
+
+comment on table public.api_request_log is 'Technical metadata of API and page requests: route pattern, status, latency, client address and user agent. Never bodies or credentials. The address and user agent are personal data: kept briefly, and a data subject''s own visits to /privacy go with their erasure.';
+comment on column public.api_request_log.id is 'Order of the records.';
+comment on column public.api_request_log.client_id is 'The client that made the request, when authenticated.';
+comment on column public.api_request_log.request_id is 'The request''s X-Request-Id.';
+comment on column public.api_request_log.method is 'HTTP method.';
+comment on column public.api_request_log.route is 'The route pattern (never the raw path, which may hold ids or codes).';
+comment on column public.api_request_log.status is 'HTTP status answered.';
+comment on column public.api_request_log.latency_ms is 'How long the answer took.';
+comment on column public.api_request_log.ip is 'The caller''s address, as the runtime''s trusted-proxy rules found it.';
+comment on column public.api_request_log.user_agent is 'The caller''s User-Agent header.';
+comment on column public.api_request_log.created_at is 'When the request was answered.';
 
 -- table public.audit_log --------------------------------------------------------------------------
 
@@ -103,6 +129,17 @@ grant select on table public.audit_log to authenticated;
 grant insert, select on table public.audit_log to privacy_staff, service_role;
 grant insert (client_id, actor, action, target_type, target_id, details, request_id) on table public.audit_log to authenticated;
 
+comment on table public.audit_log is 'Append-only record of privileged actions: keys created and revoked, clients created and offboarded, and every privacy staff action (privacy.* actions name the staff member). No API role may change or delete a row.';
+comment on column public.audit_log.id is 'Order of the records.';
+comment on column public.audit_log.client_id is 'The client the action concerns (null for the platform, or once the client is gone).';
+comment on column public.audit_log.actor is 'Who did it: api_key:<id>, user:<id>, operator:<name>, staff:<name>, subject, meta, shopify or system.';
+comment on column public.audit_log.action is 'What was done, for example privacy.request.approved or client.offboarded.';
+comment on column public.audit_log.target_type is 'The kind of thing acted on (privacy_request, legal_hold, client, ...).';
+comment on column public.audit_log.target_id is 'Its id.';
+comment on column public.audit_log.details is 'Particulars of the action (never message content or a data subject''s identifiers); db_role is the database login that ran it.';
+comment on column public.audit_log.request_id is 'The API request that did it, when there was one.';
+comment on column public.audit_log.created_at is 'When it happened.';
+
 -- table public.client_data_keys -------------------------------------------------------------------
 
 create table public.client_data_keys (
@@ -123,6 +160,15 @@ create policy client_data_keys_select_own on public.client_data_keys for select 
 grant select on table public.client_data_keys to authenticated;
 grant all on table public.client_data_keys to service_role;
 
+CREATE TRIGGER client_data_keys_not_when_leaving BEFORE INSERT ON public.client_data_keys FOR EACH ROW EXECUTE FUNCTION private.refuse_key_for_leaving_client();
+
+comment on table public.client_data_keys is 'Each client''s data key, wrapped (encrypted) by a master key that lives only in the app''s configuration, never in the database. Without the master key this row is useless; deleting it makes all of the client''s encrypted fields unreadable for good (crypto-shredding).';
+comment on column public.client_data_keys.client_id is 'The client whose fields this key encrypts.';
+comment on column public.client_data_keys.wrapped_key is 'The data key encrypted with AES-256-GCM under the master key named by master_key_version. Not a secret on its own.';
+comment on column public.client_data_keys.master_key_version is 'Which master key version wrapped it (MASTER_KEYS in the app''s configuration).';
+comment on column public.client_data_keys.created_at is 'When the row was created.';
+comment on column public.client_data_keys.rewrapped_at is 'When a master key rotation last re-wrapped it (the data key itself never changes).';
+
 -- table public.clients ----------------------------------------------------------------------------
 
 create table public.clients (
@@ -133,7 +179,7 @@ create table public.clients (
   updated_at timestamp with time zone default now() not null,
   constraint clients_pkey PRIMARY KEY (id),
   constraint clients_name_check CHECK (char_length(name) >= 1 AND char_length(name) <= 200),
-  constraint clients_status_check CHECK (status = ANY (ARRAY['active'::text, 'suspended'::text]))
+  constraint clients_status_check CHECK (status = ANY (ARRAY['active'::text, 'suspended'::text, 'offboarding'::text]))
 );
 alter table public.clients enable row level security;
 
@@ -150,6 +196,13 @@ grant all on table public.clients to service_role;
 grant update (name) on table public.clients to authenticated;
 
 CREATE TRIGGER clients_touch BEFORE UPDATE ON public.clients FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
+
+comment on table public.clients is 'The businesses this gateway serves. Everything a client owns hangs on its id; deleting (offboarding) a client shreds its data key and removes its rows in batches.';
+comment on column public.clients.id is 'The client''s id: every tenant row names it in client_id.';
+comment on column public.clients.name is 'The business''s name, as operators entered it.';
+comment on column public.clients.status is 'active: served; suspended: its credentials are refused; offboarding: its data key is shredded and its rows are being removed.';
+comment on column public.clients.created_at is 'When the row was created.';
+comment on column public.clients.updated_at is 'When the row last changed (set by a trigger).';
 
 -- table public.consent_events ---------------------------------------------------------------------
 
@@ -180,6 +233,15 @@ grant insert, select on table public.consent_events to authenticated;
 grant select on table public.consent_events to privacy_staff;
 grant all on table public.consent_events to service_role;
 
+comment on table public.consent_events is 'Every change of a contact''s consent, with where it came from and who recorded it: the consent history. A privacy erasure removes it with the contact.';
+comment on column public.consent_events.id is 'Order of the events.';
+comment on column public.consent_events.client_id is 'The client (business) this row belongs to; row-level security keeps each client to its own rows.';
+comment on column public.consent_events.contact_id is 'The contact whose consent changed.';
+comment on column public.consent_events.status is 'opted_in or opted_out.';
+comment on column public.consent_events.source is 'Where the choice was made (checkout_checkbox, reply_stop, privacy_request, ...).';
+comment on column public.consent_events.actor is 'Who recorded it (api_key:<id>, privacy_request:<id>, ...).';
+comment on column public.consent_events.created_at is 'When it was recorded.';
+
 -- table public.contacts ---------------------------------------------------------------------------
 
 create table public.contacts (
@@ -205,6 +267,8 @@ create table public.contacts (
 );
 CREATE UNIQUE INDEX contacts_client_id_id_key ON public.contacts USING btree (client_id, id);
 CREATE INDEX contacts_client_id_idx ON public.contacts USING btree (client_id, created_at DESC);
+CREATE INDEX contacts_user_id_idx ON public.contacts USING btree (user_id) WHERE (user_id IS NOT NULL);
+CREATE INDEX contacts_wa_id_idx ON public.contacts USING btree (wa_id) WHERE (wa_id IS NOT NULL);
 alter table public.contacts enable row level security;
 
 create policy contacts_insert_own on public.contacts for insert to authenticated
@@ -221,7 +285,22 @@ grant insert, select, update on table public.contacts to authenticated;
 grant all on table public.contacts to service_role;
 grant select (id, client_id, wa_id, user_id, consent_status, consent_source, consent_updated_at, last_inbound_at, created_at) on table public.contacts to privacy_staff;
 
+CREATE TRIGGER contacts_keep_held BEFORE DELETE ON public.contacts FOR EACH ROW EXECUTE FUNCTION private.refuse_held_contact_delete();
 CREATE TRIGGER contacts_touch BEFORE UPDATE ON public.contacts FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
+
+comment on table public.contacts is 'The people each client exchanges WhatsApp messages with: their number or business-scoped user id, their consent and the 24-hour customer-service window. The profile name is encrypted.';
+comment on column public.contacts.id is 'Our id of the contact.';
+comment on column public.contacts.client_id is 'The client (business) this row belongs to; row-level security keeps each client to its own rows.';
+comment on column public.contacts.wa_id is 'The person''s WhatsApp number (digits, no +), when known. Personal data.';
+comment on column public.contacts.user_id is 'Meta''s business-scoped user id, for people who hide their number. Personal data.';
+comment on column public.contacts.profile_name_ciphertext is 'The person''s WhatsApp profile name, encrypted with the client''s data key. Unreadable without the master keys.';
+comment on column public.contacts.consent_status is 'unknown, opted_in or opted_out. An opted-out contact is never messaged.';
+comment on column public.contacts.consent_source is 'Where the last consent choice was made (reply_stop, privacy_request, ...).';
+comment on column public.contacts.consent_updated_at is 'When consent last changed.';
+comment on column public.contacts.last_inbound_at is 'When the person last wrote; free-form messages are allowed for 24 hours after it.';
+comment on column public.contacts.last_outbound_at is 'When the client last messaged the person.';
+comment on column public.contacts.created_at is 'When the row was created.';
+comment on column public.contacts.updated_at is 'When the row last changed (set by a trigger).';
 
 -- table public.message_status_events --------------------------------------------------------------
 
@@ -252,6 +331,18 @@ create policy message_status_events_select_own on public.message_status_events f
 
 grant insert, select on table public.message_status_events to authenticated;
 grant all on table public.message_status_events to service_role;
+
+comment on table public.message_status_events is 'Every status Meta reported for an outbound message (sent, delivered, read, failed), as received: the message''s timeline.';
+comment on column public.message_status_events.id is 'Order of the events.';
+comment on column public.message_status_events.client_id is 'The client (business) this row belongs to; row-level security keeps each client to its own rows.';
+comment on column public.message_status_events.message_id is 'Our message, when the status could be matched to one.';
+comment on column public.message_status_events.wamid is 'Meta''s id of the message.';
+comment on column public.message_status_events.status is 'The status Meta reported.';
+comment on column public.message_status_events.occurred_at is 'When Meta says it happened.';
+comment on column public.message_status_events.pricing is 'Meta''s pricing information.';
+comment on column public.message_status_events.errors is 'Meta''s errors of a failed status.';
+comment on column public.message_status_events.conversation_id is 'Meta''s conversation id.';
+comment on column public.message_status_events.received_at is 'When the webhook arrived.';
 
 -- table public.message_template_syncs -------------------------------------------------------------
 
@@ -403,6 +494,33 @@ grant select (id, client_id, phone_number_id, contact_id, direction, wamid, type
 CREATE TRIGGER messages_retry_of_is_dead_letter BEFORE INSERT OR UPDATE OF retry_of ON public.messages FOR EACH ROW WHEN (new.retry_of IS NOT NULL) EXECUTE FUNCTION private.check_retry_of();
 CREATE TRIGGER messages_status_moves_forward BEFORE UPDATE OF status ON public.messages FOR EACH ROW WHEN (private.status_rank(new.status) < private.status_rank(old.status) AND NOT (old.status = 'sending'::text AND new.status = 'queued'::text)) EXECUTE FUNCTION private.refuse_status_regression();
 
+comment on table public.messages is 'WhatsApp messages in both directions. The content is encrypted with the client''s data key; what is in clear is how the message travelled (status, times, Meta''s ids).';
+comment on column public.messages.id is 'Our id of the message.';
+comment on column public.messages.client_id is 'The client (business) this row belongs to; row-level security keeps each client to its own rows.';
+comment on column public.messages.phone_number_id is 'The client''s number it was sent from or received on.';
+comment on column public.messages.contact_id is 'The person it was exchanged with.';
+comment on column public.messages.direction is 'inbound (from the person) or outbound (from the client).';
+comment on column public.messages.wamid is 'Meta''s id of the message.';
+comment on column public.messages.type is 'text, template, image, ...';
+comment on column public.messages.content_ciphertext is 'What the message said (its Meta-shaped JSON), encrypted with the client''s data key. Unreadable without the master keys.';
+comment on column public.messages.media is 'Meta''s media ids and types of an inbound media message (no file content).';
+comment on column public.messages.status is 'received (inbound); queued, sending, accepted, sent, delivered, read or failed (outbound). Only moves forward.';
+comment on column public.messages.status_updated_at is 'When the status last changed.';
+comment on column public.messages.error is 'Meta''s error for a failed message.';
+comment on column public.messages.recipient is 'Who it goes to or came from: the number''s digits or the business-scoped user id. Personal data.';
+comment on column public.messages.idempotency_key is 'The client''s Idempotency-Key: the same key never sends twice.';
+comment on column public.messages.request_hash is 'Hash of the send request, to refuse a reused Idempotency-Key with another body.';
+comment on column public.messages.attempts is 'Send attempts so far.';
+comment on column public.messages.next_attempt_at is 'When the next send attempt is due.';
+comment on column public.messages.locked_until is 'Lease of the sender working on it.';
+comment on column public.messages.pricing_category is 'Meta''s pricing category of the message.';
+comment on column public.messages.context_wamid is 'The message it replies to.';
+comment on column public.messages.sent_at is 'When Meta sent it.';
+comment on column public.messages.delivered_at is 'When it was delivered.';
+comment on column public.messages.read_at is 'When it was read.';
+comment on column public.messages.failed_at is 'When it failed.';
+comment on column public.messages.dead_lettered_at is 'When its retries ran out (it can be re-driven through the API).';
+comment on column public.messages.created_at is 'When the message was received or queued.';
 comment on column public.messages.retry_of is 'The dead-lettered message this one sends again (POST /v1/messages/{id}/retry); that one stays failed.';
 
 -- table public.phone_numbers ----------------------------------------------------------------------
@@ -437,6 +555,17 @@ grant select on table public.phone_numbers to authenticated, privacy_staff;
 grant all on table public.phone_numbers to service_role;
 
 CREATE TRIGGER phone_numbers_touch BEFORE UPDATE ON public.phone_numbers FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
+
+comment on table public.phone_numbers is 'The WhatsApp phone numbers each client sends from and receives on. Meta''s webhooks are routed to a client by phone_number_id.';
+comment on column public.phone_numbers.id is 'Our id of the number.';
+comment on column public.phone_numbers.client_id is 'The client (business) this row belongs to; row-level security keeps each client to its own rows.';
+comment on column public.phone_numbers.waba_account_id is 'The WhatsApp Business Account the number belongs to.';
+comment on column public.phone_numbers.phone_number_id is 'Meta''s id of the number (not the number itself); webhooks are routed by it.';
+comment on column public.phone_numbers.display_phone_number is 'The business''s number as Meta displays it.';
+comment on column public.phone_numbers.verified_name is 'The business name Meta verified for the number.';
+comment on column public.phone_numbers.messages_per_second is 'How many messages per second the number may send (Meta''s throughput; 80 by default).';
+comment on column public.phone_numbers.created_at is 'When the row was created.';
+comment on column public.phone_numbers.updated_at is 'When the row last changed (set by a trigger).';
 
 -- table public.plugin_deliveries ------------------------------------------------------------------
 
@@ -476,6 +605,20 @@ create policy plugin_deliveries_update_own on public.plugin_deliveries for updat
 grant insert, select, update on table public.plugin_deliveries to authenticated;
 grant all on table public.plugin_deliveries to service_role;
 
+comment on table public.plugin_deliveries is 'Core events (and scheduled runs) on their way to a plugin''s handler, recorded before the handler runs: leased, retried with backoff, parked with the error after the last attempt. Retention class plugin_deliveries.';
+comment on column public.plugin_deliveries.id is 'The delivery''s id.';
+comment on column public.plugin_deliveries.client_id is 'The client (business) this row belongs to; row-level security keeps each client to its own rows.';
+comment on column public.plugin_deliveries.plugin_id is 'The plugin it is for.';
+comment on column public.plugin_deliveries.event_type is 'The core event (message.received, ...) or schedule for a scheduled run.';
+comment on column public.plugin_deliveries.payload_ciphertext is 'The event, encrypted with the client''s data key; dropped once handled or cancelled. Unreadable without the app''s master keys.';
+comment on column public.plugin_deliveries.status is 'pending, succeeded, cancelled or parked (failed its last attempt; kept for a retry on request).';
+comment on column public.plugin_deliveries.attempts is 'Calls of the handler so far.';
+comment on column public.plugin_deliveries.next_attempt_at is 'When it is due (again).';
+comment on column public.plugin_deliveries.locked_until is 'Until when a call holds it.';
+comment on column public.plugin_deliveries.last_error is 'Why the last call failed (the plugin''s words).';
+comment on column public.plugin_deliveries.created_at is 'When the event was recorded.';
+comment on column public.plugin_deliveries.finished_at is 'When it was handled, cancelled or parked.';
+
 -- table public.plugin_installations ---------------------------------------------------------------
 
 create table public.plugin_installations (
@@ -508,6 +651,17 @@ grant select (id, client_id, plugin_id, enabled, routing_key, created_at, update
 
 CREATE TRIGGER plugin_installations_touch BEFORE UPDATE ON public.plugin_installations FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
 
+comment on table public.plugin_installations is 'Which plugins each client turned on, with their configuration; plugin secrets are encrypted.';
+comment on column public.plugin_installations.id is 'The installation''s id.';
+comment on column public.plugin_installations.client_id is 'The client (business) this row belongs to; row-level security keeps each client to its own rows.';
+comment on column public.plugin_installations.plugin_id is 'The plugin (shopify, opt-out, ...).';
+comment on column public.plugin_installations.enabled is 'Whether it runs.';
+comment on column public.plugin_installations.config is 'The plugin''s validated configuration.';
+comment on column public.plugin_installations.secrets_ciphertext is 'The plugin''s secrets, encrypted with the client''s data key. Unreadable without the master keys.';
+comment on column public.plugin_installations.routing_key is 'How a webhook from outside finds this installation (a Shopify shop domain, say).';
+comment on column public.plugin_installations.created_at is 'When the row was created.';
+comment on column public.plugin_installations.updated_at is 'When the row last changed (set by a trigger).';
+
 -- table public.plugin_state -----------------------------------------------------------------------
 
 create table public.plugin_state (
@@ -539,6 +693,250 @@ grant all on table public.plugin_state to service_role;
 
 CREATE TRIGGER plugin_state_touch BEFORE UPDATE ON public.plugin_state FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
 
+comment on table public.plugin_state is 'Small JSON values a plugin keeps per client (at most 64 KiB each), under the client''s row-level security. A privacy erasure removes the rows that name the subject.';
+comment on column public.plugin_state.client_id is 'The client (business) this row belongs to; row-level security keeps each client to its own rows.';
+comment on column public.plugin_state.plugin_id is 'The plugin that keeps it.';
+comment on column public.plugin_state.key is 'The plugin''s name for the value.';
+comment on column public.plugin_state.value is 'The value, as the plugin wrote it (in clear: plugins keep no secrets here).';
+comment on column public.plugin_state.updated_at is 'When the value last changed (set by a trigger).';
+
+-- table public.privacy_exports --------------------------------------------------------------------
+
+create table public.privacy_exports (
+  id uuid default gen_random_uuid() not null,
+  request_id uuid not null,
+  client_id uuid not null,
+  part_id uuid not null,
+  content_ciphertext text,
+  bytes integer not null,
+  created_at timestamp with time zone default now() not null,
+  expires_at timestamp with time zone not null,
+  downloaded_at timestamp with time zone,
+  constraint privacy_exports_pkey PRIMARY KEY (id),
+  constraint privacy_exports_bytes_check CHECK (bytes >= 0),
+  constraint privacy_exports_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE,
+  constraint privacy_exports_client_id_id_key UNIQUE (client_id, id),
+  constraint privacy_exports_client_id_part_id_fkey FOREIGN KEY (client_id, part_id) REFERENCES public.privacy_request_parts(client_id, id) ON DELETE CASCADE,
+  constraint privacy_exports_request_id_fkey FOREIGN KEY (request_id) REFERENCES public.privacy_requests(id) ON DELETE CASCADE
+);
+CREATE INDEX privacy_exports_client_id_idx ON public.privacy_exports USING btree (client_id, created_at DESC);
+CREATE INDEX privacy_exports_expiry_idx ON public.privacy_exports USING btree (expires_at) WHERE (content_ciphertext IS NOT NULL);
+CREATE INDEX privacy_exports_part_idx ON public.privacy_exports USING btree (part_id);
+alter table public.privacy_exports enable row level security;
+
+create policy privacy_exports_select_own on public.privacy_exports for select to authenticated
+  using (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+create policy privacy_exports_select_privacy_staff on public.privacy_exports for select to privacy_staff
+  using (true);
+
+grant all on table public.privacy_exports to service_role;
+grant select (id, request_id, client_id, part_id, bytes, created_at, expires_at, downloaded_at) on table public.privacy_exports to authenticated;
+grant select (id, request_id, client_id, part_id, bytes, created_at, expires_at, downloaded_at) on table public.privacy_exports to privacy_staff;
+
+comment on table public.privacy_exports is 'The answers to access requests: everything kept about the subject at one client, as JSON encrypted with that client''s data key, handed out once through a signed, expiring link.';
+comment on column public.privacy_exports.id is 'The export''s id.';
+comment on column public.privacy_exports.request_id is 'The access request.';
+comment on column public.privacy_exports.client_id is 'The client (business) this row belongs to; row-level security keeps each client to its own rows.';
+comment on column public.privacy_exports.part_id is 'The request''s part at this client.';
+comment on column public.privacy_exports.content_ciphertext is 'The export, encrypted with the client''s data key; dropped when downloaded or expired. Unreadable without the master keys.';
+comment on column public.privacy_exports.bytes is 'Its size.';
+comment on column public.privacy_exports.created_at is 'When the row was created.';
+comment on column public.privacy_exports.expires_at is 'When the link stops working.';
+comment on column public.privacy_exports.downloaded_at is 'When it was downloaded (once).';
+
+-- table public.privacy_request_parts --------------------------------------------------------------
+
+create table public.privacy_request_parts (
+  id uuid default gen_random_uuid() not null,
+  request_id uuid not null,
+  client_id uuid not null,
+  status text default 'pending'::text not null,
+  contact_ids uuid[] default '{}'::uuid[] not null,
+  result jsonb default '{}'::jsonb not null,
+  error text,
+  attempts integer default 0 not null,
+  next_attempt_at timestamp with time zone,
+  locked_until timestamp with time zone,
+  done_at timestamp with time zone,
+  created_at timestamp with time zone default now() not null,
+  constraint privacy_request_parts_pkey PRIMARY KEY (id),
+  constraint privacy_request_parts_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE,
+  constraint privacy_request_parts_client_id_id_key UNIQUE (client_id, id),
+  constraint privacy_request_parts_error_check CHECK (char_length(error) <= 500),
+  constraint privacy_request_parts_request_id_client_id_key UNIQUE (request_id, client_id),
+  constraint privacy_request_parts_request_id_fkey FOREIGN KEY (request_id) REFERENCES public.privacy_requests(id) ON DELETE CASCADE,
+  constraint privacy_request_parts_status_check CHECK (status = ANY (ARRAY['pending'::text, 'queued'::text, 'held'::text, 'done'::text, 'failed'::text]))
+);
+CREATE INDEX privacy_request_parts_client_id_idx ON public.privacy_request_parts USING btree (client_id, created_at DESC);
+CREATE INDEX privacy_request_parts_due_idx ON public.privacy_request_parts USING btree (next_attempt_at) WHERE (status = 'queued'::text);
+alter table public.privacy_request_parts enable row level security;
+
+create policy privacy_request_parts_select_own on public.privacy_request_parts for select to authenticated
+  using (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+create policy privacy_request_parts_select_privacy_staff on public.privacy_request_parts for select to privacy_staff
+  using (true);
+
+grant all on table public.privacy_request_parts to service_role;
+grant select (id, request_id, client_id, status, result, error, attempts, done_at, created_at) on table public.privacy_request_parts to authenticated;
+grant select (id, request_id, client_id, status, result, error, attempts, next_attempt_at, done_at, created_at) on table public.privacy_request_parts to privacy_staff;
+
+comment on table public.privacy_request_parts is 'One part of a privacy request per client whose data it concerns. Each part is carried out with that client''s JWT, so row-level security keeps it to that client''s rows.';
+comment on column public.privacy_request_parts.id is 'The part''s id.';
+comment on column public.privacy_request_parts.request_id is 'The request it belongs to.';
+comment on column public.privacy_request_parts.client_id is 'The client (business) this row belongs to; row-level security keeps each client to its own rows.';
+comment on column public.privacy_request_parts.status is 'pending (awaiting a decision), queued (to be carried out), held (a legal hold stops it), done, or failed (after 5 errors; staff re-run it).';
+comment on column public.privacy_request_parts.contact_ids is 'The client''s contacts that are the subject, found when carried out; emptied when the request is finished.';
+comment on column public.privacy_request_parts.result is 'What was done, in counts (rows erased per table, messages exported, contacts opted out, ...).';
+comment on column public.privacy_request_parts.error is 'The last error, for staff (never names the subject).';
+comment on column public.privacy_request_parts.attempts is 'Attempts so far.';
+comment on column public.privacy_request_parts.next_attempt_at is 'When the next attempt is due.';
+comment on column public.privacy_request_parts.locked_until is 'Lease of the worker carrying it out.';
+comment on column public.privacy_request_parts.done_at is 'When it was done.';
+comment on column public.privacy_request_parts.created_at is 'When the row was created.';
+
+-- table public.privacy_requests -------------------------------------------------------------------
+
+create table public.privacy_requests (
+  id uuid default gen_random_uuid() not null,
+  reference_hash text not null,
+  reference_prefix text not null,
+  filing_client_id uuid,
+  type text not null,
+  channel text not null,
+  status text default 'unverified'::text not null,
+  external_id text,
+  subject_kind text not null,
+  subject_hash text not null,
+  subject_ciphertext text,
+  details_ciphertext text,
+  verification_method text not null,
+  verified_at timestamp with time zone,
+  attested_by text,
+  attested_at timestamp with time zone,
+  filed_by text not null,
+  received_at timestamp with time zone default now() not null,
+  due_at timestamp with time zone default now() + '1 mon'::interval not null,
+  extended_due_at timestamp with time zone,
+  extension_reason text,
+  extended_by text,
+  approved_by text,
+  approved_at timestamp with time zone,
+  rejected_by text,
+  rejected_at timestamp with time zone,
+  rejection_reason text,
+  fulfilment_requested_by text,
+  fulfilment_requested_at timestamp with time zone,
+  completed_at timestamp with time zone,
+  subject_request_ids text[] default '{}'::text[] not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint privacy_requests_pkey PRIMARY KEY (id),
+  constraint privacy_requests_attested_by_check CHECK (char_length(attested_by) >= 1 AND char_length(attested_by) <= 200),
+  constraint privacy_requests_channel_check CHECK (channel = ANY (ARRAY['web'::text, 'api'::text, 'shopify'::text, 'meta'::text])),
+  constraint privacy_requests_check CHECK (filing_client_id IS NOT NULL OR (channel = ANY (ARRAY['web'::text, 'meta'::text]))),
+  constraint privacy_requests_check1 CHECK (filing_client_id IS NULL OR (channel = ANY (ARRAY['api'::text, 'shopify'::text]))),
+  constraint privacy_requests_check2 CHECK (verification_method <> 'client_attestation'::text OR attested_by IS NOT NULL AND attested_at IS NOT NULL),
+  constraint privacy_requests_check3 CHECK (extended_due_at IS NULL OR extended_due_at > due_at AND extended_due_at <= (due_at + '2 mons'::interval) AND extension_reason IS NOT NULL),
+  constraint privacy_requests_check4 CHECK (status <> 'rejected'::text OR rejection_reason IS NOT NULL),
+  constraint privacy_requests_extension_reason_check CHECK (char_length(extension_reason) >= 3 AND char_length(extension_reason) <= 1000),
+  constraint privacy_requests_external_id_check CHECK (char_length(external_id) <= 200),
+  constraint privacy_requests_filed_by_check CHECK (char_length(filed_by) >= 1 AND char_length(filed_by) <= 300),
+  constraint privacy_requests_filing_client_id_fkey FOREIGN KEY (filing_client_id) REFERENCES public.clients(id) ON DELETE CASCADE,
+  constraint privacy_requests_reference_hash_check CHECK (reference_hash ~ '^[0-9a-f]{64}$'::text),
+  constraint privacy_requests_reference_hash_key UNIQUE (reference_hash),
+  constraint privacy_requests_reference_prefix_check CHECK (reference_prefix ~ '^[0-9A-Z]{4}$'::text),
+  constraint privacy_requests_rejection_reason_check CHECK (char_length(rejection_reason) >= 3 AND char_length(rejection_reason) <= 1000),
+  constraint privacy_requests_status_check CHECK (status = ANY (ARRAY['unverified'::text, 'verified'::text, 'approved'::text, 'in_progress'::text, 'completed'::text, 'rejected'::text, 'expired'::text])),
+  constraint privacy_requests_subject_hash_check CHECK (subject_hash ~ '^[0-9a-f]{64}$'::text),
+  constraint privacy_requests_subject_kind_check CHECK (subject_kind = ANY (ARRAY['whatsapp'::text, 'meta_user'::text, 'shopify_customer'::text, 'shopify_shop'::text])),
+  constraint privacy_requests_subject_request_ids_check CHECK (cardinality(subject_request_ids) <= 50),
+  constraint privacy_requests_type_check CHECK (type = ANY (ARRAY['access'::text, 'correction'::text, 'deletion'::text, 'consent_withdrawal'::text])),
+  constraint privacy_requests_verification_method_check CHECK (verification_method = ANY (ARRAY['whatsapp_code'::text, 'client_attestation'::text, 'meta_signature'::text, 'shopify_signature'::text]))
+);
+CREATE UNIQUE INDEX privacy_requests_external_id_key ON public.privacy_requests USING btree (COALESCE(filing_client_id, '00000000-0000-0000-0000-000000000000'::uuid), channel, external_id) WHERE (external_id IS NOT NULL);
+CREATE INDEX privacy_requests_filing_client_idx ON public.privacy_requests USING btree (filing_client_id, received_at DESC);
+CREATE INDEX privacy_requests_open_idx ON public.privacy_requests USING btree (due_at) WHERE (status <> ALL (ARRAY['completed'::text, 'rejected'::text, 'expired'::text]));
+CREATE INDEX privacy_requests_subject_idx ON public.privacy_requests USING btree (subject_hash, received_at);
+alter table public.privacy_requests enable row level security;
+
+create policy privacy_requests_select_own on public.privacy_requests for select to authenticated
+  using (filing_client_id = (( SELECT private.current_client_id() AS current_client_id)) OR (id IN ( SELECT p.request_id
+   FROM public.privacy_request_parts p
+  WHERE p.client_id = (( SELECT private.current_client_id() AS current_client_id)))));
+create policy privacy_requests_select_privacy_staff on public.privacy_requests for select to privacy_staff
+  using (true);
+
+grant all on table public.privacy_requests to service_role;
+grant select (id, reference_prefix, filing_client_id, type, channel, status, external_id, subject_kind, verification_method, verified_at, attested_by, attested_at, filed_by, received_at, due_at, extended_due_at, extension_reason, approved_at, rejected_at, rejection_reason, fulfilment_requested_at, completed_at, updated_at) on table public.privacy_requests to authenticated;
+grant select (id, reference_prefix, filing_client_id, type, channel, status, external_id, subject_kind, verification_method, verified_at, attested_by, attested_at, filed_by, received_at, due_at, extended_due_at, extension_reason, extended_by, approved_by, approved_at, rejected_by, rejected_at, rejection_reason, fulfilment_requested_by, fulfilment_requested_at, completed_at, updated_at) on table public.privacy_requests to privacy_staff;
+
+CREATE TRIGGER privacy_requests_status_moves BEFORE UPDATE OF status ON public.privacy_requests FOR EACH ROW EXECUTE FUNCTION private.privacy_request_moves();
+CREATE TRIGGER privacy_requests_touch BEFORE UPDATE ON public.privacy_requests FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
+
+comment on table public.privacy_requests is 'Data-subject requests (access, correction, deletion, consent withdrawal) from every channel: the public /privacy page, a client through the API, Shopify''s compliance webhooks and Meta''s data deletion callback. Who the subject is is never stored in clear. Once finished, only the minimal proof stays: what was asked, when, how it was verified, who decided and a keyed hash of the subject. Work them through the privacy schema''s views and functions.';
+comment on column public.privacy_requests.id is 'The request''s id: the staff functions take it.';
+comment on column public.privacy_requests.reference_hash is 'Keyed hash of the confirmation code the subject follows the request with. The code itself is not stored (it opens the request''s export).';
+comment on column public.privacy_requests.reference_prefix is 'The confirmation code''s first four characters, to match a subject''s message to their request.';
+comment on column public.privacy_requests.filing_client_id is 'The client that filed it (API, Shopify); null when the subject (web) or Meta did.';
+comment on column public.privacy_requests.type is 'access (a copy), correction (of the name), deletion, or consent_withdrawal.';
+comment on column public.privacy_requests.channel is 'web (the public page), api (a client), shopify (compliance webhook) or meta (data deletion callback).';
+comment on column public.privacy_requests.status is 'unverified, verified (awaiting a decision), approved, in_progress, completed, rejected or expired (never verified within 7 days).';
+comment on column public.privacy_requests.external_id is 'The provider''s id (Shopify webhook id, Meta''s time and a hash of the person) or the client''s own: retries file nothing new.';
+comment on column public.privacy_requests.subject_kind is 'Who it is about: whatsapp (a number or user id), meta_user, shopify_customer or shopify_shop.';
+comment on column public.privacy_requests.subject_hash is 'Keyed hash (HMAC under a key outside the database) of who the subject is: matches requests about the same person without naming them.';
+comment on column public.privacy_requests.subject_ciphertext is 'Who the subject is, encrypted with a system key derived from the master keys; erased when the request is finished. Unreadable without the master keys.';
+comment on column public.privacy_requests.details_ciphertext is 'What a correction asks for, encrypted the same way; erased when finished.';
+comment on column public.privacy_requests.verification_method is 'How the subject''s identity was checked: whatsapp_code, client_attestation, meta_signature or shopify_signature.';
+comment on column public.privacy_requests.verified_at is 'When the identity check succeeded. Nothing is carried out before it.';
+comment on column public.privacy_requests.attested_by is 'For a client attestation: who at the client checked the subject''s identity.';
+comment on column public.privacy_requests.attested_at is 'When they checked it.';
+comment on column public.privacy_requests.filed_by is 'Who filed it: subject, meta, shopify, or the client''s api_key:<id> / user:<id>.';
+comment on column public.privacy_requests.received_at is 'When it arrived: the deadline runs from here.';
+comment on column public.privacy_requests.due_at is 'The deadline: one month after receipt (30 days for Shopify).';
+comment on column public.privacy_requests.extended_due_at is 'The extended deadline, at most two months later (privacy.extend_deadline).';
+comment on column public.privacy_requests.extension_reason is 'Why it was extended (shown to the subject).';
+comment on column public.privacy_requests.extended_by is 'The staff member who extended it.';
+comment on column public.privacy_requests.approved_by is 'The staff member who approved it.';
+comment on column public.privacy_requests.approved_at is 'When.';
+comment on column public.privacy_requests.rejected_by is 'The staff member who rejected it.';
+comment on column public.privacy_requests.rejected_at is 'When.';
+comment on column public.privacy_requests.rejection_reason is 'Why (shown to the subject on the status page).';
+comment on column public.privacy_requests.fulfilment_requested_by is 'Who started the fulfilment (a staff member, or subject for a consent withdrawal).';
+comment on column public.privacy_requests.fulfilment_requested_at is 'When.';
+comment on column public.privacy_requests.completed_at is 'When every client''s part was done.';
+comment on column public.privacy_requests.subject_request_ids is 'X-Request-Id of the subject''s own visits to /privacy, whose log rows an erasure removes; emptied when finished.';
+comment on column public.privacy_requests.updated_at is 'When the row last changed (set by a trigger).';
+
+-- table public.privacy_verification_codes ---------------------------------------------------------
+
+create table public.privacy_verification_codes (
+  request_id uuid not null,
+  code_hash text not null,
+  expires_at timestamp with time zone not null,
+  attempts integer default 0 not null,
+  max_attempts integer default 5 not null,
+  sends integer default 1 not null,
+  last_sent_at timestamp with time zone default now() not null,
+  constraint privacy_verification_codes_pkey PRIMARY KEY (request_id),
+  constraint privacy_verification_codes_code_hash_check CHECK (code_hash ~ '^[0-9a-f]{64}$'::text),
+  constraint privacy_verification_codes_max_attempts_check CHECK (max_attempts >= 1 AND max_attempts <= 10),
+  constraint privacy_verification_codes_request_id_fkey FOREIGN KEY (request_id) REFERENCES public.privacy_requests(id) ON DELETE CASCADE
+);
+alter table public.privacy_verification_codes enable row level security;
+
+create policy privacy_verification_codes_deny_authenticated on public.privacy_verification_codes for select to authenticated
+  using (false);
+
+grant delete, insert, select, update on table public.privacy_verification_codes to service_role;
+
+comment on table public.privacy_verification_codes is 'The one-time codes sent to a subject''s WhatsApp number, stored only as keyed hashes, with their expiry and attempts. Deleted once the request is verified.';
+comment on column public.privacy_verification_codes.request_id is 'The request the code verifies.';
+comment on column public.privacy_verification_codes.code_hash is 'Keyed hash of the code (under a key outside the database) bound to the request.';
+comment on column public.privacy_verification_codes.expires_at is 'When the code stops working (10 minutes after it was sent).';
+comment on column public.privacy_verification_codes.attempts is 'Tries spent (each is spent before the comparison).';
+comment on column public.privacy_verification_codes.max_attempts is 'Tries allowed (5); then the request cannot be verified any more.';
+comment on column public.privacy_verification_codes.sends is 'Codes sent for the request (at most 3).';
+comment on column public.privacy_verification_codes.last_sent_at is 'When the last code was sent.';
+
 -- table public.unrouted_webhook_events ------------------------------------------------------------
 
 create table public.unrouted_webhook_events (
@@ -561,6 +959,15 @@ create policy unrouted_webhook_events_deny_authenticated on public.unrouted_webh
   using (false);
 
 grant all on table public.unrouted_webhook_events to service_role;
+
+comment on table public.unrouted_webhook_events is 'Meta webhook events for numbers no client owns, counted per delivery, number and kind, for operators.';
+comment on column public.unrouted_webhook_events.id is 'Order of the records.';
+comment on column public.unrouted_webhook_events.phone_number_id is 'Meta''s phone number id nobody owns.';
+comment on column public.unrouted_webhook_events.waba_id is 'Meta''s WhatsApp Business Account id.';
+comment on column public.unrouted_webhook_events.kind is 'What kind of event it was.';
+comment on column public.unrouted_webhook_events.inbox_id is 'The delivery it came in.';
+comment on column public.unrouted_webhook_events.received_at is 'When it arrived.';
+comment on column public.unrouted_webhook_events.events is 'How many events of this kind the delivery held.';
 
 -- table public.webhook_deliveries -----------------------------------------------------------------
 
@@ -603,6 +1010,22 @@ create policy webhook_deliveries_update_own on public.webhook_deliveries for upd
 grant insert, select, update on table public.webhook_deliveries to authenticated;
 grant all on table public.webhook_deliveries to service_role;
 
+comment on table public.webhook_deliveries is 'Each event posted (or to be posted) to a client''s endpoint, with its attempts. The body is encrypted while it waits and dropped once delivered.';
+comment on column public.webhook_deliveries.id is 'The delivery''s id.';
+comment on column public.webhook_deliveries.client_id is 'The client (business) this row belongs to; row-level security keeps each client to its own rows.';
+comment on column public.webhook_deliveries.endpoint_id is 'The endpoint it goes to.';
+comment on column public.webhook_deliveries.event_id is 'The event''s id (webhook-id header): the same on every retry.';
+comment on column public.webhook_deliveries.event_type is 'message.received, message.status, ...';
+comment on column public.webhook_deliveries.payload_ciphertext is 'The event''s body, encrypted with the client''s data key while it waits; null once delivered. Unreadable without the master keys.';
+comment on column public.webhook_deliveries.status is 'pending, succeeded, failed or cancelled.';
+comment on column public.webhook_deliveries.attempts is 'Attempts so far.';
+comment on column public.webhook_deliveries.next_attempt_at is 'When the next attempt is due.';
+comment on column public.webhook_deliveries.locked_until is 'Lease of the worker attempting it.';
+comment on column public.webhook_deliveries.last_status_code is 'The endpoint''s last HTTP status.';
+comment on column public.webhook_deliveries.last_error is 'The last attempt''s error.';
+comment on column public.webhook_deliveries.created_at is 'When the row was created.';
+comment on column public.webhook_deliveries.delivered_at is 'When the endpoint accepted it.';
+
 -- table public.webhook_endpoints ------------------------------------------------------------------
 
 create table public.webhook_endpoints (
@@ -643,6 +1066,21 @@ grant all on table public.webhook_endpoints to service_role;
 CREATE TRIGGER webhook_endpoints_touch BEFORE UPDATE ON public.webhook_endpoints FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
 CREATE TRIGGER webhook_endpoints_within_limit BEFORE INSERT ON public.webhook_endpoints FOR EACH ROW EXECUTE FUNCTION private.webhook_endpoints_within_limit();
 
+comment on table public.webhook_endpoints is 'Where each client wants its events posted (client webhooks), with the signing secret encrypted.';
+comment on column public.webhook_endpoints.id is 'The endpoint''s id.';
+comment on column public.webhook_endpoints.client_id is 'The client (business) this row belongs to; row-level security keeps each client to its own rows.';
+comment on column public.webhook_endpoints.url is 'The client''s HTTPS address events are posted to.';
+comment on column public.webhook_endpoints.description is 'A note the client wrote.';
+comment on column public.webhook_endpoints.event_types is 'Which event types it receives (empty: all).';
+comment on column public.webhook_endpoints.secret_ciphertext is 'The signing secret, encrypted with the client''s data key. Unreadable without the master keys.';
+comment on column public.webhook_endpoints.enabled is 'Whether events are sent to it.';
+comment on column public.webhook_endpoints.disabled_reason is 'Why it was disabled.';
+comment on column public.webhook_endpoints.disabled_at is 'When it was disabled.';
+comment on column public.webhook_endpoints.failing_since is 'Since when every attempt has failed.';
+comment on column public.webhook_endpoints.consecutive_failures is 'Failures in a row.';
+comment on column public.webhook_endpoints.created_at is 'When the row was created.';
+comment on column public.webhook_endpoints.updated_at is 'When the row last changed (set by a trigger).';
+
 -- table public.webhook_inbox ----------------------------------------------------------------------
 
 create table public.webhook_inbox (
@@ -672,6 +1110,19 @@ create policy webhook_inbox_deny_authenticated on public.webhook_inbox for selec
 
 grant all on table public.webhook_inbox to service_role;
 
+comment on table public.webhook_inbox is 'Every verified Meta webhook delivery, recorded before we answer 200 so that nothing acknowledged is lost. The payload is encrypted and dropped as soon as its events are stored; a delivery set aside after repeated failures keeps it 30 days for operators.';
+comment on column public.webhook_inbox.id is 'Order of the deliveries.';
+comment on column public.webhook_inbox.provider is 'Who sent it (meta).';
+comment on column public.webhook_inbox.dedupe_key is 'The verified signature of the exact bytes: Meta''s retries repeat it.';
+comment on column public.webhook_inbox.payload_ciphertext is 'The delivery''s body, encrypted with a system key derived from the master keys. Null once processed. Unreadable without the master keys.';
+comment on column public.webhook_inbox.received_at is 'When it arrived.';
+comment on column public.webhook_inbox.attempts is 'Processing attempts.';
+comment on column public.webhook_inbox.next_attempt_at is 'When the next attempt is due.';
+comment on column public.webhook_inbox.locked_until is 'Lease of the worker processing it.';
+comment on column public.webhook_inbox.processed_at is 'When its events were stored (or it was set aside).';
+comment on column public.webhook_inbox.last_error is 'Why it was set aside, for operators.';
+comment on column public.webhook_inbox.route_key is 'The first change''s phone number id: deliveries take turns by it.';
+
 -- table public.whatsapp_account_events ------------------------------------------------------------
 
 create table public.whatsapp_account_events (
@@ -695,6 +1146,15 @@ create policy whatsapp_account_events_select_own on public.whatsapp_account_even
 
 grant insert, select on table public.whatsapp_account_events to authenticated;
 grant all on table public.whatsapp_account_events to service_role;
+
+comment on table public.whatsapp_account_events is 'Meta webhook fields other than messages (template status, quality and account updates) and the items that fitted no schema, as received.';
+comment on column public.whatsapp_account_events.id is 'Order of the events.';
+comment on column public.whatsapp_account_events.client_id is 'The client (business) this row belongs to; row-level security keeps each client to its own rows.';
+comment on column public.whatsapp_account_events.waba_id is 'Meta''s WhatsApp Business Account id.';
+comment on column public.whatsapp_account_events.phone_number_id is 'Meta''s phone number id, when the event names one.';
+comment on column public.whatsapp_account_events.field is 'The webhook field (message_template_status_update, messages.invalid, ...).';
+comment on column public.whatsapp_account_events.value is 'The event as Meta sent it. An erasure removes events that name the subject''s number.';
+comment on column public.whatsapp_account_events.received_at is 'When it arrived.';
 
 -- table public.whatsapp_business_accounts ---------------------------------------------------------
 
@@ -725,6 +1185,155 @@ grant select (id, client_id, waba_id, name, access_token_ciphertext, token_expir
 grant select (id, client_id, waba_id, name, token_expires_at, created_at, updated_at) on table public.whatsapp_business_accounts to privacy_staff;
 
 CREATE TRIGGER whatsapp_business_accounts_touch BEFORE UPDATE ON public.whatsapp_business_accounts FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
+
+comment on table public.whatsapp_business_accounts is 'The WhatsApp Business Accounts (WABAs) of each client, with the access token the gateway sends with, encrypted.';
+comment on column public.whatsapp_business_accounts.id is 'Our id of the account.';
+comment on column public.whatsapp_business_accounts.client_id is 'The client (business) this row belongs to; row-level security keeps each client to its own rows.';
+comment on column public.whatsapp_business_accounts.waba_id is 'Meta''s id of the WhatsApp Business Account.';
+comment on column public.whatsapp_business_accounts.name is 'A name for people.';
+comment on column public.whatsapp_business_accounts.access_token_ciphertext is 'The system-user access token, encrypted with the client''s data key. Unreadable without the master keys.';
+comment on column public.whatsapp_business_accounts.token_expires_at is 'When the access token expires, if it does.';
+comment on column public.whatsapp_business_accounts.created_at is 'When the row was created.';
+comment on column public.whatsapp_business_accounts.updated_at is 'When the row last changed (set by a trigger).';
+
+-- function public.add_privacy_subject_request(request_id uuid, http_request_id text) --------------
+
+CREATE OR REPLACE FUNCTION public.add_privacy_subject_request(request_id uuid, http_request_id text)
+ RETURNS void
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  update public.privacy_requests q
+     set subject_request_ids = q.subject_request_ids || add_privacy_subject_request.http_request_id
+   where q.id = add_privacy_subject_request.request_id
+     and q.status not in ('completed', 'rejected', 'expired')
+     and cardinality(q.subject_request_ids) < 50
+     and char_length(add_privacy_subject_request.http_request_id) between 1 and 200
+$function$;
+comment on function public.add_privacy_subject_request(request_id uuid, http_request_id text) is 'Remembers one of the subject''s own visits to /privacy, so an erasure removes its request-log row. Service role.';
+grant execute on function public.add_privacy_subject_request(request_id uuid, http_request_id text) to service_role;
+
+-- function public.apply_privacy_part(part_id uuid, delivery_ids uuid[], profile_name_ciphertext text) ---
+
+CREATE OR REPLACE FUNCTION public.apply_privacy_part(part_id uuid, delivery_ids uuid[] DEFAULT '{}'::uuid[], profile_name_ciphertext text DEFAULT NULL::text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  cid uuid := private.current_client_id();
+  p public.privacy_request_parts;
+  kind text;
+  numbers text[];
+  message_ids uuid[];
+  wamids text[];
+  n_status integer := 0;
+  n_messages integer := 0;
+  n_consent integer := 0;
+  n_contacts integer := 0;
+  n_deliveries integer := 0;
+  n_events integer := 0;
+  n_stopped integer := 0;
+begin
+  select * into p from public.privacy_request_parts x
+   where x.id = apply_privacy_part.part_id and x.client_id = cid for update;
+  if not found or p.status <> 'queued' or p.locked_until is null or p.locked_until < now() then
+    return jsonb_build_object('outcome', 'not_claimed');
+  end if;
+  select q.type into kind from public.privacy_requests q where q.id = p.request_id;
+
+  if kind = 'deletion' then
+    if cardinality(private.legal_holds_covering(cid, p.contact_ids)) > 0 then
+      return jsonb_build_object('outcome', 'held');
+    end if;
+    select coalesce(array_agg(x.v), '{}') into numbers from (
+      select c.wa_id as v from public.contacts c
+       where c.client_id = cid and c.id = any(p.contact_ids) and c.wa_id is not null
+      union
+      select c.user_id from public.contacts c
+       where c.client_id = cid and c.id = any(p.contact_ids) and c.user_id is not null
+    ) x;
+    select coalesce(array_agg(m.id), '{}'), coalesce(array_agg(m.wamid)
+             filter (where m.wamid is not null), '{}')
+      into message_ids, wamids
+      from public.messages m
+     where m.client_id = cid
+       and (m.contact_id = any(p.contact_ids) or m.recipient = any(numbers));
+    -- a re-drive names its dead-lettered original (retry_of): it goes in the same statement
+    with gone as (
+      delete from public.message_status_events e
+       where e.client_id = cid and (e.message_id = any(message_ids) or e.wamid = any(wamids))
+      returning 1
+    ) select count(*) into n_status from gone;
+    update public.messages m set retry_of = null
+     where m.client_id = cid and m.retry_of = any(message_ids);
+    with gone as (
+      delete from public.messages m where m.client_id = cid and m.id = any(message_ids)
+      returning 1
+    ) select count(*) into n_messages from gone;
+    with gone as (
+      delete from public.consent_events e
+       where e.client_id = cid and e.contact_id = any(p.contact_ids)
+      returning 1
+    ) select count(*) into n_consent from gone;
+    with gone as (
+      delete from public.webhook_deliveries d
+       where d.client_id = cid and d.id = any(apply_privacy_part.delivery_ids)
+      returning 1
+    ) select count(*) into n_deliveries from gone;
+    with gone as (
+      delete from public.whatsapp_account_events e
+       where e.client_id = cid and exists (
+         select 1 from unnest(numbers) v
+          where e.value::text ~ ('(^|[^0-9A-Za-z.])' || regexp_replace(v, '([.])', '\\\1', 'g')
+                                 || '($|[^0-9A-Za-z.])'))
+      returning 1
+    ) select count(*) into n_events from gone;
+    with gone as (
+      delete from public.contacts c where c.client_id = cid and c.id = any(p.contact_ids)
+      returning 1
+    ) select count(*) into n_contacts from gone;
+    return jsonb_build_object('outcome', 'done', 'result', jsonb_build_object(
+      'contacts', n_contacts, 'messages', n_messages, 'status_events', n_status,
+      'consent_events', n_consent, 'webhook_deliveries', n_deliveries,
+      'account_events', n_events));
+  elsif kind = 'consent_withdrawal' then
+    update public.contacts c set consent_status = 'opted_out', consent_source = 'privacy_request',
+        consent_updated_at = now()
+     where c.client_id = cid and c.id = any(p.contact_ids);
+    insert into public.consent_events (client_id, contact_id, status, source, actor)
+    select cid, c.id, 'opted_out', 'privacy_request', 'privacy_request:' || p.request_id
+      from unnest(p.contact_ids) c(id)
+      join public.contacts k on k.client_id = cid and k.id = c.id;
+    get diagnostics n_consent = row_count;
+    -- what is still waiting to be sent never leaves
+    with stopped as (
+      update public.messages m set status = 'failed', failed_at = now(), next_attempt_at = null,
+          locked_until = null, status_updated_at = now(),
+          error = jsonb_build_object('code', 'contact_opted_out',
+            'title', 'The contact withdrew consent before this message was sent')
+       where m.client_id = cid and m.direction = 'outbound' and m.status = 'queued'
+         and m.contact_id = any(p.contact_ids)
+      returning 1
+    ) select count(*) into n_stopped from stopped;
+    return jsonb_build_object('outcome', 'done', 'result', jsonb_build_object(
+      'contacts_opted_out', n_consent, 'queued_messages_stopped', n_stopped));
+  elsif kind = 'correction' then
+    if profile_name_ciphertext is null then
+      return jsonb_build_object('outcome', 'done', 'result', jsonb_build_object('corrected', 0));
+    end if;
+    update public.contacts c set profile_name_ciphertext = apply_privacy_part.profile_name_ciphertext
+     where c.client_id = cid and c.id = any(p.contact_ids);
+    get diagnostics n_contacts = row_count;
+    return jsonb_build_object('outcome', 'done', 'result', jsonb_build_object(
+      'contacts_corrected', n_contacts));
+  end if;
+  return jsonb_build_object('outcome', 'not_applicable');
+end
+$function$;
+comment on function public.apply_privacy_part(part_id uuid, delivery_ids uuid[], profile_name_ciphertext text) is 'Carries out the database side of a privacy request''s part as its client (RLS''s client): erases the subject''s data for a deletion (unless a legal hold stops it), opts them out and stops queued messages for a withdrawal, writes the corrected name for a correction. Only for a part leased for this attempt.';
+grant execute on function public.apply_privacy_part(part_id uuid, delivery_ids uuid[], profile_name_ciphertext text) to authenticated;
 
 -- function public.apply_status_events(events jsonb) -----------------------------------------------
 
@@ -832,6 +1441,7 @@ begin
   return applied;
 end
 $function$;
+comment on function public.apply_status_events(events jsonb) is 'Records a batch of the calling client''s status events and advances each message''s status (any arrival order converges).';
 grant execute on function public.apply_status_events(events jsonb) to authenticated;
 
 -- function public.apply_template_events(events jsonb) ---------------------------------------------
@@ -941,6 +1551,7 @@ AS $function$
     'payload_ciphertext', payload_ciphertext, 'attempts', attempts)), '[]'::jsonb)
   from claimed
 $function$;
+comment on function public.claim_inbox_items(item_ids bigint[], lease_seconds integer) is 'Leases webhook inbox deliveries for processing. Service role.';
 grant execute on function public.claim_inbox_items(item_ids bigint[], lease_seconds integer) to service_role;
 
 -- function public.claim_outbound_message(message_id uuid, lease_seconds integer, recipient_gap_ms integer, ambiguous_wait_ms integer) ---
@@ -1006,6 +1617,7 @@ begin
   );
 end
 $function$;
+comment on function public.claim_outbound_message(message_id uuid, lease_seconds integer, recipient_gap_ms integer, ambiguous_wait_ms integer) is 'Leases one queued message for sending, keeping the gap between two sends to one recipient and waiting ambiguous_wait_ms after an attempt whose outcome is unknown.';
 grant execute on function public.claim_outbound_message(message_id uuid, lease_seconds integer, recipient_gap_ms integer, ambiguous_wait_ms integer) to authenticated;
 
 -- function public.claim_outbound_messages(message_ids uuid[], lease_seconds integer, recipient_gap_ms integer, ambiguous_wait_ms integer) ---
@@ -1031,6 +1643,7 @@ begin
     from generate_series(1, cardinality(message_ids)) as u(n)), '[]'::jsonb);
 end
 $function$;
+comment on function public.claim_outbound_messages(message_ids uuid[], lease_seconds integer, recipient_gap_ms integer, ambiguous_wait_ms integer) is 'Leases queued messages for sending, in one round trip.';
 grant execute on function public.claim_outbound_messages(message_ids uuid[], lease_seconds integer, recipient_gap_ms integer, ambiguous_wait_ms integer) to authenticated;
 
 -- function public.claim_plugin_deliveries(delivery_ids uuid[], lease_seconds integer) -------------
@@ -1055,7 +1668,35 @@ AS $function$
     '[]'::jsonb)
     from unnest(delivery_ids) with ordinality as x(id, n)
 $function$;
+comment on function public.claim_plugin_deliveries(delivery_ids uuid[], lease_seconds integer) is 'Leases the caller''s due plugin deliveries for one handler call each, counting the attempt; null for one not due, finished or held by another call.';
 grant execute on function public.claim_plugin_deliveries(delivery_ids uuid[], lease_seconds integer) to authenticated;
+
+-- function public.claim_privacy_part(part_id uuid, lease_seconds integer) -------------------------
+
+CREATE OR REPLACE FUNCTION public.claim_privacy_part(part_id uuid, lease_seconds integer DEFAULT 300)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  p public.privacy_request_parts;
+  q public.privacy_requests;
+begin
+  update public.privacy_request_parts x set attempts = x.attempts + 1,
+      locked_until = now() + make_interval(secs => lease_seconds)
+   where x.id = claim_privacy_part.part_id and x.status = 'queued'
+     and (x.locked_until is null or x.locked_until < now())
+  returning * into p;
+  if not found then return null; end if;
+  select * into q from public.privacy_requests r where r.id = p.request_id;
+  return jsonb_build_object('part', to_jsonb(p), 'request', jsonb_build_object(
+    'id', q.id, 'type', q.type, 'channel', q.channel, 'filing_client_id', q.filing_client_id,
+    'subject_kind', q.subject_kind, 'subject_ciphertext', q.subject_ciphertext,
+    'details_ciphertext', q.details_ciphertext, 'subject_request_ids', q.subject_request_ids));
+end
+$function$;
+comment on function public.claim_privacy_part(part_id uuid, lease_seconds integer) is 'Leases a queued part of a privacy request for one attempt, with the request''s type and encrypted subject. Service role.';
+grant execute on function public.claim_privacy_part(part_id uuid, lease_seconds integer) to service_role;
 
 -- function public.claim_template_sync(waba_account uuid, min_interval_seconds integer, lease_seconds integer) ---
 
@@ -1125,6 +1766,7 @@ AS $function$
         from claimed c where c.id = x.id) order by x.n), '[]'::jsonb)
     from unnest(delivery_ids) with ordinality as x(id, n)
 $function$;
+comment on function public.claim_webhook_deliveries(delivery_ids uuid[], lease_seconds integer) is 'Leases client webhook deliveries for an attempt.';
 grant execute on function public.claim_webhook_deliveries(delivery_ids uuid[], lease_seconds integer) to authenticated;
 
 -- function public.delete_plugin_installation(client uuid, plugin text, audit jsonb) ---------------
@@ -1150,6 +1792,7 @@ begin
   return removed;
 end
 $function$;
+comment on function public.delete_plugin_installation(client uuid, plugin text, audit jsonb) is 'Removes a client''s installation of a plugin with its state, cancels its pending and parked deliveries, and audits it. Service role.';
 grant execute on function public.delete_plugin_installation(client uuid, plugin text, audit jsonb) to service_role;
 
 -- function public.due_inbox_items(max_rows integer) -----------------------------------------------
@@ -1170,6 +1813,7 @@ AS $function$
   order by x.turn, x.next_attempt_at, x.id
   limit max_rows
 $function$;
+comment on function public.due_inbox_items(max_rows integer) is 'Inbox deliveries due for processing, in turns per route key. Service role.';
 grant execute on function public.due_inbox_items(max_rows integer) to service_role;
 
 -- function public.due_outbound_messages(max_rows integer) -----------------------------------------
@@ -1191,6 +1835,7 @@ AS $function$
   order by x.turn, x.next_attempt_at, x.id
   limit max_rows
 $function$;
+comment on function public.due_outbound_messages(max_rows integer) is 'Messages due for a send attempt, in turns per client. Service role.';
 grant execute on function public.due_outbound_messages(max_rows integer) to service_role;
 
 -- function public.due_plugin_deliveries(max_rows integer) -----------------------------------------
@@ -1211,7 +1856,29 @@ AS $function$
   order by x.turn, x.next_attempt_at, x.id
   limit max_rows
 $function$;
+comment on function public.due_plugin_deliveries(max_rows integer) is 'Plugin deliveries due now, in turns per client. Service role.';
 grant execute on function public.due_plugin_deliveries(max_rows integer) to service_role;
+
+-- function public.due_privacy_parts(max_rows integer) ---------------------------------------------
+
+CREATE OR REPLACE FUNCTION public.due_privacy_parts(max_rows integer)
+ RETURNS TABLE(id uuid, client_id uuid)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select x.id, x.client_id from (
+    select p.id, p.client_id, p.next_attempt_at,
+        row_number() over (partition by p.client_id order by p.next_attempt_at, p.id) as turn
+      from public.privacy_request_parts p
+     where p.status = 'queued' and p.next_attempt_at <= now()
+       and (p.locked_until is null or p.locked_until < now())
+  ) x
+  order by x.turn, x.next_attempt_at, x.id
+  limit max_rows
+$function$;
+comment on function public.due_privacy_parts(max_rows integer) is 'Privacy request parts due to be carried out, in turns per client. Service role.';
+grant execute on function public.due_privacy_parts(max_rows integer) to service_role;
 
 -- function public.due_template_syncs(max_rows integer, interval_seconds integer, retry_seconds integer) ---
 
@@ -1257,6 +1924,7 @@ AS $function$
   order by x.turn, x.next_attempt_at, x.id
   limit max_rows
 $function$;
+comment on function public.due_webhook_deliveries(max_rows integer) is 'Client webhook deliveries due for an attempt, in turns per client. Service role.';
 grant execute on function public.due_webhook_deliveries(max_rows integer) to service_role;
 
 -- function public.enqueue_message(p jsonb) --------------------------------------------------------
@@ -1278,6 +1946,7 @@ begin
     -> 0;
 end
 $function$;
+comment on function public.enqueue_message(p jsonb) is 'Queues one send request of the calling client (see enqueue_messages).';
 grant execute on function public.enqueue_message(p jsonb) to authenticated;
 
 -- function public.enqueue_messages(requests jsonb, claim jsonb) -----------------------------------
@@ -1314,6 +1983,7 @@ begin
   return answers;
 end
 $function$;
+comment on function public.enqueue_messages(requests jsonb, claim jsonb) is 'Queues a batch of the calling client''s send requests, idempotent on Idempotency-Key; optionally leases them for sending.';
 grant execute on function public.enqueue_messages(requests jsonb, claim jsonb) to authenticated;
 
 -- function public.event_subscribers() -------------------------------------------------------------
@@ -1334,7 +2004,121 @@ AS $function$
       from public.plugin_installations p
       where p.client_id = (select private.current_client_id())), '[]'::jsonb))
 $function$;
+comment on function public.event_subscribers() is 'Who hears the caller''s events: its enabled webhook endpoints and its plugin installations.';
 grant execute on function public.event_subscribers() to authenticated;
+
+-- function public.expire_privacy_work(max_rows integer) -------------------------------------------
+
+CREATE OR REPLACE FUNCTION public.expire_privacy_work(max_rows integer DEFAULT 1000)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  n_exports integer;
+  n_requests integer;
+begin
+  with doomed as (
+    select e.id from public.privacy_exports e
+     where e.content_ciphertext is not null and e.expires_at <= now()
+     limit max_rows for update skip locked
+  ), gone as (
+    update public.privacy_exports e set content_ciphertext = null from doomed d where e.id = d.id
+    returning 1
+  ) select count(*) into n_exports from gone;
+  with doomed as (
+    select q.id from public.privacy_requests q
+     where q.status = 'unverified' and q.received_at < now() - interval '7 days'
+     limit max_rows for update skip locked
+  ), gone as (
+    update public.privacy_requests q set status = 'expired', subject_ciphertext = null,
+        details_ciphertext = null
+      from doomed d where q.id = d.id
+    returning 1
+  ) select count(*) into n_requests from gone;
+  delete from public.privacy_verification_codes c
+   where c.request_id in (select q.id from public.privacy_requests q where q.status = 'expired');
+  return jsonb_build_object('exports', n_exports, 'requests', n_requests);
+end
+$function$;
+comment on function public.expire_privacy_work(max_rows integer) is 'Privacy housekeeping at every sweep: exports past their time lose their content; requests unverified for 7 days expire. Service role.';
+grant execute on function public.expire_privacy_work(max_rows integer) to service_role;
+
+-- function public.file_privacy_request(r jsonb) ---------------------------------------------------
+
+CREATE OR REPLACE FUNCTION public.file_privacy_request(r jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  caller uuid := private.current_client_id();
+  is_service boolean := coalesce(auth.role(), '') = 'service_role';
+  cid uuid := nullif(r ->> 'filing_client_id', '')::uuid;
+  chan text := r ->> 'channel';
+  method text := r ->> 'verification_method';
+  row public.privacy_requests;
+begin
+  -- a client files for itself only, through the API or a plugin's webhook; the service files for
+  -- subjects (web) and Meta, and for Shopify on a plugin's behalf
+  if not is_service then
+    if caller is null then
+      raise exception 'file_privacy_request needs a client JWT or the service role'
+        using errcode = '42501';
+    end if;
+    if cid is distinct from caller or chan is distinct from 'api' and chan is distinct from 'shopify'
+    then
+      raise exception 'a client files its own API or Shopify requests only' using errcode = '42501';
+    end if;
+  end if;
+  if chan = 'web' and method is distinct from 'whatsapp_code'
+    or chan = 'meta' and method is distinct from 'meta_signature'
+    or chan = 'shopify' and method is distinct from 'shopify_signature'
+    or chan = 'api' and method is distinct from 'whatsapp_code'
+       and method is distinct from 'client_attestation' then
+    raise exception 'channel % is not verified by %', chan, method using errcode = '22023';
+  end if;
+  insert into public.privacy_requests (
+    reference_hash, reference_prefix, filing_client_id, type, channel, external_id, subject_kind,
+    subject_hash, subject_ciphertext, details_ciphertext, verification_method, verified_at,
+    status, attested_by, attested_at, filed_by, subject_request_ids, due_at
+  ) values (
+    r ->> 'reference_hash', r ->> 'reference_prefix', cid, r ->> 'type', chan,
+    r ->> 'external_id', r ->> 'subject_kind', r ->> 'subject_hash', r ->> 'subject_ciphertext',
+    r ->> 'details_ciphertext', method,
+    case when method = 'whatsapp_code' then null else now() end,
+    case when method = 'whatsapp_code' then 'unverified' else 'verified' end,
+    case when method = 'client_attestation' then r ->> 'attested_by' end,
+    case when method = 'client_attestation'
+      then least(coalesce((r ->> 'attested_at')::timestamptz, now()), now()) end,
+    r ->> 'filed_by',
+    coalesce(array(select jsonb_array_elements_text(r -> 'subject_request_ids')), '{}'),
+    -- Shopify asks for compliance requests to be completed within 30 days
+    now() + case when chan = 'shopify' then interval '30 days' else interval '1 month' end
+  )
+  on conflict (coalesce(filing_client_id, '00000000-0000-0000-0000-000000000000'::uuid), channel,
+    external_id) where external_id is not null do nothing
+  returning * into row;
+  if not found then
+    -- a provider's retry (or a concurrent copy) of a request we have: the first one answers
+    select * into row from public.privacy_requests q
+     where coalesce(q.filing_client_id, '00000000-0000-0000-0000-000000000000'::uuid)
+           = coalesce(cid, '00000000-0000-0000-0000-000000000000'::uuid)
+       and q.channel = chan and q.external_id = r ->> 'external_id';
+    return jsonb_build_object('request', to_jsonb(row), 'created', false);
+  end if;
+  if cid is not null then
+    insert into public.privacy_request_parts (request_id, client_id) values (row.id, cid);
+  end if;
+  perform private.privacy_audit(cid, row.filed_by, 'privacy.request.filed', row.id,
+    jsonb_build_object('type', row.type, 'channel', row.channel,
+      'verification_method', row.verification_method));
+  return jsonb_build_object('request', to_jsonb(row), 'created', true);
+end
+$function$;
+comment on function public.file_privacy_request(r jsonb) is 'Files a privacy request from any channel. The database decides its status and deadline; a client may file only its own API or Shopify requests.';
+grant execute on function public.file_privacy_request(r jsonb) to authenticated, service_role;
 
 -- function public.finish_plugin_deliveries(results jsonb) -----------------------------------------
 
@@ -1359,7 +2143,59 @@ AS $function$
   where d.id = r.id and d.status = 'pending'
     and r.outcome in ('succeeded', 'cancelled', 'retry', 'parked')
 $function$;
+comment on function public.finish_plugin_deliveries(results jsonb) is 'Records the outcome of handler calls: succeeded, cancelled, retry (with its wait) or parked; a handled delivery drops its payload.';
 grant execute on function public.finish_plugin_deliveries(results jsonb) to authenticated;
+
+-- function public.finish_privacy_part(part_id uuid, outcome text, result jsonb, error text, retry_in_seconds integer) ---
+
+CREATE OR REPLACE FUNCTION public.finish_privacy_part(part_id uuid, outcome text, result jsonb DEFAULT '{}'::jsonb, error text DEFAULT NULL::text, retry_in_seconds integer DEFAULT 60)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  p public.privacy_request_parts;
+  req public.privacy_requests;
+  completed boolean := false;
+  holds uuid[];
+begin
+  select * into p from public.privacy_request_parts x where x.id = finish_privacy_part.part_id
+    for update;
+  if not found or p.status <> 'queued' then
+    return jsonb_build_object('outcome', 'not_queued');
+  end if;
+  select * into req from public.privacy_requests q where q.id = p.request_id for update;
+  if outcome = 'done' then
+    update public.privacy_request_parts x set status = 'done', done_at = now(),
+        result = coalesce(finish_privacy_part.result, '{}'::jsonb),
+        error = null, locked_until = null, next_attempt_at = null
+     where x.id = p.id;
+    completed := private.complete_privacy_request(req.id);
+  elsif outcome = 'held' then
+    holds := private.legal_holds_covering(p.client_id, p.contact_ids);
+    -- the holds are named, so that staff (and the client, through the API) see why it waits
+    update public.privacy_request_parts x set status = 'held', locked_until = null,
+        next_attempt_at = null,
+        error = left(case when cardinality(holds) > 0
+          then 'Legal hold ' || array_to_string(holds, ', ') || ' stops this erasure until it is lifted'
+          else 'A legal hold stops this erasure until it is lifted' end, 500)
+     where x.id = p.id;
+    perform private.privacy_audit(p.client_id, 'system', 'privacy.part.held', req.id,
+      jsonb_build_object('legal_holds', to_jsonb(holds)));
+  elsif outcome = 'retry' then
+    update public.privacy_request_parts x set
+        status = case when x.attempts >= 5 then 'failed' else 'queued' end,
+        error = left(finish_privacy_part.error, 500), locked_until = null,
+        next_attempt_at = now() + make_interval(secs => retry_in_seconds)
+     where x.id = p.id;
+  else
+    raise exception 'unknown outcome %', outcome using errcode = '22023';
+  end if;
+  return jsonb_build_object('outcome', outcome, 'request_completed', completed);
+end
+$function$;
+comment on function public.finish_privacy_part(part_id uuid, outcome text, result jsonb, error text, retry_in_seconds integer) is 'Records a part''s attempt: done (with counts), held (by a legal hold) or retry; the last part done completes the request. Service role.';
+grant execute on function public.finish_privacy_part(part_id uuid, outcome text, result jsonb, error text, retry_in_seconds integer) to service_role;
 
 -- function public.finish_template_sync(waba_account uuid, seen text[], started_at timestamp with time zone, sync_error text, templates_found integer) ---
 
@@ -1465,6 +2301,7 @@ begin
     'failing_since', endpoint.failing_since, 'consecutive_failures', endpoint.consecutive_failures);
 end
 $function$;
+comment on function public.finish_webhook_attempt(delivery_id uuid, succeeded boolean, attempt_status_code integer, attempt_error text, retry_in_ms bigint, gone boolean, disable_after_ms bigint, disable_after_failures integer, failures_over_ms bigint) is 'Records one client webhook attempt and schedules the next or disables the endpoint.';
 grant execute on function public.finish_webhook_attempt(delivery_id uuid, succeeded boolean, attempt_status_code integer, attempt_error text, retry_in_ms bigint, gone boolean, disable_after_ms bigint, disable_after_failures integer, failures_over_ms bigint) to authenticated;
 
 -- function public.finish_webhook_attempts(attempts jsonb) -----------------------------------------
@@ -1538,6 +2375,7 @@ begin
   return answers;
 end
 $function$;
+comment on function public.finish_webhook_attempts(attempts jsonb) is 'Records a batch of client webhook attempts in order.';
 grant execute on function public.finish_webhook_attempts(attempts jsonb) to authenticated;
 
 -- function public.ingest_whatsapp_batch(batch jsonb) ----------------------------------------------
@@ -1626,6 +2464,7 @@ begin
   return jsonb_build_object('inserted', inserted, 'statuses', applied);
 end
 $function$;
+comment on function public.ingest_whatsapp_batch(batch jsonb) is 'Stores one client''s share of Meta webhook deliveries (messages, contacts, statuses, account events) in one round trip.';
 grant execute on function public.ingest_whatsapp_batch(batch jsonb) to authenticated;
 
 -- function public.ingest_whatsapp_events(batch jsonb) ---------------------------------------------
@@ -1652,7 +2491,123 @@ begin
   return result || jsonb_build_object('plugin_events', recorded);
 end
 $function$;
+comment on function public.ingest_whatsapp_events(batch jsonb) is 'The Meta ingest (ingest_whatsapp_batch) with the plugin deliveries of new inbound messages, in one transaction.';
 grant execute on function public.ingest_whatsapp_events(batch jsonb) to authenticated;
+
+-- function public.leaving_clients(max_rows integer) -----------------------------------------------
+
+CREATE OR REPLACE FUNCTION public.leaving_clients(max_rows integer DEFAULT 10)
+ RETURNS TABLE(client_id uuid)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select c.id from public.clients c where c.status = 'offboarding' order by c.updated_at
+  limit max_rows
+$function$;
+comment on function public.leaving_clients(max_rows integer) is 'Clients still being offboarded (the sweeper carries on with them). Service role.';
+grant execute on function public.leaving_clients(max_rows integer) to service_role;
+
+-- function public.offboard_client_step(client_id uuid, max_rows integer) --------------------------
+
+CREATE OR REPLACE FUNCTION public.offboard_client_step(client_id uuid, max_rows integer DEFAULT 5000)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  cid uuid := offboard_client_step.client_id;
+  budget integer := greatest(1, least(max_rows, 50000));
+  t text;
+  n integer;
+  this_call jsonb := '{}'::jsonb;
+  total jsonb;
+  ordered text[] := array[
+    'message_status_events', 'webhook_deliveries', 'privacy_exports', 'consent_events',
+    'messages', 'whatsapp_account_events', 'api_request_log', 'contacts', 'webhook_endpoints',
+    'privacy_request_parts', 'plugin_installations', 'phone_numbers',
+    'whatsapp_business_accounts', 'api_keys'
+  ];
+  others text[];
+begin
+  if not exists (select 1 from public.clients c where c.id = cid and c.status = 'offboarding') then
+    return jsonb_build_object('done', not exists (select 1 from public.clients c where c.id = cid),
+      'removed', '{}'::jsonb);
+  end if;
+  select coalesce(array_agg(c.relname::text order by c.relname), '{}') into others
+    from pg_class c join pg_namespace s on s.oid = c.relnamespace
+   where s.nspname = 'public' and c.relkind in ('r', 'p')
+     and c.relname <> all(ordered) and c.relname not in ('clients', 'audit_log')
+     and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'client_id'
+                   and not a.attisdropped);
+  foreach t in array ordered || others loop
+    exit when budget <= 0;
+    execute format(
+      'with doomed as (select ctid from public.%I where client_id = $1 limit $2), '
+      || 'gone as (delete from public.%I x using doomed d where x.ctid = d.ctid returning 1) '
+      || 'select count(*)::integer from gone', t, t)
+      into n using cid, budget;
+    if n > 0 then
+      this_call := this_call || jsonb_build_object(t, n);
+      budget := budget - n;
+    end if;
+  end loop;
+  -- requests the client filed: their proof goes with the client (its parts went above)
+  if budget > 0 then
+    with doomed as (
+      select q.ctid from public.privacy_requests q where q.filing_client_id = cid limit budget
+    ), gone as (
+      delete from public.privacy_requests x using doomed d where x.ctid = d.ctid returning 1
+    ) select count(*)::integer into n from gone;
+    if n > 0 then
+      this_call := this_call || jsonb_build_object('privacy_requests', n);
+      budget := budget - n;
+    end if;
+  end if;
+  update privacy.client_offboardings o set removed = (
+      select coalesce(jsonb_object_agg(k, coalesce((o.removed ->> k)::bigint, 0)
+        + coalesce((this_call ->> k)::bigint, 0)), '{}'::jsonb)
+        from (select jsonb_object_keys(o.removed) as k
+              union select jsonb_object_keys(this_call)) keys)
+   where o.client_id = cid
+  returning o.removed into total;
+  if budget > 0 then
+    -- nothing of it was left for this call's budget: the client itself goes, after the holds
+    -- that ended (anything a table added since this call began goes by its foreign key)
+    n := private.remove_ended_legal_holds(cid);
+    if n > 0 then
+      this_call := this_call || jsonb_build_object('legal_holds', n);
+      update privacy.client_offboardings o
+         set removed = o.removed || jsonb_build_object('legal_holds', n)
+       where o.client_id = cid
+      returning o.removed into total;
+    end if;
+    delete from public.clients c where c.id = cid;
+    update privacy.client_offboardings o set finished_at = now() where o.client_id = cid;
+    insert into public.audit_log (client_id, actor, action, target_type, target_id, details)
+    values (null, 'system', 'client.offboarded', 'client', cid::text,
+      jsonb_build_object('removed', total));
+    return jsonb_build_object('done', true, 'removed', this_call, 'total', total);
+  end if;
+  return jsonb_build_object('done', false, 'removed', this_call, 'total', total);
+end
+$function$;
+comment on function public.offboard_client_step(client_id uuid, max_rows integer) is 'Removes at most max_rows rows of a client being offboarded, children first; when none is left the client goes and its record is finished. Service role.';
+grant execute on function public.offboard_client_step(client_id uuid, max_rows integer) to service_role;
+
+-- function public.privacy_part_held(part_id uuid) -------------------------------------------------
+
+CREATE OR REPLACE FUNCTION public.privacy_part_held(part_id uuid)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select cardinality(private.legal_holds_covering(p.client_id, p.contact_ids)) > 0
+    from public.privacy_request_parts p where p.id = privacy_part_held.part_id
+$function$;
+comment on function public.privacy_part_held(part_id uuid) is 'True when a legal hold covers a part''s client or any of its contacts. Service role.';
+grant execute on function public.privacy_part_held(part_id uuid) to service_role;
 
 -- function public.purge_plugin_deliveries(max_rows integer, finished_after interval, parked_after interval) ---
 
@@ -1734,6 +2689,7 @@ begin
     'created_at', after.created_at));
 end
 $function$;
+comment on function public.record_consent(contact jsonb, consent jsonb) is 'Records a consent decision in one transaction: the contact''s status (creating the contact when a number names a new one), a consent event and an audit record, under the caller''s row-level security.';
 grant execute on function public.record_consent(contact jsonb, consent jsonb) to authenticated;
 
 -- function public.record_plugin_ticks(schedules jsonb, max_rows integer) --------------------------
@@ -1767,6 +2723,7 @@ AS $function$
   select coalesce(jsonb_agg(jsonb_build_object('id', r.id, 'client_id', r.client_id)), '[]'::jsonb)
     from recorded r
 $function$;
+comment on function public.record_plugin_ticks(schedules jsonb, max_rows integer) is 'Records a schedule delivery for each enabled installation of a scheduled plugin whose run is due, and sets its next run. Service role.';
 grant execute on function public.record_plugin_ticks(schedules jsonb, max_rows integer) to service_role;
 
 -- function public.record_send_result(message_id uuid, result jsonb) -------------------------------
@@ -1805,6 +2762,7 @@ begin
   return new_status;
 end
 $function$;
+comment on function public.record_send_result(message_id uuid, result jsonb) is 'Records the outcome of one send attempt.';
 grant execute on function public.record_send_result(message_id uuid, result jsonb) to authenticated;
 
 -- function public.record_send_results(results jsonb) ----------------------------------------------
@@ -1851,6 +2809,7 @@ begin
   return answers;
 end
 $function$;
+comment on function public.record_send_results(results jsonb) is 'Records the outcomes of send attempts in one round trip.';
 grant execute on function public.record_send_results(results jsonb) to authenticated;
 
 -- function public.record_webhook_deliveries(deliveries jsonb) -------------------------------------
@@ -1884,6 +2843,7 @@ begin
   return recorded;
 end
 $function$;
+comment on function public.record_webhook_deliveries(deliveries jsonb) is 'Records client webhook deliveries of published events.';
 grant execute on function public.record_webhook_deliveries(deliveries jsonb) to authenticated;
 
 -- function public.recover_webhook_deliveries(endpoint uuid, since timestamp with time zone, max_rows integer) ---
@@ -1909,6 +2869,7 @@ AS $function$
   )
   select coalesce(jsonb_agg(again.id order by again.created_at, again.id), '[]'::jsonb) from again
 $function$;
+comment on function public.recover_webhook_deliveries(endpoint uuid, since timestamp with time zone, max_rows integer) is 'Sends again an endpoint''s deliveries that failed or were cancelled since a time.';
 grant execute on function public.recover_webhook_deliveries(endpoint uuid, since timestamp with time zone, max_rows integer) to authenticated;
 
 -- function public.report_master_keys(instance uuid, keys text[], active text, ttl_seconds integer) ---
@@ -1934,7 +2895,33 @@ begin
       expires_at = excluded.expires_at;
 end
 $function$;
+comment on function public.report_master_keys(instance uuid, keys text[], active text, ttl_seconds integer) is 'An app instance reports the fingerprints of the master keys it holds. Service role.';
 grant execute on function public.report_master_keys(instance uuid, keys text[], active text, ttl_seconds integer) to service_role;
+
+-- function public.resolve_privacy_part_contacts(part_id uuid, wa_id text, user_id text) -----------
+
+CREATE OR REPLACE FUNCTION public.resolve_privacy_part_contacts(part_id uuid, wa_id text, user_id text)
+ RETURNS uuid[]
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  ids uuid[];
+begin
+  update public.privacy_request_parts p set contact_ids = coalesce((
+      select array_agg(c.id order by c.id) from public.contacts c
+       where c.client_id = p.client_id
+         and ((resolve_privacy_part_contacts.wa_id is not null
+               and c.wa_id = resolve_privacy_part_contacts.wa_id)
+           or (resolve_privacy_part_contacts.user_id is not null
+               and c.user_id = resolve_privacy_part_contacts.user_id))), '{}')
+   where p.id = resolve_privacy_part_contacts.part_id and p.status = 'queued'
+  returning p.contact_ids into ids;
+  return ids;
+end
+$function$;
+comment on function public.resolve_privacy_part_contacts(part_id uuid, wa_id text, user_id text) is 'Finds the part''s client''s contacts that are the subject and keeps them on the part. Service role.';
+grant execute on function public.resolve_privacy_part_contacts(part_id uuid, wa_id text, user_id text) to service_role;
 
 -- function public.retry_parked_plugin_deliveries(plugin text, max_rows integer) -------------------
 
@@ -1958,6 +2945,7 @@ AS $function$
   )
   select coalesce(jsonb_agg(again.id order by again.created_at, again.id), '[]'::jsonb) from again
 $function$;
+comment on function public.retry_parked_plugin_deliveries(plugin text, max_rows integer) is 'Hands one plugin''s parked deliveries of the caller back to pending, due now, with their attempts afresh.';
 grant execute on function public.retry_parked_plugin_deliveries(plugin text, max_rows integer) to authenticated;
 
 -- function public.run_retention(max_rows integer, time_budget_ms integer, force boolean) ----------
@@ -2006,6 +2994,7 @@ begin
   return jsonb_build_object('created', not existed, 'installation', to_jsonb(saved));
 end
 $function$;
+comment on function public.save_plugin_installation(installation jsonb, audit jsonb) is 'Writes a client''s installation of a plugin (after the API checked it) with its audit record. Service role: clients cannot write installations directly.';
 grant execute on function public.save_plugin_installation(installation jsonb, audit jsonb) to service_role;
 
 -- function public.standing_master_key_reports() ---------------------------------------------------
@@ -2022,7 +3011,134 @@ AS $function$
    order by r.reported_at desc
    limit 1000;
 $function$;
+comment on function public.standing_master_key_reports() is 'The master key reports that stand now. Service role.';
 grant execute on function public.standing_master_key_reports() to service_role;
+
+-- function public.start_client_offboarding(client_id uuid, requested_by text) ---------------------
+
+CREATE OR REPLACE FUNCTION public.start_client_offboarding(client_id uuid, requested_by text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  c public.clients;
+  rec privacy.client_offboardings;
+begin
+  select * into c from public.clients x where x.id = start_client_offboarding.client_id for update;
+  if not found then
+    select * into rec from privacy.client_offboardings o
+     where o.client_id = start_client_offboarding.client_id;
+    if found then return to_jsonb(rec); end if;
+    raise exception 'no client %', start_client_offboarding.client_id using errcode = 'P0002';
+  end if;
+  if exists (select 1 from privacy.legal_holds h
+              where h.client_id = c.id and h.lifted_at is null
+                and (h.expires_at is null or h.expires_at > now())) then
+    raise exception 'client % is under a legal hold: lift it before offboarding', c.id
+      using errcode = 'GL423';
+  end if;
+  update public.clients x set status = 'offboarding' where x.id = c.id;
+  update public.api_keys k set revoked_at = now() where k.client_id = c.id and k.revoked_at is null;
+  delete from public.client_data_keys k where k.client_id = c.id;
+  insert into privacy.client_offboardings (client_id, requested_by, key_shredded_at)
+  values (c.id, start_client_offboarding.requested_by, now())
+  on conflict on constraint client_offboardings_client_id_key do nothing;
+  select * into rec from privacy.client_offboardings o where o.client_id = c.id;
+  insert into public.audit_log (client_id, actor, action, target_type, target_id, details)
+  values (c.id, start_client_offboarding.requested_by, 'client.offboarding_started', 'client',
+    c.id::text, jsonb_build_object('data_key', 'shredded'));
+  return to_jsonb(rec);
+end
+$function$;
+comment on function public.start_client_offboarding(client_id uuid, requested_by text) is 'Starts offboarding a client: refused under a legal hold; marks it offboarding, revokes its API keys and deletes its data key (crypto-shredding), with a record. Service role.';
+grant execute on function public.start_client_offboarding(client_id uuid, requested_by text) to service_role;
+
+-- function public.store_privacy_code(request_id uuid, code_hash text, ttl_seconds integer, max_attempts integer) ---
+
+CREATE OR REPLACE FUNCTION public.store_privacy_code(request_id uuid, code_hash text, ttl_seconds integer, max_attempts integer)
+ RETURNS text
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  c public.privacy_verification_codes;
+begin
+  if not exists (select 1 from public.privacy_requests q
+                  where q.id = store_privacy_code.request_id and q.status = 'unverified') then
+    return 'closed';
+  end if;
+  select * into c from public.privacy_verification_codes v
+   where v.request_id = store_privacy_code.request_id for update;
+  if found then
+    if c.sends >= 3 then return 'too_many'; end if;
+    if c.last_sent_at > now() - interval '60 seconds' then return 'too_soon'; end if;
+    update public.privacy_verification_codes v set code_hash = store_privacy_code.code_hash,
+        expires_at = now() + make_interval(secs => ttl_seconds), attempts = 0,
+        max_attempts = store_privacy_code.max_attempts, sends = v.sends + 1, last_sent_at = now()
+     where v.request_id = store_privacy_code.request_id;
+  else
+    insert into public.privacy_verification_codes
+      (request_id, code_hash, expires_at, max_attempts)
+    values (store_privacy_code.request_id, store_privacy_code.code_hash,
+      now() + make_interval(secs => ttl_seconds), store_privacy_code.max_attempts);
+  end if;
+  return 'stored';
+end
+$function$;
+comment on function public.store_privacy_code(request_id uuid, code_hash text, ttl_seconds integer, max_attempts integer) is 'Stores a fresh one-time code (its keyed hash) for an unverified request: at most 3 per request, 60 s apart. Service role.';
+grant execute on function public.store_privacy_code(request_id uuid, code_hash text, ttl_seconds integer, max_attempts integer) to service_role;
+
+-- function public.take_privacy_code_attempt(request_id uuid) --------------------------------------
+
+CREATE OR REPLACE FUNCTION public.take_privacy_code_attempt(request_id uuid)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  c public.privacy_verification_codes;
+begin
+  update public.privacy_verification_codes v set attempts = v.attempts + 1
+   where v.request_id = take_privacy_code_attempt.request_id and v.attempts < v.max_attempts
+     and v.expires_at > now()
+  returning * into c;
+  if found then
+    return jsonb_build_object('outcome', 'attempt', 'code_hash', c.code_hash,
+      'attempts', c.attempts, 'max_attempts', c.max_attempts);
+  end if;
+  select * into c from public.privacy_verification_codes v
+   where v.request_id = take_privacy_code_attempt.request_id;
+  if not found then return jsonb_build_object('outcome', 'no_code'); end if;
+  if c.attempts >= c.max_attempts then return jsonb_build_object('outcome', 'locked'); end if;
+  return jsonb_build_object('outcome', 'expired');
+end
+$function$;
+comment on function public.take_privacy_code_attempt(request_id uuid) is 'Spends one attempt of a request''s code before the app compares it; says why when none is left. Service role.';
+grant execute on function public.take_privacy_code_attempt(request_id uuid) to service_role;
+
+-- function public.take_privacy_export(export_id uuid) ---------------------------------------------
+
+CREATE OR REPLACE FUNCTION public.take_privacy_export(export_id uuid)
+ RETURNS jsonb
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  with old as (
+    select e.id, e.client_id, e.content_ciphertext from public.privacy_exports e
+     where e.id = take_privacy_export.export_id and e.downloaded_at is null
+       and e.expires_at > now() and e.content_ciphertext is not null
+     for update
+  ), taken as (
+    update public.privacy_exports e set downloaded_at = now(), content_ciphertext = null
+      from old where e.id = old.id
+    returning old.client_id, old.content_ciphertext
+  )
+  select jsonb_build_object('client_id', t.client_id, 'content_ciphertext', t.content_ciphertext)
+    from taken t
+$function$;
+comment on function public.take_privacy_export(export_id uuid) is 'Hands out an export once: marks it downloaded and drops its content. Service role.';
+grant execute on function public.take_privacy_export(export_id uuid) to service_role;
 
 -- function public.template_for_send(phone text, template_name text, template_language text, idempotency_key text) ---
 
@@ -2134,6 +3250,48 @@ end
 $function$;
 grant execute on function public.upsert_message_templates(waba_account uuid, templates jsonb) to authenticated;
 
+-- function public.verify_privacy_request(request_id uuid, wa_id text, user_id text, privacy_sender uuid) ---
+
+CREATE OR REPLACE FUNCTION public.verify_privacy_request(request_id uuid, wa_id text, user_id text, privacy_sender uuid)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  req public.privacy_requests;
+begin
+  select * into req from public.privacy_requests q where q.id = verify_privacy_request.request_id
+    for update;
+  if not found then
+    return jsonb_build_object('outcome', 'not_found');
+  end if;
+  if req.status <> 'unverified' then
+    return jsonb_build_object('outcome', 'already', 'status', req.status);
+  end if;
+  update public.privacy_requests q set status = 'verified', verified_at = now()
+   where q.id = req.id;
+  delete from public.privacy_verification_codes c where c.request_id = req.id;
+  if req.filing_client_id is null then
+    insert into public.privacy_request_parts (request_id, client_id)
+    select distinct req.id, c.client_id from public.contacts c
+     where ((verify_privacy_request.wa_id is not null and c.wa_id = verify_privacy_request.wa_id)
+         or (verify_privacy_request.user_id is not null
+             and c.user_id = verify_privacy_request.user_id))
+       and (req.type in ('access', 'deletion') or privacy_sender is null
+            or c.client_id <> privacy_sender)
+    on conflict do nothing;
+  end if;
+  perform private.privacy_audit(req.filing_client_id, 'subject', 'privacy.request.verified', req.id,
+    jsonb_build_object('method', req.verification_method));
+  if req.type = 'consent_withdrawal' then
+    perform private.start_privacy_fulfilment(req.id, 'subject');
+  end if;
+  return jsonb_build_object('outcome', 'verified', 'type', req.type);
+end
+$function$;
+comment on function public.verify_privacy_request(request_id uuid, wa_id text, user_id text, privacy_sender uuid) is 'Marks a request verified (its code matched) and, for a web request, makes one part per client that knows the subject; a consent withdrawal starts at once. Service role.';
+grant execute on function public.verify_privacy_request(request_id uuid, wa_id text, user_id text, privacy_sender uuid) to service_role;
+
 -- function public.withdraw_master_key_report(instance uuid) ---------------------------------------
 
 CREATE OR REPLACE FUNCTION public.withdraw_master_key_report(instance uuid)
@@ -2143,4 +3301,5 @@ CREATE OR REPLACE FUNCTION public.withdraw_master_key_report(instance uuid)
 AS $function$
   delete from private.master_key_reports r where r.instance = withdraw_master_key_report.instance;
 $function$;
+comment on function public.withdraw_master_key_report(instance uuid) is 'An app instance that stops cleanly withdraws its master key report. Service role.';
 grant execute on function public.withdraw_master_key_report(instance uuid) to service_role;

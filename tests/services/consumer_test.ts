@@ -14,6 +14,7 @@ Deno.test("jobConsumer() hands each kind's jobs of a batch to that kind's handle
       webhook_delivery: take("webhook_delivery"),
       plugin_event: take("plugin_event"),
       template_sync: take("template_sync"),
+      privacy_part: take("privacy_part"),
     } as JobHandlers,
     jsonLogger({ level: "error", write: () => {} }),
   );
@@ -25,6 +26,7 @@ Deno.test("jobConsumer() hands each kind's jobs of a batch to that kind's handle
     { kind: "send", clientId: "c", messageId: "m2" },
     { kind: "plugin_event", clientId: "c", deliveryId: "p" },
     { kind: "template_sync", clientId: "c", wabaAccountId: "w" },
+    { kind: "privacy_part", clientId: "c", partId: "q" },
   ];
   await handle(jobs);
   assert.deepEqual(got.inbox.map((j) => j.kind === "inbox" && j.id), [1, 2]);
@@ -32,6 +34,7 @@ Deno.test("jobConsumer() hands each kind's jobs of a batch to that kind's handle
   assert.equal(got.webhook_delivery.length, 1);
   assert.equal(got.plugin_event.length, 1);
   assert.equal(got.template_sync.length, 1);
+  assert.equal(got.privacy_part.length, 1);
 });
 
 Deno.test("a job of a kind nobody handles is logged and dropped; the rest of its batch runs", async () => {
@@ -44,6 +47,7 @@ Deno.test("a job of a kind nobody handles is logged and dropped; the rest of its
       webhook_delivery: () => Promise.resolve(),
       plugin_event: () => Promise.resolve(),
       template_sync: () => Promise.resolve(),
+      privacy_part: () => Promise.resolve(),
     } as JobHandlers,
     jsonLogger({ level: "warn", write: (line) => lines.push(line) }),
   );
@@ -77,6 +81,7 @@ Deno.test("a job that throws does not cut its batch short: every other job runs 
       ),
       plugin_event: () => Promise.resolve(),
       template_sync: () => Promise.resolve(),
+      privacy_part: () => Promise.resolve(),
     } as JobHandlers,
     jsonLogger({ level: "error", write: () => {} }),
   );
@@ -111,6 +116,7 @@ Deno.test("a batch with failures is logged once by Deno's doorbell, after its la
       webhook_delivery: () => Promise.resolve(),
       plugin_event: () => Promise.resolve(),
       template_sync: () => Promise.resolve(),
+      privacy_part: () => Promise.resolve(),
     } as JobHandlers,
     logger,
   );

@@ -59,7 +59,7 @@ async function startPostgresMeta() {
 // deno-lint-ignore no-explicit-any
 type Json = any;
 
-Deno.test("Studio's backend lists the privacy views, tables and staff functions, each with its comment", async () => {
+Deno.test("Studio's backend lists the privacy views (requests, erasures, holds, retention), tables and staff functions, each with its comment", async () => {
   const meta = await startPostgresMeta();
   try {
     const views = await meta.get("/views?included_schemas=privacy") as Json[];
@@ -68,6 +68,7 @@ Deno.test("Studio's backend lists the privacy views, tables and staff functions,
       "open_requests",
       "overdue_requests",
       "recent_erasures",
+      "retention_in_effect",
       "staff_actions",
     ]);
     for (const view of views) {
@@ -78,7 +79,13 @@ Deno.test("Studio's backend lists the privacy views, tables and staff functions,
     }
 
     const tables = await meta.get("/tables?included_schemas=privacy") as Json[];
-    assert.deepEqual(tables.map((t) => t.name).sort(), ["client_offboardings", "legal_holds"]);
+    assert.deepEqual(tables.map((t) => t.name).sort(), [
+      "client_offboardings",
+      "legal_holds",
+      "retention_classes",
+      "retention_policies",
+      "retention_runs",
+    ]);
     for (const table of tables) {
       assert.ok(table.comment?.length > 20, `${table.name} has a comment`);
       assert.equal(table.rls_enabled, true, `${table.name} has row-level security`);

@@ -11,6 +11,7 @@ comment on column privacy.active_legal_holds.contact_id is 'The held contact.';
 comment on column privacy.active_legal_holds.expires_at is 'Until when, if set.';
 comment on column privacy.active_legal_holds.id is 'The hold''s id (privacy.lift_legal_hold takes it).';
 comment on column privacy.active_legal_holds.kind is 'client or contact.';
+comment on column privacy.active_legal_holds.subject_ref is 'The held subject''s number or user id, when the hold names them so.';
 comment on column privacy.active_legal_holds.placed_at is 'When.';
 comment on column privacy.active_legal_holds.placed_by is 'Who placed it.';
 comment on column privacy.active_legal_holds.reason is 'Why.';
@@ -25,19 +26,6 @@ comment on column privacy.client_offboardings.removed is 'Rows removed, by table
 comment on column privacy.client_offboardings.requested_by is 'Who asked for the offboarding.';
 comment on column privacy.client_offboardings.started_at is 'When it started.';
 
-comment on table privacy.legal_holds is
-  'Legal holds: while active, a client''s data (kind client) or one contact''s data (kind contact) must be kept. An erasure stops (its part waits, held), the retention jobs skip what a hold covers, a held contact cannot be deleted and a held client cannot be offboarded. Place and lift them with privacy.place_legal_hold and privacy.lift_legal_hold.';
-comment on column privacy.legal_holds.client_id is 'The client whose data is held.';
-comment on column privacy.legal_holds.contact_id is 'The held contact, for kind contact.';
-comment on column privacy.legal_holds.expires_at is 'Until when it holds, if it was given an end; otherwise until lifted.';
-comment on column privacy.legal_holds.id is 'The hold''s id.';
-comment on column privacy.legal_holds.kind is 'client (all of the client''s data) or contact (one subject''s).';
-comment on column privacy.legal_holds.lift_reason is 'Why it was lifted.';
-comment on column privacy.legal_holds.lifted_at is 'When.';
-comment on column privacy.legal_holds.lifted_by is 'The staff member who lifted it.';
-comment on column privacy.legal_holds.placed_at is 'When.';
-comment on column privacy.legal_holds.placed_by is 'The staff member who placed it.';
-comment on column privacy.legal_holds.reason is 'Why the data must be kept (the legal obligation or claim).';
 
 comment on view privacy.open_requests is
   'Privacy requests not yet completed, rejected or expired, with their deadline and parts. Start here.';
@@ -436,8 +424,6 @@ comment on function private.enqueue_batch(cid uuid, requests jsonb, lease intege
   'Queues a batch of a client''s send requests, applying consent and the 24-hour window before creating anything.';
 comment on function private.find_contact(cid uuid, wa text, uid text) is
   'The client''s contact with this number or user id, if any.';
-comment on function private.on_legal_hold(p_client_id uuid, p_contact_id uuid) is
-  'True when an active legal hold covers the client, or this contact of it. The retention jobs and erasures ask it.';
 comment on function private.privacy_audit(p_client_id uuid, p_actor text, p_action text, p_request_id uuid, p_details jsonb) is
   'Appends a privacy action to the audit log, with the database login; never the subject''s identifiers.';
 comment on function private.privacy_request_for_staff(p_request_id uuid) is
@@ -446,8 +432,6 @@ comment on function private.privacy_request_moves() is
   'Trigger: a privacy request''s status only moves along the workflow (unverified → verified → approved → in_progress → completed, or rejected/expired), and nothing happens before verification.';
 comment on function private.privacy_staff_member() is
   'The staff member acting: a personal login role, or the name given to privacy.act_as in a shared session (Studio''s postgres).';
-comment on function private.refuse_held_contact_delete() is
-  'Trigger: a contact under an active legal hold cannot be deleted.';
 comment on function private.refuse_key_for_leaving_client() is
   'Trigger: no new data key for a client being offboarded (it would outlive the shredding).';
 comment on function private.refuse_status_regression() is
@@ -472,9 +456,9 @@ comment on function public.apply_status_events(events jsonb) is
   'Records a batch of the calling client''s status events and advances each message''s status (any arrival order converges).';
 comment on function public.claim_inbox_items(item_ids bigint[], lease_seconds integer) is
   'Leases webhook inbox deliveries for processing. Service role.';
-comment on function public.claim_outbound_message(message_id uuid, lease_seconds integer, recipient_gap_ms integer) is
-  'Leases one queued message for sending, keeping the gap between two sends to one recipient.';
-comment on function public.claim_outbound_messages(message_ids uuid[], lease_seconds integer, recipient_gap_ms integer) is
+comment on function public.claim_outbound_message(message_id uuid, lease_seconds integer, recipient_gap_ms integer, ambiguous_wait_ms integer) is
+  'Leases one queued message for sending, keeping the gap between two sends to one recipient and waiting ambiguous_wait_ms after an attempt whose outcome is unknown.';
+comment on function public.claim_outbound_messages(message_ids uuid[], lease_seconds integer, recipient_gap_ms integer, ambiguous_wait_ms integer) is
   'Leases queued messages for sending, in one round trip.';
 comment on function public.claim_privacy_part(part_id uuid, lease_seconds integer) is
   'Leases a queued part of a privacy request for one attempt, with the request''s type and encrypted subject. Service role.';
@@ -536,3 +520,59 @@ comment on function public.verify_privacy_request(request_id uuid, wa_id text, u
   'Marks a request verified (its code matched) and, for a web request, makes one part per client that knows the subject; a consent withdrawal starts at once. Service role.';
 comment on function public.withdraw_master_key_report(instance uuid) is
   'An app instance that stops cleanly withdraws its master key report. Service role.';
+
+-- the plugin layer (20261202001300_record_consent.sql to 20261202001320_plugin_layer.sql) and the
+-- privacy functions added with it
+
+comment on table public.plugin_state is
+  'Small JSON values a plugin keeps per client (at most 64 KiB each), under the client''s row-level security. A privacy erasure removes the rows that name the subject.';
+comment on column public.plugin_state.client_id is 'The client (business) this row belongs to; row-level security keeps each client to its own rows.';
+comment on column public.plugin_state.plugin_id is 'The plugin that keeps it.';
+comment on column public.plugin_state.key is 'The plugin''s name for the value.';
+comment on column public.plugin_state.value is 'The value, as the plugin wrote it (in clear: plugins keep no secrets here).';
+comment on column public.plugin_state.updated_at is 'When the value last changed (set by a trigger).';
+
+comment on table public.plugin_deliveries is
+  'Core events (and scheduled runs) on their way to a plugin''s handler, recorded before the handler runs: leased, retried with backoff, parked with the error after the last attempt. Retention class plugin_deliveries.';
+comment on column public.plugin_deliveries.attempts is 'Calls of the handler so far.';
+comment on column public.plugin_deliveries.client_id is 'The client (business) this row belongs to; row-level security keeps each client to its own rows.';
+comment on column public.plugin_deliveries.created_at is 'When the event was recorded.';
+comment on column public.plugin_deliveries.event_type is 'The core event (message.received, ...) or schedule for a scheduled run.';
+comment on column public.plugin_deliveries.finished_at is 'When it was handled, cancelled or parked.';
+comment on column public.plugin_deliveries.id is 'The delivery''s id.';
+comment on column public.plugin_deliveries.last_error is 'Why the last call failed (the plugin''s words).';
+comment on column public.plugin_deliveries.locked_until is 'Until when a call holds it.';
+comment on column public.plugin_deliveries.next_attempt_at is 'When it is due (again).';
+comment on column public.plugin_deliveries.payload_ciphertext is 'The event, encrypted with the client''s data key; dropped once handled or cancelled. Unreadable without the app''s master keys.';
+comment on column public.plugin_deliveries.plugin_id is 'The plugin it is for.';
+comment on column public.plugin_deliveries.status is 'pending, succeeded, cancelled or parked (failed its last attempt; kept for a retry on request).';
+
+comment on table private.plugin_schedule is
+  'When each installation''s scheduled run is next due (the sweeper''s; service role only).';
+comment on column private.plugin_schedule.client_id is 'The installation''s client.';
+comment on column private.plugin_schedule.plugin_id is 'The installation''s plugin.';
+comment on column private.plugin_schedule.next_run_at is 'When its next run is due.';
+
+comment on function public.claim_plugin_deliveries(delivery_ids uuid[], lease_seconds integer) is
+  'Leases the caller''s due plugin deliveries for one handler call each, counting the attempt; null for one not due, finished or held by another call.';
+comment on function public.delete_plugin_installation(client uuid, plugin text, audit jsonb) is
+  'Removes a client''s installation of a plugin with its state, cancels its pending and parked deliveries, and audits it. Service role.';
+comment on function public.due_plugin_deliveries(max_rows integer) is
+  'Plugin deliveries due now, in turns per client. Service role.';
+comment on function public.event_subscribers() is
+  'Who hears the caller''s events: its enabled webhook endpoints and its plugin installations.';
+comment on function public.finish_plugin_deliveries(results jsonb) is
+  'Records the outcome of handler calls: succeeded, cancelled, retry (with its wait) or parked; a handled delivery drops its payload.';
+comment on function public.ingest_whatsapp_events(batch jsonb) is
+  'The Meta ingest (ingest_whatsapp_batch) with the plugin deliveries of new inbound messages, in one transaction.';
+comment on function public.record_consent(contact jsonb, consent jsonb) is
+  'Records a consent decision in one transaction: the contact''s status (creating the contact when a number names a new one), a consent event and an audit record, under the caller''s row-level security.';
+comment on function public.record_plugin_ticks(schedules jsonb, max_rows integer) is
+  'Records a schedule delivery for each enabled installation of a scheduled plugin whose run is due, and sets its next run. Service role.';
+comment on function public.retry_parked_plugin_deliveries(plugin text, max_rows integer) is
+  'Hands one plugin''s parked deliveries of the caller back to pending, due now, with their attempts afresh.';
+comment on function public.save_plugin_installation(installation jsonb, audit jsonb) is
+  'Writes a client''s installation of a plugin (after the API checked it) with its audit record. Service role: clients cannot write installations directly.';
+
+comment on function private.remove_ended_legal_holds(p_client_id uuid) is
+  'Deletes the lifted or expired legal holds of a client being offboarded, just before the client row goes. Service role.';

@@ -7,7 +7,10 @@
 -- data key comes first, in its own short transaction: from then on nothing the client stored can
 -- be decrypted, in this database or in any backup of it (crypto-shredding). The rows then go in
 -- batches of a bounded size, children before parents, so no statement runs long; the client row
--- goes last. A client under a legal hold (the whole client or any of its contacts) is refused.
+-- goes last. A client under a legal hold (the whole client or any of its contacts) is refused;
+-- the holds that ended (lifted or expired) are removed just before the client row, counted in the
+-- record (retention's foreign key from privacy.legal_holds keeps a client from going while any
+-- hold names it, so that none is dropped unseen).
 --
 -- While offboarding, the client's status is 'offboarding': its API keys and users are refused
 -- (only 'active' clients authenticate), no new data key can be made for it (a trigger), and the
@@ -97,6 +100,25 @@ $$;
 revoke all on function public.start_client_offboarding(uuid, text) from public, anon, authenticated;
 grant execute on function public.start_client_offboarding(uuid, text) to service_role;
 
+-- the ended legal holds of a client being offboarded (only this may delete a hold)
+create function private.remove_ended_legal_holds(p_client_id uuid) returns integer
+language sql
+security definer
+set search_path = ''
+as $$
+  with gone as (
+    delete from privacy.legal_holds h
+     where h.client_id = p_client_id
+       and (h.lifted_at is not null or h.expires_at <= now())
+       and exists (select 1 from public.clients c
+                    where c.id = p_client_id and c.status = 'offboarding')
+    returning 1
+  )
+  select count(*)::integer from gone
+$$;
+revoke all on function private.remove_ended_legal_holds(uuid) from public;
+grant execute on function private.remove_ended_legal_holds(uuid) to service_role;
+
 /*
  * Removes at most max_rows rows of a leaving client, children before parents: the tables named
  * below in that order, then any other table of the public schema with a client_id column (so a
@@ -167,8 +189,16 @@ begin
    where o.client_id = cid
   returning o.removed into total;
   if budget > 0 then
-    -- nothing of it was left for this call's budget: the client itself goes (lifted legal holds
-    -- and anything a table added since this call began go with it, by their foreign keys)
+    -- nothing of it was left for this call's budget: the client itself goes, after the holds
+    -- that ended (anything a table added since this call began goes by its foreign key)
+    n := private.remove_ended_legal_holds(cid);
+    if n > 0 then
+      this_call := this_call || jsonb_build_object('legal_holds', n);
+      update privacy.client_offboardings o
+         set removed = o.removed || jsonb_build_object('legal_holds', n)
+       where o.client_id = cid
+      returning o.removed into total;
+    end if;
     delete from public.clients c where c.id = cid;
     update privacy.client_offboardings o set finished_at = now() where o.client_id = cid;
     insert into public.audit_log (client_id, actor, action, target_type, target_id, details)

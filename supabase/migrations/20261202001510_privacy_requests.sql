@@ -1,6 +1,7 @@
 -- Data-subject requests (access, correction, deletion, consent withdrawal), verified before
--- anything is carried out, fulfilled per client under that client's row-level security, and
--- legal holds that stop an erasure (and, for the retention jobs, a purge) of what they cover.
+-- anything is carried out, fulfilled per client under that client's row-level security, and the
+-- Studio functions privacy staff place and lift legal holds with (the holds themselves are
+-- retention's privacy.legal_holds, extended by 20261202001500_legal_holds_for_requests.sql).
 --
 -- Why these shapes:
 -- - One request can concern several clients (a person who wrote to two shops asks us, the
@@ -19,15 +20,15 @@
 --   allow a few attempts (public.privacy_verification_codes, service role only).
 -- - An export (the answer to an access request) is stored encrypted with the client's data key and
 --   handed out once through a signed, expiring link (public.privacy_exports).
--- - Legal holds live in the privacy schema, which Studio shows privacy staff and the API does not
---   expose. The retention jobs read privacy.legal_holds (or private.on_legal_hold) and keep what a
---   hold covers.
+-- - A legal hold stops an erasure: the part waits, held, naming the holds, and goes ahead once they
+--   are lifted. The check is made before anything is erased and again in the statement that
+--   erases (private.legal_holds_covering, the definition retention reads too).
 -- - Status moves are checked by a trigger, so Studio's SQL editor (which runs as postgres and
 --   bypasses RLS) cannot put a request in a state the workflow does not know.
 
-create schema if not exists privacy;
-revoke all on schema privacy from public;
-grant usage on schema privacy to privacy_staff, service_role;
+-- the app's service role reads the workflow's privacy tables (privacy staff were given usage by
+-- 20261202001200_retention.sql, which made the schema)
+grant usage on schema privacy to service_role;
 
 -- Studio's SQL editor runs as the role that runs migrations (postgres on hosted Supabase, where it
 -- is no superuser): staff narrow their session to the team's rights with `set role privacy_staff`
@@ -37,71 +38,6 @@ begin
   execute format('grant privacy_staff to %I', current_user);
 end
 $do$;
-
--- legal holds --------------------------------------------------------------------------------------
-create table privacy.legal_holds (
-  id uuid primary key default gen_random_uuid(),
-  client_id uuid not null references public.clients (id) on delete cascade,
-  -- a hold on one subject names the client's contact; a hold on the whole client names none
-  kind text not null check (kind in ('client', 'contact')),
-  contact_id uuid,
-  reason text not null check (char_length(reason) between 3 and 1000),
-  placed_by text not null,
-  placed_at timestamptz not null default now(),
-  -- held until lifted, or until this time when set
-  expires_at timestamptz,
-  lifted_by text,
-  lifted_at timestamptz,
-  lift_reason text check (char_length(lift_reason) <= 1000),
-  check (kind = 'contact' or contact_id is null),
-  check ((lifted_at is null) = (lifted_by is null)),
-  foreign key (client_id, contact_id) references public.contacts (client_id, id)
-    on delete set null (contact_id)
-);
-alter table privacy.legal_holds enable row level security;
-create index legal_holds_active_idx on privacy.legal_holds (client_id, contact_id)
-  where lifted_at is null;
-create index legal_holds_contact_idx on privacy.legal_holds (contact_id) where contact_id is not null;
-revoke all on privacy.legal_holds from public, anon, authenticated;
-grant select on privacy.legal_holds to privacy_staff, service_role;
-create policy legal_holds_select_privacy_staff on privacy.legal_holds for select to privacy_staff
-  using (true);
-
-create function private.on_legal_hold(p_client_id uuid, p_contact_id uuid default null)
-returns boolean
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-  select exists (
-    select 1 from privacy.legal_holds h
-     where h.client_id = p_client_id and h.lifted_at is null
-       and (h.expires_at is null or h.expires_at > now())
-       and (h.kind = 'client' or (p_contact_id is not null and h.contact_id = p_contact_id))
-  )
-$$;
-revoke all on function private.on_legal_hold(uuid, uuid) from public;
-grant execute on function private.on_legal_hold(uuid, uuid)
-  to authenticated, service_role, privacy_staff;
-
--- a contact under an active hold cannot be deleted by anyone (an erasure or a purge must skip it)
-create function private.refuse_held_contact_delete() returns trigger
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-  if exists (select 1 from privacy.legal_holds h
-              where h.contact_id = old.id and h.client_id = old.client_id and h.lifted_at is null
-                and (h.expires_at is null or h.expires_at > now())) then
-    raise exception 'contact % is under a legal hold', old.id using errcode = 'GL423';
-  end if;
-  return old;
-end
-$$;
-create trigger contacts_keep_held before delete on public.contacts
-  for each row execute function private.refuse_held_contact_delete();
 
 -- people are looked up by number across clients only by a verified request of their own
 create index contacts_wa_id_idx on public.contacts (wa_id) where wa_id is not null;
@@ -664,8 +600,7 @@ stable
 security invoker
 set search_path = ''
 as $$
-  select private.on_legal_hold(p.client_id) or exists (
-      select 1 from unnest(p.contact_ids) c(id) where private.on_legal_hold(p.client_id, c.id))
+  select cardinality(private.legal_holds_covering(p.client_id, p.contact_ids)) > 0
     from public.privacy_request_parts p where p.id = privacy_part_held.part_id
 $$;
 revoke all on function public.privacy_part_held(uuid) from public, anon, authenticated;
@@ -731,9 +666,7 @@ begin
   select q.type into kind from public.privacy_requests q where q.id = p.request_id;
 
   if kind = 'deletion' then
-    if private.on_legal_hold(cid) or exists (
-      select 1 from unnest(p.contact_ids) c(id) where private.on_legal_hold(cid, c.id)
-    ) then
+    if cardinality(private.legal_holds_covering(cid, p.contact_ids)) > 0 then
       return jsonb_build_object('outcome', 'held');
     end if;
     select coalesce(array_agg(x.v), '{}') into numbers from (
@@ -841,6 +774,7 @@ declare
   p public.privacy_request_parts;
   req public.privacy_requests;
   completed boolean := false;
+  holds uuid[];
 begin
   select * into p from public.privacy_request_parts x where x.id = finish_privacy_part.part_id
     for update;
@@ -855,10 +789,16 @@ begin
      where x.id = p.id;
     completed := private.complete_privacy_request(req.id);
   elsif outcome = 'held' then
+    holds := private.legal_holds_covering(p.client_id, p.contact_ids);
+    -- the holds are named, so that staff (and the client, through the API) see why it waits
     update public.privacy_request_parts x set status = 'held', locked_until = null,
-        next_attempt_at = null, error = 'A legal hold stops this erasure until it is lifted'
+        next_attempt_at = null,
+        error = left(case when cardinality(holds) > 0
+          then 'Legal hold ' || array_to_string(holds, ', ') || ' stops this erasure until it is lifted'
+          else 'A legal hold stops this erasure until it is lifted' end, 500)
      where x.id = p.id;
-    perform private.privacy_audit(p.client_id, 'system', 'privacy.part.held', req.id, '{}');
+    perform private.privacy_audit(p.client_id, 'system', 'privacy.part.held', req.id,
+      jsonb_build_object('legal_holds', to_jsonb(holds)));
   elsif outcome = 'retry' then
     update public.privacy_request_parts x set
         status = case when x.attempts >= 5 then 'failed' else 'queued' end,
@@ -1253,7 +1193,8 @@ create view privacy.recent_erasures with (security_invoker = true) as
    where q.type = 'deletion' and p.status = 'done' and p.done_at > now() - interval '90 days';
 
 create view privacy.active_legal_holds with (security_invoker = true) as
-  select h.id, h.client_id, h.kind, h.contact_id, h.reason, h.placed_by, h.placed_at, h.expires_at
+  select h.id, h.client_id, h.kind, h.contact_id, h.subject_ref, h.reason, h.placed_by,
+      h.placed_at, h.expires_at
     from privacy.legal_holds h
    where h.lifted_at is null and (h.expires_at is null or h.expires_at > now());
 
