@@ -52,7 +52,7 @@ import { subjectDataStore } from "./adapters/supabase/subject_data_store.ts";
 import { signedTokens } from "./core/crypto/signed_token.ts";
 import { privacyHashes } from "./core/privacy/codes.ts";
 import type { PrivacyHook } from "./ports/privacy_hooks.ts";
-import { continueOffboardings } from "./services/client_offboarding.ts";
+import { offboardingJobs } from "./services/client_offboarding.ts";
 import { privacyRequests } from "./services/privacy_requests.ts";
 
 export interface ComposeOptions {
@@ -217,11 +217,8 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     },
   });
   const offboarding = offboardingStore(db.service);
-  dueWork.push(privacy.due, async () => {
-    // a client whose offboarding was interrupted is purged further at every sweep
-    await continueOffboardings(offboarding);
-    return [];
-  });
+  const leaving = offboardingJobs(offboarding);
+  dueWork.push(privacy.due, leaving.due);
   const router = webhookRouter(deps.accounts);
   // each provider's deliveries go to its processor: Meta's, and each plugin's with webhooks
   const inboxProcessors = new Map([
@@ -235,6 +232,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     plugin_event: eachJob(plugins.runner.run),
     template_sync: eachJob(templates.syncJob),
     privacy_part: eachJob((job) => privacy.runPart(job.partId)),
+    client_offboarding: eachJob(leaving.run),
   }, logger);
 
   const requestLog = options.requestLog ?? supabaseRequestLogSink(

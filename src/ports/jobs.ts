@@ -13,7 +13,10 @@ export type Job =
     claimed?: ClaimedInboxItem;
   }
   | { kind: "send"; clientId: string; messageId: string; claimed?: ClaimedSend }
+  /** one client's part of a data-subject request (public.privacy_request_parts) */
   | { kind: "privacy_part"; clientId: string; partId: string }
+  /** one batch of a leaving client's rows (privacy.client_offboardings) */
+  | { kind: "client_offboarding"; clientId: string }
   | {
     kind: "webhook_delivery";
     clientId: string;

@@ -1,3 +1,4 @@
+import type { Job } from "../ports/jobs.ts";
 import type { OffboardingRecord, OffboardingStore } from "../ports/offboarding.ts";
 
 /**
@@ -26,12 +27,21 @@ export async function offboardClient(
   return { record, total };
 }
 
-/** One batch for each client whose offboarding was interrupted (run by every sweep). */
-export async function continueOffboardings(
-  store: OffboardingStore,
-  options: { clients?: number; batch?: number } = {},
-): Promise<number> {
-  const leaving = await store.leaving(options.clients ?? 10);
-  for (const clientId of leaving) await store.step(clientId, options.batch ?? 5000);
-  return leaving.length;
+/**
+ * The sweeper's share of offboarding: one `client_offboarding` job for each client still leaving
+ * (an operator's run that was cut short, or one still going), each removing one batch, so an
+ * interrupted offboarding finishes by itself.
+ */
+export function offboardingJobs(store: OffboardingStore, options: { batch?: number } = {}) {
+  return {
+    async due(limit: number): Promise<Job[]> {
+      return (await store.leaving(Math.min(limit, 10))).map((clientId) => ({
+        kind: "client_offboarding" as const,
+        clientId,
+      }));
+    },
+    async run(job: Extract<Job, { kind: "client_offboarding" }>): Promise<void> {
+      await store.step(job.clientId, options.batch ?? 5000);
+    },
+  };
 }

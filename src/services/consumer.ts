@@ -78,8 +78,15 @@ export class JobsFailed extends Error {
 
 /** What names a job in a failure: its kind and the row it points at. */
 function jobName(job: object): string {
-  const j = job as { kind?: unknown; deliveryId?: unknown; messageId?: unknown; id?: unknown };
-  return `${j.kind} ${j.deliveryId ?? j.messageId ?? j.id}`;
+  const j = job as {
+    kind?: unknown;
+    deliveryId?: unknown;
+    messageId?: unknown;
+    partId?: unknown;
+    id?: unknown;
+    clientId?: unknown;
+  };
+  return `${j.kind} ${j.deliveryId ?? j.messageId ?? j.partId ?? j.id ?? j.clientId}`;
 }
 
 /**

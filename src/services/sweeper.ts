@@ -10,7 +10,8 @@ export type DueWork = (limit: number) => Promise<Job[]>;
  * Each kind of work is handed out in turns per client (inbox deliveries per route key), so one
  * client's backlog never fills a sweep while another's item waits (public.due_inbox_items,
  * due_outbound_messages, due_webhook_deliveries).
- * `extra` lets other parts (client webhook deliveries, template syncs) add their own due work.
+ * `extra` lets other parts (client webhook deliveries, plugin deliveries and schedules, template
+ * syncs, privacy request parts, offboardings) add their own due work.
  * Each sweep also runs one retention pass: at most `purgeLimit` rows of each data class whose run
  * is open or due (public.run_retention; supabase/migrations/20261202001200_retention.sql). Where
  * pg_cron exists it drives the same runs, and the database keeps the two from overlapping; a

@@ -1,4 +1,5 @@
 import pg from "pg";
+import type { Job } from "../../src/ports/jobs.ts";
 import type { PrivacyService } from "../../src/services/privacy_requests.ts";
 import { emulatedChannel, type Emulator } from "./emulated_channel.ts";
 import { eventually } from "./channel.ts";
@@ -101,7 +102,7 @@ export async function privacyWorld(options: { businesses?: number } = {}) {
   }
 
   /** Carries out the privacy parts due now, as the sweeper's jobs would. */
-  const sweep = () => runDuePrivacyWork(ch.app.deps.privacy);
+  const sweep = () => runDuePrivacyWork(ch.app);
 
   return {
     ch,
@@ -122,15 +123,16 @@ export async function privacyWorld(options: { businesses?: number } = {}) {
 type Json = any;
 
 /**
- * Carries out every privacy part due now, as the jobs the sweeper rings would, and waits for
- * them. Not the whole sweep: in a suite that shares one database it would also re-ring other
- * tests' leftover work (sends to Graph APIs long gone, with their backoff), and waiting for that
- * would wait for nothing this test needs.
+ * Carries out every privacy part due now through the job consumer, as the jobs the sweeper rings
+ * would, and waits for them. Not the whole sweep: in a suite that shares one database it would
+ * also re-ring other tests' leftover work (sends to Graph APIs long gone, with their backoff), and
+ * waiting for that would wait for nothing this test needs.
  */
-export async function runDuePrivacyWork(privacy: PrivacyService): Promise<void> {
-  for (const job of await privacy.due(500)) {
-    if (job.kind === "privacy_part") await privacy.runPart(job.partId);
-  }
+export async function runDuePrivacyWork(
+  app: { deps: { privacy: PrivacyService }; handleJobs(jobs: Job[]): Promise<unknown> },
+): Promise<void> {
+  const jobs = (await app.deps.privacy.due(500)).filter((j) => j.kind === "privacy_part");
+  if (jobs.length) await app.handleJobs(jobs);
 }
 
 /** The request row of a confirmation code's prefix (the workflow's id). */

@@ -121,7 +121,9 @@ Deno.test("an offboarding is refused under a legal hold, and one that was interr
       world.ch.app.deps.services.dataKeys.forClient(business.clientId),
       /being offboarded/,
     );
+    // the sweep rings a client_offboarding job for it; the consumer removes a batch
     await world.ch.app.sweep();
+    await world.ch.idle();
     assert.deepEqual(await rowsOf(business.clientId), {});
     const [finished] = await sql<{ finished_at: Date | null }>(
       "select finished_at from privacy.client_offboardings where client_id = $1",

@@ -15,6 +15,7 @@ Deno.test("jobConsumer() hands each kind's jobs of a batch to that kind's handle
       plugin_event: take("plugin_event"),
       template_sync: take("template_sync"),
       privacy_part: take("privacy_part"),
+      client_offboarding: take("client_offboarding"),
     } as JobHandlers,
     jsonLogger({ level: "error", write: () => {} }),
   );
@@ -27,6 +28,7 @@ Deno.test("jobConsumer() hands each kind's jobs of a batch to that kind's handle
     { kind: "plugin_event", clientId: "c", deliveryId: "p" },
     { kind: "template_sync", clientId: "c", wabaAccountId: "w" },
     { kind: "privacy_part", clientId: "c", partId: "q" },
+    { kind: "client_offboarding", clientId: "c" },
   ];
   await handle(jobs);
   assert.deepEqual(got.inbox.map((j) => j.kind === "inbox" && j.id), [1, 2]);
@@ -35,6 +37,7 @@ Deno.test("jobConsumer() hands each kind's jobs of a batch to that kind's handle
   assert.equal(got.plugin_event.length, 1);
   assert.equal(got.template_sync.length, 1);
   assert.equal(got.privacy_part.length, 1);
+  assert.equal(got.client_offboarding.length, 1);
 });
 
 Deno.test("a job of a kind nobody handles is logged and dropped; the rest of its batch runs", async () => {
@@ -48,6 +51,7 @@ Deno.test("a job of a kind nobody handles is logged and dropped; the rest of its
       plugin_event: () => Promise.resolve(),
       template_sync: () => Promise.resolve(),
       privacy_part: () => Promise.resolve(),
+      client_offboarding: () => Promise.resolve(),
     } as JobHandlers,
     jsonLogger({ level: "warn", write: (line) => lines.push(line) }),
   );
@@ -82,6 +86,7 @@ Deno.test("a job that throws does not cut its batch short: every other job runs 
       plugin_event: () => Promise.resolve(),
       template_sync: () => Promise.resolve(),
       privacy_part: () => Promise.resolve(),
+      client_offboarding: () => Promise.resolve(),
     } as JobHandlers,
     jsonLogger({ level: "error", write: () => {} }),
   );
@@ -117,6 +122,7 @@ Deno.test("a batch with failures is logged once by Deno's doorbell, after its la
       plugin_event: () => Promise.resolve(),
       template_sync: () => Promise.resolve(),
       privacy_part: () => Promise.resolve(),
+      client_offboarding: () => Promise.resolve(),
     } as JobHandlers,
     logger,
   );

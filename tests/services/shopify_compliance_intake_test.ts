@@ -107,7 +107,7 @@ Deno.test("Shopify's compliance topics become verified requests of the installat
     ["select privacy.approve_request($1)", [first.requestId]],
     ["select privacy.run_fulfilment($1)", [first.requestId]],
   ]);
-  await runDuePrivacyWork(composed.deps.privacy);
+  await runDuePrivacyWork(composed);
   const exported = plugin.calls.find((c) => c.op === "export")!.subject;
   assert.equal(exported.clientId, business.clientId);
   assert.equal(exported.shopDomain, shop);
@@ -132,7 +132,7 @@ Deno.test("Shopify's compliance topics become verified requests of the installat
     ["select privacy.approve_request($1)", [redact.requestId]],
     ["select privacy.run_fulfilment($1)", [redact.requestId]],
   ]);
-  await runDuePrivacyWork(composed.deps.privacy);
+  await runDuePrivacyWork(composed);
   assert.deepEqual(plugin.records.get(business.clientId)!.map((r) => r.customer), ["7002"]);
   assert.equal(await countRows("contacts", business.clientId, `wa_id = '${subject.waId}'`), 0);
 
@@ -147,7 +147,7 @@ Deno.test("Shopify's compliance topics become verified requests of the installat
     ["select privacy.approve_request($1)", [shopRedact.requestId]],
     ["select privacy.run_fulfilment($1)", [shopRedact.requestId]],
   ]);
-  await runDuePrivacyWork(composed.deps.privacy);
+  await runDuePrivacyWork(composed);
   assert.deepEqual(plugin.records.get(business.clientId), []);
   const [shopRow] = await sql<{ subject_kind: string; status: string }>(
     "select subject_kind, status from privacy_requests where id = $1",

@@ -200,7 +200,7 @@ Deno.test("a legal hold stops a deletion until it is lifted, and a held contact 
     ["select privacy.approve_request($1)", [id]],
     ["select privacy.run_fulfilment($1)", [id]],
   ]);
-  await runDuePrivacyWork(composed.deps.privacy);
+  await runDuePrivacyWork(composed);
   const [part] = await sql<{ status: string }>(
     "select status from privacy_request_parts where request_id = $1",
     [id],
@@ -213,7 +213,7 @@ Deno.test("a legal hold stops a deletion until it is lifted, and a held contact 
   assert.equal(active.n, 1);
 
   await asPrivacyStaff([["select privacy.lift_legal_hold($1, 'Claim settled')", [hold.id]]]);
-  await runDuePrivacyWork(composed.deps.privacy);
+  await runDuePrivacyWork(composed);
   const [after] = await sql<{ status: string; result: Record<string, number> }>(
     "select status, result from privacy_request_parts where request_id = $1",
     [id],
