@@ -51,7 +51,6 @@ import { privacyRequestStore } from "./adapters/supabase/privacy_request_store.t
 import { subjectDataStore } from "./adapters/supabase/subject_data_store.ts";
 import { signedTokens } from "./core/crypto/signed_token.ts";
 import { privacyHashes } from "./core/privacy/codes.ts";
-import type { PrivacyHook } from "./ports/privacy_hooks.ts";
 import { offboardingJobs } from "./services/client_offboarding.ts";
 import { privacyRequests } from "./services/privacy_requests.ts";
 
@@ -90,8 +89,6 @@ export interface ComposeOptions {
   pluginEnv?: Readonly<Record<string, string | undefined>>;
   /** waits after each failed call of a plugin's handler (default PLUGIN_RETRY_MS) */
   pluginRetryDelaysMs?: readonly number[];
-  /** the plugins' privacy hooks, which data-subject requests reach (export, erase) */
-  privacyHooks?: readonly PrivacyHook[];
 }
 
 /** Everything both composition roots share: from parsed configuration to a ready app and jobs. */
@@ -200,7 +197,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
   const privacy = privacyRequests({
     store: privacyRequestStore(db),
     subjects: subjectDataStore(db),
-    hooks: options.privacyHooks ?? [],
+    plugins: plugins.deps,
     hashes: privacyHashes(env.API_KEY_PEPPER),
     pepper: env.API_KEY_PEPPER,
     exportTokens: signedTokens(env.API_KEY_PEPPER, "privacy-export"),

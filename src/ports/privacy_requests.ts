@@ -161,7 +161,12 @@ export interface PrivacyRequestStore {
   applyPart(
     clientId: string,
     partId: string,
-    options: { deliveryIds?: string[]; profileNameCiphertext?: string },
+    options: {
+      /** the client webhook deliveries and plugin deliveries whose payload names the subject */
+      deliveryIds?: string[];
+      pluginDeliveryIds?: string[];
+      profileNameCiphertext?: string;
+    },
   ): Promise<AppliedPart>;
   finishPart(
     partId: string,

@@ -49,6 +49,13 @@ export interface SubjectDataStore {
     clientId: string,
     page: { after?: string; limit: number },
   ): Promise<Array<{ id: string; payload_ciphertext: string }>>;
+  /** the client's plugin state whose key or value names one of `needles` (at most 1000 rows) */
+  pluginState(clientId: string, needles: string[]): Promise<unknown[]>;
+  /** a page of the client's plugin deliveries that still hold an event (pending, parked), by id */
+  pluginDeliveriesWithPayload(
+    clientId: string,
+    page: { after?: string; limit: number },
+  ): Promise<Array<{ id: string; payload_ciphertext: string }>>;
   /** the Meta inbox's deliveries set aside with their payload (system data), by id */
   setAsideInbox(page: { after?: number; limit: number }): Promise<
     Array<{ id: number; payload_ciphertext: string }>

@@ -27,7 +27,6 @@ import {
 } from "../core/privacy/subject.ts";
 import type { Job } from "../ports/jobs.ts";
 import type { Logger } from "../ports/logger.ts";
-import type { PrivacyHook, PrivacyHookSubject } from "../ports/privacy_hooks.ts";
 import type { ShopifyComplianceIntake } from "../ports/privacy_intake.ts";
 import type {
   ClaimedPart,
@@ -41,6 +40,9 @@ import type {
 } from "../ports/privacy_requests.ts";
 import type { SubjectDataStore } from "../ports/subject_data.ts";
 import type { ServiceDeps } from "./deps.ts";
+import { payloadContext } from "./plugins/fanout.ts";
+import { eraseFromPlugins, exportFromPlugins } from "./plugins/privacy.ts";
+import type { HostDeps } from "./plugins/runner.ts";
 import { enqueueMessage } from "./whatsapp_send.ts";
 
 /** How long a one-time code works, and how many tries it allows. */
@@ -68,7 +70,8 @@ export interface PrivacyConfig {
 export interface PrivacyDeps {
   store: PrivacyRequestStore;
   subjects: SubjectDataStore;
-  hooks: readonly PrivacyHook[];
+  /** the plugin host: an export and an erasure reach every plugin on for the client */
+  plugins: HostDeps;
   hashes: PrivacyHashes;
   /** keys the deterministic confirmation codes of provider requests (Meta, Shopify retries) */
   pepper: string;
@@ -303,11 +306,7 @@ export function privacyRequests(deps: PrivacyDeps) {
 
   // ---- fulfilment -------------------------------------------------------------------------------
 
-  async function exportPart(
-    claimed: ClaimedPart,
-    subject: PrivacySubject,
-    hookSubject: PrivacyHookSubject,
-  ) {
+  async function exportPart(claimed: ClaimedPart, subject: PrivacySubject) {
     const clientId = claimed.part.client_id;
     const contactIds = claimed.part.contact_ids;
     const key = await deps.send.dataKeys.forClient(clientId);
@@ -339,8 +338,14 @@ export function privacyRequests(deps: PrivacyDeps) {
       after = { created_at: last.created_at, id: last.id };
       if (page.length < PAGE) break;
     }
-    const plugins: Record<string, unknown> = {};
-    for (const hook of deps.hooks) plugins[hook.id] = await hook.export(hookSubject);
+    // what each plugin on for the client holds about each of the subject's contacts there
+    const plugins: Record<string, Array<{ contact_id: string; data: unknown }>> = {};
+    for (const contactId of contactIds) {
+      const held = await exportFromPlugins(deps.plugins, clientId, { id: contactId });
+      for (const [pluginId, data] of Object.entries(held)) {
+        (plugins[pluginId] ??= []).push({ contact_id: contactId, data });
+      }
+    }
     const document = {
       format: "glooft-edge privacy export 1",
       generated_at: new Date(deps.now()).toISOString(),
@@ -359,6 +364,11 @@ export function privacyRequests(deps: PrivacyDeps) {
       consent_history: await deps.subjects.consentEvents(clientId, contactIds),
       messages,
       plugins,
+      // what plugins keep in their storage naming the subject, hooks or not
+      plugin_state: await deps.subjects.pluginState(clientId, [
+        ...contacts.flatMap((c) => [c.wa_id, c.user_id]).filter((v): v is string => !!v),
+        ...contactIds,
+      ]),
     };
     const text = JSON.stringify(document);
     const id = crypto.randomUUID();
@@ -378,16 +388,28 @@ export function privacyRequests(deps: PrivacyDeps) {
     };
   }
 
-  /** The client's webhook deliveries still holding a body that names the subject. */
-  async function deliveriesAbout(clientId: string, needles: string[]): Promise<string[]> {
+  /**
+   * The client's deliveries still holding a payload that names the subject: client webhook
+   * deliveries, or events waiting for (or parked by) a plugin. Their payloads are encrypted, so
+   * only the app can tell.
+   */
+  async function deliveriesAbout(
+    clientId: string,
+    needles: string[],
+    kind: "webhook" | "plugin",
+  ): Promise<string[]> {
     const key = await deps.send.dataKeys.forClient(clientId);
+    const read = kind === "webhook"
+      ? deps.subjects.pendingDeliveries
+      : deps.subjects.pluginDeliveriesWithPayload;
+    const context = kind === "webhook" ? (id: string) => `webhook_delivery:${id}` : payloadContext;
     const found: string[] = [];
     let after: string | undefined;
     for (let seen = 0; seen < MAX_SCANNED;) {
-      const page = await deps.subjects.pendingDeliveries(clientId, { after, limit: PAGE });
+      const page = await read(clientId, { after, limit: PAGE });
       for (const d of page) {
         try {
-          const body = await decryptField(key, d.payload_ciphertext, `webhook_delivery:${d.id}`);
+          const body = await decryptField(key, d.payload_ciphertext, context(d.id));
           if (mentions(body, needles)) found.push(d.id);
         } catch {
           // unreadable (its master key is gone): nothing in it can be read by anyone either
@@ -422,11 +444,7 @@ export function privacyRequests(deps: PrivacyDeps) {
     return doomed.length ? await deps.subjects.dropInboxPayloads(doomed) : 0;
   }
 
-  async function erasePart(
-    claimed: ClaimedPart,
-    subject: PrivacySubject,
-    hookSubject: PrivacyHookSubject,
-  ) {
+  async function erasePart(claimed: ClaimedPart, subject: PrivacySubject) {
     const clientId = claimed.part.client_id;
     const numbers = [subject.waId, subject.userId].filter((v): v is string => !!v);
     const messageIds: string[] = [];
@@ -441,16 +459,27 @@ export function privacyRequests(deps: PrivacyDeps) {
       const last = page.at(-1)!;
       after = { created_at: last.created_at, id: last.id };
     }
-    const plugins: Record<string, number> = {};
-    for (const hook of deps.hooks) plugins[hook.id] = (await hook.erase(hookSubject)).erased;
+    // every plugin on for the client erases what it holds, while the contacts still exist to be
+    // named (an erasure that failed part way runs again: the hooks are idempotent)
+    const plugins = new Set<string>();
+    for (const contactId of claimed.part.contact_ids) {
+      for (const id of await eraseFromPlugins(deps.plugins, clientId, { id: contactId })) {
+        plugins.add(id);
+      }
+    }
     const inbox = numbers.length ? await scrubInbox(numbers) : 0;
-    const deliveryIds = await deliveriesAbout(clientId, [...numbers, ...messageIds]);
-    const applied = await store.applyPart(clientId, claimed.part.id, { deliveryIds });
+    const needles = [...numbers, ...messageIds, ...claimed.part.contact_ids];
+    const deliveryIds = await deliveriesAbout(clientId, needles, "webhook");
+    const pluginDeliveryIds = await deliveriesAbout(clientId, needles, "plugin");
+    const applied = await store.applyPart(clientId, claimed.part.id, {
+      deliveryIds,
+      pluginDeliveryIds,
+    });
     if (applied.outcome !== "done") return applied.outcome;
     return {
       ...applied.result,
       webhook_inbox_payloads: inbox,
-      ...(Object.keys(plugins).length ? { plugins } : {}),
+      ...(plugins.size ? { plugins: [...plugins].sort() } : {}),
     };
   }
 
@@ -469,18 +498,13 @@ export function privacyRequests(deps: PrivacyDeps) {
       part.contact_ids = ids.waId || ids.userId
         ? await store.resolvePartContacts(part.id, ids)
         : [];
-      const hookSubject: PrivacyHookSubject = {
-        ...subject,
-        clientId: part.client_id,
-        requestId: request.id,
-      };
       let result: Record<string, unknown> | "held" | "not_claimed" | "not_applicable";
       if (request.type === "access") {
-        result = await exportPart(claimed, subject, hookSubject);
+        result = await exportPart(claimed, subject);
       } else if (request.type === "deletion") {
         result = await store.partHeld(part.id)
           ? "held"
-          : await erasePart(claimed, subject, hookSubject);
+          : await erasePart(claimed, subject);
       } else {
         let profileNameCiphertext: string | undefined;
         if (request.type === "correction") {

@@ -624,11 +624,26 @@ revoke all on function public.add_privacy_subject_request(uuid, text)
   from public, anon, authenticated;
 grant execute on function public.add_privacy_subject_request(uuid, text) to service_role;
 
+-- whether `haystack` holds one of `needles` as a whole token (not inside a longer number or id)
+create function private.mentions(haystack text, needles text[]) returns boolean
+language sql
+immutable
+set search_path = ''
+as $$
+  select exists (
+    select 1 from unnest(needles) v
+     where v <> '' and haystack ~ ('(^|[^0-9A-Za-z.])'
+       || regexp_replace(v, '([.^$*+?()\[\]{}|\\-])', '\\\1', 'g') || '($|[^0-9A-Za-z.])'))
+$$;
+revoke all on function private.mentions(text, text[]) from public;
+
 /*
  * Carries out the database side of a part, as its client (RLS's client, checked here): for a
  * deletion, erases the subject's contacts, their messages and every status event of those
- * messages, their consent history, the client webhook deliveries the app found about them
- * (delivery_ids), and the WhatsApp account events that name their number; for a consent
+ * messages, their consent history, the client webhook deliveries and plugin deliveries the app
+ * found about them (delivery_ids, plugin_delivery_ids: their payloads are encrypted), the plugin
+ * state whose key or value names their number, user id or contact id (what a plugin's own erase
+ * hook left), and the WhatsApp account events that name their number; for a consent
  * withdrawal, records the opt-out and stops every message to them that has not left yet; for a
  * correction, writes the corrected profile name (encrypted by the app with the client's key).
  * Only a part leased for this attempt is carried out, and a legal hold on the client or a contact
@@ -637,7 +652,8 @@ grant execute on function public.add_privacy_subject_request(uuid, text) to serv
 create function public.apply_privacy_part(
   part_id uuid,
   delivery_ids uuid[] default '{}',
-  profile_name_ciphertext text default null
+  profile_name_ciphertext text default null,
+  plugin_delivery_ids uuid[] default '{}'
 ) returns jsonb
 language plpgsql
 security definer
@@ -657,6 +673,8 @@ declare
   n_deliveries integer := 0;
   n_events integer := 0;
   n_stopped integer := 0;
+  n_plugin_deliveries integer := 0;
+  n_plugin_state integer := 0;
 begin
   select * into p from public.privacy_request_parts x
    where x.id = apply_privacy_part.part_id and x.client_id = cid for update;
@@ -706,12 +724,21 @@ begin
     ) select count(*) into n_deliveries from gone;
     with gone as (
       delete from public.whatsapp_account_events e
-       where e.client_id = cid and exists (
-         select 1 from unnest(numbers) v
-          where e.value::text ~ ('(^|[^0-9A-Za-z.])' || regexp_replace(v, '([.])', '\\\1', 'g')
-                                 || '($|[^0-9A-Za-z.])'))
+       where e.client_id = cid and private.mentions(e.value::text, numbers)
       returning 1
     ) select count(*) into n_events from gone;
+    with gone as (
+      delete from public.plugin_deliveries d
+       where d.client_id = cid and d.id = any(apply_privacy_part.plugin_delivery_ids)
+      returning 1
+    ) select count(*) into n_plugin_deliveries from gone;
+    with gone as (
+      delete from public.plugin_state s
+       where s.client_id = cid
+         and (private.mentions(s.key, numbers || p.contact_ids::text[])
+           or private.mentions(s.value::text, numbers || p.contact_ids::text[]))
+      returning 1
+    ) select count(*) into n_plugin_state from gone;
     with gone as (
       delete from public.contacts c where c.client_id = cid and c.id = any(p.contact_ids)
       returning 1
@@ -719,7 +746,8 @@ begin
     return jsonb_build_object('outcome', 'done', 'result', jsonb_build_object(
       'contacts', n_contacts, 'messages', n_messages, 'status_events', n_status,
       'consent_events', n_consent, 'webhook_deliveries', n_deliveries,
-      'account_events', n_events));
+      'account_events', n_events, 'plugin_deliveries', n_plugin_deliveries,
+      'plugin_state', n_plugin_state));
   elsif kind = 'consent_withdrawal' then
     update public.contacts c set consent_status = 'opted_out', consent_source = 'privacy_request',
         consent_updated_at = now()
@@ -754,8 +782,27 @@ begin
   return jsonb_build_object('outcome', 'not_applicable');
 end
 $$;
-revoke all on function public.apply_privacy_part(uuid, uuid[], text) from public, anon;
-grant execute on function public.apply_privacy_part(uuid, uuid[], text) to authenticated;
+revoke all on function public.apply_privacy_part(uuid, uuid[], text, uuid[]) from public, anon;
+grant execute on function public.apply_privacy_part(uuid, uuid[], text, uuid[]) to authenticated;
+
+-- the caller's plugin state that names the subject, for an export (an erasure deletes the same
+-- rows): what plugins keep without a privacy hook of their own is shown too
+create function public.plugin_state_naming(needles text[])
+returns setof public.plugin_state
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select s.* from public.plugin_state s
+   where s.client_id = (select private.current_client_id())
+     and (private.mentions(s.key, needles) or private.mentions(s.value::text, needles))
+   order by s.plugin_id, s.key
+   limit 1000
+$$;
+revoke all on function public.plugin_state_naming(text[]) from public, anon;
+grant execute on function public.plugin_state_naming(text[]) to authenticated;
+grant execute on function private.mentions(text, text[]) to authenticated;
 
 /*
  * Records an attempt's outcome: 'done' (with what was done), 'held' (a legal hold stops it until

@@ -450,7 +450,7 @@ comment on function private.webhook_endpoints_within_limit() is
   'Trigger: a client has at most 10 webhook endpoints.';
 comment on function public.add_privacy_subject_request(request_id uuid, http_request_id text) is
   'Remembers one of the subject''s own visits to /privacy, so an erasure removes its request-log row. Service role.';
-comment on function public.apply_privacy_part(part_id uuid, delivery_ids uuid[], profile_name_ciphertext text) is
+comment on function public.apply_privacy_part(part_id uuid, delivery_ids uuid[], profile_name_ciphertext text, plugin_delivery_ids uuid[]) is
   'Carries out the database side of a privacy request''s part as its client (RLS''s client): erases the subject''s data for a deletion (unless a legal hold stops it), opts them out and stops queued messages for a withdrawal, writes the corrected name for a correction. Only for a part leased for this attempt.';
 comment on function public.apply_status_events(events jsonb) is
   'Records a batch of the calling client''s status events and advances each message''s status (any arrival order converges).';
@@ -574,5 +574,9 @@ comment on function public.retry_parked_plugin_deliveries(plugin text, max_rows 
 comment on function public.save_plugin_installation(installation jsonb, audit jsonb) is
   'Writes a client''s installation of a plugin (after the API checked it) with its audit record. Service role: clients cannot write installations directly.';
 
+comment on function public.plugin_state_naming(needles text[]) is
+  'The caller''s plugin state whose key or value names one of the needles (the subject''s number, user id, contact ids), at most 1000 rows: what an access request exports of plugins'' own storage.';
+comment on function private.mentions(haystack text, needles text[]) is
+  'Whether the text holds one of the needles as a whole token (not inside a longer number or id): how an erasure finds the rows that name a subject.';
 comment on function private.remove_ended_legal_holds(p_client_id uuid) is
   'Deletes the lifted or expired legal holds of a client being offboarded, just before the client row goes. Service role.';

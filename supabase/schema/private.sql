@@ -507,6 +507,22 @@ $function$;
 comment on function private.legal_holds_covering(p_client_id uuid, p_contact_ids uuid[]) is 'The active legal holds (not lifted, not expired) covering the client''s whole data or any of the given contacts (by id, number or user id). Every path that erases reads this.';
 grant execute on function private.legal_holds_covering(p_client_id uuid, p_contact_ids uuid[]) to authenticated, privacy_staff, service_role;
 
+-- function private.mentions(haystack text, needles text[]) ----------------------------------------
+
+CREATE OR REPLACE FUNCTION private.mentions(haystack text, needles text[])
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+  select exists (
+    select 1 from unnest(needles) v
+     where v <> '' and haystack ~ ('(^|[^0-9A-Za-z.])'
+       || regexp_replace(v, '([.^$*+?()\[\]{}|\\-])', '\\\1', 'g') || '($|[^0-9A-Za-z.])'))
+$function$;
+comment on function private.mentions(haystack text, needles text[]) is 'Whether the text holds one of the needles as a whole token (not inside a longer number or id): how an erasure finds the rows that name a subject.';
+grant execute on function private.mentions(haystack text, needles text[]) to authenticated;
+
 -- function private.on_legal_hold(p_client_id uuid, p_contact_id uuid) -----------------------------
 
 CREATE OR REPLACE FUNCTION private.on_legal_hold(p_client_id uuid, p_contact_id uuid DEFAULT NULL::uuid)

@@ -1213,9 +1213,9 @@ $function$;
 comment on function public.add_privacy_subject_request(request_id uuid, http_request_id text) is 'Remembers one of the subject''s own visits to /privacy, so an erasure removes its request-log row. Service role.';
 grant execute on function public.add_privacy_subject_request(request_id uuid, http_request_id text) to service_role;
 
--- function public.apply_privacy_part(part_id uuid, delivery_ids uuid[], profile_name_ciphertext text) ---
+-- function public.apply_privacy_part(part_id uuid, delivery_ids uuid[], profile_name_ciphertext text, plugin_delivery_ids uuid[]) ---
 
-CREATE OR REPLACE FUNCTION public.apply_privacy_part(part_id uuid, delivery_ids uuid[] DEFAULT '{}'::uuid[], profile_name_ciphertext text DEFAULT NULL::text)
+CREATE OR REPLACE FUNCTION public.apply_privacy_part(part_id uuid, delivery_ids uuid[] DEFAULT '{}'::uuid[], profile_name_ciphertext text DEFAULT NULL::text, plugin_delivery_ids uuid[] DEFAULT '{}'::uuid[])
  RETURNS jsonb
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -1235,6 +1235,8 @@ declare
   n_deliveries integer := 0;
   n_events integer := 0;
   n_stopped integer := 0;
+  n_plugin_deliveries integer := 0;
+  n_plugin_state integer := 0;
 begin
   select * into p from public.privacy_request_parts x
    where x.id = apply_privacy_part.part_id and x.client_id = cid for update;
@@ -1284,12 +1286,21 @@ begin
     ) select count(*) into n_deliveries from gone;
     with gone as (
       delete from public.whatsapp_account_events e
-       where e.client_id = cid and exists (
-         select 1 from unnest(numbers) v
-          where e.value::text ~ ('(^|[^0-9A-Za-z.])' || regexp_replace(v, '([.])', '\\\1', 'g')
-                                 || '($|[^0-9A-Za-z.])'))
+       where e.client_id = cid and private.mentions(e.value::text, numbers)
       returning 1
     ) select count(*) into n_events from gone;
+    with gone as (
+      delete from public.plugin_deliveries d
+       where d.client_id = cid and d.id = any(apply_privacy_part.plugin_delivery_ids)
+      returning 1
+    ) select count(*) into n_plugin_deliveries from gone;
+    with gone as (
+      delete from public.plugin_state s
+       where s.client_id = cid
+         and (private.mentions(s.key, numbers || p.contact_ids::text[])
+           or private.mentions(s.value::text, numbers || p.contact_ids::text[]))
+      returning 1
+    ) select count(*) into n_plugin_state from gone;
     with gone as (
       delete from public.contacts c where c.client_id = cid and c.id = any(p.contact_ids)
       returning 1
@@ -1297,7 +1308,8 @@ begin
     return jsonb_build_object('outcome', 'done', 'result', jsonb_build_object(
       'contacts', n_contacts, 'messages', n_messages, 'status_events', n_status,
       'consent_events', n_consent, 'webhook_deliveries', n_deliveries,
-      'account_events', n_events));
+      'account_events', n_events, 'plugin_deliveries', n_plugin_deliveries,
+      'plugin_state', n_plugin_state));
   elsif kind = 'consent_withdrawal' then
     update public.contacts c set consent_status = 'opted_out', consent_source = 'privacy_request',
         consent_updated_at = now()
@@ -1332,8 +1344,8 @@ begin
   return jsonb_build_object('outcome', 'not_applicable');
 end
 $function$;
-comment on function public.apply_privacy_part(part_id uuid, delivery_ids uuid[], profile_name_ciphertext text) is 'Carries out the database side of a privacy request''s part as its client (RLS''s client): erases the subject''s data for a deletion (unless a legal hold stops it), opts them out and stops queued messages for a withdrawal, writes the corrected name for a correction. Only for a part leased for this attempt.';
-grant execute on function public.apply_privacy_part(part_id uuid, delivery_ids uuid[], profile_name_ciphertext text) to authenticated;
+comment on function public.apply_privacy_part(part_id uuid, delivery_ids uuid[], profile_name_ciphertext text, plugin_delivery_ids uuid[]) is 'Carries out the database side of a privacy request''s part as its client (RLS''s client): erases the subject''s data for a deletion (unless a legal hold stops it), opts them out and stops queued messages for a withdrawal, writes the corrected name for a correction. Only for a part leased for this attempt.';
+grant execute on function public.apply_privacy_part(part_id uuid, delivery_ids uuid[], profile_name_ciphertext text, plugin_delivery_ids uuid[]) to authenticated;
 
 -- function public.apply_status_events(events jsonb) -----------------------------------------------
 
@@ -2594,6 +2606,23 @@ end
 $function$;
 comment on function public.offboard_client_step(client_id uuid, max_rows integer) is 'Removes at most max_rows rows of a client being offboarded, children first; when none is left the client goes and its record is finished. Service role.';
 grant execute on function public.offboard_client_step(client_id uuid, max_rows integer) to service_role;
+
+-- function public.plugin_state_naming(needles text[]) ---------------------------------------------
+
+CREATE OR REPLACE FUNCTION public.plugin_state_naming(needles text[])
+ RETURNS SETOF public.plugin_state
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select s.* from public.plugin_state s
+   where s.client_id = (select private.current_client_id())
+     and (private.mentions(s.key, needles) or private.mentions(s.value::text, needles))
+   order by s.plugin_id, s.key
+   limit 1000
+$function$;
+comment on function public.plugin_state_naming(needles text[]) is 'The caller''s plugin state whose key or value names one of the needles (the subject''s number, user id, contact ids), at most 1000 rows: what an access request exports of plugins'' own storage.';
+grant execute on function public.plugin_state_naming(needles text[]) to authenticated;
 
 -- function public.privacy_part_held(part_id uuid) -------------------------------------------------
 

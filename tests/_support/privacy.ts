@@ -1,10 +1,14 @@
 import pg from "pg";
+import * as z from "zod";
+import { definePlugin } from "../../src/plugin_api/mod.ts";
 import type { Job } from "../../src/ports/jobs.ts";
 import type { PrivacyService } from "../../src/services/privacy_requests.ts";
 import { emulatedChannel, type Emulator } from "./emulated_channel.ts";
 import { eventually } from "./channel.ts";
 import { buildEnvelope, buildInbound, buildMessagesChange } from "./meta_payloads.ts";
 import { createClientWithPhone, sql, testStack } from "./stack.ts";
+import { example } from "../plugins/example/mod.ts";
+import { EXAMPLE_ENV } from "../plugins/_registry.ts";
 
 let counter = Date.now() % 1_000_000_000;
 /** A WhatsApp number nobody else in the run uses. */
@@ -27,19 +31,58 @@ export function newSubject(): Subject {
 }
 
 /**
+ * A plugin that keeps each sender's last text in its state and then fails, on its only attempt,
+ * so that the event is parked with its payload: what a plugin holds about a person without a
+ * privacy hook of its own, which only the core can export and erase.
+ */
+export const rememberer = definePlugin({
+  id: "rememberer",
+  version: "0.1.0",
+  name: "Rememberer (test)",
+  enabledByDefault: true,
+  config: z.object({}),
+  maxAttempts: 1,
+  on: {
+    "message.received": async (event, ctx) => {
+      const from = event.data.from ?? event.data.from_user_id;
+      await ctx.state.set(`last:${from}`, { text: event.data.text ?? null });
+      throw new Error("the upstream is down");
+    },
+  },
+});
+
+/**
  * A privacy world on the test stack: the app served over HTTP with the Graph API emulator, the
  * channel's client as the privacy sender (its number sends the verification codes), and
  * `businesses` more clients, each with a number. `writeIn` makes a subject write to a business
- * through a signed Meta webhook, so their data is stored exactly as production stores it.
+ * through a signed Meta webhook, so their data is stored exactly as production stores it. With
+ * `plugins`, the app runs the example plugin (installed at every business: its privacy hooks
+ * export and erase its count of a sender's `echo` messages) and the rememberer.
  */
-export async function privacyWorld(options: { businesses?: number } = {}) {
-  const { ch, emulator } = await emulatedChannel((ids) => ({
-    PRIVACY_SENDER_CLIENT_ID: ids.clientId,
-    PRIVACY_EXPORT_TTL_HOURS: "1",
-  }));
+export async function privacyWorld(options: { businesses?: number; plugins?: boolean } = {}) {
+  const { ch, emulator } = await emulatedChannel(
+    (ids) => ({ PRIVACY_SENDER_CLIENT_ID: ids.clientId, PRIVACY_EXPORT_TTL_HOURS: "1" }),
+    {},
+    options.plugins
+      ? {
+        plugins: {
+          plugins: [example, rememberer],
+          pluginEnv: EXAMPLE_ENV,
+          pluginRetryDelaysMs: [0],
+        },
+      }
+      : {},
+  );
   const businesses = [];
   for (let i = 0; i < (options.businesses ?? 2); i++) {
-    businesses.push(await createClientWithPhone(`Privacy business ${i + 1}`));
+    const business = await createClientWithPhone(`Privacy business ${i + 1}`);
+    if (options.plugins) {
+      await sql(
+        "insert into plugin_installations (client_id, plugin_id, config) values ($1, 'example-echo', '{}')",
+        [business.clientId],
+      );
+    }
+    businesses.push(business);
   }
 
   async function writeIn(subject: Subject, business: { phoneNumberId: string }, text: string) {

@@ -111,7 +111,6 @@ export async function testApp(
     doorbell?: ComposeOptions["doorbell"];
     fetch?: typeof fetch;
     webhookEgress?: ComposeOptions["webhookEgress"];
-    privacyHooks?: ComposeOptions["privacyHooks"];
   } & Pick<ComposeOptions, "plugins" | "pluginEnv" | "pluginRetryDelaysMs"> = {},
 ) {
   const env = parseEnv({ ...testStack().appEnv, LOG_LEVEL: "error", ...overrides });
@@ -123,7 +122,6 @@ export async function testApp(
     plugins: options.plugins,
     pluginEnv: options.pluginEnv,
     pluginRetryDelaysMs: options.pluginRetryDelaysMs,
-    privacyHooks: options.privacyHooks,
     doorbell: options.doorbell ??
       ((handle) => bell = localDoorbell({ handle, logger: silentLogger, concurrency: 16 })),
   });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { decryptField } from "../../src/core/crypto/envelope.ts";
+import { payloadContext } from "../../src/services/plugins/fanout.ts";
 import { eventually } from "../_support/channel.ts";
 import { signedTokens } from "../../src/core/crypto/signed_token.ts";
 import { countRows, sql, testStack } from "../_support/stack.ts";
@@ -88,8 +89,9 @@ Deno.test("an access request filed on /privacy exports, once, everything two bus
   }
 });
 
-Deno.test("a deletion whose subject has data with two businesses erases it at both, and a scan of every table finds only the request's proof", async () => {
-  const world = await privacyWorld();
+Deno.test("a deletion whose subject has data with two businesses erases it at both, and a scan of every table (plugin tables too) finds only the request's proof", async () => {
+  // with plugins: the rememberer keeps each text in its state and parks each event
+  const world = await privacyWorld({ plugins: true });
   try {
     const subject = newSubject();
     const bystander = newSubject();
@@ -312,6 +314,97 @@ Deno.test("the public page answers the same for a number nobody knows, and sends
     assert.match(status.text, /If we hold data about this number, we have sent a code/);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(await world.codesSentTo(stranger), 0);
+  } finally {
+    await world.close();
+  }
+});
+
+Deno.test("what plugins hold about the subject is exported by an access request and erased by a deletion: through their privacy hooks, and the plugin state and parked events that name the subject through the core", async () => {
+  const world = await privacyWorld({ businesses: 1, plugins: true });
+  try {
+    const subject = newSubject();
+    const bystander = newSubject();
+    const [a] = world.businesses;
+    const said = `echo ${subject.texts[0]}`;
+    await world.writeIn(subject, a, said);
+    await world.writeIn(bystander, a, `echo ${bystander.texts[0]}`);
+    const stateNaming = (waId: string) =>
+      sql<{ plugin_id: string; key: string }>(
+        "select plugin_id, key from plugin_state where client_id = $1 and key like $2 order by 1",
+        [a.clientId, `%:${waId}`],
+      );
+    // the example plugin counted the echo (its privacy hooks cover that); the rememberer kept the
+    // text in its state and parked the event, payload and all (no hook of its own)
+    assert.deepEqual((await stateNaming(subject.waId)).map((r) => r.plugin_id), [
+      "example-echo",
+      "rememberer",
+    ]);
+    const parked = () =>
+      sql<{ id: string; payload_ciphertext: string }>(
+        `select id, payload_ciphertext from plugin_deliveries
+          where client_id = $1 and status = 'parked' and payload_ciphertext is not null`,
+        [a.clientId],
+      );
+    assert.equal((await parked()).length, 2);
+
+    const access = await world.fileOnWeb("access", `+${subject.waId}`);
+    const otp = await world.codeSentTo(subject.waId);
+    assert.equal(
+      (await world.page(`/privacy/requests/${access}/verify`, { code: otp })).status,
+      303,
+    );
+    await approveAndRun(await requestIdByPrefix(access));
+    await world.sweep();
+    const documents = [];
+    for (const link of linksOf((await world.page(`/privacy/requests/${access}`)).text)) {
+      documents.push(await (await fetch(`${world.ch.appUrl}${link}`)).json());
+    }
+    const forA = documents.find((d) => d.controller.client_id === a.clientId);
+    const [contact] = await sql<{ id: string }>(
+      "select id from contacts where client_id = $1 and wa_id = $2",
+      [a.clientId, subject.waId],
+    );
+    assert.deepEqual(forA.plugins, {
+      "example-echo": [{ contact_id: contact.id, data: { echoes: 1 } }],
+    });
+    assert.deepEqual(
+      forA.plugin_state.map((s: { plugin_id: string; key: string; value: unknown }) => [
+        s.plugin_id,
+        s.key,
+        s.value,
+      ]),
+      [
+        ["example-echo", `echoes:${subject.waId}`, 1],
+        ["rememberer", `last:${subject.waId}`, { text: said }],
+      ],
+    );
+    assert.ok(!JSON.stringify(forA).includes(bystander.waId), "nothing of the bystander");
+
+    const deletion = await world.fileOnWeb("deletion", `+${subject.waId}`);
+    const otp2 = await world.codeSentTo(subject.waId, 1);
+    assert.equal(
+      (await world.page(`/privacy/requests/${deletion}/verify`, { code: otp2 })).status,
+      303,
+    );
+    const id = await requestIdByPrefix(deletion);
+    await approveAndRun(id);
+    await world.sweep();
+    const [part] = await sql<{ status: string; result: Record<string, unknown> }>(
+      "select status, result from privacy_request_parts where request_id = $1 and client_id = $2",
+      [id, a.clientId],
+    );
+    assert.equal(part.status, "done");
+    assert.deepEqual(part.result.plugins, ["example-echo"], "the example's hook erased its count");
+    assert.equal(part.result.plugin_state, 1, "the rememberer's state, by the core");
+    assert.equal(part.result.plugin_deliveries, 1, "the subject's parked event, by the core");
+    assert.deepEqual(await stateNaming(subject.waId), []);
+    assert.equal((await stateNaming(bystander.waId)).length, 2, "the bystander's stays");
+    const left = await parked();
+    assert.equal(left.length, 1);
+    const key = await world.ch.app.deps.services.dataKeys.forClient(a.clientId);
+    const payload = await decryptField(key, left[0].payload_ciphertext, payloadContext(left[0].id));
+    assert.ok(payload.includes(bystander.waId), "the parked event left is the bystander's");
+    assert.deepEqual(await tablesHolding([subject.waId, subject.name, said]), {});
   } finally {
     await world.close();
   }

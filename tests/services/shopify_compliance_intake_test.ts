@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import * as z from "zod";
 import { AppError } from "../../src/core/errors.ts";
-import type { PrivacyHook, PrivacyHookSubject } from "../../src/ports/privacy_hooks.ts";
+import { definePlugin } from "../../src/plugin_api/mod.ts";
 import { countRows, createClientWithPhone, sql, testApp } from "../_support/stack.ts";
 import {
   asPrivacyStaff,
@@ -11,54 +12,51 @@ import {
 
 /**
  * The intake the Shopify plugin will call for Shopify's mandatory compliance webhooks, tested
- * directly (the plugin does not exist yet), with an example plugin's privacy hook standing in
- * for the plugin's own data: what it keeps per shop and customer, which an access request
- * exports and a redaction erases.
+ * directly (the plugin does not exist yet), with a plugin that keeps notes about a shop's
+ * customers in its plugin state standing in for the plugin's own data: an access request exports
+ * them and a redaction erases them, through the plugin layer's privacy hooks (which name the
+ * customer by their WhatsApp contact).
  */
-function examplePlugin() {
-  const records = new Map<string, Array<{ shop: string; customer: string; note: string }>>();
-  const calls: Array<{ op: string; subject: PrivacyHookSubject }> = [];
-  const mine = (s: PrivacyHookSubject) =>
-    (records.get(s.clientId) ?? []).filter((r) =>
-      r.shop === s.shopDomain &&
-      (s.shopifyCustomerId === undefined ? true : r.customer === s.shopifyCustomerId)
-    );
-  const hook: PrivacyHook = {
-    id: "example-shop",
-    export(subject) {
-      calls.push({ op: "export", subject });
-      return Promise.resolve(mine(subject));
+const notes = definePlugin({
+  id: "shop-notes",
+  version: "0.1.0",
+  name: "Shop notes (test)",
+  enabledByDefault: true,
+  config: z.object({}),
+  privacy: {
+    async export(contact, ctx) {
+      return { notes: await ctx.state.get(`notes:${contact.id}`) };
     },
-    erase(subject) {
-      calls.push({ op: "erase", subject });
-      const doomed = new Set(mine(subject));
-      records.set(
-        subject.clientId,
-        (records.get(subject.clientId) ?? []).filter((r) => !doomed.has(r)),
-      );
-      return Promise.resolve({ erased: doomed.size });
+    async erase(contact, ctx) {
+      await ctx.state.delete(`notes:${contact.id}`);
     },
-  };
-  return { hook, records, calls };
-}
+  },
+});
+
+const notesOf = async (clientId: string) =>
+  (await sql<{ key: string; value: unknown }>(
+    "select key, value from plugin_state where client_id = $1 and plugin_id = 'shop-notes' order by key",
+    [clientId],
+  ));
 
 const shop = "privacy-test-shop.myshopify.com";
 
-Deno.test("Shopify's compliance topics become verified requests of the installation's client, once per webhook, and reach the plugin's privacy hook", async () => {
-  const plugin = examplePlugin();
-  const composed = await testApp({}, { privacyHooks: [plugin.hook] });
+Deno.test("Shopify's compliance topics become verified requests of the installation's client, once per webhook, and reach the plugins' privacy hooks", async () => {
+  const composed = await testApp({}, { plugins: [notes] });
   const privacy = composed.deps.privacy;
   const business = await createClientWithPhone("Shopify merchant");
   const subject = newSubject();
-  plugin.records.set(business.clientId, [
-    { shop, customer: "7001", note: "order #1001 confirmed on WhatsApp" },
-    { shop, customer: "7002", note: "someone else's order" },
-  ]);
-  // the customer's WhatsApp data with the merchant, by the phone Shopify gives
-  await sql("insert into contacts (client_id, wa_id) values ($1, $2)", [
-    business.clientId,
-    subject.waId,
-  ]);
+  // the customer's WhatsApp contact with the merchant, by the phone Shopify gives, and another's
+  const [customer, other] = await sql<{ id: string }>(
+    "insert into contacts (client_id, wa_id) values ($1, $2), ($1, $3) returning id",
+    [business.clientId, subject.waId, uniqueNumber()],
+  );
+  await sql(
+    `insert into plugin_state (client_id, plugin_id, key, value)
+     values ($1, 'shop-notes', $2, '"order #1001 confirmed on WhatsApp"'),
+            ($1, 'shop-notes', $3, '"someone else''s order"')`,
+    [business.clientId, `notes:${customer.id}`, `notes:${other.id}`],
+  );
 
   const payload = {
     shop_id: 954889,
@@ -108,18 +106,28 @@ Deno.test("Shopify's compliance topics become verified requests of the installat
     ["select privacy.run_fulfilment($1)", [first.requestId]],
   ]);
   await runDuePrivacyWork(composed);
-  const exported = plugin.calls.find((c) => c.op === "export")!.subject;
-  assert.equal(exported.clientId, business.clientId);
-  assert.equal(exported.shopDomain, shop);
-  assert.equal(exported.shopifyCustomerId, "7001");
-  assert.equal(exported.email, "ana@example.com");
-  assert.equal(exported.waId, subject.waId);
   const [part] = await sql<{ status: string; result: Record<string, number> }>(
     "select status, result from privacy_request_parts where request_id = $1",
     [first.requestId],
   );
   assert.equal(part.status, "done");
   assert.equal(part.result.plugins, 1);
+  const [exported] = await sql<{ id: string }>(
+    "select id from privacy_exports where request_id = $1",
+    [first.requestId],
+  );
+  const document = await privacy.downloadExport(
+    /\/privacy\/exports\/(.+)$/.exec(
+      (await privacy.getForClient(business.clientId, first.requestId))!.exports
+        .find((e) => e.id === exported.id)!.url!,
+    )![1],
+  );
+  assert.deepEqual(JSON.parse(document!).plugins, {
+    "shop-notes": [{
+      contact_id: customer.id,
+      data: { notes: "order #1001 confirmed on WhatsApp" },
+    }],
+  });
 
   // customers/redact: the plugin erases its records of that customer, the core the contact
   const redact = await privacy.intake.fileShopifyCompliance({
@@ -133,10 +141,16 @@ Deno.test("Shopify's compliance topics become verified requests of the installat
     ["select privacy.run_fulfilment($1)", [redact.requestId]],
   ]);
   await runDuePrivacyWork(composed);
-  assert.deepEqual(plugin.records.get(business.clientId)!.map((r) => r.customer), ["7002"]);
+  assert.deepEqual(
+    (await notesOf(business.clientId)).map((n) => n.key),
+    [`notes:${other.id}`],
+    "the plugin erased its notes on the customer, and only those",
+  );
   assert.equal(await countRows("contacts", business.clientId, `wa_id = '${subject.waId}'`), 0);
 
-  // shop/redact: everything the plugin keeps for the shop
+  // shop/redact: a request about the whole shop names no contact, so it reaches no plugin's
+  // hook (those are per contact): the Shopify plugin erases its own shop data when it gets the
+  // topic; the request is recorded and completed with its proof
   const shopRedact = await privacy.intake.fileShopifyCompliance({
     clientId: business.clientId,
     topic: "shop/redact",
@@ -148,7 +162,7 @@ Deno.test("Shopify's compliance topics become verified requests of the installat
     ["select privacy.run_fulfilment($1)", [shopRedact.requestId]],
   ]);
   await runDuePrivacyWork(composed);
-  assert.deepEqual(plugin.records.get(business.clientId), []);
+  assert.equal((await notesOf(business.clientId)).length, 1);
   const [shopRow] = await sql<{ subject_kind: string; status: string }>(
     "select subject_kind, status from privacy_requests where id = $1",
     [shopRedact.requestId],

@@ -169,6 +169,7 @@ export function privacyRequestStore(db: DatabaseAccess): PrivacyRequestStore {
           part_id: partId,
           delivery_ids: options.deliveryIds ?? [],
           profile_name_ciphertext: options.profileNameCiphertext ?? null,
+          plugin_delivery_ids: options.pluginDeliveryIds ?? [],
         }),
         "Could not carry out the privacy request part",
       ) as AppliedPart;

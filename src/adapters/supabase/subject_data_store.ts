@@ -82,6 +82,24 @@ export function subjectDataStore(db: DatabaseAccess): SubjectDataStore {
       ) as Array<{ id: string; payload_ciphertext: string }>;
     },
 
+    async pluginState(clientId, needles) {
+      if (!needles.length) return [];
+      return check(
+        await db.forClient(clientId).rpc("plugin_state_naming", { needles }),
+        "Could not read plugin state",
+      ) as unknown[];
+    },
+
+    async pluginDeliveriesWithPayload(clientId, page) {
+      let query = db.forClient(clientId).from("plugin_deliveries").select("id, payload_ciphertext")
+        .not("payload_ciphertext", "is", null);
+      if (page.after) query = query.gt("id", page.after);
+      return check(
+        await query.order("id").limit(page.limit),
+        "Could not read plugin deliveries",
+      ) as Array<{ id: string; payload_ciphertext: string }>;
+    },
+
     async setAsideInbox(page) {
       let query = db.service.from("webhook_inbox").select("id, payload_ciphertext")
         .not("payload_ciphertext", "is", null).not("processed_at", "is", null);
