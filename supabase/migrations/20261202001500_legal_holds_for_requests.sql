@@ -17,7 +17,9 @@
 --   Studio's SQL editor), with SQLSTATE GL423 and the holds that stop it.
 -- * Retention obeys the new holds: private.retention_targets (read by every per-client purge),
 --   private.purge_webhook_payloads and privacy.retention_in_effect are redefined to count holds
---   on contacts and to ignore expired ones. Their other logic is unchanged.
+--   on contacts and to ignore expired ones. private.purge_messages and private.purge_contacts
+--   match held subjects null-safely: they kept every inbound message and nearly every contact of
+--   a client with one subject held. Their other logic is unchanged.
 -- The client foreign key stays restrictive (a client's deletion must not drop the holds on its
 -- data silently): offboarding refuses a client under an active hold and removes the lifted ones
 -- with a record (20261202001520_client_offboarding.sql).
@@ -152,6 +154,67 @@ as $$
    where k.data_class = p_class
      and not coalesce(h.whole_client, false)
      and not (k.subject_hold = 'client' and coalesce(h.any_subject, false))
+$$;
+
+/*
+ * As in 20261202001200_retention.sql, matching held subjects null-safely: `x = any(held)` is null
+ * when x is null, and `not (null or false)` is null, which kept the row. An inbound message names
+ * no recipient and most contacts have a number or a user id, not both, so one held subject kept
+ * every inbound message and nearly every contact of the client.
+ */
+create or replace function private.purge_messages(max_rows integer)
+returns table (client_id uuid, deleted bigint)
+language sql
+set search_path = ''
+as $$
+  with doomed as (
+    select m.id
+      from private.retention_targets('messages') t
+      cross join lateral (
+        select m.id from public.messages m
+         where m.client_id = t.client_id and m.created_at < t.cutoff
+           and m.status not in ('queued', 'sending')
+           and (t.held_subjects is null or not (coalesce(m.recipient = any (t.held_subjects), false)
+             or exists (select 1 from public.contacts c
+                         where c.client_id = m.client_id and c.id = m.contact_id
+                           and (c.wa_id = any (t.held_subjects) or c.user_id = any (t.held_subjects)))))
+         order by m.created_at
+         limit max_rows
+         for update skip locked
+      ) m
+     limit max_rows
+  ), gone as (
+    delete from public.messages m using doomed d where m.id = d.id returning m.client_id
+  )
+  select g.client_id, count(*) from gone g group by g.client_id
+$$;
+
+create or replace function private.purge_contacts(max_rows integer)
+returns table (client_id uuid, deleted bigint)
+language sql
+set search_path = ''
+as $$
+  with doomed as (
+    select c.id
+      from private.retention_targets('contacts') t
+      cross join lateral (
+        select c.id from public.contacts c
+         where c.client_id = t.client_id and c.created_at < t.cutoff
+           and greatest(c.updated_at, c.last_inbound_at, c.last_outbound_at,
+             c.consent_updated_at) < t.cutoff
+           and c.consent_status <> 'opted_out'
+           and not exists (select 1 from public.messages m where m.contact_id = c.id)
+           and (t.held_subjects is null
+             or not (coalesce(c.wa_id = any (t.held_subjects), false)
+               or coalesce(c.user_id = any (t.held_subjects), false)))
+         limit max_rows
+         for update skip locked
+      ) c
+     limit max_rows
+  ), gone as (
+    delete from public.contacts c using doomed d where c.id = d.id returning c.client_id
+  )
+  select g.client_id, count(*) from gone g group by g.client_id
 $$;
 
 -- as in 20261202001200_retention.sql, without expired holds

@@ -678,7 +678,8 @@ AS $function$
            and c.consent_status <> 'opted_out'
            and not exists (select 1 from public.messages m where m.contact_id = c.id)
            and (t.held_subjects is null
-             or not (c.wa_id = any (t.held_subjects) or c.user_id = any (t.held_subjects)))
+             or not (coalesce(c.wa_id = any (t.held_subjects), false)
+               or coalesce(c.user_id = any (t.held_subjects), false)))
          limit max_rows
          for update skip locked
       ) c
@@ -731,7 +732,7 @@ AS $function$
         select m.id from public.messages m
          where m.client_id = t.client_id and m.created_at < t.cutoff
            and m.status not in ('queued', 'sending')
-           and (t.held_subjects is null or not (m.recipient = any (t.held_subjects)
+           and (t.held_subjects is null or not (coalesce(m.recipient = any (t.held_subjects), false)
              or exists (select 1 from public.contacts c
                          where c.client_id = m.client_id and c.id = m.contact_id
                            and (c.wa_id = any (t.held_subjects) or c.user_id = any (t.held_subjects)))))
