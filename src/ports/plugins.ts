@@ -121,7 +121,6 @@ export interface PluginDeliveryStore {
     schedules: Array<{ plugin_id: string; every_seconds: number }>,
     limit: number,
   ): Promise<Array<{ id: string; client_id: string }>>;
-  purge(maxRows: number): Promise<number>;
 }
 
 /** What a plugin keeps per client: small JSON values by key, under the client's RLS. */

@@ -16,14 +16,12 @@ export type DueWork = (limit: number) => Promise<Job[]>;
  * is open or due (public.run_retention; supabase/migrations/20261202001200_retention.sql). Where
  * pg_cron exists it drives the same runs, and the database keeps the two from overlapping; a
  * sweep is then a cheap no-op for retention. `retention` can force a run of every class now
- * within a longer time budget (tests). Plugin deliveries are not a retention class: the sweep
- * purges them itself, at most `purgeLimit` at a time (purge_plugin_deliveries: handled ones after
- * 7 days, parked ones after 30).
+ * within a longer time budget (tests).
  */
 export async function sweep(
   deps: Pick<
     ServiceDeps,
-    "inbox" | "messages" | "retention" | "pluginDeliveries" | "doorbell" | "logger"
+    "inbox" | "messages" | "retention" | "doorbell" | "logger"
   >,
   options: {
     limit?: number;
@@ -37,7 +35,6 @@ export async function sweep(
     sends: number;
     other: number;
     retention: RetentionPass;
-    purged: { plugin_deliveries: number };
   }
 > {
   const limit = options.limit ?? 500;
@@ -60,14 +57,11 @@ export async function sweep(
     deps.logger.info("sweep", { inbox: inbox.length, sends: sends.length, other });
   }
   const maxRows = options.purgeLimit ?? 5000;
-  const [retention, pluginPurged] = await Promise.all([
-    deps.retention.runPass({
-      maxRows,
-      force: options.retention?.force,
-      timeBudgetMs: options.retention?.timeBudgetMs,
-    }),
-    deps.pluginDeliveries.purge(maxRows),
-  ]);
+  const retention = await deps.retention.runPass({
+    maxRows,
+    force: options.retention?.force,
+    timeBudgetMs: options.retention?.timeBudgetMs,
+  });
   if ("batches" in retention) {
     for (const b of retention.batches) {
       if (b.error) {
@@ -77,7 +71,5 @@ export async function sweep(
       }
     }
   }
-  const purged = { plugin_deliveries: pluginPurged };
-  if (purged.plugin_deliveries) deps.logger.info("retention_purged", purged);
-  return { inbox: inbox.length, sends: sends.length, other, retention, purged };
+  return { inbox: inbox.length, sends: sends.length, other, retention };
 }

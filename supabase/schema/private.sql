@@ -718,6 +718,32 @@ $function$;
 comment on function private.purge_cron_run_history(max_rows integer) is 'Retention of pg_cron''s run history (cron.job_run_details, which pg_cron never purges): deletes at most max_rows runs that ended before the class''s period. Does nothing without pg_cron.';
 -- no role but the owner may execute it
 
+-- function private.purge_exports(max_rows integer) ------------------------------------------------
+
+CREATE OR REPLACE FUNCTION private.purge_exports(max_rows integer)
+ RETURNS TABLE(client_id uuid, deleted bigint)
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  with doomed as (
+    select e.id
+      from private.retention_targets('exports') t
+      cross join lateral (
+        select e.id from public.privacy_exports e
+         where e.client_id = t.client_id and e.created_at < t.cutoff
+         order by e.created_at
+         limit max_rows
+         for update skip locked
+      ) e
+     limit max_rows
+  ), gone as (
+    delete from public.privacy_exports x using doomed d where x.id = d.id returning x.client_id
+  )
+  select g.client_id, count(*) from gone g group by g.client_id
+$function$;
+comment on function private.purge_exports(max_rows integer) is 'Retention of access-request exports: deletes at most max_rows exports made before their client''s cutoff (their content is gone already once downloaded or expired).';
+-- no role but the owner may execute it
+
 -- function private.purge_messages(max_rows integer) -----------------------------------------------
 
 CREATE OR REPLACE FUNCTION private.purge_messages(max_rows integer)
@@ -747,6 +773,36 @@ AS $function$
   select g.client_id, count(*) from gone g group by g.client_id
 $function$;
 comment on function private.purge_messages(max_rows integer) is 'Retention of messages: deletes at most max_rows messages created before their client''s cutoff, oldest first, with their status events; never a message still queued or being sent, nor one of a data subject under a legal hold.';
+-- no role but the owner may execute it
+
+-- function private.purge_plugin_deliveries(max_rows integer) --------------------------------------
+
+CREATE OR REPLACE FUNCTION private.purge_plugin_deliveries(max_rows integer)
+ RETURNS TABLE(client_id uuid, deleted bigint)
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  with doomed as (
+    select d.id
+      from private.retention_targets('plugin_deliveries') t
+      cross join lateral (
+        select d.id from public.plugin_deliveries d
+         -- both periods are at least 7 days, so created_at bounds the scan (the BRIN index)
+         where d.client_id = t.client_id and d.created_at < now() - interval '7 days'
+           and d.status <> 'pending'
+           and d.finished_at < case when d.status = 'parked' then t.cutoff
+                                    else now() - interval '7 days' end
+         order by d.created_at
+         limit max_rows
+         for update skip locked
+      ) d
+     limit max_rows
+  ), gone as (
+    delete from public.plugin_deliveries x using doomed d where x.id = d.id returning x.client_id
+  )
+  select g.client_id, count(*) from gone g group by g.client_id
+$function$;
+comment on function private.purge_plugin_deliveries(max_rows integer) is 'Retention of plugin deliveries: deletes at most max_rows handled or cancelled ones 7 days after they finished and parked ones (payload and error kept for a retry) after their client''s period. Pending ones are work, not history, and are never purged; nothing of a client under a legal hold is.';
 -- no role but the owner may execute it
 
 -- function private.purge_request_log_identifiers(max_rows integer) --------------------------------
@@ -819,6 +875,45 @@ AS $function$
   select g.client_id, count(*) from gone g group by g.client_id
 $function$;
 comment on function private.purge_request_logs(max_rows integer) is 'Retention of the API request log: deletes at most max_rows rows older than their client''s cutoff (the class default for requests of no client).';
+-- no role but the owner may execute it
+
+-- function private.purge_request_proofs(max_rows integer) -----------------------------------------
+
+CREATE OR REPLACE FUNCTION private.purge_request_proofs(max_rows integer)
+ RETURNS TABLE(client_id uuid, deleted bigint)
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  with targets as materialized (
+    select * from private.retention_targets('request_proofs')
+  ), finished as (
+    select q.id, q.filing_client_id,
+        coalesce(q.completed_at, q.rejected_at, q.updated_at) as finished_at
+      from public.privacy_requests q
+     where q.status in ('completed', 'rejected', 'expired')
+  ), doomed as (
+    select f.id, f.filing_client_id
+      from finished f
+      left join targets t on t.client_id = f.filing_client_id
+     -- a client missing from the targets is held: its requests stay
+     where f.finished_at < coalesce(t.cutoff, case when f.filing_client_id is null
+             then private.retention_cutoff('request_proofs') end)
+       -- and the period of every client it has a part for has passed
+       and not exists (
+         select 1 from public.privacy_request_parts p
+          left join targets pt on pt.client_id = p.client_id
+          where p.request_id = f.id and (pt.client_id is null or f.finished_at >= pt.cutoff))
+     limit max_rows
+  ), locked as (
+    select q.id, d.filing_client_id from public.privacy_requests q join doomed d on d.id = q.id
+     for update of q skip locked
+  ), gone as (
+    delete from public.privacy_requests q using locked l where q.id = l.id
+    returning l.filing_client_id
+  )
+  select g.filing_client_id, count(*) from gone g group by g.filing_client_id
+$function$;
+comment on function private.purge_request_proofs(max_rows integer) is 'Retention of the proofs that data-subject requests were handled: deletes at most max_rows finished requests (completed, rejected, expired) with their parts, finished before the cutoff of the client that filed them (the class default for the subject''s own requests) and of every client they have a part for. A client under a legal hold keeps them.';
 -- no role but the owner may execute it
 
 -- function private.purge_retention_runs(max_rows integer) -----------------------------------------

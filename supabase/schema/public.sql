@@ -2638,29 +2638,6 @@ $function$;
 comment on function public.privacy_part_held(part_id uuid) is 'True when a legal hold covers a part''s client or any of its contacts. Service role.';
 grant execute on function public.privacy_part_held(part_id uuid) to service_role;
 
--- function public.purge_plugin_deliveries(max_rows integer, finished_after interval, parked_after interval) ---
-
-CREATE OR REPLACE FUNCTION public.purge_plugin_deliveries(max_rows integer DEFAULT 5000, finished_after interval DEFAULT '7 days'::interval, parked_after interval DEFAULT '30 days'::interval)
- RETURNS integer
- LANGUAGE sql
- SET search_path TO ''
-AS $function$
-  with doomed as (
-    select id from public.plugin_deliveries
-    where created_at < now() - least(finished_after, parked_after)
-      and status <> 'pending'
-      and finished_at < now() - case when status = 'parked' then parked_after
-                                     else finished_after end
-    limit max_rows
-    for update skip locked
-  ), gone as (
-    delete from public.plugin_deliveries d using doomed where d.id = doomed.id returning 1
-  )
-  select count(*)::integer from gone
-$function$;
-comment on function public.purge_plugin_deliveries(max_rows integer, finished_after interval, parked_after interval) is 'Retention of plugin deliveries: handled and cancelled ones after finished_after (7 days), parked ones (payload and error kept for a retry) after parked_after (30 days), at most max_rows per call. Pending ones are never purged.';
-grant execute on function public.purge_plugin_deliveries(max_rows integer, finished_after interval, parked_after interval) to service_role;
-
 -- function public.record_consent(contact jsonb, consent jsonb) ------------------------------------
 
 CREATE OR REPLACE FUNCTION public.record_consent(contact jsonb, consent jsonb)

@@ -163,12 +163,6 @@ export function pluginDeliveryStore(
         "Could not record scheduled plugin runs",
       ) as Array<{ id: string; client_id: string }>;
     },
-    async purge(maxRows) {
-      return checked(
-        await db.service.rpc("purge_plugin_deliveries", { max_rows: maxRows }),
-        "Plugin delivery retention failed",
-      ) as number;
-    },
   };
 }
 
