@@ -5,6 +5,7 @@
 export const OPERATIONS = {
   configurePlugin: {"method":"PUT","path":"/v1/plugins/{plugin}","stream":false},
   createApiKey: {"method":"POST","path":"/v1/api-keys","stream":false},
+  createPrivacyRequest: {"method":"POST","path":"/v1/privacy/requests","stream":false},
   createTemplate: {"method":"POST","path":"/v1/templates","stream":false},
   createWebhookEndpoint: {"method":"POST","path":"/v1/webhook-endpoints","stream":false},
   deleteTemplate: {"method":"DELETE","path":"/v1/templates/{id}","stream":false},
@@ -15,6 +16,7 @@ export const OPERATIONS = {
   getMedia: {"method":"GET","path":"/v1/media/{id}","stream":true},
   getMessage: {"method":"GET","path":"/v1/messages/{id}","stream":false},
   getPlugin: {"method":"GET","path":"/v1/plugins/{plugin}","stream":false},
+  getPrivacyRequest: {"method":"GET","path":"/v1/privacy/requests/{id}","stream":false},
   getTemplate: {"method":"GET","path":"/v1/templates/{id}","stream":false},
   getWebhookEndpoint: {"method":"GET","path":"/v1/webhook-endpoints/{id}","stream":false},
   listAccountEvents: {"method":"GET","path":"/v1/account-events","stream":false},
@@ -22,6 +24,7 @@ export const OPERATIONS = {
   listContacts: {"method":"GET","path":"/v1/contacts","stream":false},
   listMessages: {"method":"GET","path":"/v1/messages","stream":false},
   listPlugins: {"method":"GET","path":"/v1/plugins","stream":false},
+  listPrivacyRequests: {"method":"GET","path":"/v1/privacy/requests","stream":false},
   listTemplates: {"method":"GET","path":"/v1/templates","stream":false},
   listWebhookDeliveries: {"method":"GET","path":"/v1/webhook-endpoints/{id}/deliveries","stream":false},
   listWebhookEndpoints: {"method":"GET","path":"/v1/webhook-endpoints","stream":false},

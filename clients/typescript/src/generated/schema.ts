@@ -539,6 +539,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/privacy/requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * This client's data-subject requests, newest first
+         * @description Requests you filed and requests people made to us that concern your data.
+         *
+         *     Needs the `privacy:write` scope.
+         */
+        get: operations["listPrivacyRequests"];
+        put?: never;
+        /**
+         * Forward a data-subject request (access, correction, deletion, consent withdrawal)
+         * @description For a request a person made to you about the data we process for you. Either attest that you checked who they are (recorded with who attested and when), or let us send them a one-time code on WhatsApp. The answer's `confirmation_code` (shown once) opens the request's status page, `/privacy/requests/{code}`, where the code is entered. Nothing is carried out before verification and our privacy team's approval; a consent withdrawal is carried out as soon as it is verified.
+         *
+         *     Needs the `privacy:write` scope.
+         */
+        post: operations["createPrivacyRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/privacy/requests/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One data-subject request with its state, deadline and this client's part
+         * @description Needs the `privacy:write` scope.
+         */
+        get: operations["getPrivacyRequest"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface webhooks {
     "message.received": {
@@ -916,9 +964,9 @@ export interface components {
          *     | `invalid_contact` | 400 | The contact is named by neither an id, a phone number nor a business-scoped user id |
          *     | `invalid_webhook_url` | 400 | The webhook URL is not a public https target this deployment may call |
          *     | `invalid_json` | 400 | A provider webhook's body is not JSON |
-         *     | `invalid_payload` | 400 | A provider webhook's body is not the documented shape |
+         *     | `invalid_payload` | 400 | A provider webhook's or callback's body is not the documented shape |
          *     | `unauthorized` | 401 | Missing, unknown, revoked or expired credential |
-         *     | `invalid_signature` | 401 | A provider webhook's signature header is missing or does not match the body |
+         *     | `invalid_signature` | 401 | A provider's signature (a webhook's header, Meta's signed_request) is missing or does not match |
          *     | `forbidden` | 403 | The credential lacks the scope this route needs |
          *     | `verification_failed` | 403 | The webhook verification handshake named the wrong verify token |
          *     | `not_found` | 404 | No such route, or no such resource for this client |
@@ -936,6 +984,8 @@ export interface components {
          *     | `outside_customer_service_window` | 422 | A free-form message outside the 24-hour customer-service window; send a template instead |
          *     | `unknown_phone_number` | 422 | No such sending phone number for this client |
          *     | `phone_number_required` | 422 | The client has several phone numbers: say which one sends with `phone_number_id` |
+         *     | `unknown_subject` | 422 | No contact of this client has this number: a verification code goes only to the client's own contacts |
+         *     | `verification_unavailable` | 422 | This deployment sends no verification codes (no privacy sender is configured): attest the request instead |
          *     | `no_access_token` | 422 | The WhatsApp Business account has no access token configured |
          *     | `plugin_verification_failed` | 422 | The plugin could not confirm that the config's routing key is this client's (`message` says why) |
          *     | `unknown_waba` | 422 | No such WhatsApp Business account (`waba_id`) for this client |
@@ -953,7 +1003,7 @@ export interface components {
          *     | `http_error` | any | Any other refusal of the HTTP layer, with the status it carries |
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_cursor" | "invalid_recipient" | "invalid_contact" | "invalid_webhook_url" | "invalid_json" | "invalid_payload" | "unauthorized" | "invalid_signature" | "forbidden" | "verification_failed" | "not_found" | "method_not_allowed" | "idempotency_key_reused" | "not_dead_lettered" | "message_not_resendable" | "webhook_endpoint_disabled" | "webhook_endpoint_limit" | "plugin_routing_key_taken" | "template_exists" | "payload_too_large" | "unsupported_media_type" | "contact_opted_out" | "outside_customer_service_window" | "unknown_phone_number" | "phone_number_required" | "no_access_token" | "plugin_verification_failed" | "unknown_waba" | "waba_required" | "template_not_found" | "template_not_approved" | "template_paused" | "template_disabled" | "template_parameters_mismatch" | "too_many_failed_attempts" | "rate_limited" | "internal_error" | "graph_error" | "misconfigured" | "http_error";
+        ErrorCode: "invalid_request" | "invalid_cursor" | "invalid_recipient" | "invalid_contact" | "invalid_webhook_url" | "invalid_json" | "invalid_payload" | "unauthorized" | "invalid_signature" | "forbidden" | "verification_failed" | "not_found" | "method_not_allowed" | "idempotency_key_reused" | "not_dead_lettered" | "message_not_resendable" | "webhook_endpoint_disabled" | "webhook_endpoint_limit" | "plugin_routing_key_taken" | "template_exists" | "payload_too_large" | "unsupported_media_type" | "contact_opted_out" | "outside_customer_service_window" | "unknown_phone_number" | "phone_number_required" | "unknown_subject" | "verification_unavailable" | "no_access_token" | "plugin_verification_failed" | "unknown_waba" | "waba_required" | "template_not_found" | "template_not_approved" | "template_paused" | "template_disabled" | "template_parameters_mismatch" | "too_many_failed_attempts" | "rate_limited" | "internal_error" | "graph_error" | "misconfigured" | "http_error";
         ApiKey: {
             /** Format: uuid */
             id: string;
@@ -1272,6 +1322,66 @@ export interface components {
             skipped: number;
             error: string | null;
             last_synced_at: string | null;
+        };
+        PrivacyRequest: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description The first four characters of the confirmation code, to tell requests apart
+             * @example 7K3Q
+             */
+            reference_prefix: string;
+            /** @enum {string} */
+            type: "access" | "correction" | "deletion" | "consent_withdrawal";
+            /**
+             * @description Where it came from: the public page, this API, a Shopify compliance webhook or Meta's data deletion callback
+             * @enum {string}
+             */
+            channel: "web" | "api" | "shopify" | "meta";
+            /** @enum {string} */
+            status: "unverified" | "verified" | "approved" | "in_progress" | "completed" | "rejected" | "expired";
+            /** @enum {string} */
+            subject_kind: "whatsapp" | "meta_user" | "shopify_customer" | "shopify_shop";
+            verification: {
+                /** @enum {string} */
+                method: "whatsapp_code" | "client_attestation" | "meta_signature" | "shopify_signature";
+                verified_at: string | null;
+                attested_by: string | null;
+                attested_at: string | null;
+            };
+            received_at: string;
+            /** @description When it must be answered: one month after it was received, or the extended date */
+            deadline: string;
+            extension: {
+                until: string;
+                reason: string | null;
+            } | null;
+            overdue: boolean;
+            rejection_reason: string | null;
+            completed_at: string | null;
+            /** @description This client's part of the request (each client sees its own) */
+            parts: {
+                /** Format: uuid */
+                client_id: string;
+                /** @enum {string} */
+                status: "pending" | "queued" | "held" | "done" | "failed";
+                /** @description What was done, in counts: rows erased per kind of data, messages exported, … */
+                result: {
+                    [key: string]: unknown;
+                };
+                done_at: string | null;
+            }[];
+            exports: {
+                /** Format: uuid */
+                id: string;
+                /** Format: uuid */
+                client_id: string;
+                bytes: number;
+                expires_at: string;
+                downloaded_at: string | null;
+                /** @description Path of the download link (once, until expires_at), for requests this client filed; null once used or expired */
+                url: string | null;
+            }[];
         };
     };
     responses: never;
@@ -4375,6 +4485,285 @@ export interface operations {
             };
             /** @description `unknown_waba`: No such WhatsApp Business account (`waba_id`) for this client */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listPrivacyRequests: {
+        parameters: {
+            query?: {
+                status?: "unverified" | "verified" | "approved" | "in_progress" | "completed" | "rejected" | "expired";
+                limit?: number;
+                /** @description received_at of the last one seen */
+                before?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Requests */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["PrivacyRequest"][];
+                    };
+                };
+            };
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`: The credential lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createPrivacyRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "access" | "correction" | "deletion" | "consent_withdrawal";
+                    subject: {
+                        /** @example +44 7700 900123 */
+                        phone?: string;
+                        /** @description A business-scoped user id, for a contact whose number is hidden */
+                        user_id?: string;
+                    };
+                    /** @description For a correction: the subject's name as it should be */
+                    correction?: {
+                        profile_name: string;
+                    };
+                    verification: {
+                        /** @enum {string} */
+                        method: "client_attestation";
+                        /**
+                         * @description Who at your business checked the subject's identity
+                         * @example jane.doe@shop.example
+                         */
+                        attested_by: string;
+                        /**
+                         * Format: date-time
+                         * @description When (default: now)
+                         * @example 2026-12-01T08:00:00Z
+                         */
+                        attested_at?: string;
+                    } | {
+                        /** @enum {string} */
+                        method: "whatsapp_code";
+                    };
+                    /** @description Your id for this request: filing again with it returns the first request */
+                    external_id?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description A request with this external_id was filed before: that one */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        request: components["schemas"]["PrivacyRequest"];
+                        confirmation_code: null;
+                        status_url: null;
+                    };
+                };
+            };
+            /** @description Filed */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        request: components["schemas"]["PrivacyRequest"];
+                        /** @description Shown once (only its hash is kept); null when external_id named an earlier request */
+                        confirmation_code: string | null;
+                        status_url: string | null;
+                    };
+                };
+            };
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field); `invalid_recipient`: `to` is not a phone number in international format or a business-scoped user id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`: The credential lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unknown_subject`: No contact of this client has this number: a verification code goes only to the client's own contacts; `verification_unavailable`: This deployment sends no verification codes (no privacy sender is configured): attest the request instead */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_failed_attempts`: Too many failed authentications from this address; wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getPrivacyRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        request: components["schemas"]["PrivacyRequest"];
+                    };
+                };
+            };
+            /** @description `invalid_request`: The request does not match the schema (`details` names each bad field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unauthorized`: Missing, unknown, revoked or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`: The credential lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such route, or no such resource for this client */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The body is larger than this route accepts */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
