@@ -40,8 +40,8 @@ alter table privacy.legal_holds
   -- a contact deleted once its hold is over leaves the record of the hold
   add constraint legal_holds_contact_fkey foreign key (client_id, contact_id)
     references public.contacts (client_id, id) on delete set null (contact_id);
-create index legal_holds_contact_idx on privacy.legal_holds (contact_id)
-  where contact_id is not null;
+-- the key's own columns: a contact's deletion finds its holds by them
+create index legal_holds_contact_idx on privacy.legal_holds (client_id, contact_id);
 grant usage on schema privacy to service_role;
 grant select on privacy.legal_holds to service_role;
 

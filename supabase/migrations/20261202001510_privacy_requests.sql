@@ -168,7 +168,10 @@ create table public.privacy_exports (
 );
 alter table public.privacy_exports enable row level security;
 create index privacy_exports_client_id_idx on public.privacy_exports (client_id, created_at desc);
-create index privacy_exports_part_idx on public.privacy_exports (part_id);
+-- the foreign keys' columns: a part's or a request's deletion (an offboarding, retention of
+-- request proofs) cascades through them
+create index privacy_exports_part_idx on public.privacy_exports (client_id, part_id);
+create index privacy_exports_request_idx on public.privacy_exports (request_id);
 create index privacy_exports_expiry_idx on public.privacy_exports (expires_at)
   where content_ciphertext is not null;
 

@@ -66,7 +66,7 @@ create table privacy.legal_holds (
   constraint legal_holds_subject_ref_check CHECK (char_length(subject_ref) >= 1 AND char_length(subject_ref) <= 128)
 );
 CREATE INDEX legal_holds_active_idx ON privacy.legal_holds USING btree (client_id) WHERE (lifted_at IS NULL);
-CREATE INDEX legal_holds_contact_idx ON privacy.legal_holds USING btree (contact_id) WHERE (contact_id IS NOT NULL);
+CREATE INDEX legal_holds_contact_idx ON privacy.legal_holds USING btree (client_id, contact_id);
 alter table privacy.legal_holds enable row level security;
 
 create policy legal_holds_select_privacy_staff on privacy.legal_holds for select to privacy_staff

@@ -721,7 +721,8 @@ create table public.privacy_exports (
 );
 CREATE INDEX privacy_exports_client_id_idx ON public.privacy_exports USING btree (client_id, created_at DESC);
 CREATE INDEX privacy_exports_expiry_idx ON public.privacy_exports USING btree (expires_at) WHERE (content_ciphertext IS NOT NULL);
-CREATE INDEX privacy_exports_part_idx ON public.privacy_exports USING btree (part_id);
+CREATE INDEX privacy_exports_part_idx ON public.privacy_exports USING btree (client_id, part_id);
+CREATE INDEX privacy_exports_request_idx ON public.privacy_exports USING btree (request_id);
 alter table public.privacy_exports enable row level security;
 
 create policy privacy_exports_select_own on public.privacy_exports for select to authenticated
