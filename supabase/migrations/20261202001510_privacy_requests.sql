@@ -1251,7 +1251,9 @@ create view privacy.active_legal_holds with (security_invoker = true) as
 create view privacy.staff_actions with (security_invoker = true) as
   select a.created_at, a.actor, a.action, a.client_id, a.target_type, a.target_id, a.details
     from public.audit_log a
-   where a.action like 'privacy.%' or a.action like 'client.%';
+   where a.action like 'privacy.%' or a.action like 'client.%'
+     -- retention's record of each change to holds, policies and classes
+     or a.target_type like 'privacy.%';
 
 revoke all on privacy.open_requests, privacy.overdue_requests, privacy.recent_erasures,
   privacy.active_legal_holds, privacy.staff_actions from public, anon, authenticated;

@@ -81,7 +81,7 @@ comment on column privacy.recent_erasures.request_id is 'The deletion request.';
 comment on column privacy.recent_erasures.result is 'Rows erased, by kind of data.';
 
 comment on view privacy.staff_actions is
-  'The audit trail of privacy work and client lifecycle: every staff action with who did it and the database login it ran under.';
+  'The audit trail of privacy work and client lifecycle: every staff action with who did it and the database login it ran under, and retention''s record of each change to legal holds, retention policies and classes.';
 comment on column privacy.staff_actions.action is 'What (privacy.request.approved, privacy.legal_hold.placed, client.offboarded, ...).';
 comment on column privacy.staff_actions.actor is 'Who (staff:<name>, subject, system, ...).';
 comment on column privacy.staff_actions.client_id is 'The client concerned.';

@@ -405,9 +405,9 @@ create view privacy.staff_actions with (security_invoker=true) as
     target_id,
     details
    FROM public.audit_log a
-  WHERE action ~~ 'privacy.%'::text OR action ~~ 'client.%'::text;
+  WHERE action ~~ 'privacy.%'::text OR action ~~ 'client.%'::text OR target_type ~~ 'privacy.%'::text;
 grant select on table privacy.staff_actions to privacy_staff;
-comment on view privacy.staff_actions is 'The audit trail of privacy work and client lifecycle: every staff action with who did it and the database login it ran under.';
+comment on view privacy.staff_actions is 'The audit trail of privacy work and client lifecycle: every staff action with who did it and the database login it ran under, and retention''s record of each change to legal holds, retention policies and classes.';
 comment on column privacy.staff_actions.created_at is 'When.';
 comment on column privacy.staff_actions.actor is 'Who (staff:<name>, subject, system, ...).';
 comment on column privacy.staff_actions.action is 'What (privacy.request.approved, privacy.legal_hold.placed, client.offboarded, ...).';

@@ -238,6 +238,10 @@ Deno.test("a legal hold stops a deletion until it is lifted, and a held contact 
     ["privacy.legal_hold.lifted", "staff:dpo@provider.example"],
     ["legal_holds.update", "postgres"],
   ]);
+  const [seen] = await asPrivacyStaff<{ n: number }>([
+    ["select count(*)::int as n from privacy.staff_actions where target_id = $1", [hold.id]],
+  ]);
+  assert.equal(seen.n, 5, "staff see the whole trail of the hold in privacy.staff_actions");
   composed.bell?.close();
 });
 
