@@ -502,9 +502,7 @@ export function privacyRequests(deps: PrivacyDeps) {
       if (request.type === "access") {
         result = await exportPart(claimed, subject);
       } else if (request.type === "deletion") {
-        result = await store.partHeld(part.id)
-          ? "held"
-          : await erasePart(claimed, subject);
+        result = await store.partHeld(part.id) ? "held" : await erasePart(claimed, subject);
       } else {
         let profileNameCiphertext: string | undefined;
         if (request.type === "correction") {

@@ -33,11 +33,10 @@ const notes = definePlugin({
   },
 });
 
-const notesOf = async (clientId: string) =>
-  (await sql<{ key: string; value: unknown }>(
-    "select key, value from plugin_state where client_id = $1 and plugin_id = 'shop-notes' order by key",
-    [clientId],
-  ));
+const notesOf = async (clientId: string) => (await sql<{ key: string; value: unknown }>(
+  "select key, value from plugin_state where client_id = $1 and plugin_id = 'shop-notes' order by key",
+  [clientId],
+));
 
 const shop = "privacy-test-shop.myshopify.com";
 
