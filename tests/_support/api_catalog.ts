@@ -103,6 +103,9 @@ export const ROUTE_SCOPES: Record<string, Scope | null> = {
   "POST /v1/templates": "templates:manage",
   "DELETE /v1/templates/{id}": "templates:manage",
   "POST /v1/templates/sync": "templates:manage",
+  "POST /v1/privacy/requests": "privacy:write",
+  "GET /v1/privacy/requests": "privacy:write",
+  "GET /v1/privacy/requests/{id}": "privacy:write",
 };
 
 export type Tenant = Awaited<ReturnType<typeof populatedTenant>>;
@@ -198,6 +201,22 @@ export function sampleRequest(key: string, t: Tenant, spare = false): SampleRequ
     },
     "DELETE /v1/templates/{id}": { params: { id: t.spareTemplateId } },
     "POST /v1/templates/sync": { query: { waba_id: t.wabaId } },
+    "POST /v1/privacy/requests": {
+      body: {
+        type: "access",
+        subject: { phone: `+${t.contactWaId}` },
+        verification: { method: "client_attestation", attested_by: "support desk" },
+      },
+      otherBodies: [{
+        type: "correction",
+        subject: { phone: `+${t.contactWaId}` },
+        correction: { profile_name: "Corrected" },
+        verification: { method: "client_attestation", attested_by: "support desk" },
+        external_id: `ticket-${t.clientId}`,
+      }],
+    },
+    "GET /v1/privacy/requests": { query: { limit: "5" } },
+    "GET /v1/privacy/requests/{id}": { params: { id: t.privacyRequestId } },
   };
   return samples[key];
 }
@@ -240,8 +259,8 @@ let sequence = 0;
 /**
  * A client owning one of every resource the API names by id: a contact, an inbound message with
  * media, a dead-lettered outbound message, webhook endpoints with a delivery, a spare API key, an
- * account event, a parked plugin event, and message templates (`hello`, which the sample send
- * uses, and a spare one). Made through the API where the API makes them.
+ * account event, a parked plugin event, message templates (`hello`, which the sample send uses,
+ * and a spare one) and a privacy request. Made through the API where the API makes them.
  */
 export async function populatedTenant(name: string, edge: Edge) {
   const fetchApp = edge.fetch;
@@ -318,6 +337,12 @@ export async function populatedTenant(name: string, edge: Edge) {
     { name: "hello", components: [{ type: "BODY", text: "Hello." }] },
     { name: "spare_template" },
   ]);
+  // a data-subject request the client forwarded about its contact (attested, so verified)
+  const privacy = await made("/v1/privacy/requests", {
+    type: "access",
+    subject: { phone: `+${contactWaId}` },
+    verification: { method: "client_attestation", attested_by: "support desk" },
+  });
   return {
     ...t,
     key,
@@ -335,5 +360,6 @@ export async function populatedTenant(name: string, edge: Edge) {
     spareKeyId: spareKey.api_key.id as string,
     templateId: template.id,
     spareTemplateId: spareTemplate.id,
+    privacyRequestId: privacy.request.id as string,
   };
 }

@@ -4,9 +4,10 @@ import { createClientWithPhone, sql, testStack } from "../_support/stack.ts";
 import { asPrivacyStaff } from "../_support/privacy.ts";
 
 /**
- * Legal holds as privacy staff place them (supabase/migrations/20261202001500_legal_holds_for_
- * requests.sql, on retention's privacy.legal_holds): retention obeys a hold on a contact, by its
- * id, the same as one by number; an expired hold holds nothing; nobody deletes a held contact.
+ * Legal holds as privacy staff place them, on retention's privacy.legal_holds
+ * (supabase/migrations/20261202001500_legal_holds_for_requests.sql): retention obeys a hold on a
+ * contact, by its id, the same as one by number; an expired hold holds nothing; nobody deletes a
+ * held contact.
  */
 
 const drain = () => sql("call private.run_retention('manual', 5000, interval '5 minutes', true)");

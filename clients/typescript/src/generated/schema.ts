@@ -4684,6 +4684,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description `unsupported_media_type`: The body's Content-Type is not accepted here */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description `unknown_subject`: No contact of this client has this number: a verification code goes only to the client's own contacts; `verification_unavailable`: This deployment sends no verification codes (no privacy sender is configured): attest the request instead */
             422: {
                 headers: {

@@ -4,6 +4,7 @@ import { REQUEST_TYPES } from "../../../core/privacy/subject.ts";
 import type { PrivacyService } from "../../../services/privacy_requests.ts";
 import {
   AUTH_ERRORS,
+  BODY_ERRORS,
   errorResponse,
   IdParams,
   IsoTime,
@@ -145,6 +146,7 @@ const file = createRoute({
       "A request with this external_id was filed before: that one",
     ),
     ...AUTH_ERRORS,
+    ...BODY_ERRORS,
     400: errorResponse("invalid_request", "invalid_recipient"),
     422: errorResponse("unknown_subject", "verification_unavailable"),
   },
