@@ -198,6 +198,7 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     store: privacyRequestStore(db),
     subjects: subjectDataStore(db),
     plugins: plugins.deps,
+    runJobs: (jobs) => handle(jobs),
     hashes: privacyHashes(env.API_KEY_PEPPER),
     pepper: env.API_KEY_PEPPER,
     exportTokens: signedTokens(env.API_KEY_PEPPER, "privacy-export"),

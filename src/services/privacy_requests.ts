@@ -72,6 +72,8 @@ export interface PrivacyDeps {
   subjects: SubjectDataStore;
   /** the plugin host: an export and an erasure reach every plugin on for the client */
   plugins: HostDeps;
+  /** runs jobs through the job consumer, in this process, now (what must not wait for a queue) */
+  runJobs: (jobs: Job[]) => Promise<unknown>;
   hashes: PrivacyHashes;
   /** keys the deterministic confirmation codes of provider requests (Meta, Shopify retries) */
   pepper: string;
@@ -639,7 +641,15 @@ export function privacyRequests(deps: PrivacyDeps) {
         return { outcome: "already", status: verified.status ?? "verified" };
       }
       if (request.type === "consent_withdrawal") {
-        for (const part of await store.partIdsOf(request.id)) await runPart(part.id);
+        // messaging stops before the page answers: the parts' jobs run now, in this request,
+        // through the consumer like every job (the sweeper rings any this leaves unfinished)
+        await deps.runJobs(
+          (await store.partIdsOf(request.id)).map((p) => ({
+            kind: "privacy_part" as const,
+            clientId: p.client_id,
+            partId: p.id,
+          })),
+        );
       }
       return { outcome: "verified" };
     },
