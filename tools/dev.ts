@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import process from "node:process";
-import { HELLO_WORLD, startGraphEmulator } from "./emulators/graph_api.ts";
+import { HELLO_WORLD, PRIVACY_CODE, startGraphEmulator } from "./emulators/graph_api.ts";
 import { DEMO, ensureDemoCredentials } from "./stack/demo.ts";
 import { acquireLock } from "./stack/lock.ts";
 import { watchLaunchers } from "./stack/launchers.ts";
@@ -149,7 +149,8 @@ async function start() {
     tokens: { [DEMO.phone_number_id]: stack.secrets.graph_access_token },
     wabaIdFor: () => DEMO.waba_id,
     // the demo account starts as a new one at Meta does: with the sample template
-    templates: { [DEMO.waba_id]: [HELLO_WORLD] },
+    // the demo number sends the /privacy page's codes (below): its account has their template
+    templates: { [DEMO.waba_id]: [HELLO_WORLD, PRIVACY_CODE] },
     quiet: true,
   });
   stoppers.push(() => emulator.close());

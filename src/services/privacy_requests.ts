@@ -79,7 +79,7 @@ export interface PrivacyDeps {
   pepper: string;
   exportTokens: SignedTokens;
   keyring: Keyring;
-  send: Pick<ServiceDeps, "messages" | "dataKeys" | "doorbell" | "now">;
+  send: Pick<ServiceDeps, "messages" | "dataKeys" | "doorbell" | "now" | "templateCheck">;
   logger: Logger;
   config: PrivacyConfig;
   now: () => number;

@@ -377,6 +377,16 @@ grant all on table public.message_template_syncs to service_role;
 grant insert (waba_account_id, client_id, requested_at) on table public.message_template_syncs to authenticated;
 grant update (last_synced_at, last_attempt_at, locked_until, requested_at, last_error, templates) on table public.message_template_syncs to authenticated;
 
+comment on table public.message_template_syncs is 'One row per business account whose templates were synced or asked to be: when, whether a sync holds it now, and the last error.';
+comment on column public.message_template_syncs.waba_account_id is 'The business account.';
+comment on column public.message_template_syncs.client_id is 'The client (business) this row belongs to; row-level security keeps each client to its own rows.';
+comment on column public.message_template_syncs.last_synced_at is 'When the last complete sync ended.';
+comment on column public.message_template_syncs.last_attempt_at is 'When a sync last started (syncs of one account are at least TEMPLATE_SYNC_MIN_INTERVAL_SECONDS apart).';
+comment on column public.message_template_syncs.locked_until is 'Until when a running sync holds the account.';
+comment on column public.message_template_syncs.requested_at is 'When a webhook named a template the store lacked (the account is due a sync).';
+comment on column public.message_template_syncs.last_error is 'Why the last sync failed, when it did.';
+comment on column public.message_template_syncs.templates is 'How many templates the last complete sync found.';
+
 -- table public.message_templates ------------------------------------------------------------------
 
 create table public.message_templates (
@@ -429,6 +439,22 @@ grant select on table public.message_templates to privacy_staff;
 grant all on table public.message_templates to service_role;
 
 CREATE TRIGGER message_templates_touch BEFORE UPDATE ON public.message_templates FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
+
+comment on table public.message_templates is 'Each client''s WhatsApp message templates per business account, a copy of what Meta holds (kept current by syncs and Meta''s template webhooks): a template send is checked against it before it is queued.';
+comment on column public.message_templates.id is 'Our id of the template (one per name and language).';
+comment on column public.message_templates.client_id is 'The client (business) this row belongs to; row-level security keeps each client to its own rows.';
+comment on column public.message_templates.waba_account_id is 'The WhatsApp Business account that holds it.';
+comment on column public.message_templates.meta_template_id is 'Meta''s id of this template in this language.';
+comment on column public.message_templates.name is 'The template''s name, as sends name it.';
+comment on column public.message_templates.language is 'The template''s language (en_US, pt_BR, ...).';
+comment on column public.message_templates.category is 'Meta''s category (MARKETING, UTILITY, AUTHENTICATION, ...), as Meta says it.';
+comment on column public.message_templates.status is 'Meta''s review status (APPROVED, PENDING, REJECTED, PAUSED, DISABLED, ...): only an approved template is sent.';
+comment on column public.message_templates.quality_score is 'Meta''s quality rating (GREEN, YELLOW, RED, UNKNOWN).';
+comment on column public.message_templates.parameter_format is 'POSITIONAL ({{1}}, {{2}}) or NAMED ({{name}}) variables.';
+comment on column public.message_templates.components is 'Meta''s component definitions (header, body, footer, buttons); null while the template is known only from a webhook, until the sync it asks for.';
+comment on column public.message_templates.rejected_reason is 'Why Meta rejected it, when it did.';
+comment on column public.message_templates.created_at is 'When the row was created.';
+comment on column public.message_templates.updated_at is 'When the row last changed (set by a trigger; a sync that finds nothing new leaves it).';
 
 -- table public.messages ---------------------------------------------------------------------------
 
@@ -1543,6 +1569,7 @@ begin
     'sync', (select coalesce(jsonb_agg(distinct s), '[]'::jsonb) from unnest(to_sync) as s));
 end
 $function$;
+comment on function public.apply_template_events(events jsonb) is 'Applies Meta''s template webhooks (status, quality, category) for the caller, in order; a template the store lacks asks for a sync of its account.';
 grant execute on function public.apply_template_events(events jsonb) to authenticated;
 
 -- function public.claim_inbox_items(item_ids bigint[], lease_seconds integer) ---------------------
@@ -1747,6 +1774,7 @@ begin
     'last_synced_at', s.last_synced_at);
 end
 $function$;
+comment on function public.claim_template_sync(waba_account uuid, min_interval_seconds integer, lease_seconds integer) is 'Takes the caller''s account for one template sync: a lease, granted when no other sync holds it and none started in the last min_interval_seconds.';
 grant execute on function public.claim_template_sync(waba_account uuid, min_interval_seconds integer, lease_seconds integer) to authenticated;
 
 -- function public.claim_webhook_deliveries(delivery_ids uuid[], lease_seconds integer) ------------
@@ -1917,6 +1945,7 @@ AS $function$
   order by x.turn, x.last_synced_at nulls first, x.id
   limit max_rows
 $function$;
+comment on function public.due_template_syncs(max_rows integer, interval_seconds integer, retry_seconds integer) is 'Accounts whose templates are due a sync (never synced, asked for by a webhook, or last synced too long ago), in turns per client. Service role.';
 grant execute on function public.due_template_syncs(max_rows integer, interval_seconds integer, retry_seconds integer) to service_role;
 
 -- function public.due_webhook_deliveries(max_rows integer) ----------------------------------------
@@ -2244,6 +2273,7 @@ begin
   return jsonb_build_object('deleted', deleted);
 end
 $function$;
+comment on function public.finish_template_sync(waba_account uuid, seen text[], started_at timestamp with time zone, sync_error text, templates_found integer) is 'Ends the caller''s sync of an account: after a complete listing, deletes the templates Meta no longer lists; after a failure keeps the error. Lets the lease go.';
 grant execute on function public.finish_template_sync(waba_account uuid, seen text[], started_at timestamp with time zone, sync_error text, templates_found integer) to authenticated;
 
 -- function public.finish_webhook_attempt(delivery_id uuid, succeeded boolean, attempt_status_code integer, attempt_error text, retry_in_ms bigint, gone boolean, disable_after_ms bigint, disable_after_failures integer, failures_over_ms bigint) ---
@@ -3190,6 +3220,7 @@ begin
              order by m.language limit 50) m));
 end
 $function$;
+comment on function public.template_for_send(phone text, template_name text, template_language text, idempotency_key text) is 'What a template send is checked against, in one round trip: the sending number''s account, the template of that name and language, its other languages, when the account was last synced, and whether the Idempotency-Key names a message already.';
 grant execute on function public.template_for_send(phone text, template_name text, template_language text, idempotency_key text) to authenticated;
 
 -- function public.upsert_message_templates(waba_account uuid, templates jsonb) --------------------
@@ -3255,6 +3286,7 @@ begin
   return result;
 end
 $function$;
+comment on function public.upsert_message_templates(waba_account uuid, templates jsonb) is 'Writes one page of an account''s templates as Meta lists them: new ones inserted, changed ones updated, the rest left alone; answers the status and quality changes.';
 grant execute on function public.upsert_message_templates(waba_account uuid, templates jsonb) to authenticated;
 
 -- function public.verify_privacy_request(request_id uuid, wa_id text, user_id text, privacy_sender uuid) ---

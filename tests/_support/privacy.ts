@@ -7,6 +7,8 @@ import { emulatedChannel, type Emulator } from "./emulated_channel.ts";
 import { eventually } from "./channel.ts";
 import { buildEnvelope, buildInbound, buildMessagesChange } from "./meta_payloads.ts";
 import { createClientWithPhone, sql, testStack } from "./stack.ts";
+import { ORDER_UPDATE } from "./templates.ts";
+import { PRIVACY_CODE } from "../../tools/emulators/graph_api.ts";
 import { example } from "../plugins/example/mod.ts";
 import { EXAMPLE_ENV } from "../plugins/_registry.ts";
 
@@ -63,15 +65,19 @@ export async function privacyWorld(options: { businesses?: number; plugins?: boo
   const { ch, emulator } = await emulatedChannel(
     (ids) => ({ PRIVACY_SENDER_CLIENT_ID: ids.clientId, PRIVACY_EXPORT_TTL_HOURS: "1" }),
     {},
-    options.plugins
-      ? {
-        plugins: {
-          plugins: [example, rememberer],
-          pluginEnv: EXAMPLE_ENV,
-          pluginRetryDelaysMs: [0],
-        },
-      }
-      : {},
+    {
+      // the sender's account has the authentication template the codes go out with
+      templates: [ORDER_UPDATE, PRIVACY_CODE],
+      ...(options.plugins
+        ? {
+          plugins: {
+            plugins: [example, rememberer],
+            pluginEnv: EXAMPLE_ENV,
+            pluginRetryDelaysMs: [0],
+          },
+        }
+        : {}),
+    },
   );
   const businesses = [];
   for (let i = 0; i < (options.businesses ?? 2); i++) {

@@ -90,6 +90,31 @@ export const HELLO_WORLD: TemplateSeed = {
   ],
 };
 
+/**
+ * The authentication template the privacy workflow sends its one-time codes with
+ * (PRIVACY_CODE_TEMPLATE's default), as Meta lists one: Meta writes the text, the code fills the
+ * body's variable and the copy-code button's URL.
+ */
+export const PRIVACY_CODE: TemplateSeed = {
+  name: "privacy_verification_code",
+  language: "en_US",
+  category: "AUTHENTICATION",
+  components: [
+    {
+      type: "BODY",
+      text: "*{{1}}* is your verification code. For your security, do not share this code.",
+    },
+    {
+      type: "BUTTONS",
+      buttons: [{
+        type: "URL",
+        text: "Copy code",
+        url: "https://www.whatsapp.com/otp/code/?otp_type=COPY_CODE&code=otp{{1}}",
+      }],
+    },
+  ],
+};
+
 export interface GraphEmulatorOptions {
   port?: number;
   hostname?: string;
