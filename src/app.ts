@@ -115,7 +115,13 @@ export function createApp(deps: AppDeps) {
     function browserOnly(c, next) {
       return c.req.path.startsWith("/webhooks/") ? next() : handler(c, next);
     };
-  app.use(browserOnly(secureHeaders({ crossOriginResourcePolicy: "same-origin" })));
+  // X-Frame-Options comes with the Content-Security-Policy (contentSecurityPolicy), which knows
+  // whether a page says who may frame it
+  app.use(
+    browserOnly(
+      secureHeaders({ crossOriginResourcePolicy: "same-origin", xFrameOptions: false }),
+    ),
+  );
   app.use(browserOnly(contentSecurityPolicy()));
   app.use("/v1/*", limitBody(deps.env.MAX_BODY_BYTES));
   app.use("/plugins/*", limitBody(deps.env.MAX_BODY_BYTES));

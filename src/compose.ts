@@ -20,6 +20,8 @@ import { webhookEndpointStore } from "./adapters/supabase/webhook_endpoints_stor
 import {
   pluginDeliveryStore,
   pluginInstallationStore,
+  pluginJournalStore,
+  pluginPrivacyRequestStore,
   pluginStateStore,
   subscriberStore,
 } from "./adapters/supabase/plugins_store.ts";
@@ -148,6 +150,8 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     plugins: pluginInstallationStore(db),
     pluginDeliveries: pluginDeliveryStore(db, grouping),
     pluginState: pluginStateStore(db),
+    pluginJournal: pluginJournalStore(db),
+    pluginPrivacyRequests: pluginPrivacyRequestStore(db),
     // Workers' egress does not route to private ranges, so there fetch is the safe default
     webhookEgress: options.webhookEgress ?? localEgress,
     localWebhookEgress: localEgress,

@@ -40,6 +40,30 @@ export interface PluginContext<Config = unknown> {
   /** small JSON values this plugin keeps per client (at most 64 KiB each) */
   state: PluginState;
   /**
+   * Secrets the plugin obtains itself (an upstream's access token after an install), encrypted at
+   * rest with the client's data key, so deleting the client makes them unreadable. Never log them.
+   */
+  vault: PluginVault;
+  /**
+   * Tokens signed with a key of this installation's own (random, created on first use, kept in
+   * the vault): the payload is readable, not secret; `open` answers null for a token this
+   * installation did not sign for exactly this `context`, so a token made for one purpose or
+   * resource (an order, a user) is worthless for another.
+   */
+  signer: PluginSigner;
+  /** what this plugin did about each business event: dedupe, outcomes, their messages' status */
+  journal: PluginJournal;
+  /** privacy requests the upstream sent, recorded for the privacy workflow */
+  privacyRequests: {
+    record(request: PluginPrivacyRequest): Promise<{ created: boolean; id: string }>;
+  };
+  /**
+   * Replaces this installation's config (validated against the plugin's schema, audited as the
+   * plugin on behalf of `onBehalfOf`), as a settings page does; the routing key cannot change
+   * this way. Throws when the config does not fit the schema or the plugin is not installed.
+   */
+  saveConfig(config: Config, who: { onBehalfOf: string }): Promise<void>;
+  /**
    * fetch, only to the hosts the plugin declared in `upstreams` (https outside development), with
    * a timeout (default 10 s, within the handler's own); redirects are not followed
    */
@@ -199,6 +223,97 @@ export interface PluginState {
   get<T = unknown>(key: string): Promise<T | null>;
   set(key: string, value: unknown): Promise<void>;
   delete(key: string): Promise<void>;
+}
+
+export interface PluginVault {
+  get(name: string): Promise<string | null>;
+  set(name: string, value: string): Promise<void>;
+  delete(name: string): Promise<void>;
+}
+
+export interface PluginSigner {
+  /** `payload.mac`, URL-safe, about 23 characters plus the payload's base64 */
+  sign(context: string, payload: string): Promise<string>;
+  open(context: string, token: string): Promise<string | null>;
+}
+
+/** How a journal entry ended: a message sent, nothing sent (and why), or an action done. */
+export type JournalOutcome =
+  | { outcome: "sent"; messageId: string }
+  | { outcome: "suppressed"; reason: string }
+  | { outcome: "done" };
+
+export interface JournalEntry {
+  key: string;
+  kind: string;
+  outcome: "pending" | "sent" | "suppressed" | "done";
+  reason: string | null;
+  subject: string | null;
+  /** digits, as a contact's waId */
+  recipient: string | null;
+  messageId: string | null;
+  data: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A listed entry, with the current status of its message (queued … read, failed). */
+export type JournalListing = JournalEntry & { messageStatus: string | null };
+
+/** One UTC day of a journal: what was sent, what became of it, and what was suppressed, by reason. */
+export interface JournalDay {
+  day: string;
+  sent: number;
+  delivered: number;
+  read: number;
+  failed: number;
+  suppressed: Record<string, number>;
+}
+
+/**
+ * The plugin's journal (public.plugin_journal), one entry per business key it names, for this
+ * client. `claim` is the durable dedupe of an upstream event delivered more than once: the first
+ * call for a key creates the entry, every later one (another delivery, a retry) finds it.
+ * `advance` keeps a version per resource that only moves forward: an event whose version is below
+ * the answer is stale. Entries name their recipient so erasure finds them, and are purged by
+ * retention (the plugin_journal class).
+ */
+export interface PluginJournal {
+  claim(
+    key: string,
+    entry: {
+      kind: string;
+      /** a label the client knows the event by (an order name), no personal data */
+      subject?: string;
+      /** a phone number (any international format) */
+      recipient?: string;
+      /** small details (at most 4 KB of JSON) */
+      data?: Record<string, unknown>;
+    },
+  ): Promise<{ created: boolean; entry: JournalEntry }>;
+  get(key: string): Promise<JournalEntry | null>;
+  settle(key: string, outcome: JournalOutcome & { recipient?: string }): Promise<void>;
+  /** the version now stored: the greater of the stored one and `version` */
+  advance(key: string, version: number): Promise<number>;
+  recent(
+    options?: { kinds?: readonly string[]; limit?: number; before?: string },
+  ): Promise<JournalListing[]>;
+  /** the last `days` UTC days (at most 90), oldest first, days without entries included */
+  summary(options: { kinds?: readonly string[]; days: number }): Promise<JournalDay[]>;
+  /** erases the entries about these numbers, or every entry of the plugin; how many */
+  forget(recipients: readonly string[] | "all"): Promise<number>;
+}
+
+/** A privacy request from the upstream: the privacy workflow carries it out (its deadline applies). */
+export interface PluginPrivacyRequest {
+  /** access: what we hold about the subject; erasure: erase the subject; erase_all: everything */
+  kind: "access" | "erasure" | "erase_all";
+  /** the upstream's reference: the same reference is recorded once */
+  reference: string;
+  /** the subject's phone number when the upstream gave one (any format; kept as digits if usable) */
+  phone?: string | null;
+  /** everything else the upstream said about the subject; stored encrypted */
+  details: Record<string, unknown>;
 }
 
 export type LogFields = Record<string, string | number | boolean | null | undefined>;

@@ -94,6 +94,13 @@ export interface PluginDefinition<C extends z.ZodObject = z.ZodObject> {
   upstreams?: readonly string[];
   /** deployment settings (environment variables) the plugin reads; all must be set at start-up */
   env?: readonly string[];
+  /** deployment settings the plugin reads when they are set (a previous secret, an override) */
+  optionalEnv?: readonly string[];
+  /**
+   * Declared settings (env or optionalEnv) holding a URL whose host `ctx.fetch` may call too, when
+   * set: how a deployment points the plugin at an emulator of its upstream
+   */
+  upstreamsFromEnv?: readonly string[];
   on?: { [T in PluginEventType]?: EventSubscription<T, z.output<C>> };
   webhooks?: PluginWebhooks<z.output<C>>;
   /**

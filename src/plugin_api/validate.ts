@@ -23,6 +23,8 @@ const KNOWN_KEYS = new Set([
   "secrets",
   "upstreams",
   "env",
+  "optionalEnv",
+  "upstreamsFromEnv",
   "on",
   "webhooks",
   "routingKey",
@@ -93,7 +95,14 @@ export function pluginProblems(plugin: unknown): string[] {
   };
   const secrets = names("secrets", SECRET_NAME, "a snake_case name");
   names("upstreams", HOST_PATTERN, "a host name (or *.domain)");
-  names("env", ENV_NAME, "an UPPER_SNAKE_CASE variable name");
+  const env = names("env", ENV_NAME, "an UPPER_SNAKE_CASE variable name");
+  const optionalEnv = names("optionalEnv", ENV_NAME, "an UPPER_SNAKE_CASE variable name");
+  for (const name of optionalEnv) if (env.includes(name)) bad(`env ${name} is also optional`);
+  for (const name of names("upstreamsFromEnv", ENV_NAME, "an UPPER_SNAKE_CASE variable name")) {
+    if (!env.includes(name) && !optionalEnv.includes(name)) {
+      bad(`upstreamsFromEnv: ${name} is not a declared env or optionalEnv`);
+    }
+  }
   if (p.config instanceof z.ZodObject) {
     for (const s of secrets) if (s in p.config.shape) bad(`secret ${s} is also a config field`);
   }

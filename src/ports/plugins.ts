@@ -127,5 +127,113 @@ export interface PluginDeliveryStore {
 export interface PluginStateStore {
   get(clientId: string, pluginId: string, key: string): Promise<unknown | null>;
   set(clientId: string, pluginId: string, key: string, value: unknown): Promise<void>;
+  /** writes `value` unless the key holds one already; answers the value the key now holds */
+  claim(clientId: string, pluginId: string, key: string, value: unknown): Promise<unknown>;
   delete(clientId: string, pluginId: string, key: string): Promise<void>;
+}
+
+/** A plugin's journal entry (public.plugin_journal): what it did about one business key. */
+export interface JournalRecord {
+  key: string;
+  kind: string;
+  outcome: "pending" | "sent" | "suppressed" | "done";
+  reason: string | null;
+  subject: string | null;
+  recipient: string | null;
+  message_id: string | null;
+  version: number | null;
+  data: Record<string, unknown>;
+  created_at: string;
+  updated_at: string;
+}
+
+/** An entry as listed: with the current status of the message it sent. */
+export type JournalListing = Omit<JournalRecord, "version"> & { message_status: string | null };
+
+export interface NewJournalEntry {
+  key: string;
+  kind: string;
+  subject?: string | null;
+  recipient?: string | null;
+  data?: Record<string, unknown>;
+  outcome?: JournalRecord["outcome"];
+  reason?: string | null;
+  message_id?: string | null;
+}
+
+/**
+ * Plugin journals, under the named client's row-level security. `claim` and `advance` are one
+ * statement each (public.plugin_journal_claim, plugin_journal_advance), so concurrent events of
+ * one business key or resource agree on who was first and which version is newest.
+ */
+export interface PluginJournalStore {
+  claim(
+    clientId: string,
+    pluginId: string,
+    entry: NewJournalEntry,
+  ): Promise<{ created: boolean; entry: JournalRecord }>;
+  get(clientId: string, pluginId: string, key: string): Promise<JournalRecord | null>;
+  settle(
+    clientId: string,
+    pluginId: string,
+    key: string,
+    outcome: {
+      outcome: JournalRecord["outcome"];
+      reason: string | null;
+      message_id: string | null;
+      recipient?: string | null;
+    },
+  ): Promise<void>;
+  /** the version stored after this call: the greater of the stored one and `version` */
+  advance(
+    clientId: string,
+    pluginId: string,
+    key: string,
+    kind: string,
+    version: number,
+  ): Promise<number>;
+  recent(
+    clientId: string,
+    pluginId: string,
+    options: { kinds: readonly string[] | null; limit: number; before: string | null },
+  ): Promise<JournalListing[]>;
+  summary(
+    clientId: string,
+    pluginId: string,
+    options: { kinds: readonly string[] | null; days: number },
+  ): Promise<
+    Array<
+      {
+        day: string;
+        outcome: string;
+        message_status: string | null;
+        reason: string | null;
+        entries: number;
+      }
+    >
+  >;
+  /** deletes the entries about these numbers (all of the plugin's with "all"); how many */
+  forget(
+    clientId: string,
+    pluginId: string,
+    recipients: readonly string[] | "all",
+  ): Promise<number>;
+}
+
+/** A privacy request an upstream sent through a plugin (public.plugin_privacy_requests). */
+export interface NewPluginPrivacyRequest {
+  kind: "access" | "erasure" | "erase_all";
+  reference: string;
+  subject_ref: string | null;
+  /** what the upstream said about the subject, encrypted with the client's data key */
+  details_ciphertext: string | null;
+}
+
+export interface PluginPrivacyRequestStore {
+  /** once per reference: a redelivery records nothing twice (created false) */
+  record(
+    clientId: string,
+    pluginId: string,
+    request: NewPluginPrivacyRequest & { id: string },
+  ): Promise<{ created: boolean; id: string }>;
 }

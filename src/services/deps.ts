@@ -14,6 +14,8 @@ import type { MessageStore } from "../ports/messages.ts";
 import type {
   PluginDeliveryStore,
   PluginInstallationStore,
+  PluginJournalStore,
+  PluginPrivacyRequestStore,
   PluginStateStore,
   SubscriberStore,
 } from "../ports/plugins.ts";
@@ -47,6 +49,8 @@ export interface ServiceDeps {
   plugins: PluginInstallationStore;
   pluginDeliveries: PluginDeliveryStore;
   pluginState: PluginStateStore;
+  pluginJournal: PluginJournalStore;
+  pluginPrivacyRequests: PluginPrivacyRequestStore;
   /**
    * How client webhooks reach their receivers in production (ports/webhook_egress.ts): plain
    * fetch on Workers, whose egress does not route to private ranges; the pinned egress on Deno.

@@ -346,6 +346,37 @@ export const FIXTURES: Record<string, Fixture> = {
     }),
     change: { status: "succeeded" },
   },
+  plugin_journal: {
+    tenant: "client_id",
+    key: "key",
+    seed: (ctx) =>
+      one(
+        "insert into plugin_journal (client_id, plugin_id, key, kind, recipient) values ($1, 'test-plugin', $2, 'order_confirmation', '919847012345') returning key as id",
+        [ctx.clientId, `k-${u()}`],
+      ),
+    row: (ctx) => ({
+      client_id: ctx.clientId,
+      plugin_id: "evil-plugin",
+      key: u(),
+      kind: "forged",
+    }),
+    change: { outcome: "suppressed", reason: "tampered" },
+  },
+  plugin_privacy_requests: {
+    tenant: "client_id",
+    seed: (ctx) =>
+      one(
+        "insert into plugin_privacy_requests (client_id, plugin_id, kind, reference) values ($1, 'test-plugin', 'erasure', $2) returning id",
+        [ctx.clientId, `ref-${u()}`],
+      ),
+    row: (ctx) => ({
+      client_id: ctx.clientId,
+      plugin_id: "evil-plugin",
+      kind: "erase_all",
+      reference: `forged-${u()}`,
+    }),
+    change: { status: "completed" },
+  },
 };
 
 /**

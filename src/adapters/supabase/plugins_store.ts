@@ -1,10 +1,14 @@
 import type {
   ClaimedPluginDelivery,
+  JournalListing,
+  JournalRecord,
   ParkedPluginDelivery,
   PluginDeliveryOutcome,
   PluginDeliveryStore,
   PluginInstallationRecord,
   PluginInstallationStore,
+  PluginJournalStore,
+  PluginPrivacyRequestStore,
   PluginStateStore,
   SubscriberStore,
 } from "../../ports/plugins.ts";
@@ -168,15 +172,16 @@ export function pluginDeliveryStore(
 
 /** Plugin state in PostgREST, under the client's RLS. */
 export function pluginStateStore(db: DatabaseAccess): PluginStateStore {
+  async function get(clientId: string, pluginId: string, key: string) {
+    const row = checked(
+      await db.forClient(clientId).from("plugin_state").select("value")
+        .eq("plugin_id", pluginId).eq("key", key).maybeSingle(),
+      "Could not read plugin state",
+    ) as { value: unknown } | null;
+    return row?.value ?? null;
+  }
   return {
-    async get(clientId, pluginId, key) {
-      const row = checked(
-        await db.forClient(clientId).from("plugin_state").select("value")
-          .eq("plugin_id", pluginId).eq("key", key).maybeSingle(),
-        "Could not read plugin state",
-      ) as { value: unknown } | null;
-      return row?.value ?? null;
-    },
+    get,
     async set(clientId, pluginId, key, value) {
       checked(
         await db.forClient(clientId).from("plugin_state").upsert(
@@ -186,12 +191,128 @@ export function pluginStateStore(db: DatabaseAccess): PluginStateStore {
         "Could not write plugin state",
       );
     },
+    async claim(clientId, pluginId, key, value) {
+      // insert unless present, then read: two concurrent claims both answer the first value
+      checked(
+        await db.forClient(clientId).from("plugin_state").upsert(
+          { client_id: clientId, plugin_id: pluginId, key, value },
+          { onConflict: "client_id,plugin_id,key", ignoreDuplicates: true },
+        ),
+        "Could not write plugin state",
+      );
+      return await get(clientId, pluginId, key);
+    },
     async delete(clientId, pluginId, key) {
       checked(
         await db.forClient(clientId).from("plugin_state").delete()
           .eq("plugin_id", pluginId).eq("key", key),
         "Could not delete plugin state",
       );
+    },
+  };
+}
+
+const JOURNAL_COLUMNS =
+  "key, kind, outcome, reason, subject, recipient, message_id, version, data, created_at, updated_at";
+
+/** Plugin journals in PostgREST, under the client's RLS (public.plugin_journal_*). */
+export function pluginJournalStore(db: DatabaseAccess): PluginJournalStore {
+  return {
+    async claim(clientId, pluginId, entry) {
+      return checked(
+        await db.forClient(clientId).rpc("plugin_journal_claim", { plugin: pluginId, entry }),
+        "Could not claim a journal entry",
+      ) as { created: boolean; entry: JournalRecord };
+    },
+    async get(clientId, pluginId, key) {
+      return checked(
+        await db.forClient(clientId).from("plugin_journal").select(JOURNAL_COLUMNS)
+          .eq("plugin_id", pluginId).eq("key", key).maybeSingle(),
+        "Could not read a journal entry",
+      ) as JournalRecord | null;
+    },
+    async settle(clientId, pluginId, key, outcome) {
+      checked(
+        await db.forClient(clientId).from("plugin_journal").update({
+          outcome: outcome.outcome,
+          reason: outcome.reason,
+          message_id: outcome.message_id,
+          ...(outcome.recipient !== undefined ? { recipient: outcome.recipient } : {}),
+        }).eq("plugin_id", pluginId).eq("key", key),
+        "Could not settle a journal entry",
+      );
+    },
+    async advance(clientId, pluginId, key, kind, version) {
+      return Number(checked(
+        await db.forClient(clientId).rpc("plugin_journal_advance", {
+          plugin: pluginId,
+          entry_key: key,
+          entry_kind: kind,
+          version,
+        }),
+        "Could not advance a journal version",
+      ));
+    },
+    async recent(clientId, pluginId, options) {
+      return checked(
+        await db.forClient(clientId).rpc("plugin_journal_recent", {
+          plugin: pluginId,
+          kinds: options.kinds,
+          max_rows: options.limit,
+          before: options.before,
+        }),
+        "Could not list journal entries",
+      ) as JournalListing[];
+    },
+    async summary(clientId, pluginId, options) {
+      const rows = checked(
+        await db.forClient(clientId).rpc("plugin_journal_summary", {
+          plugin: pluginId,
+          kinds: options.kinds,
+          days: options.days,
+        }),
+        "Could not summarise the journal",
+      ) as Array<{
+        day: string;
+        outcome: string;
+        message_status: string | null;
+        reason: string | null;
+        entries: number | string;
+      }>;
+      return rows.map((r) => ({ ...r, entries: Number(r.entries) }));
+    },
+    async forget(clientId, pluginId, recipients) {
+      let query = db.forClient(clientId).from("plugin_journal")
+        .delete({ count: "exact" }).eq("plugin_id", pluginId);
+      if (recipients !== "all") {
+        if (!recipients.length) return 0;
+        query = query.in("recipient", [...recipients]);
+      }
+      const { count, error } = await query;
+      if (error) throw new Error(`Could not erase journal entries: ${error.message}`);
+      return count ?? 0;
+    },
+  };
+}
+
+/** Privacy requests received through plugins, under the client's RLS. */
+export function pluginPrivacyRequestStore(db: DatabaseAccess): PluginPrivacyRequestStore {
+  return {
+    async record(clientId, pluginId, request) {
+      const inserted = checked(
+        await db.forClient(clientId).from("plugin_privacy_requests").upsert(
+          { ...request, client_id: clientId, plugin_id: pluginId },
+          { onConflict: "client_id,plugin_id,reference", ignoreDuplicates: true },
+        ).select("id"),
+        "Could not record a privacy request",
+      ) as Array<{ id: string }>;
+      if (inserted.length) return { created: true, id: inserted[0].id };
+      const found = checked(
+        await db.forClient(clientId).from("plugin_privacy_requests").select("id")
+          .eq("plugin_id", pluginId).eq("reference", request.reference).single(),
+        "Could not read a privacy request",
+      ) as { id: string };
+      return { created: false, id: found.id };
     },
   };
 }

@@ -1,3 +1,6 @@
+import { decryptField, encryptField } from "../../core/crypto/envelope.ts";
+import { base64urlEncode } from "../../core/crypto/hmac.ts";
+import { type SignedTokens, signedTokens } from "../../core/crypto/signed_token.ts";
 import { AppError } from "../../core/errors.ts";
 import { isUuid } from "../../core/ids.ts";
 import { parseContactRef } from "../../core/messaging/outbound.ts";
@@ -13,9 +16,12 @@ import {
 } from "../../core/whatsapp/templates.ts";
 import type { Plugin } from "../../plugin_api/define.ts";
 import type {
+  JournalDay,
+  JournalEntry,
   NewPluginTemplate,
   PluginContact,
   PluginContext,
+  PluginJournal,
   PluginTemplate,
   SendIntent,
   SendRefusal,
@@ -23,9 +29,12 @@ import type {
 } from "../../plugin_api/context.ts";
 import type { ContactRecord } from "../../ports/contacts.ts";
 import type { TemplateRecord } from "../../ports/templates.ts";
+import type { JournalRecord } from "../../ports/plugins.ts";
 import { recordConsent } from "../contacts.ts";
 import type { ServiceDeps } from "../deps.ts";
+import type { SubscriptionCache } from "../subscriptions.ts";
 import { enqueueMessage } from "../whatsapp_send.ts";
+import type { PluginRegistry } from "./registry.ts";
 
 /** What a plugin's context reaches: the services' ports, never a database client. */
 export type ContextDeps =
@@ -40,12 +49,18 @@ export type ContextDeps =
     | "pluginState"
     | "templates"
     | "templateCheck"
+    | "pluginJournal"
+    | "pluginPrivacyRequests"
+    | "plugins"
     | "logger"
     | "now"
   >
   & {
+    registry: PluginRegistry;
     /** how plugins reach their upstreams (default fetch) */
     fetch?: typeof fetch;
+    /** where a config a plugin saves must be forgotten (the event filters read it) */
+    subscriptions?: Pick<SubscriptionCache, "forget">;
   };
 
 const REFUSALS: ReadonlySet<string> = new Set<SendRefusal>([
@@ -59,6 +74,84 @@ const REFUSALS: ReadonlySet<string> = new Set<SendRefusal>([
 const MAX_STATE_BYTES = 65_536;
 const MAX_TEMPLATES_PER_PAGE = 200;
 const DEFAULT_FETCH_TIMEOUT_MS = 10_000;
+/** state keys starting with it are the core's (the vault, the signing key), not the plugin's */
+const RESERVED = "~";
+const MAX_VAULT_CHARS = 16_384;
+const JOURNAL_KEY = /^[\x21-\x7e]{1,200}$/;
+const JOURNAL_KIND = /^[a-z][a-z0-9_.:/-]{0,63}$/;
+const JOURNAL_REASON = /^[a-z][a-z0-9_]{0,63}$/;
+const MAX_JOURNAL_DATA = 4096;
+const MAX_PRIVACY_DETAILS = 32_768;
+
+/** The signing key of each installation, opened once per isolate. */
+const signers = new Map<string, Promise<SignedTokens>>();
+const MAX_SIGNERS = 10_000;
+
+/** A phone number as digits (a contact's waId), or null when it cannot be one. */
+function digitsOf(phone: string): string | null {
+  const digits = phone.replace(/[\s().+-]/g, "");
+  return /^[0-9]{6,20}$/.test(digits) ? digits : null;
+}
+
+const entryOf = (r: JournalRecord): JournalEntry => ({
+  key: r.key,
+  kind: r.kind,
+  outcome: r.outcome,
+  reason: r.reason,
+  subject: r.subject,
+  recipient: r.recipient,
+  messageId: r.message_id,
+  data: r.data ?? {},
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+function journalKey(key: string): string {
+  if (typeof key !== "string" || !JOURNAL_KEY.test(key)) {
+    throw new Error("A journal key is 1 to 200 printable ASCII characters");
+  }
+  return key;
+}
+
+/** Days of a summary, oldest first, each UTC day of the window present. */
+function summaryDays(
+  rows: Array<
+    {
+      day: string;
+      outcome: string;
+      message_status: string | null;
+      reason: string | null;
+      entries: number;
+    }
+  >,
+  days: number,
+  now: number,
+): JournalDay[] {
+  const out = new Map<string, JournalDay>();
+  const today = Date.UTC(
+    new Date(now).getUTCFullYear(),
+    new Date(now).getUTCMonth(),
+    new Date(now).getUTCDate(),
+  );
+  for (let i = days - 1; i >= 0; i--) {
+    const day = new Date(today - i * 86_400_000).toISOString().slice(0, 10);
+    out.set(day, { day, sent: 0, delivered: 0, read: 0, failed: 0, suppressed: {} });
+  }
+  for (const r of rows) {
+    const d = out.get(String(r.day).slice(0, 10));
+    if (!d) continue;
+    if (r.outcome === "sent") {
+      d.sent += r.entries;
+      if (r.message_status === "delivered" || r.message_status === "read") d.delivered += r.entries;
+      if (r.message_status === "read") d.read += r.entries;
+      if (r.message_status === "failed") d.failed += r.entries;
+    } else if (r.outcome === "suppressed") {
+      const reason = r.reason ?? "unknown";
+      d.suppressed[reason] = (d.suppressed[reason] ?? 0) + r.entries;
+    }
+  }
+  return [...out.values()];
+}
 
 const contactOf = (c: ContactRecord): PluginContact => ({
   id: c.id,
@@ -183,7 +276,122 @@ export function pluginContext<Config>(
     if (typeof key !== "string" || key.length < 1 || key.length > 200) {
       throw new Error("A state key is 1 to 200 characters");
     }
+    if (key.startsWith(RESERVED)) {
+      throw new Error(`State keys starting with ${RESERVED} are reserved`);
+    }
     return key;
+  };
+  const vaultName = (name: string) => {
+    if (typeof name !== "string" || !/^[a-z][a-z0-9_.-]{0,99}$/.test(name)) {
+      throw new Error(
+        "A vault name is 1 to 100 characters: a-z, 0-9, _ . -, starting with a letter",
+      );
+    }
+    return name;
+  };
+  // a sealed value decrypts only as this client's, this plugin's, under this name
+  const sealContext = (name: string) => `plugin_vault:${clientId}:${plugin.id}:${name}`;
+  const seal = async (name: string, value: string) => ({
+    sealed: await encryptField(await deps.dataKeys.forClient(clientId), value, sealContext(name)),
+  });
+  const unseal = async (name: string, stored: unknown) => {
+    const sealed = (stored as { sealed?: unknown } | null)?.sealed;
+    if (typeof sealed !== "string") return null;
+    return await decryptField(await deps.dataKeys.forClient(clientId), sealed, sealContext(name));
+  };
+  const signer = () => {
+    const id = `${clientId}:${plugin.id}`;
+    let found = signers.get(id);
+    if (!found) {
+      if (signers.size >= MAX_SIGNERS) signers.delete(signers.keys().next().value!);
+      found = (async () => {
+        // a random key per installation, created once: concurrent first uses all read the one
+        // that was stored first
+        const fresh = base64urlEncode(crypto.getRandomValues(new Uint8Array(32)));
+        const stored = await deps.pluginState.claim(
+          clientId,
+          plugin.id,
+          `${RESERVED}signing-key`,
+          await seal("~signing-key", fresh),
+        );
+        const key = await unseal("~signing-key", stored);
+        if (!key) throw new Error("The installation's signing key cannot be read");
+        return signedTokens(key, `plugin-signer:${plugin.id}`);
+      })();
+      found.catch(() => signers.delete(id));
+      signers.set(id, found);
+    }
+    return found;
+  };
+  const kindsOf = (kinds?: readonly string[]) => kinds?.length ? [...kinds] : null;
+  const journal: PluginJournal = {
+    async claim(key, entry) {
+      if (!JOURNAL_KIND.test(entry.kind)) throw new Error("A journal kind is a-z, 0-9, _ . : / -");
+      const data = entry.data ?? {};
+      if (JSON.stringify(data).length > MAX_JOURNAL_DATA) {
+        throw new Error(`Journal data is at most ${MAX_JOURNAL_DATA} characters of JSON`);
+      }
+      const recipient = entry.recipient === undefined ? null : digitsOf(entry.recipient);
+      const { created, entry: row } = await deps.pluginJournal.claim(clientId, plugin.id, {
+        key: journalKey(key),
+        kind: entry.kind,
+        subject: entry.subject?.slice(0, 200) ?? null,
+        recipient,
+        data,
+      });
+      return { created, entry: entryOf(row) };
+    },
+    async get(key) {
+      const row = await deps.pluginJournal.get(clientId, plugin.id, journalKey(key));
+      return row ? entryOf(row) : null;
+    },
+    async settle(key, outcome) {
+      if (outcome.outcome === "suppressed" && !JOURNAL_REASON.test(outcome.reason)) {
+        throw new Error("A suppression reason is snake_case, at most 64 characters");
+      }
+      await deps.pluginJournal.settle(clientId, plugin.id, journalKey(key), {
+        outcome: outcome.outcome,
+        reason: outcome.outcome === "suppressed" ? outcome.reason : null,
+        message_id: outcome.outcome === "sent" ? outcome.messageId : null,
+        ...(outcome.recipient !== undefined ? { recipient: digitsOf(outcome.recipient) } : {}),
+      });
+    },
+    async advance(key, version) {
+      if (!Number.isSafeInteger(version) || version < 0) {
+        throw new Error("A version is a non-negative safe integer");
+      }
+      return await deps.pluginJournal.advance(
+        clientId,
+        plugin.id,
+        journalKey(key),
+        "version",
+        version,
+      );
+    },
+    async recent(options = {}) {
+      const rows = await deps.pluginJournal.recent(clientId, plugin.id, {
+        kinds: kindsOf(options.kinds),
+        limit: Math.min(Math.max(options.limit ?? 50, 1), 200),
+        before: options.before ?? null,
+      });
+      return rows.map((r) => ({
+        ...entryOf({ ...r, version: null }),
+        messageStatus: r.message_status,
+      }));
+    },
+    async summary(options) {
+      const days = Math.min(Math.max(Math.trunc(options.days), 1), 90);
+      const rows = await deps.pluginJournal.summary(clientId, plugin.id, {
+        kinds: kindsOf(options.kinds),
+        days,
+      });
+      return summaryDays(rows, days, deps.now());
+    },
+    async forget(recipients) {
+      if (recipients === "all") return await deps.pluginJournal.forget(clientId, plugin.id, "all");
+      const digits = recipients.map(digitsOf).filter((d): d is string => d !== null);
+      return await deps.pluginJournal.forget(clientId, plugin.id, digits);
+    },
   };
   const doFetch = deps.fetch ?? fetch;
   // plain http only where upstreams are emulators (development and tests)
@@ -336,12 +544,97 @@ export function pluginContext<Config>(
       },
     },
 
+    vault: {
+      async get(name) {
+        const key = `${RESERVED}vault:${vaultName(name)}`;
+        return await unseal(name, await deps.pluginState.get(clientId, plugin.id, key));
+      },
+      async set(name, value) {
+        if (typeof value !== "string" || value.length > MAX_VAULT_CHARS) {
+          throw new Error(`A vault value is a string of at most ${MAX_VAULT_CHARS} characters`);
+        }
+        const key = `${RESERVED}vault:${vaultName(name)}`;
+        await deps.pluginState.set(clientId, plugin.id, key, await seal(name, value));
+      },
+      async delete(name) {
+        await deps.pluginState.delete(clientId, plugin.id, `${RESERVED}vault:${vaultName(name)}`);
+      },
+    },
+
+    signer: {
+      sign: async (context, payload) => (await signer()).sign(context, payload),
+      open: async (context, token) =>
+        typeof token === "string" ? (await signer()).open(context, token) : null,
+    },
+
+    journal,
+
+    privacyRequests: {
+      async record(request) {
+        if (!["access", "erasure", "erase_all"].includes(request.kind)) {
+          throw new Error("A privacy request is access, erasure or erase_all");
+        }
+        if (
+          typeof request.reference !== "string" || !/^[\x21-\x7e]{1,200}$/.test(request.reference)
+        ) {
+          throw new Error("A privacy request reference is 1 to 200 printable ASCII characters");
+        }
+        const details = JSON.stringify(request.details ?? {});
+        if (details.length > MAX_PRIVACY_DETAILS) {
+          throw new Error(`Privacy request details are at most ${MAX_PRIVACY_DETAILS} characters`);
+        }
+        const id = crypto.randomUUID();
+        return await deps.pluginPrivacyRequests.record(clientId, plugin.id, {
+          id,
+          kind: request.kind,
+          reference: request.reference,
+          subject_ref: request.phone ? digitsOf(request.phone) : null,
+          details_ciphertext: await encryptField(
+            await deps.dataKeys.forClient(clientId),
+            details,
+            `plugin_privacy_request:${id}`,
+          ),
+        });
+      },
+    },
+
+    async saveConfig(config, who) {
+      const parsed = plugin.config.safeParse(config);
+      if (!parsed.success) {
+        throw new Error(
+          `The config does not fit ${plugin.id}'s schema: ${
+            parsed.error.issues.map((i: { path: PropertyKey[]; message: string }) =>
+              `${i.path.map(String).join(".")}: ${i.message}`
+            ).join("; ")
+          }`,
+        );
+      }
+      const row = await deps.plugins.get(clientId, plugin.id);
+      if (!row) throw new Error(`${plugin.id} is not installed for this client`);
+      const routingKey = plugin.routingKey?.fromConfig(parsed.data) ?? null;
+      if (routingKey !== row.routing_key) {
+        throw new Error("A plugin cannot change its routing key: the client's API call does that");
+      }
+      await deps.plugins.save(clientId, {
+        plugin_id: plugin.id,
+        enabled: row.enabled,
+        config: parsed.data,
+        secrets_ciphertext: row.secrets_ciphertext,
+        routing_key: row.routing_key,
+      }, {
+        actor,
+        action: "plugin.updated",
+        details: { config_changed: true, on_behalf_of: String(who.onBehalfOf).slice(0, 200) },
+      });
+      deps.subscriptions?.forget(clientId);
+    },
+
     async fetch(input, init = {}) {
       const url = new URL(String(input));
       if (!schemes.includes(url.protocol)) {
         throw new Error(`${plugin.id} may fetch only ${schemes.join(" or ")} URLs`);
       }
-      if (!isUpstream(url.hostname, plugin.upstreams ?? [])) {
+      if (!isUpstream(url.hostname, deps.registry.upstreams(plugin.id))) {
         throw new Error(`${url.hostname} is not one of ${plugin.id}'s upstreams`);
       }
       const { timeoutMs = DEFAULT_FETCH_TIMEOUT_MS, ...rest } = init;

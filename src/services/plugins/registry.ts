@@ -22,8 +22,10 @@ export interface PluginRegistry {
   defaults(id: string): unknown;
   /** the config a client may send, as JSON Schema (draft 2020-12) */
   configSchema(id: string): Record<string, unknown>;
-  /** a deployment setting a plugin declared (`env`) */
+  /** a deployment setting a plugin declared (`env` or `optionalEnv`) */
   env(id: string): { get(name: string): string | undefined };
+  /** the hosts a plugin's ctx.fetch may call: its `upstreams`, and those its settings name */
+  upstreams(id: string): readonly string[];
 }
 
 /**
@@ -36,10 +38,22 @@ export function pluginRegistry(
   environment: Readonly<Record<string, string | undefined>> = {},
 ): PluginRegistry {
   const problems = registryProblems(plugins);
+  const upstreams = new Map<string, string[]>();
   for (const plugin of plugins) {
     for (const name of plugin.env ?? []) {
       if (!environment[name]) problems.push(`plugin ${plugin.id}: env ${name} is not set`);
     }
+    const hosts = [...plugin.upstreams ?? []];
+    for (const name of plugin.upstreamsFromEnv ?? []) {
+      const value = environment[name];
+      if (!value) continue;
+      try {
+        hosts.push(new URL(value).hostname.toLowerCase());
+      } catch {
+        problems.push(`plugin ${plugin.id}: env ${name} is not a URL`);
+      }
+    }
+    upstreams.set(plugin.id, hosts);
   }
   if (problems.length) throw new PluginRegistryError(problems);
 
@@ -67,8 +81,10 @@ export function pluginRegistry(
     defaults: (id) => defaults.get(id),
     configSchema: (id) => schemas.get(id)!,
     env(id) {
-      const declared = new Set(byId.get(id)?.env ?? []);
-      return { get: (name) => (declared.has(name) ? environment[name] : undefined) };
+      const plugin = byId.get(id);
+      const declared = new Set([...plugin?.env ?? [], ...plugin?.optionalEnv ?? []]);
+      return { get: (name) => (declared.has(name) ? environment[name] || undefined : undefined) };
     },
+    upstreams: (id) => upstreams.get(id) ?? [],
   };
 }

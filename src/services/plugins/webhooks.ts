@@ -19,21 +19,53 @@ interface PluginDelivery {
 
 /** webhook_inbox.route_key's bound */
 const MAX_ROUTE_KEY = 64;
+/**
+ * How long a routing key's answer is reused per isolate: an upstream sends bursts for one key (a
+ * shop's orders), and every delivery would otherwise cost a cross-tenant lookup before its 200. A
+ * key found stays found for a minute (a removed installation's deliveries then fail in the
+ * consumer, which looks again); one not found is asked again after a few seconds, so a new
+ * installation starts receiving at once.
+ */
+const KNOWN_TTL_MS = 60_000;
+const UNKNOWN_TTL_MS = 5_000;
+const MAX_KNOWN = 10_000;
+const known = new Map<string, { found: boolean; until: number }>();
+
+async function routingKeyHeld(
+  deps: Pick<ServiceDeps, "plugins" | "now">,
+  pluginId: string,
+  routingKey: string,
+): Promise<boolean> {
+  const id = `${pluginId}\n${routingKey}`;
+  const cached = known.get(id);
+  if (cached && cached.until > deps.now()) return cached.found;
+  const found = (await deps.plugins.byRoutingKey(pluginId, routingKey)) !== null;
+  if (known.size >= MAX_KNOWN) known.delete(known.keys().next().value!);
+  known.set(id, { found, until: deps.now() + (found ? KNOWN_TTL_MS : UNKNOWN_TTL_MS) });
+  return found;
+}
 
 /**
  * A plugin's upstream delivered a webhook (`POST /webhooks/<plugin id>`): the plugin verifies the
  * raw bytes, then the delivery is recorded in the inbox under the plugin's provider name, once
- * per dedupe key, before it is acknowledged; the consumer hands it to pluginInbox().
+ * per dedupe key, before it is acknowledged; the consumer hands it to pluginInbox(). A verified
+ * delivery whose routing key no installation holds (a shop nobody linked) is acknowledged and
+ * dropped: nobody here may read it, and refusing it would only make the upstream retry.
  */
 export async function recordPluginWebhook(
-  deps: Pick<ServiceDeps, "keyring" | "doorbell" | "inbox"> & { registry: PluginRegistry },
+  deps: Pick<ServiceDeps, "keyring" | "doorbell" | "inbox" | "plugins" | "now"> & {
+    registry: PluginRegistry;
+  },
   plugin: Plugin,
   request: { body: Uint8Array<ArrayBuffer>; headers: Headers },
-): Promise<{ duplicate: boolean }> {
+): Promise<{ duplicate: boolean; routed: boolean }> {
   const webhooks = plugin.webhooks!;
   const verdict = await webhooks.verify(request, deps.registry.env(plugin.id));
   if (!verdict.valid) {
     throw new AppError(401, "invalid_signature", `The delivery is refused: ${verdict.reason}`);
+  }
+  if (!await routingKeyHeld(deps, plugin.id, verdict.routingKey)) {
+    return { duplicate: false, routed: false };
   }
   let body: unknown;
   try {
@@ -66,7 +98,7 @@ export async function recordPluginWebhook(
       ...(deps.inbox.claims && { provider: plugin.id, claimed: { body: delivery } }),
     }]);
   }
-  return { duplicate: id === null };
+  return { duplicate: id === null, routed: true };
 }
 
 /**

@@ -15,12 +15,13 @@ export function pluginWebhookRoutes(host: PluginHost, maxBodyBytes: number) {
     if (!plugin.webhooks) continue;
     app.post(`/webhooks/${plugin.id}`, limitBody(maxBodyBytes, "Webhook bodies"), async (c) => {
       const body = new Uint8Array(await c.req.arrayBuffer());
-      const { duplicate } = await recordPluginWebhook(host.deps, plugin, {
+      const { duplicate, routed } = await recordPluginWebhook(host.deps, plugin, {
         body,
         headers: c.req.raw.headers,
       });
-      c.set("recordedElsewhere", true);
-      return c.json({ received: true, duplicate }, 200);
+      // its inbox row is the record of a routed delivery; a dropped one is kept in the request log
+      if (routed) c.set("recordedElsewhere", true);
+      return c.json(routed ? { received: true, duplicate } : { received: true, routed }, 200);
     });
   }
   return app;
