@@ -5,3 +5,4 @@
  * docs/plugins.md explains writing one.
  */
 export { optOut } from "./opt_out/mod.ts";
+export { shopify } from "./shopify/mod.ts";

@@ -82,6 +82,20 @@ export const EnvSchema = z.object({
     (list) => parseCidrList(list).invalid.length === 0,
     { error: "must be comma-separated IP addresses or CIDR ranges such as 10.0.0.0/8,::1" },
   ),
+
+  // The Shopify app of the Shopify plugin (plugins/shopify/README.md): its client id and client
+  // secret from the Partner Dashboard; both or neither (without them the plugin refuses its
+  // webhooks and pages). The previous secret is accepted too while a rotation settles.
+  SHOPIFY_API_KEY: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, {
+    error: "must be the app's client id",
+  }).optional(),
+  SHOPIFY_API_SECRET: secret(16).optional(),
+  SHOPIFY_API_SECRET_PREVIOUS: secret(16).optional(),
+  // where the Admin API and token exchange are reached instead of https://<shop> (an emulator)
+  SHOPIFY_API_BASE_URL: z.url({ error: "must be an absolute URL" }).optional(),
+  SHOPIFY_API_VERSION: z.string().regex(/^(20[0-9]{2}-(01|04|07|10)|unstable)$/, {
+    error: "must be a Shopify API version such as 2026-07",
+  }).optional(),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -113,6 +127,13 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     throw new ConfigError(problems);
   }
   const env = result.data;
+  if (!env.SHOPIFY_API_KEY !== !env.SHOPIFY_API_SECRET) {
+    throw new ConfigError([
+      `${env.SHOPIFY_API_KEY ? "SHOPIFY_API_SECRET" : "SHOPIFY_API_KEY"} is required with ${
+        env.SHOPIFY_API_KEY ? "SHOPIFY_API_KEY" : "SHOPIFY_API_SECRET"
+      }`,
+    ]);
+  }
   if (
     env.MASTER_KEY_ACTIVE &&
     !env.MASTER_KEYS.split(",").some((k) => k.startsWith(`${env.MASTER_KEY_ACTIVE}:`))

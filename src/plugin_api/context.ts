@@ -10,6 +10,8 @@ export interface PluginContext<Config = unknown> {
   readonly config: Config;
   /** the client's secrets for this plugin (the names the plugin declared), decrypted */
   readonly secrets: Readonly<Record<string, string>>;
+  /** the deployment settings the plugin declared (`env`, `optionalEnv`), and nothing else */
+  readonly env: { get(name: string): string | undefined };
   /** structured logs tagged with the plugin's id; never log message text or secrets */
   readonly logger: PluginLogger;
   /** aborts when the handler's time is up (the manifest's timeoutMs) */

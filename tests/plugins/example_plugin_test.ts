@@ -22,7 +22,7 @@ async function sign(body: string) {
 
 Deno.test("a new plugin is its folder plus one line in plugins/mod.ts: listed with its config schema, configured, verified, and run on events, webhooks and pages", async () => {
   const plugins = await registryWithLine(EXAMPLE_LINE);
-  assert.deepEqual(plugins.map((p) => p.id).sort(), ["example-echo", "opt-out"]);
+  assert.deepEqual(plugins.map((p) => p.id).sort(), ["example-echo", "opt-out", "shopify"]);
   const channel = await emulatedChannel({}, {}, {
     plugins: { plugins, pluginEnv: EXAMPLE_ENV },
   });

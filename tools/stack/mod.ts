@@ -240,6 +240,7 @@ export async function startStack(options: {
         API_KEY_PEPPER: secrets.api_key_pepper,
         META_APP_SECRET: secrets.meta_app_secret,
         META_VERIFY_TOKEN: secrets.meta_verify_token,
+        SHOPIFY_API_KEY: LOCAL_SHOPIFY_API_KEY,
         SHOPIFY_API_SECRET: secrets.shopify_api_secret,
       },
       control,
@@ -252,3 +253,6 @@ export async function startStack(options: {
 }
 
 export { spawnChild, waitForHttp };
+
+/** The local Shopify app's client id: public (it is the session tokens' audience), not a secret. */
+export const LOCAL_SHOPIFY_API_KEY = "glooft-local-shopify-app";

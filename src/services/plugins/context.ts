@@ -402,6 +402,7 @@ export function pluginContext<Config>(
     clientId,
     config: call.config,
     secrets: Object.freeze({ ...call.secrets }),
+    env: deps.registry.env(plugin.id),
     logger: deps.logger.child({ plugin: plugin.id, client_id: clientId }),
     signal: call.signal,
 
