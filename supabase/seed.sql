@@ -33,7 +33,8 @@ values (
   '00000000-0000-4000-8000-000000000001',
   'shopify',
   true,
-  '{"shop_domain": "demo-shop.myshopify.com", "notify": ["orders/create", "fulfillments/create", "orders/cancelled"]}',
+  -- every notification on with its default template (plugins/shopify/config.ts)
+  '{"shop_domain": "demo-shop.myshopify.com"}',
   'demo-shop.myshopify.com'
 )
 on conflict (client_id, plugin_id) do nothing;

@@ -2,23 +2,34 @@ import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import process from "node:process";
 import { HELLO_WORLD, PRIVACY_CODE, startGraphEmulator } from "./emulators/graph_api.ts";
+import { startShopifyEmulator } from "./emulators/shopify.ts";
 import { DEMO, ensureDemoCredentials } from "./stack/demo.ts";
 import { acquireLock } from "./stack/lock.ts";
 import { watchLaunchers } from "./stack/launchers.ts";
 import { type AppProcess, startAppProcess } from "./stack/app_process.ts";
-import { DEV_PORTS, freePort, freePorts, ROOT, type StackPorts, startStack } from "./stack/mod.ts";
+import {
+  DEV_PORTS,
+  freePort,
+  freePorts,
+  LOCAL_SHOPIFY_API_KEY,
+  ROOT,
+  type StackPorts,
+  startStack,
+} from "./stack/mod.ts";
 
 const HELP = `deno task dev [options]
 
 Starts the whole local stack on this machine: embedded PostgreSQL (data kept in .dev/),
-migrations and seed, PostgREST behind a Supabase-style /rest/v1 gateway, the Graph API emulator
-and the app. Writes .dev/stack.json with everything a script needs. Ctrl-C, a SIGTERM to it or
+migrations and seed, PostgREST behind a Supabase-style /rest/v1 gateway, the Graph API emulator,
+the Shopify emulator (the demo client's shop connected to the Shopify plugin) and the app.
+Writes .dev/stack.json with everything a script needs. Ctrl-C, a SIGTERM to it or
 to the command that started it (npx, deno task), or that command's end stops it all.
 
 Options:
   --workers          run the app in workerd (wrangler dev) instead of Deno
   --port N           app port (default: $PORT, else 8787 with fixed ports)
   --emulator-port N  Graph API emulator port (default 8790 with fixed ports)
+  --shopify-port N   Shopify emulator port (default 8791 with fixed ports)
   --ports MODE       "fixed": the ports below (the default in .dev); "auto": free ports for
                      everything not set with --port / --emulator-port, to run beside another
                      stack (the default with --dir; the URLs are printed and written to
@@ -27,7 +38,8 @@ Options:
                      stack, on free ports unless --ports fixed
   -h, --help         show this help
 
-Fixed ports: app 8787, Supabase API 54321, PostgreSQL 54322, PostgREST 54330/54331, emulator 8790.
+Fixed ports: app 8787, Supabase API 54321, PostgreSQL 54322, PostgREST 54330/54331, emulators
+8790 (Graph API) and 8791 (Shopify).
 A second copy on the same --dir refuses to start and names the process that holds it.`;
 
 function fail(message: string): never {
@@ -43,6 +55,7 @@ function parse() {
         workers: { type: "boolean", default: false },
         port: { type: "string" },
         "emulator-port": { type: "string" },
+        "shopify-port": { type: "string" },
         ports: { type: "string" },
         dir: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
@@ -69,7 +82,8 @@ const auto = ports === "auto";
 const appPort = Number(args.port ?? Deno.env.get("PORT") ?? (auto ? await freePort() : 8787));
 // the emulator takes port 0 as "any free port"
 const emulatorPort = Number(args["emulator-port"] ?? (auto ? 0 : 8790));
-if (!Number.isInteger(appPort) || !Number.isInteger(emulatorPort)) fail("ports must be integers");
+const shopifyPort = Number(args["shopify-port"] ?? (auto ? 0 : 8791));
+if (![appPort, emulatorPort, shopifyPort].every(Number.isInteger)) fail("ports must be integers");
 const stackPorts: StackPorts = auto ? await freePorts() : DEV_PORTS;
 await Deno.mkdir(dir, { recursive: true });
 
@@ -91,7 +105,9 @@ function portInUse(port: number): boolean {
     return true;
   }
 }
-const busy = [appPort, emulatorPort, ...Object.values(stackPorts)].filter((p) => p && portInUse(p));
+const busy = [appPort, emulatorPort, shopifyPort, ...Object.values(stackPorts)].filter((p) =>
+  p && portInUse(p)
+);
 if (busy.length) {
   lock.release();
   fail(
@@ -157,6 +173,21 @@ async function start() {
   log(`Graph API emulator on ${emulator.url}`);
   cancel.signal.throwIfAborted();
 
+  // the demo shop's Shopify: the shop, the app's side of Shopify and its webhooks, kept in the
+  // stack's directory so a restart finds the shop connected
+  const shopify = startShopifyEmulator({
+    port: shopifyPort,
+    apiKey: LOCAL_SHOPIFY_API_KEY,
+    apiSecret: stack.secrets.shopify_api_secret,
+    appUrl,
+    // the order topics arrive through the subscriptions the plugin makes when the shop connects
+    appLevelTopics: false,
+    stateFile: join(dir, "shopify-emulator.json"),
+    quiet: true,
+  });
+  stoppers.push(() => shopify.close());
+  log(`Shopify emulator on ${shopify.url}`);
+
   const runtime = args.workers ? "workerd" : "deno";
   log(
     `starting the app ${args.workers ? "in workerd (wrangler dev)" : "on Deno"} at ${appUrl}`,
@@ -169,6 +200,7 @@ async function start() {
       PUBLIC_BASE_URL: appUrl,
       // the /privacy page's codes go out from the demo number, through the emulator
       PRIVACY_SENDER_CLIENT_ID: DEMO.client_id,
+      SHOPIFY_API_BASE_URL: shopify.url,
     },
     port: appPort,
     dir,
@@ -176,6 +208,17 @@ async function start() {
     signal: cancel.signal,
   });
   stoppers.push(() => app.stop());
+
+  // the demo client's installation comes from seed.sql; opening the app's page as the shop's admin
+  // does connects it (token exchange, webhook subscriptions), once
+  const connected = await fetch(
+    `${appUrl}/plugins/shopify/app?shop=${DEMO.shop_domain}&id_token=${await shopify
+      .sessionToken(DEMO.shop_domain)}`,
+  );
+  const page = await connected.text();
+  if (connected.status !== 200 || /class="notice error"/.test(page)) {
+    log(`the demo shop did not connect to the Shopify plugin (${connected.status})`);
+  } else log(`Shopify plugin connected for ${DEMO.shop_domain}`);
 
   const info = {
     app_url: appUrl,
@@ -187,8 +230,10 @@ async function start() {
     waba_id: DEMO.waba_id,
     meta_app_secret: stack.secrets.meta_app_secret,
     meta_verify_token: stack.secrets.meta_verify_token,
+    shopify_api_key: LOCAL_SHOPIFY_API_KEY,
     shopify_api_secret: stack.secrets.shopify_api_secret,
     shop_domain: DEMO.shop_domain,
+    shopify_emulator_url: shopify.url,
     runtime,
     pids: [Deno.pid, ...stack.pids, app.pid],
   };
@@ -197,6 +242,7 @@ async function start() {
 glooft-edge is running (${runtime}).
   App          ${appUrl}   (API docs: ${appUrl}/docs)
   Emulator     ${emulator.url}/__emulator/messages
+  Shopify      ${shopify.url} (shop ${DEMO.shop_domain}; deno task emulator:shopify --help)
   Supabase API ${stack.supabaseUrl}/rest/v1
   Demo API key and secrets: ${join(dir, "stack.json")}
   Try: curl -H "Authorization: Bearer $(jq -r .api_key ${join(dir, "stack.json")})" ${appUrl}/v1/me

@@ -13,6 +13,7 @@ export const STACK_FIELDS = [
   "meta_verify_token",
   "shopify_api_secret",
   "shop_domain",
+  "shopify_emulator_url",
 ] as const;
 
 export type StackInfo = Record<(typeof STACK_FIELDS)[number], string> & {

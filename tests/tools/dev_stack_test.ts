@@ -76,6 +76,29 @@ Deno.test("`deno task dev` starts the stack, serves the operator CLI through its
     assert.equal(info.runtime, "deno");
     const pids = await assertRunning(info, first);
     pids.forEach((pid) => seen.add(pid));
+    // the issue's local-stack contract: the demo shop is connected to the Shopify plugin, so a
+    // signed orders/create with the opt-in attribute becomes a template send at the Graph emulator
+    const order = await fetch(`${info.shopify_emulator_url}/__emulator/orders`, {
+      method: "POST",
+      body: JSON.stringify({
+        shop: info.shop_domain,
+        phone: "098470 12345",
+        country: "IN",
+        opt_in: true,
+      }),
+    }).then((r) => r.json());
+    assert.equal(order.deliveries?.[0]?.status, 200, JSON.stringify(order));
+    const deadline = Date.now() + 15_000;
+    let templates: Array<{ to: string; body: { template: { name: string } } }> = [];
+    while (Date.now() < deadline && !templates.length) {
+      const sent = await (await fetch(`${info.emulator_url}/__emulator/messages`)).json();
+      templates = sent.data.filter((m: { type: string; to: string }) =>
+        m.type === "template" && m.to.replace(/\D/g, "") === "919847012345"
+      );
+      if (!templates.length) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(templates.length, 1, first.output());
+    assert.equal(templates[0].body.template.name, "order_confirmation");
     // the operator CLI finds this stack on the free ports it took, through its dir, and says so
     const listed = await runTool("tools/client_cli.ts", ["list", "--dir", dir, "--json"], {}, {
       operatorEnv: false,

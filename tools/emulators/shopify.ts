@@ -44,6 +44,11 @@ export interface ShopifyEmulatorOptions {
   appLevelTopics?: boolean;
   /** Shopify retries a failed delivery 8 times over 4 hours; here: this many more, 100 ms apart */
   retries?: number;
+  /**
+   * A file the shops (orders, subscriptions) and tokens are kept in, as Shopify keeps them: a
+   * restarted local stack finds its shop connected and its token still valid
+   */
+  stateFile?: string;
   quiet?: boolean;
 }
 
@@ -250,6 +255,45 @@ export function startShopifyEmulator(options: ShopifyEmulatorOptions) {
   let nextId = 5_500_000_000_000 + Math.floor(Math.random() * 1e9);
   const webhooksAt = (appUrl: string) => `${appUrl.replace(/\/+$/, "")}/webhooks/shopify`;
   let appLevel = options.appUrl ? webhooksAt(options.appUrl) : null;
+
+  if (options.stateFile) {
+    try {
+      const saved = JSON.parse(Deno.readTextFileSync(options.stateFile));
+      for (const [shop, d] of Object.entries(saved.shops as Record<string, Json>)) {
+        shops.set(shop, {
+          orders: new Map(Object.entries(d.orders)),
+          subscriptions: d.subscriptions,
+          nextOrder: d.nextOrder,
+        });
+      }
+      for (const [t, v] of Object.entries(saved.tokens as Record<string, Json>)) {
+        tokens.set(t, v as { shop: string; expiresAt: number | null });
+      }
+      for (const [t, v] of Object.entries(saved.refreshTokens as Record<string, Json>)) {
+        refreshTokens.set(t, v as { shop: string; expiresAt: number });
+      }
+      nextId = Math.max(nextId, Number(saved.nextId) || 0);
+    } catch { /* a first start */ }
+  }
+  const save = () => {
+    if (!options.stateFile) return;
+    Deno.writeTextFileSync(
+      options.stateFile,
+      JSON.stringify({
+        shops: Object.fromEntries(
+          [...shops].map(([shop, d]) => [shop, {
+            orders: Object.fromEntries(d.orders),
+            subscriptions: d.subscriptions,
+            nextOrder: d.nextOrder,
+          }]),
+        ),
+        tokens: Object.fromEntries(tokens),
+        refreshTokens: Object.fromEntries(refreshTokens),
+        nextId,
+      }),
+      { mode: 0o600 },
+    );
+  };
 
   const shopData = (shop: string) => {
     let s = shops.get(shop);
@@ -744,6 +788,14 @@ export function startShopifyEmulator(options: ShopifyEmulatorOptions) {
   }
 
   async function handle(req: Request): Promise<Response> {
+    try {
+      return await route(req);
+    } finally {
+      if (req.method !== "GET") save();
+    }
+  }
+
+  async function route(req: Request): Promise<Response> {
     const path = new URL(req.url).pathname;
     if (path === "/admin/oauth/access_token" && req.method === "POST") {
       return await accessToken(req);
