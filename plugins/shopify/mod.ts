@@ -62,13 +62,14 @@ export const shopify = definePlugin({
   privacy: {
     async export(contact, ctx) {
       if (!contact.waId) return { notifications: [] };
-      const entries = await ctx.journal.recent({ limit: 200 });
       return {
-        notifications: entries.filter((e) => e.recipient === contact.waId).map((e) => ({
+        notifications: (await ctx.journal.about(contact.waId)).map((e) => ({
           kind: e.kind,
           order: e.subject,
           outcome: e.outcome,
           reason: e.reason,
+          message_id: e.messageId,
+          message_status: e.messageStatus,
           at: e.createdAt,
         })),
       };

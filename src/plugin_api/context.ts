@@ -300,6 +300,11 @@ export interface PluginJournal {
   recent(
     options?: { kinds?: readonly string[]; limit?: number; before?: string },
   ): Promise<JournalListing[]>;
+  /**
+   * Every entry about one number (the privacy workflows' export), oldest first; throws rather
+   * than answer part of them when there are more than 10,000
+   */
+  about(number: string): Promise<JournalListing[]>;
   /** the last `days` UTC days (at most 90), oldest first, days without entries included */
   summary(options: { kinds?: readonly string[]; days: number }): Promise<JournalDay[]>;
   /** erases the entries about these numbers, or every entry of the plugin; how many */

@@ -212,6 +212,13 @@ export interface PluginJournalStore {
       }
     >
   >;
+  /** every entry about one number (digits), oldest first, at most `limit` */
+  about(
+    clientId: string,
+    pluginId: string,
+    recipient: string,
+    limit: number,
+  ): Promise<JournalListing[]>;
   /** deletes the entries about these numbers (all of the plugin's with "all"); how many */
   forget(
     clientId: string,

@@ -281,6 +281,20 @@ export function pluginJournalStore(db: DatabaseAccess): PluginJournalStore {
       }>;
       return rows.map((r) => ({ ...r, entries: Number(r.entries) }));
     },
+    async about(clientId, pluginId, recipient, limit) {
+      const rows = checked(
+        await db.forClient(clientId).from("plugin_journal")
+          .select(`${JOURNAL_COLUMNS}, message:messages(status)`)
+          .eq("plugin_id", pluginId).eq("recipient", recipient)
+          .order("created_at").limit(limit),
+        "Could not list a number's journal entries",
+        // a many-to-one embed (plugin_journal's message): one object or null
+      ) as unknown as Array<JournalRecord & { message: { status: string } | null }>;
+      return rows.map(({ message, version: _, ...r }) => ({
+        ...r,
+        message_status: message?.status ?? null,
+      }));
+    },
     async forget(clientId, pluginId, recipients) {
       let query = db.forClient(clientId).from("plugin_journal")
         .delete({ count: "exact" }).eq("plugin_id", pluginId);

@@ -82,6 +82,7 @@ const JOURNAL_KIND = /^[a-z][a-z0-9_.:/-]{0,63}$/;
 const JOURNAL_REASON = /^[a-z][a-z0-9_]{0,63}$/;
 const MAX_JOURNAL_DATA = 4096;
 const MAX_PRIVACY_DETAILS = 32_768;
+const MAX_ABOUT = 10_000;
 
 /** The signing key of each installation, opened once per isolate. */
 const signers = new Map<string, Promise<SignedTokens>>();
@@ -374,6 +375,17 @@ export function pluginContext<Config>(
         limit: Math.min(Math.max(options.limit ?? 50, 1), 200),
         before: options.before ?? null,
       });
+      return rows.map((r) => ({
+        ...entryOf({ ...r, version: null }),
+        messageStatus: r.message_status,
+      }));
+    },
+    async about(number) {
+      const digits = digitsOf(number);
+      if (!digits) return [];
+      const rows = await deps.pluginJournal.about(clientId, plugin.id, digits, MAX_ABOUT + 1);
+      // an export must be whole or fail: a partial one would pass for complete
+      if (rows.length > MAX_ABOUT) throw new Error(`More than ${MAX_ABOUT} entries about a number`);
       return rows.map((r) => ({
         ...entryOf({ ...r, version: null }),
         messageStatus: r.message_status,

@@ -273,3 +273,34 @@ Deno.test("the compliance topics are recorded once each for the privacy workflow
     await s.close();
   }
 });
+
+Deno.test("the privacy workflows' export lists every notification about a contact with its message's status, and erasure removes them", async () => {
+  const { eraseFromPlugins, exportFromPlugins } = await import(
+    "../../../src/services/plugins/privacy.ts"
+  );
+  const s = await shopifyChannel();
+  try {
+    const { order } = await s.control("/orders", {
+      shop: s.shop,
+      phone: "098470 12345",
+      country: "IN",
+      opt_in: true,
+    });
+    await s.settled();
+    const deps = s.ch.app.deps.plugins.deps;
+    const exported = await exportFromPlugins(deps, s.ch.clientId, { waId: "919847012345" });
+    const notifications = (exported.shopify as { notifications: Array<Record<string, unknown>> })
+      .notifications;
+    assert.equal(notifications.length, 1);
+    assert.equal(notifications[0].order, order.name);
+    assert.equal(notifications[0].outcome, "sent");
+    assert.ok(typeof notifications[0].message_status === "string");
+    assert.ok(
+      (await eraseFromPlugins(deps, s.ch.clientId, { waId: "919847012345" })).includes("shopify"),
+    );
+    const again = await exportFromPlugins(deps, s.ch.clientId, { waId: "919847012345" });
+    assert.deepEqual(again.shopify, { notifications: [] });
+  } finally {
+    await s.close();
+  }
+});
