@@ -106,12 +106,15 @@ async function install() {
 }
 
 let seq = 0;
-const sent: Array<{ body: string; id: string }> = [];
-/** A unique orders/create delivery (or, with --duplicates, an earlier order under a new id). */
-function delivery(): { body: string; topic: string; id: string } {
+const sent: Array<{ body: string; at: string }> = [];
+/**
+ * A unique orders/create delivery, or with --duplicates an earlier order's event under a new
+ * delivery id (the same body and X-Shopify-Triggered-At: the same event).
+ */
+function delivery(): { body: string; topic: string; id: string; at: string } {
   if (duplicateShare > 0 && sent.length && Math.random() < duplicateShare) {
     const earlier = sent[Math.floor(Math.random() * sent.length)];
-    return { body: earlier.body, topic: "orders/create", id: crypto.randomUUID() };
+    return { ...earlier, topic: "orders/create", id: crypto.randomUUID() };
   }
   const n = seq++;
   const id = 6_000_000_000_000 + n;
@@ -167,9 +170,8 @@ function delivery(): { body: string; topic: string; id: string } {
     tags: "",
     test: false,
   });
-  const webhookId = crypto.randomUUID();
-  if (sent.length < 10_000) sent.push({ body, id: webhookId });
-  return { body, topic: "orders/create", id: webhookId };
+  if (sent.length < 10_000) sent.push({ body, at: now });
+  return { body, topic: "orders/create", id: crypto.randomUUID(), at: now };
 }
 
 const url = `${ch.appUrl}/webhooks/shopify`;
@@ -201,7 +203,7 @@ try {
               "x-shopify-shop-domain": shop,
               "x-shopify-api-version": "2026-07",
               "x-shopify-webhook-id": d.id,
-              "x-shopify-triggered-at": new Date().toISOString(),
+              "x-shopify-triggered-at": d.at,
             },
             body: d.body,
             client,

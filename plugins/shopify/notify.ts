@@ -195,8 +195,10 @@ export async function notify(ctx: Ctx, request: NotifyRequest): Promise<string> 
     recipient: recipient.e164,
     data: { order_id: order.id, consent: consent.basis, phone_from: recipient.source },
   });
-  // another delivery of this event got here first: it sent, or decided not to
-  if (!created && entry.outcome !== "pending") return entry.outcome;
+  // another delivery of this event got here first: it sent, or decided not to. A stale event's
+  // suppression is the exception: an older event may claim the key between this current event's
+  // version check and its claim, and must not cost the customer the message
+  if (!created && entry.outcome !== "pending" && entry.reason !== "stale") return entry.outcome;
 
   const components: Array<Record<string, unknown>> = [{
     type: "body",

@@ -353,3 +353,49 @@ Deno.test("Cancel on a COD confirmation tags and cancels the order once when the
     await s.close();
   }
 });
+
+Deno.test("an older delivery that finds its order's version moved on does not cost the customer the message the newer one is sending", async () => {
+  const { pluginContext } = await import("../../../src/services/plugins/context.ts");
+  const s = await shopifyChannel();
+  try {
+    const { order } = await s.control("/orders", {
+      shop: s.shop,
+      phone: "098470 12345",
+      country: "IN",
+      opt_in: true,
+      deliver: false,
+    });
+    const older = new Date(Date.now() - 60_000).toISOString();
+    const newer = new Date().toISOString();
+    // the newer delivery has moved the order's version on, and is about to claim the key...
+    const deps = s.ch.app.deps.plugins.deps;
+    const ctx = pluginContext(deps, deps.registry.get("shopify")!, s.ch.clientId, {
+      config: {},
+      secrets: {},
+      signal: new AbortController().signal,
+      sendKey: "t",
+    });
+    await ctx.journal.advance(`order:${order.id}`, 1e13 + Date.parse(newer));
+    // ...when the older one runs, finds itself stale and claims the key first
+    await s.control("/webhooks", {
+      shop: s.shop,
+      topic: "orders/create",
+      payload: order,
+      triggered_at: older,
+    });
+    await s.settled();
+    assert.equal(s.templatesTo(NUMBER).length, 0);
+    await s.control("/webhooks", {
+      shop: s.shop,
+      topic: "orders/create",
+      payload: order,
+      triggered_at: newer,
+    });
+    await s.settled();
+    assert.equal(s.templatesTo(NUMBER).length, 1, "the current event still sends");
+    const [entry] = (await journal(s.ch.clientId)).filter((e) => e.kind === "order_confirmation");
+    assert.deepEqual([entry.outcome, entry.reason], ["sent", null]);
+  } finally {
+    await s.close();
+  }
+});
