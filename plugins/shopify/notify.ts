@@ -148,6 +148,8 @@ const REFUSED: Record<SendRefusal, string> = {
 export interface NotifyRequest {
   kind: Notification;
   key: string;
+  /** the delivery this is (its inbox id): only it settles an entry it left pending */
+  by: string;
   order: OrderInfo;
   extra?: Extra;
   /**
@@ -175,9 +177,13 @@ export async function notify(ctx: Ctx, request: NotifyRequest): Promise<string> 
       kind: request.kind,
       subject,
       recipient,
-      data: { order_id: order.id, ...data },
+      data: { order_id: order.id, by: request.by, ...data },
     });
-    if (!created && entry.outcome !== "pending") return entry.outcome;
+    // settled already; or pending for another delivery of the event, which may be sending it
+    // right now: only this delivery's own pending entry (a retry after a crash) is settled here
+    if (!created && (entry.outcome !== "pending" || entry.data.by !== request.by)) {
+      return entry.outcome;
+    }
     await ctx.journal.settle(request.key, { outcome: "suppressed", reason });
     ctx.logger.info("shopify_notification_suppressed", { kind: request.kind, reason });
     return "suppressed";
@@ -193,7 +199,12 @@ export async function notify(ctx: Ctx, request: NotifyRequest): Promise<string> 
     kind: request.kind,
     subject,
     recipient: recipient.e164,
-    data: { order_id: order.id, consent: consent.basis, phone_from: recipient.source },
+    data: {
+      order_id: order.id,
+      by: request.by,
+      consent: consent.basis,
+      phone_from: recipient.source,
+    },
   });
   // another delivery of this event got here first: it sent, or decided not to. A stale event's
   // suppression is the exception: an older event may claim the key between this current event's

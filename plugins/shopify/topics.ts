@@ -62,7 +62,13 @@ function parse<T extends z.ZodType>(ctx: Ctx, schema: T, body: unknown, topic: s
 }
 
 /** The order of a fulfillment or refund, from the Admin API; null when that is not possible now. */
-async function orderOr(ctx: Ctx, kind: Notification, key: string, orderId: string) {
+async function orderOr(
+  ctx: Ctx,
+  kind: Notification,
+  key: string,
+  orderId: string,
+  by: string,
+) {
   try {
     return await fetchOrder(ctx, ctx.config.shop_domain, orderId);
   } catch (error) {
@@ -72,9 +78,9 @@ async function orderOr(ctx: Ctx, kind: Notification, key: string, orderId: strin
     const { created, entry } = await ctx.journal.claim(key, {
       kind,
       subject: `#${orderId}`,
-      data: { order_id: orderId },
+      data: { order_id: orderId, by },
     });
-    if (created || entry.outcome === "pending") {
+    if (created || (entry.outcome === "pending" && entry.data.by === by)) {
       await ctx.journal.settle(key, {
         outcome: "suppressed",
         reason: error instanceof NotInstalled ? "no_admin_access" : "order_unavailable",
@@ -95,6 +101,7 @@ async function onOrderCreated(ctx: Ctx, delivery: Delivery) {
     ctx.config.notifications.cod_confirmation.enabled;
   const kind: Notification = cod ? "cod_confirmation" : "order_confirmation";
   await notify(ctx, {
+    by: String(delivery.id),
     kind,
     key: `${kind}:${order.id}`,
     order,
@@ -112,6 +119,7 @@ async function onOrderCancelled(ctx: Ctx, delivery: Delivery) {
   // the customer cancelled it on WhatsApp and was told so there already
   const answer = await ctx.journal.get(`cod_answer:${order.id}`);
   await notify(ctx, {
+    by: String(delivery.id),
     kind: "cancellation",
     key: `cancellation:${order.id}`,
     order,
@@ -141,9 +149,10 @@ async function onFulfillment(ctx: Ctx, delivery: Delivery, topic: string) {
   const key = `shipping_update:${f.order_id}:${f.id}`;
   const stale = stageOf(order) >= 2 || fulfillment > mine;
   if (!ctx.config.notifications.shipping_update.enabled) return;
-  const info = await orderOr(ctx, "shipping_update", key, f.order_id);
+  const info = await orderOr(ctx, "shipping_update", key, f.order_id, String(delivery.id));
   if (!info) return;
   await notify(ctx, {
+    by: String(delivery.id),
     kind: "shipping_update",
     key,
     order: info,
@@ -169,10 +178,16 @@ async function onFulfillmentEvent(ctx: Ctx, delivery: Delivery) {
   const fulfillment = await ctx.journal.advance(`fulfillment:${e.fulfillment_id}`, mine);
   const key = `${kind}:${e.order_id}:${e.fulfillment_id}`;
   if (!ctx.config.notifications[kind].enabled) return;
-  const info = await orderOr(ctx, kind, key, e.order_id);
+  const info = await orderOr(ctx, kind, key, e.order_id, String(delivery.id));
   if (!info) return;
   const stale = stageOf(order) >= 2 || fulfillment > mine;
-  await notify(ctx, { kind, key, order: info, suppress: stale ? "stale" : null });
+  await notify(ctx, {
+    kind,
+    key,
+    by: String(delivery.id),
+    order: info,
+    suppress: stale ? "stale" : null,
+  });
 }
 
 async function onRefund(ctx: Ctx, delivery: Delivery) {
@@ -187,9 +202,10 @@ async function onRefund(ctx: Ctx, delivery: Delivery) {
   if (!(total > 0)) return;
   const key = `refund:${r.order_id}:${r.id}`;
   if (!ctx.config.notifications.refund.enabled) return;
-  const info = await orderOr(ctx, "refund", key, r.order_id);
+  const info = await orderOr(ctx, "refund", key, r.order_id, String(delivery.id));
   if (!info) return;
   await notify(ctx, {
+    by: String(delivery.id),
     kind: "refund",
     key,
     order: info,

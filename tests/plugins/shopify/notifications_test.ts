@@ -399,3 +399,41 @@ Deno.test("an older delivery that finds its order's version moved on does not co
     await s.close();
   }
 });
+
+Deno.test("a stale delivery leaves alone the entry another delivery of the event holds while it sends", async () => {
+  const { pluginContext } = await import("../../../src/services/plugins/context.ts");
+  const s = await shopifyChannel();
+  try {
+    const { order } = await s.control("/orders", {
+      shop: s.shop,
+      phone: "098470 12345",
+      country: "IN",
+      opt_in: true,
+      deliver: false,
+    });
+    const deps = s.ch.app.deps.plugins.deps;
+    const ctx = pluginContext(deps, deps.registry.get("shopify")!, s.ch.clientId, {
+      config: {},
+      secrets: {},
+      signal: new AbortController().signal,
+      sendKey: "t",
+    });
+    // another delivery has moved the order on and holds the notification's key, sending it
+    await ctx.journal.advance(`order:${order.id}`, 1e13 + Date.now());
+    await ctx.journal.claim(`order_confirmation:${order.id}`, {
+      kind: "order_confirmation",
+      data: { by: "another-delivery" },
+    });
+    await s.control("/webhooks", {
+      shop: s.shop,
+      topic: "orders/create",
+      payload: order,
+      triggered_at: new Date(Date.now() - 60_000).toISOString(),
+    });
+    await s.settled();
+    const [entry] = (await journal(s.ch.clientId)).filter((e) => e.kind === "order_confirmation");
+    assert.deepEqual([entry.outcome, entry.reason], ["pending", null], "not marked stale");
+  } finally {
+    await s.close();
+  }
+});
