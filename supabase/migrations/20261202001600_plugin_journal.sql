@@ -105,6 +105,28 @@ comment on column public.plugin_journal.data is
   'at most 4 KB.';
 comment on column public.plugin_journal.created_at is 'When the entry was first claimed.';
 comment on column public.plugin_journal.updated_at is 'When the entry last changed.';
+comment on constraint plugin_journal_pkey on public.plugin_journal is
+  'One entry per business key of a client''s plugin: the durable dedupe.';
+comment on constraint plugin_journal_client_id_fkey on public.plugin_journal is
+  'Deleting a client deletes its entries.';
+comment on constraint plugin_journal_client_id_message_id_fkey on public.plugin_journal is
+  'The message of the same client; deleting the message (retention, erasure) keeps the entry.';
+comment on constraint plugin_journal_data_check on public.plugin_journal is
+  'Details stay small (4 KB).';
+comment on constraint plugin_journal_key_check on public.plugin_journal is
+  'A key of 1 to 200 characters.';
+comment on constraint plugin_journal_kind_check on public.plugin_journal is
+  'A kind is lowercase, at most 64 characters.';
+comment on constraint plugin_journal_outcome_check on public.plugin_journal is
+  'The outcomes an entry can have.';
+comment on constraint plugin_journal_plugin_id_check on public.plugin_journal is
+  'A plugin id as the registry writes it (kebab-case).';
+comment on constraint plugin_journal_reason_check on public.plugin_journal is
+  'A suppression reason is snake_case, at most 64 characters.';
+comment on constraint plugin_journal_recipient_check on public.plugin_journal is
+  'A number as digits only, like messages.recipient and contacts.wa_id.';
+comment on constraint plugin_journal_subject_check on public.plugin_journal is
+  'A label of at most 200 characters.';
 comment on index public.plugin_journal_recent_idx is
   'The newest entries of one client and plugin (the merchant page).';
 comment on index public.plugin_journal_recipient_idx is
@@ -329,6 +351,29 @@ comment on column public.plugin_privacy_requests.handled_at is
   'When the privacy workflow finished it.';
 comment on column public.plugin_privacy_requests.handled_by is 'Who finished it.';
 comment on column public.plugin_privacy_requests.note is 'What was done, or why not.';
+comment on constraint plugin_privacy_requests_pkey on public.plugin_privacy_requests is
+  'Our id of the request.';
+comment on constraint plugin_privacy_requests_client_id_fkey on public.plugin_privacy_requests is
+  'Deleting a client deletes the requests its installations received.';
+comment on constraint plugin_privacy_requests_client_id_plugin_id_reference_key
+  on public.plugin_privacy_requests is
+  'One row per upstream request: a redelivered webhook records nothing twice.';
+comment on constraint plugin_privacy_requests_details_ciphertext_check
+  on public.plugin_privacy_requests is 'The sealed details stay under 64 KB.';
+comment on constraint plugin_privacy_requests_handled_by_check
+  on public.plugin_privacy_requests is 'Who handled it, at most 200 characters.';
+comment on constraint plugin_privacy_requests_kind_check on public.plugin_privacy_requests is
+  'The kinds of request the privacy workflow carries out.';
+comment on constraint plugin_privacy_requests_note_check on public.plugin_privacy_requests is
+  'A note of at most 2000 characters.';
+comment on constraint plugin_privacy_requests_plugin_id_check
+  on public.plugin_privacy_requests is 'A plugin id as the registry writes it (kebab-case).';
+comment on constraint plugin_privacy_requests_reference_check
+  on public.plugin_privacy_requests is 'A reference of 1 to 200 characters.';
+comment on constraint plugin_privacy_requests_status_check on public.plugin_privacy_requests is
+  'The states of a request in the privacy workflow.';
+comment on constraint plugin_privacy_requests_subject_ref_check
+  on public.plugin_privacy_requests is 'A number as digits only, like contacts.wa_id.';
 comment on index public.plugin_privacy_requests_open_idx is
   'The requests still to be handled, oldest first.';
 comment on policy plugin_privacy_requests_select_own on public.plugin_privacy_requests is

@@ -66,3 +66,31 @@ Deno.test("privacy requests received through a plugin are purged three years aft
   );
   assert.deepEqual(left.map((r) => r.reference), ["done-lately", "still-open"]);
 });
+
+Deno.test("every column, constraint, index, policy and trigger of the plugin journal and privacy request tables, and their routines, has a comment for Studio", async () => {
+  const missing = await sql<{ what: string }>(
+    `with t as (select unnest(array['public.plugin_journal', 'public.plugin_privacy_requests'])::regclass as oid)
+     select 'table ' || t.oid::text as what from t where obj_description(t.oid, 'pg_class') is null
+     union all
+     select 'column ' || t.oid::text || '.' || a.attname from t
+       join pg_attribute a on a.attrelid = t.oid and a.attnum > 0 and not a.attisdropped
+      where col_description(t.oid, a.attnum) is null
+     union all
+     select 'constraint ' || c.conname from t join pg_constraint c on c.conrelid = t.oid
+      -- PostgreSQL 18 keeps NOT NULL as constraints too: the column's comment covers those
+      where c.contype <> 'n' and obj_description(c.oid, 'pg_constraint') is null
+     union all
+     select 'index ' || i.indexrelid::regclass::text from t join pg_index i on i.indrelid = t.oid
+      where not i.indisprimary and not i.indisunique and obj_description(i.indexrelid, 'pg_class') is null
+     union all
+     select 'policy ' || p.polname from t join pg_policy p on p.polrelid = t.oid
+      where obj_description(p.oid, 'pg_policy') is null
+     union all
+     select 'trigger ' || g.tgname from t join pg_trigger g on g.tgrelid = t.oid and not g.tgisinternal
+      where obj_description(g.oid, 'pg_trigger') is null
+     union all
+     select 'routine ' || p.oid::regprocedure::text from pg_proc p
+      where p.proname ~ '^(plugin_journal_|purge_plugin_)' and obj_description(p.oid, 'pg_proc') is null`,
+  );
+  assert.deepEqual(missing, []);
+});
