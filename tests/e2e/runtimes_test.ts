@@ -134,6 +134,30 @@ Deno.test("Deno and workerd give identical responses to the same requests", asyn
 
     const cases: Case[] = [
       { name: "health check", status: 200, path: "/healthz" },
+      // the Shopify plugin's page, rendered with hono/jsx, and its webhook refusing a bad HMAC
+      {
+        name: "the Shopify page without a session token",
+        status: 401,
+        path: "/plugins/shopify/app",
+      },
+      { name: "the Shopify page's stylesheet", status: 200, path: "/plugins/shopify/app/style" },
+      {
+        name: "a Shopify webhook with a bad HMAC",
+        status: 401,
+        path: "/webhooks/shopify",
+        init: {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "x-shopify-hmac-sha256": "A".repeat(43) + "=",
+            "x-shopify-shop-domain": "parity.myshopify.com",
+            "x-shopify-webhook-id": "parity-1",
+            "x-shopify-topic": "orders/create",
+          },
+          body: "{}",
+        },
+        volatile: ["error.request_id"],
+      },
       {
         name: "me with a good key",
         status: 200,
