@@ -143,6 +143,13 @@ const REFUSED: Record<SendRefusal, string> = {
   outside_customer_service_window: "outside_window",
   unknown_phone_number: "unknown_sender_number",
   phone_number_required: "sender_number_required",
+  // the merchant's template is not one the store can send (missing, not approved, paused,
+  // disabled, or its parameters do not fit the mapping): the merchant page names which
+  template_not_found: "template_not_found",
+  template_not_approved: "template_not_approved",
+  template_paused: "template_paused",
+  template_disabled: "template_disabled",
+  template_parameters_mismatch: "template_parameters_mismatch",
 };
 
 export interface NotifyRequest {

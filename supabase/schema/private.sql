@@ -805,6 +805,65 @@ $function$;
 comment on function private.purge_plugin_deliveries(max_rows integer) is 'Retention of plugin deliveries: deletes at most max_rows handled or cancelled ones 7 days after they finished and parked ones (payload and error kept for a retry) after their client''s period. Pending ones are work, not history, and are never purged; nothing of a client under a legal hold is.';
 -- no role but the owner may execute it
 
+-- function private.purge_plugin_journal(max_rows integer) -----------------------------------------
+
+CREATE OR REPLACE FUNCTION private.purge_plugin_journal(max_rows integer)
+ RETURNS TABLE(client_id uuid, deleted bigint)
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  with doomed as (
+    select j.client_id, j.plugin_id, j.key
+      from private.retention_targets('plugin_journal') t
+      cross join lateral (
+        select j.client_id, j.plugin_id, j.key from public.plugin_journal j
+         where j.client_id = t.client_id and j.updated_at < t.cutoff
+           and j.outcome <> 'pending'
+           and (t.held_subjects is null or j.recipient is null
+             or not j.recipient = any (t.held_subjects))
+         order by j.updated_at
+         limit max_rows
+         for update skip locked
+      ) j
+     limit max_rows
+  ), gone as (
+    delete from public.plugin_journal j using doomed d
+     where j.client_id = d.client_id and j.plugin_id = d.plugin_id and j.key = d.key
+    returning j.client_id
+  )
+  select g.client_id, count(*) from gone g group by g.client_id
+$function$;
+comment on function private.purge_plugin_journal(max_rows integer) is 'Retention of plugin journal entries: deletes at most max_rows entries not changed since their client''s cutoff, oldest first, except pending ones (work under way) and those about a number under a legal hold.';
+-- no role but the owner may execute it
+
+-- function private.purge_plugin_privacy_requests(max_rows integer) --------------------------------
+
+CREATE OR REPLACE FUNCTION private.purge_plugin_privacy_requests(max_rows integer)
+ RETURNS TABLE(client_id uuid, deleted bigint)
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  with doomed as (
+    select r.id
+      from private.retention_targets('plugin_privacy_requests') t
+      cross join lateral (
+        select r.id from public.plugin_privacy_requests r
+         where r.client_id = t.client_id and r.handled_at < t.cutoff
+           and r.status in ('completed', 'rejected')
+         order by r.handled_at
+         limit max_rows
+         for update skip locked
+      ) r
+     limit max_rows
+  ), gone as (
+    delete from public.plugin_privacy_requests r using doomed d where r.id = d.id
+    returning r.client_id
+  )
+  select g.client_id, count(*) from gone g group by g.client_id
+$function$;
+comment on function private.purge_plugin_privacy_requests(max_rows integer) is 'Retention of plugin privacy requests: deletes at most max_rows requests handled (completed or rejected) before their client''s cutoff. Open requests are work and are never purged.';
+-- no role but the owner may execute it
+
 -- function private.purge_request_log_identifiers(max_rows integer) --------------------------------
 
 CREATE OR REPLACE FUNCTION private.purge_request_log_identifiers(max_rows integer)

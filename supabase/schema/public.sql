@@ -688,6 +688,159 @@ comment on column public.plugin_installations.routing_key is 'How a webhook from
 comment on column public.plugin_installations.created_at is 'When the row was created.';
 comment on column public.plugin_installations.updated_at is 'When the row last changed (set by a trigger).';
 
+-- table public.plugin_journal ---------------------------------------------------------------------
+
+create table public.plugin_journal (
+  client_id uuid not null,
+  plugin_id text not null,
+  key text not null,
+  kind text not null,
+  outcome text default 'pending'::text not null,
+  reason text,
+  subject text,
+  recipient text,
+  message_id uuid,
+  version bigint,
+  data jsonb default '{}'::jsonb not null,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint plugin_journal_pkey PRIMARY KEY (client_id, plugin_id, key),
+  constraint plugin_journal_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE,
+  constraint plugin_journal_client_id_message_id_fkey FOREIGN KEY (client_id, message_id) REFERENCES public.messages(client_id, id) ON DELETE SET NULL (message_id),
+  constraint plugin_journal_data_check CHECK (pg_column_size(data) <= 4096),
+  constraint plugin_journal_key_check CHECK (char_length(key) >= 1 AND char_length(key) <= 200),
+  constraint plugin_journal_kind_check CHECK (kind ~ '^[a-z][a-z0-9_.:/-]{0,63}$'::text),
+  constraint plugin_journal_outcome_check CHECK (outcome = ANY (ARRAY['pending'::text, 'sent'::text, 'suppressed'::text, 'done'::text])),
+  constraint plugin_journal_plugin_id_check CHECK (plugin_id ~ '^[a-z][a-z0-9-]{1,62}$'::text),
+  constraint plugin_journal_reason_check CHECK (reason ~ '^[a-z][a-z0-9_]{0,63}$'::text),
+  constraint plugin_journal_recipient_check CHECK (recipient ~ '^[0-9]{6,20}$'::text),
+  constraint plugin_journal_subject_check CHECK (char_length(subject) <= 200)
+);
+CREATE INDEX plugin_journal_created_brin ON public.plugin_journal USING brin (created_at) WITH (autosummarize='on');
+CREATE INDEX plugin_journal_message_idx ON public.plugin_journal USING btree (message_id) WHERE (message_id IS NOT NULL);
+CREATE INDEX plugin_journal_recent_idx ON public.plugin_journal USING btree (client_id, plugin_id, created_at DESC);
+CREATE INDEX plugin_journal_recipient_idx ON public.plugin_journal USING btree (client_id, recipient) WHERE (recipient IS NOT NULL);
+alter table public.plugin_journal enable row level security;
+
+create policy plugin_journal_delete_own on public.plugin_journal for delete to authenticated
+  using (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+create policy plugin_journal_insert_own on public.plugin_journal for insert to authenticated
+  with check (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+create policy plugin_journal_select_own on public.plugin_journal for select to authenticated
+  using (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+create policy plugin_journal_select_privacy_staff on public.plugin_journal for select to privacy_staff
+  using (true);
+create policy plugin_journal_update_own on public.plugin_journal for update to authenticated
+  using (client_id = (( SELECT private.current_client_id() AS current_client_id)))
+  with check (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+
+grant delete, insert, select, update on table public.plugin_journal to authenticated;
+grant select on table public.plugin_journal to privacy_staff;
+grant all on table public.plugin_journal to service_role;
+
+CREATE TRIGGER plugin_journal_touch BEFORE UPDATE ON public.plugin_journal FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
+
+comment on table public.plugin_journal is 'What a plugin did about each business event it was told of, one row per business key (for the Shopify plugin: shop, order, notification type, fulfillment): the message it sent, or why it sent nothing (suppressed, with a reason), or an action done upstream. The key is the durable dedupe of events an upstream delivers more than once. Written by the plugin through the core (src/plugin_api: ctx.journal), under the client''s RLS; purged by retention (plugin_journal).';
+comment on column public.plugin_journal.client_id is 'The client whose installation wrote it.';
+comment on column public.plugin_journal.plugin_id is 'The plugin that wrote it (its id).';
+comment on column public.plugin_journal.key is 'The business key, unique per client and plugin (e.g. cod_confirmation:<order id>).';
+comment on column public.plugin_journal.kind is 'What the entry is about, in the plugin''s words (e.g. order_confirmation, shipping_update).';
+comment on column public.plugin_journal.outcome is 'pending (claimed, not finished), sent (a message was queued: message_id), suppressed (nothing was sent: reason) or done (an action without a message, or a version marker).';
+comment on column public.plugin_journal.reason is 'Why nothing was sent (no_consent, opted_out, invalid_phone, no_phone, disabled, stale, ...).';
+comment on column public.plugin_journal.subject is 'A label the client recognises the event by (an order name such as #1001); no personal data.';
+comment on column public.plugin_journal.recipient is 'The recipient''s number (digits, as messages.recipient), when there was a usable one: erasure requests and legal holds find the entry by it.';
+comment on column public.plugin_journal.message_id is 'The message sent for it (its delivery and read status are the message''s); null when none was sent or the message is no longer kept.';
+comment on column public.plugin_journal.version is 'For resource markers: the newest version seen (a stage and a timestamp), which only moves forward; an event older than it is stale.';
+comment on column public.plugin_journal.data is 'Small details the plugin keeps with the entry (ids upstream, the consent the send relied on); at most 4 KB.';
+comment on column public.plugin_journal.created_at is 'When the entry was first claimed.';
+comment on column public.plugin_journal.updated_at is 'When the entry last changed.';
+comment on constraint plugin_journal_pkey on public.plugin_journal is 'One entry per business key of a client''s plugin: the durable dedupe.';
+comment on constraint plugin_journal_client_id_fkey on public.plugin_journal is 'Deleting a client deletes its entries.';
+comment on constraint plugin_journal_client_id_message_id_fkey on public.plugin_journal is 'The message of the same client; deleting the message (retention, erasure) keeps the entry.';
+comment on constraint plugin_journal_data_check on public.plugin_journal is 'Details stay small (4 KB).';
+comment on constraint plugin_journal_key_check on public.plugin_journal is 'A key of 1 to 200 characters.';
+comment on constraint plugin_journal_kind_check on public.plugin_journal is 'A kind is lowercase, at most 64 characters.';
+comment on constraint plugin_journal_outcome_check on public.plugin_journal is 'The outcomes an entry can have.';
+comment on constraint plugin_journal_plugin_id_check on public.plugin_journal is 'A plugin id as the registry writes it (kebab-case).';
+comment on constraint plugin_journal_reason_check on public.plugin_journal is 'A suppression reason is snake_case, at most 64 characters.';
+comment on constraint plugin_journal_recipient_check on public.plugin_journal is 'A number as digits only, like messages.recipient and contacts.wa_id.';
+comment on constraint plugin_journal_subject_check on public.plugin_journal is 'A label of at most 200 characters.';
+comment on index public.plugin_journal_created_brin is 'Retention reads entries by age.';
+comment on index public.plugin_journal_message_idx is 'The entry of a message (a deleted message nulls message_id).';
+comment on index public.plugin_journal_recent_idx is 'The newest entries of one client and plugin (the merchant page).';
+comment on index public.plugin_journal_recipient_idx is 'The entries about one recipient (erasure requests, legal holds).';
+
+-- table public.plugin_privacy_requests ------------------------------------------------------------
+
+create table public.plugin_privacy_requests (
+  id uuid default gen_random_uuid() not null,
+  client_id uuid not null,
+  plugin_id text not null,
+  kind text not null,
+  reference text not null,
+  subject_ref text,
+  details_ciphertext text,
+  status text default 'received'::text not null,
+  received_at timestamp with time zone default now() not null,
+  handled_at timestamp with time zone,
+  handled_by text,
+  note text,
+  constraint plugin_privacy_requests_pkey PRIMARY KEY (id),
+  constraint plugin_privacy_requests_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE,
+  constraint plugin_privacy_requests_client_id_plugin_id_reference_key UNIQUE (client_id, plugin_id, reference),
+  constraint plugin_privacy_requests_details_ciphertext_check CHECK (char_length(details_ciphertext) <= 65536),
+  constraint plugin_privacy_requests_handled_by_check CHECK (char_length(handled_by) <= 200),
+  constraint plugin_privacy_requests_kind_check CHECK (kind = ANY (ARRAY['access'::text, 'erasure'::text, 'erase_all'::text])),
+  constraint plugin_privacy_requests_note_check CHECK (char_length(note) <= 2000),
+  constraint plugin_privacy_requests_plugin_id_check CHECK (plugin_id ~ '^[a-z][a-z0-9-]{1,62}$'::text),
+  constraint plugin_privacy_requests_reference_check CHECK (char_length(reference) >= 1 AND char_length(reference) <= 200),
+  constraint plugin_privacy_requests_status_check CHECK (status = ANY (ARRAY['received'::text, 'in_progress'::text, 'completed'::text, 'rejected'::text])),
+  constraint plugin_privacy_requests_subject_ref_check CHECK (subject_ref ~ '^[0-9]{6,20}$'::text)
+);
+CREATE INDEX plugin_privacy_requests_open_idx ON public.plugin_privacy_requests USING btree (received_at) WHERE (status = ANY (ARRAY['received'::text, 'in_progress'::text]));
+alter table public.plugin_privacy_requests enable row level security;
+
+create policy plugin_privacy_requests_insert_own on public.plugin_privacy_requests for insert to authenticated
+  with check (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+create policy plugin_privacy_requests_select_own on public.plugin_privacy_requests for select to authenticated
+  using (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+create policy plugin_privacy_requests_select_privacy_staff on public.plugin_privacy_requests for select to privacy_staff
+  using (true);
+create policy plugin_privacy_requests_update_privacy_staff on public.plugin_privacy_requests for update to privacy_staff
+  using (true)
+  with check (true);
+
+grant insert, select on table public.plugin_privacy_requests to authenticated;
+grant select on table public.plugin_privacy_requests to privacy_staff;
+grant all on table public.plugin_privacy_requests to service_role;
+grant update (status, handled_at, handled_by, note) on table public.plugin_privacy_requests to privacy_staff;
+
+comment on table public.plugin_privacy_requests is 'Privacy requests an upstream sent through a plugin (Shopify''s customers/data_request, customers/redact and shop/redact), recorded once per upstream reference before the delivery is acknowledged. The hand-off: the privacy workflow takes rows in status received, carries out the access or erasure (docs/plugins.md, plugins/shopify/README.md) within the upstream''s deadline (Shopify: 30 days) and sets status, handled_at and handled_by.';
+comment on column public.plugin_privacy_requests.id is 'Our id of the request.';
+comment on column public.plugin_privacy_requests.client_id is 'The client whose installation received it.';
+comment on column public.plugin_privacy_requests.plugin_id is 'The plugin that received it.';
+comment on column public.plugin_privacy_requests.kind is 'access (give the client what we hold about the subject), erasure (erase the subject) or erase_all (erase everything the installation holds: the shop left).';
+comment on column public.plugin_privacy_requests.reference is 'The upstream''s reference of the request (for Shopify: the topic and its request or shop id), unique per client and plugin so a redelivery records nothing twice.';
+comment on column public.plugin_privacy_requests.subject_ref is 'The data subject''s number (digits, as contacts.wa_id) when the upstream gave a usable one.';
+comment on column public.plugin_privacy_requests.details_ciphertext is 'What the upstream said about the subject (customer id, email, phone as given, order ids), as JSON encrypted with the client''s data key; the privacy workflow decrypts it.';
+comment on column public.plugin_privacy_requests.status is 'received, in_progress, completed or rejected (a request the law lets us refuse; say why in note).';
+comment on column public.plugin_privacy_requests.received_at is 'When it was recorded.';
+comment on column public.plugin_privacy_requests.handled_at is 'When the privacy workflow finished it.';
+comment on column public.plugin_privacy_requests.handled_by is 'Who finished it.';
+comment on column public.plugin_privacy_requests.note is 'What was done, or why not.';
+comment on constraint plugin_privacy_requests_pkey on public.plugin_privacy_requests is 'Our id of the request.';
+comment on constraint plugin_privacy_requests_client_id_fkey on public.plugin_privacy_requests is 'Deleting a client deletes the requests its installations received.';
+comment on constraint plugin_privacy_requests_client_id_plugin_id_reference_key on public.plugin_privacy_requests is 'One row per upstream request: a redelivered webhook records nothing twice.';
+comment on constraint plugin_privacy_requests_details_ciphertext_check on public.plugin_privacy_requests is 'The sealed details stay under 64 KB.';
+comment on constraint plugin_privacy_requests_handled_by_check on public.plugin_privacy_requests is 'Who handled it, at most 200 characters.';
+comment on constraint plugin_privacy_requests_kind_check on public.plugin_privacy_requests is 'The kinds of request the privacy workflow carries out.';
+comment on constraint plugin_privacy_requests_note_check on public.plugin_privacy_requests is 'A note of at most 2000 characters.';
+comment on constraint plugin_privacy_requests_plugin_id_check on public.plugin_privacy_requests is 'A plugin id as the registry writes it (kebab-case).';
+comment on constraint plugin_privacy_requests_reference_check on public.plugin_privacy_requests is 'A reference of 1 to 200 characters.';
+comment on constraint plugin_privacy_requests_status_check on public.plugin_privacy_requests is 'The states of a request in the privacy workflow.';
+comment on constraint plugin_privacy_requests_subject_ref_check on public.plugin_privacy_requests is 'A number as digits only, like contacts.wa_id.';
+comment on index public.plugin_privacy_requests_open_idx is 'The requests still to be handled, oldest first.';
+
 -- table public.plugin_state -----------------------------------------------------------------------
 
 create table public.plugin_state (
@@ -2637,6 +2790,98 @@ end
 $function$;
 comment on function public.offboard_client_step(client_id uuid, max_rows integer) is 'Removes at most max_rows rows of a client being offboarded, children first; when none is left the client goes and its record is finished. Service role.';
 grant execute on function public.offboard_client_step(client_id uuid, max_rows integer) to service_role;
+
+-- function public.plugin_journal_advance(plugin text, entry_key text, entry_kind text, version bigint) ---
+
+CREATE OR REPLACE FUNCTION public.plugin_journal_advance(plugin text, entry_key text, entry_kind text, version bigint)
+ RETURNS bigint
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  insert into public.plugin_journal as j (client_id, plugin_id, key, kind, outcome, version)
+  values (private.current_client_id(), plugin, entry_key, entry_kind, 'done', version)
+  on conflict (client_id, plugin_id, key) do update
+    set version = greatest(coalesce(j.version, excluded.version), excluded.version)
+  returning j.version
+$function$;
+comment on function public.plugin_journal_advance(plugin text, entry_key text, entry_kind text, version bigint) is 'Moves a resource''s version forward (never back) and answers the version now stored: an event whose version is below it is stale. One statement, so concurrent events of one resource agree.';
+grant execute on function public.plugin_journal_advance(plugin text, entry_key text, entry_kind text, version bigint) to authenticated;
+
+-- function public.plugin_journal_claim(plugin text, entry jsonb) ----------------------------------
+
+CREATE OR REPLACE FUNCTION public.plugin_journal_claim(plugin text, entry jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  cid uuid := private.current_client_id();
+  saved public.plugin_journal;
+  created boolean;
+begin
+  if cid is null then
+    raise exception 'plugin_journal_claim needs a client JWT' using errcode = '42501';
+  end if;
+  insert into public.plugin_journal as j (client_id, plugin_id, key, kind, subject, recipient,
+    data, outcome, reason, message_id)
+  values (cid, plugin, entry ->> 'key', entry ->> 'kind', entry ->> 'subject',
+    entry ->> 'recipient', coalesce(entry -> 'data', '{}'::jsonb),
+    coalesce(entry ->> 'outcome', 'pending'), entry ->> 'reason', (entry ->> 'message_id')::uuid)
+  -- a concurrent claim of the same key waits for the first to commit, then finds its row
+  on conflict (client_id, plugin_id, key) do nothing
+  returning j.* into saved;
+  created := found;
+  if not created then
+    select j.* into saved from public.plugin_journal j
+     where j.client_id = cid and j.plugin_id = plugin and j.key = entry ->> 'key';
+  end if;
+  return jsonb_build_object('created', created,
+    'entry', to_jsonb(saved) - 'client_id' - 'plugin_id');
+end
+$function$;
+comment on function public.plugin_journal_claim(plugin text, entry jsonb) is 'Claims a business key for a plugin (the durable dedupe of an upstream event): inserts the entry unless the key exists, and answers {created, entry} with the entry as it now stands.';
+grant execute on function public.plugin_journal_claim(plugin text, entry jsonb) to authenticated;
+
+-- function public.plugin_journal_recent(plugin text, kinds text[], max_rows integer, before timestamp with time zone) ---
+
+CREATE OR REPLACE FUNCTION public.plugin_journal_recent(plugin text, kinds text[], max_rows integer, before timestamp with time zone DEFAULT NULL::timestamp with time zone)
+ RETURNS TABLE(key text, kind text, outcome text, reason text, subject text, recipient text, message_id uuid, message_status text, data jsonb, created_at timestamp with time zone, updated_at timestamp with time zone)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select j.key, j.kind, j.outcome, j.reason, j.subject, j.recipient, j.message_id, m.status,
+      j.data, j.created_at, j.updated_at
+    from public.plugin_journal j
+    left join public.messages m on m.client_id = j.client_id and m.id = j.message_id
+   where j.client_id = (select private.current_client_id()) and j.plugin_id = plugin
+     and (kinds is null or j.kind = any (kinds))
+     and (before is null or j.created_at < before)
+   order by j.created_at desc
+   limit least(greatest(max_rows, 1), 200)
+$function$;
+comment on function public.plugin_journal_recent(plugin text, kinds text[], max_rows integer, before timestamp with time zone) is 'A plugin''s newest journal entries of the given kinds (all when null), at most 200, each with the current status of the message it sent (queued, sent, delivered, read, failed).';
+grant execute on function public.plugin_journal_recent(plugin text, kinds text[], max_rows integer, before timestamp with time zone) to authenticated;
+
+-- function public.plugin_journal_summary(plugin text, kinds text[], days integer) -----------------
+
+CREATE OR REPLACE FUNCTION public.plugin_journal_summary(plugin text, kinds text[], days integer)
+ RETURNS TABLE(day date, outcome text, message_status text, reason text, entries bigint)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select (j.created_at at time zone 'UTC')::date, j.outcome, m.status, j.reason, count(*)
+    from public.plugin_journal j
+    left join public.messages m on m.client_id = j.client_id and m.id = j.message_id
+   where j.client_id = (select private.current_client_id()) and j.plugin_id = plugin
+     and (kinds is null or j.kind = any (kinds))
+     and j.created_at >= ((now() at time zone 'UTC')::date
+       - (least(greatest(days, 1), 90) - 1))::timestamp at time zone 'UTC'
+   group by 1, 2, 3, 4
+$function$;
+comment on function public.plugin_journal_summary(plugin text, kinds text[], days integer) is 'A plugin''s journal entries of the last `days` UTC days (at most 90), counted by day, outcome, the status of the message sent and the reason of a suppression: the merchant page''s chart.';
+grant execute on function public.plugin_journal_summary(plugin text, kinds text[], days integer) to authenticated;
 
 -- function public.plugin_state_naming(needles text[]) ---------------------------------------------
 
