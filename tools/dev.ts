@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import process from "node:process";
 import { HELLO_WORLD, PRIVACY_CODE, startGraphEmulator } from "./emulators/graph_api.ts";
 import { startShopifyEmulator } from "./emulators/shopify.ts";
+import { APPROVED_PROPOSALS } from "../plugins/shopify/templates.ts";
 import { DEMO, ensureDemoCredentials } from "./stack/demo.ts";
 import { acquireLock } from "./stack/lock.ts";
 import { watchLaunchers } from "./stack/launchers.ts";
@@ -166,7 +167,9 @@ async function start() {
     wabaIdFor: () => DEMO.waba_id,
     // the demo account starts as a new one at Meta does: with the sample template
     // the demo number sends the /privacy page's codes (below): its account has their template
-    templates: { [DEMO.waba_id]: [HELLO_WORLD, PRIVACY_CODE] },
+    // and the templates the Shopify plugin proposes, approved, so the demo shop's notifications
+    // (on with their default templates) pass the template check; the store syncs them on connect
+    templates: { [DEMO.waba_id]: [HELLO_WORLD, PRIVACY_CODE, ...APPROVED_PROPOSALS] },
     quiet: true,
   });
   stoppers.push(() => emulator.close());

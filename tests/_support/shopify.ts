@@ -1,5 +1,7 @@
 import * as registered from "../../plugins/mod.ts";
 import { linkCode } from "../../plugins/shopify/session.ts";
+import { APPROVED_PROPOSALS } from "../../plugins/shopify/templates.ts";
+import type { TemplateSeed } from "../../tools/emulators/graph_api.ts";
 import { startShopifyEmulator } from "../../tools/emulators/shopify.ts";
 import { LOCAL_SHOPIFY_API_KEY } from "../../tools/stack/mod.ts";
 import { eventually } from "./channel.ts";
@@ -13,10 +15,17 @@ import { testStack } from "./stack.ts";
  * SHOPIFY_API_BASE_URL pointing at it. Installed as a merchant does it: the app's page (opened
  * with a session token) shows a link code, the client sets it with PUT /v1/plugins/shopify, and the
  * next visit exchanges the session token for the offline token and subscribes the webhooks.
+ * The client's WABA (at the emulator and in its template store) holds the templates the plugin
+ * proposes, approved, so the default notifications pass the core's template check; `templates`
+ * replaces them.
  */
 export async function shopifyChannel(
-  options: { config?: Record<string, unknown>; install?: boolean; env?: Record<string, string> } =
-    {},
+  options: {
+    config?: Record<string, unknown>;
+    install?: boolean;
+    env?: Record<string, string>;
+    templates?: TemplateSeed[];
+  } = {},
 ) {
   const apiSecret = testStack().secrets.shopify_api_secret;
   const shopify = startShopifyEmulator({
@@ -35,7 +44,10 @@ export async function shopifyChannel(
   const { ch, emulator } = await emulatedChannel(
     { SHOPIFY_API_BASE_URL: shopify.url },
     {},
-    { plugins: { plugins: Object.values(registered), pluginEnv } },
+    {
+      plugins: { plugins: Object.values(registered), pluginEnv },
+      templates: options.templates ?? APPROVED_PROPOSALS,
+    },
   );
   shopify.setAppUrl(ch.appUrl);
   const shop = `shop-${crypto.randomUUID().slice(0, 8)}.myshopify.com`;

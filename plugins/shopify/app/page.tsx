@@ -37,6 +37,24 @@ export const REASONS: Record<string, string> = {
   outside_window: "Outside the 24-hour window",
   unknown_sender_number: "The WhatsApp sending number is unknown",
   sender_number_required: "Several WhatsApp numbers: choose one",
+  template_not_found: "The template is not in your WhatsApp account in that language",
+  template_not_approved: "The template is not approved (yet)",
+  template_paused: "The template is paused by Meta",
+  template_disabled: "The template is disabled by Meta",
+  template_parameters_mismatch: "The template's variables do not fit the parameters",
+};
+
+/** A template's review state, as a merchant reads it. */
+const REVIEW: Record<string, string> = {
+  APPROVED: "Approved",
+  PENDING: "Pending review by Meta",
+  REJECTED: "Rejected",
+  PAUSED: "Paused by Meta",
+  DISABLED: "Disabled by Meta",
+  IN_APPEAL: "In appeal",
+  PENDING_DELETION: "Being deleted",
+  DELETED: "Deleted",
+  LIMIT_EXCEEDED: "Template limit reached",
 };
 
 const STATUS: Record<string, string> = {
@@ -106,6 +124,110 @@ export const LinkPage: FC<{ apiKey: string; shop: string; code: string }> = (p) 
   </Layout>
 );
 
+/**
+ * What the page shows about templates: the approved ones a notification can use (the picker),
+ * why a configured one cannot be sent (the core's check), and the state of each proposal.
+ */
+export interface TemplatesView {
+  approved: Array<{ name: string; language: string; variables: number | null }>;
+  warnings: Partial<Record<Notification, { reason: string; message: string }>>;
+  proposals: Record<
+    Notification,
+    { name: string; language: string; status: string | null; rejectedReason: string | null }
+  >;
+  /** the listing failed: the picker offers the configured templates only */
+  unavailable: boolean;
+}
+
+const choice = (name: string, language: string) => `${name}|${language}`;
+
+const TemplatePicker: FC<{ n: Notification; config: Config; view: TemplatesView }> = (
+  { n, config, view },
+) => {
+  const s = config.notifications[n];
+  const current = choice(s.template, s.language);
+  const listed = view.approved.some((t) => choice(t.name, t.language) === current);
+  const warning = view.warnings[n];
+  return (
+    <>
+      <select name={`${n}.template`} aria-label={`${LABELS[n]}: template`}>
+        {listed ? null : (
+          <option value={current} selected>
+            {`${s.template} (${s.language})${
+              warning ? " ⚠ " + (REASONS[warning.reason] ?? warning.reason) : ""
+            }`}
+          </option>
+        )}
+        {view.approved.map((t) => (
+          <option
+            key={choice(t.name, t.language)}
+            value={choice(t.name, t.language)}
+            selected={choice(t.name, t.language) === current}
+          >
+            {`${t.name} (${t.language})${t.variables === null ? "" : `, ${t.variables} variables`}`}
+          </option>
+        ))}
+      </select>
+      {warning
+        ? (
+          <p class="warn" role="note" data-warning={n} data-reason={warning.reason}>
+            ⚠ {REASONS[warning.reason] ?? warning.reason}: {warning.message}
+          </p>
+        )
+        : null}
+    </>
+  );
+};
+
+const Proposals: FC<{ view: TemplatesView; shop: string; pageToken: string }> = (p) => (
+  <section>
+    <h2>Templates for your notifications</h2>
+    <p class="hint">
+      WhatsApp sends order notifications only with templates Meta has approved. These fit each
+      notification as it is set up by default: submit one for review in one click; Meta usually
+      answers within minutes to a day.
+    </p>
+    <table class="proposals" id="proposals">
+      <thead>
+        <tr>
+          <th>Notification</th>
+          <th>Template</th>
+          <th>Status</th>
+        </tr>
+      </thead>
+      <tbody>
+        {NOTIFICATIONS.map((n) => {
+          const t = p.view.proposals[n];
+          return (
+            <tr key={n} data-proposal={n} data-status={t.status ?? "none"}>
+              <td>{LABELS[n]}</td>
+              <td>
+                <code>{t.name}</code> ({t.language})
+              </td>
+              <td>
+                {t.status === null
+                  ? (
+                    <form method="post" action="/plugins/shopify/app/templates" class="inline">
+                      <input type="hidden" name="shop" value={p.shop} />
+                      <input type="hidden" name="page_token" value={p.pageToken} />
+                      <input type="hidden" name="notification" value={n} />
+                      <button type="submit" aria-label={`Submit ${t.name} for review`}>
+                        Submit for review
+                      </button>
+                    </form>
+                  )
+                  : `${REVIEW[t.status] ?? t.status}${
+                    t.rejectedReason && t.rejectedReason !== "NONE" ? `: ${t.rejectedReason}` : ""
+                  }`}
+              </td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  </section>
+);
+
 export interface SettingsPageProps {
   apiKey: string;
   shop: string;
@@ -115,6 +237,7 @@ export interface SettingsPageProps {
   notice?: Notice | null;
   recent: JournalListing[];
   days: JournalDay[];
+  templates: TemplatesView;
 }
 
 const mask = (digits: string | null) =>
@@ -250,8 +373,7 @@ export const SettingsPage: FC<SettingsPageProps> = (p) => (
             <tr>
               <th>Notification</th>
               <th>On</th>
-              <th>Template</th>
-              <th>Language</th>
+              <th>Template (approved ones)</th>
               <th>Parameters</th>
             </tr>
           </thead>
@@ -270,24 +392,7 @@ export const SettingsPage: FC<SettingsPageProps> = (p) => (
                     />
                   </td>
                   <td>
-                    <input
-                      type="text"
-                      name={`${n}.template`}
-                      value={s.template}
-                      aria-label={`${LABELS[n]}: template`}
-                      required
-                      pattern="[a-z0-9_]{1,512}"
-                    />
-                  </td>
-                  <td>
-                    <input
-                      type="text"
-                      name={`${n}.language`}
-                      value={s.language}
-                      aria-label={`${LABELS[n]}: language`}
-                      required
-                      size={6}
-                    />
+                    <TemplatePicker n={n} config={p.config} view={p.templates} />
                   </td>
                   <td>
                     <input
@@ -306,6 +411,8 @@ export const SettingsPage: FC<SettingsPageProps> = (p) => (
         <button type="submit">Save</button>
       </form>
     </section>
+
+    <Proposals view={p.templates} shop={p.shop} pageToken={p.pageToken} />
 
     <section>
       <h2>Send a test message</h2>
@@ -382,7 +489,8 @@ section { background: #fff; border-radius: 10px; padding: 14px 16px; margin: 14p
 .hint { color: #6d7175; font-size: .9rem; }
 table { border-collapse: collapse; width: 100%; font-size: .92rem; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid #e1e3e5; }
-td input[type=text] { width: 100%; box-sizing: border-box; }
+td input[type=text], td select { width: 100%; box-sizing: border-box; }
+.warn { margin: 4px 0 0; color: #8a4b00; font-size: .85rem; }
 button { margin-top: 10px; background: #008060; color: #fff; border: 0; border-radius: 6px;
   padding: 8px 14px; font-weight: 600; cursor: pointer; }
 form.inline { display: flex; gap: 12px; align-items: end; flex-wrap: wrap; }

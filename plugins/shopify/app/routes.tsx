@@ -14,6 +14,7 @@ import type { OrderInfo } from "../payloads.ts";
 import { normalisePhone } from "../phones.ts";
 import { linkCode, verifySessionToken } from "../session.ts";
 import type { ShopState } from "../topics.ts";
+import { PROPOSALS } from "../templates.ts";
 import { configured, ENV, NOT_CONFIGURED, secretsOf } from "../webhook.ts";
 import {
   APP_BRIDGE,
@@ -23,6 +24,7 @@ import {
   Refused,
   SettingsPage,
   STYLESHEET,
+  type TemplatesView,
 } from "./page.tsx";
 
 /**
@@ -38,6 +40,8 @@ import {
 type Ctx = PluginContext<Config>;
 const PAGE_TOKEN_MS = 3_600_000;
 const RECENT = 50;
+/** templates listed for the picker: five pages of 200, more than a WABA is likely to hold */
+const MAX_TEMPLATE_PAGES = 5;
 const MAX_FIELD = 600;
 
 function policy(shop: string): string {
@@ -141,6 +145,70 @@ const KINDS = [
   ...NOTIFICATIONS.map((n) => `test:${n}`),
 ];
 
+/**
+ * The client's templates as the page shows them: the approved ones to pick from, each configured
+ * template checked as the notification would send it (the core's check: missing, not approved,
+ * paused, or variables that do not fit the parameter mapping), and each proposal's review state.
+ * A listing that fails leaves the picker with the configured templates and their warnings.
+ */
+async function templatesView(ctx: Ctx, config: Config): Promise<TemplatesView> {
+  const all: Awaited<ReturnType<Ctx["templates"]["list"]>> = [];
+  let unavailable = false;
+  try {
+    for (let page = 0; page < MAX_TEMPLATE_PAGES; page++) {
+      const got = await ctx.templates.list({
+        limit: 200,
+        ...(all.length ? { after: all.at(-1) } : {}),
+      });
+      all.push(...got);
+      if (got.length < 200) break;
+    }
+  } catch (error) {
+    unavailable = true;
+    ctx.logger.warn("shopify_templates_unavailable", { message: (error as Error).message });
+  }
+  const warnings: TemplatesView["warnings"] = {};
+  await Promise.all(NOTIFICATIONS.map(async (n) => {
+    const s = config.notifications[n];
+    try {
+      const verdict = await ctx.templates.check({
+        name: s.template,
+        language: s.language,
+        components: [{
+          type: "body",
+          parameters: s.parameters.map((name) => ({
+            type: "text",
+            text: parameterValue(name, SAMPLE, SAMPLE_EXTRA),
+          })),
+        }],
+      });
+      if (!verdict.ok) warnings[n] = { reason: verdict.reason, message: verdict.message };
+    } catch (error) {
+      ctx.logger.warn("shopify_template_check_failed", { message: (error as Error).message });
+    }
+  }));
+  const proposals = Object.fromEntries(NOTIFICATIONS.map((n) => {
+    const { name, language } = PROPOSALS[n];
+    const found = all.find((t) => t.name === name && t.language === language);
+    return [n, {
+      name,
+      language,
+      status: found?.status ?? null,
+      rejectedReason: found?.rejectedReason ?? null,
+    }];
+  })) as TemplatesView["proposals"];
+  return {
+    approved: all.filter((t) => t.status === "APPROVED").map((t) => ({
+      name: t.name,
+      language: t.language,
+      variables: t.parameters ? t.parameters.body.length : null,
+    })),
+    warnings,
+    proposals,
+    unavailable,
+  };
+}
+
 async function settingsPage(
   host: PluginRouteHost,
   ctx: Ctx,
@@ -148,10 +216,11 @@ async function settingsPage(
   userId: string,
   options: { config?: Config; notice?: Notice | null; status?: number } = {},
 ) {
-  const [recent, days, connected] = await Promise.all([
+  const [recent, days, connected, templates] = await Promise.all([
     ctx.journal.recent({ kinds: KINDS, limit: RECENT }),
     ctx.journal.summary({ kinds: NOTIFICATIONS, days: 30 }),
     hasToken(ctx),
+    templatesView(ctx, options.config ?? ctx.config),
   ]);
   return await html(
     <SettingsPage
@@ -163,6 +232,7 @@ async function settingsPage(
       notice={options.notice}
       recent={recent}
       days={days}
+      templates={templates}
     />,
     options.status ?? 200,
     shop,
@@ -240,9 +310,13 @@ async function saveSettings(request: Request, host: PluginRouteHost): Promise<Re
   for (const n of NOTIFICATIONS) {
     const s = next.notifications[n];
     s.enabled = form.has(`${n}.enabled`);
-    s.template = (field(`${n}.template`) ?? s.template).trim();
-    s.language = (field(`${n}.language`) ?? s.language).trim();
-    const parameters = parameterList(field(`${n}.parameters`));
+    // the picker posts `name|language`; a form without it may post both fields apart
+    const [template, language] = (field(`${n}.template`) ?? s.template).trim().split("|", 2);
+    s.template = template.trim();
+    s.language = (language ?? field(`${n}.language`) ?? s.language).trim();
+    // a field the form did not post leaves the setting as it was (an empty one clears it)
+    const posted = field(`${n}.parameters`);
+    const parameters = posted === null ? s.parameters : parameterList(posted);
     if (typeof parameters === "string") problems.push(`${n}: ${parameters}`);
     else s.parameters = parameters;
   }
@@ -283,6 +357,48 @@ const SAMPLE: OrderInfo = {
   statusUrl: "https://example.com/orders/status",
 };
 
+const SAMPLE_EXTRA = {
+  trackingCompany: "Delhivery",
+  trackingNumber: "TEST123456",
+  trackingUrl: "https://example.com/track/TEST123456",
+  refundAmount: "499.00",
+};
+
+/** Submits the proposed template of a notification to Meta for review (one click on the page). */
+async function submitTemplate(request: Request, host: PluginRouteHost): Promise<Response> {
+  const p = await posted(request, host);
+  if ("refused" in p) return p.refused;
+  const { ctx, shop, userId, field } = p;
+  const kind = field("notification") as Notification;
+  if (!(NOTIFICATIONS as readonly string[]).includes(kind)) {
+    return await settingsPage(host, ctx, shop, userId, {
+      notice: { tone: "error", text: "Choose a notification" },
+      status: 400,
+    });
+  }
+  const proposal = PROPOSALS[kind];
+  const result = await ctx.templates.submit(proposal);
+  if (result.submitted) {
+    ctx.logger.info("shopify_template_submitted", { kind });
+    return await settingsPage(host, ctx, shop, userId, {
+      notice: {
+        tone: "ok",
+        text: `Submitted ${proposal.name} (${proposal.language}) to Meta: ${
+          result.template.status === "APPROVED" ? "approved" : "pending review"
+        }.`,
+      },
+    });
+  }
+  ctx.logger.warn("shopify_template_refused", { kind, reason: result.reason });
+  return await settingsPage(host, ctx, shop, userId, {
+    notice: {
+      tone: "error",
+      text: `Not submitted (${result.reason}): ${result.message}`.slice(0, 500),
+    },
+    status: result.reason === "template_exists" ? 409 : 422,
+  });
+}
+
 async function sendTest(request: Request, host: PluginRouteHost): Promise<Response> {
   const p = await posted(request, host);
   if ("refused" in p) return p.refused;
@@ -296,12 +412,7 @@ async function sendTest(request: Request, host: PluginRouteHost): Promise<Respon
   const e164 = normalisePhone(field("phone") ?? "", ctx.config.default_country ?? null);
   if (!e164) return await fail("That is not a phone number WhatsApp can reach");
   const settings = ctx.config.notifications[kind];
-  const extra = {
-    trackingCompany: "Delhivery",
-    trackingNumber: "TEST123456",
-    trackingUrl: "https://example.com/track/TEST123456",
-    refundAmount: "499.00",
-  };
+  const extra = SAMPLE_EXTRA;
   const key = `test:${crypto.randomUUID()}`;
   await ctx.journal.claim(key, {
     kind: `test:${kind}`,
@@ -339,6 +450,7 @@ export const appRoutes: PluginRoute[] = [
   { method: "GET", path: "/app", handler: showApp },
   { method: "POST", path: "/app/settings", handler: saveSettings },
   { method: "POST", path: "/app/test", handler: sendTest },
+  { method: "POST", path: "/app/templates", handler: submitTemplate },
   {
     method: "GET",
     path: "/app/style",

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { APPROVED_PROPOSALS } from "../../../plugins/shopify/templates.ts";
 import { ROOT } from "../../../tools/stack/mod.ts";
 import { eventually } from "../../_support/channel.ts";
 import { shopifyChannel } from "../../_support/shopify.ts";
@@ -32,7 +33,14 @@ Deno.test("the merchant page in Chromium: open it with a session token, change a
   } catch {
     assert.fail(`This test drives ${CHROMIUM}: install it with \`apt-get install -y chromium\``);
   }
-  const s = await shopifyChannel();
+  // the account holds the plugin's proposals and another shipping template to pick instead
+  const s = await shopifyChannel({
+    templates: [...APPROVED_PROPOSALS, {
+      name: "shipping_update_v2",
+      language: "en_US",
+      components: [{ type: "BODY", text: "Hi {{1}}, {{2}} left with {{3}} ({{4}}): {{5}} ok." }],
+    }],
+  });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
   try {
     // a month of activity to draw: one order sent, one without consent
@@ -69,14 +77,13 @@ Deno.test("the merchant page in Chromium: open it with a session token, change a
     assert.equal(await page.locator('[data-total="suppressed:no_consent"]').textContent(), "1");
 
     // change a template, through the form
-    await page.fill('input[name="shipping_update.template"]', "shipping_update_v2");
-    await page.fill('input[name="shipping_update.language"]', "en_US");
+    await page.selectOption('select[name="shipping_update.template"]', "shipping_update_v2|en_US");
     await page.click('#settings button[type="submit"]');
     await page.waitForSelector("p.notice.ok");
     assert.equal(await page.locator("p.notice").textContent(), "Saved.");
     assert.equal(
-      await page.inputValue('input[name="shipping_update.template"]'),
-      "shipping_update_v2",
+      await page.inputValue('select[name="shipping_update.template"]'),
+      "shipping_update_v2|en_US",
     );
     const [saved] = await sql<{ config: { notifications: Record<string, { template: string }> } }>(
       "select config from plugin_installations where client_id = $1 and plugin_id = 'shopify'",
