@@ -191,6 +191,8 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     fanout,
     fetch: options.fetch,
     retryDelaysMs: options.pluginRetryDelaysMs,
+    // plugins' compliance requests go to the privacy workflow, built next from the host's deps
+    privacyIntake: () => privacy.intake,
   });
   const dueWork: DueWork[] = [
     webhooks.due,

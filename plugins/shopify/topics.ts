@@ -245,6 +245,7 @@ async function onCompliance(ctx: Ctx, delivery: Delivery, topic: string) {
       kind: "erase_all",
       reference: `shop/redact:${p.shop_id ?? ctx.config.shop_domain}`,
       details: { topic, shop_id: p.shop_id, shop_domain: p.shop_domain },
+      upstream: { provider: "shopify", topic, payload: p, webhookId: eventId },
     });
     await ctx.journal.forget("all");
     await destroyToken(ctx);
@@ -270,6 +271,9 @@ async function onCompliance(ctx: Ctx, delivery: Delivery, topic: string) {
       orders: access ? p.orders_requested : p.orders_to_redact,
       data_request_id: p.data_request?.id ?? null,
     },
+    // filed with the privacy workflow as a verified request: staff approve and fulfil it there,
+    // which erases or exports the customer's WhatsApp contact and this plugin's entries about them
+    upstream: { provider: "shopify", topic, payload: p, webhookId: eventId },
   });
   if (!access && phone) await ctx.journal.forget([phone]);
 }

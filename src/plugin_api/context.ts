@@ -321,6 +321,13 @@ export interface PluginPrivacyRequest {
   phone?: string | null;
   /** everything else the upstream said about the subject; stored encrypted */
   details: Record<string, unknown>;
+  /**
+   * The upstream's compliance webhook as it arrived, for the privacy workflow to file as a
+   * verified data-subject request of this client (today Shopify's three topics): staff then
+   * approve and fulfil it as any other request, and the record is linked to it. Without it, or
+   * where the workflow cannot take it, the request is only recorded and staff file it by hand.
+   */
+  upstream?: { provider: "shopify"; topic: string; payload: unknown; webhookId: string };
 }
 
 export type LogFields = Record<string, string | number | boolean | null | undefined>;

@@ -234,6 +234,8 @@ export interface NewPluginPrivacyRequest {
   subject_ref: string | null;
   /** what the upstream said about the subject, encrypted with the client's data key */
   details_ciphertext: string | null;
+  /** the data-subject request the privacy workflow filed for it */
+  privacy_request_id?: string | null;
 }
 
 export interface PluginPrivacyRequestStore {

@@ -335,6 +335,44 @@ comment on column privacy.overdue_requests.clients is 'How many clients'' data i
 comment on column privacy.overdue_requests.held_parts is 'Parts stopped by a legal hold.';
 comment on column privacy.overdue_requests.failed_parts is 'Parts that failed 5 times (re-run them).';
 
+-- view privacy.plugin_requests --------------------------------------------------------------------
+
+create view privacy.plugin_requests with (security_invoker=true) as
+ SELECT r.id,
+    r.client_id,
+    r.plugin_id,
+    r.kind,
+    r.reference,
+    r.status,
+    r.received_at,
+    r.handled_at,
+    r.handled_by,
+    r.note,
+    r.privacy_request_id,
+    q.reference_prefix AS request_reference,
+    q.status AS request_status,
+    COALESCE(q.extended_due_at, q.due_at) AS deadline,
+    (r.status = ANY (ARRAY['received'::text, 'in_progress'::text])) AND r.privacy_request_id IS NULL AS needs_filing
+   FROM public.plugin_privacy_requests r
+     LEFT JOIN public.privacy_requests q ON q.id = r.privacy_request_id;
+grant select on table privacy.plugin_requests to privacy_staff;
+comment on view privacy.plugin_requests is 'Privacy requests received through plugins (Shopify''s compliance webhooks), with the data-subject request each was filed as. Act on the request (privacy.approve_request, privacy.run_fulfilment); rows with needs_filing were not filed and are handled by hand (docs/privacy-runbook.md, "Shopify").';
+comment on column privacy.plugin_requests.id is 'The plugin record''s id.';
+comment on column privacy.plugin_requests.client_id is 'The client whose installation received it.';
+comment on column privacy.plugin_requests.plugin_id is 'The plugin that received it (shopify).';
+comment on column privacy.plugin_requests.kind is 'access, erasure (one customer) or erase_all (the shop left: shop/redact).';
+comment on column privacy.plugin_requests.reference is 'The upstream''s reference: the topic and its request, customer or shop id.';
+comment on column privacy.plugin_requests.status is 'The plugin record: received, in_progress, completed or rejected (follows the request).';
+comment on column privacy.plugin_requests.received_at is 'When the plugin recorded it.';
+comment on column privacy.plugin_requests.handled_at is 'When it was finished.';
+comment on column privacy.plugin_requests.handled_by is 'Who finished it (privacy workflow, or the staff member who handled it by hand).';
+comment on column privacy.plugin_requests.note is 'What was done, or why not.';
+comment on column privacy.plugin_requests.privacy_request_id is 'The data-subject request filed for it (privacy.open_requests.id); null when not filed.';
+comment on column privacy.plugin_requests.request_reference is 'The request''s reference as the subject and staff see it.';
+comment on column privacy.plugin_requests.request_status is 'The request''s status in the workflow.';
+comment on column privacy.plugin_requests.deadline is 'When the request must be done (Shopify: 30 days), extended or not.';
+comment on column privacy.plugin_requests.needs_filing is 'Open and not filed as a request: file it or handle it by hand.';
+
 -- view privacy.recent_erasures --------------------------------------------------------------------
 
 create view privacy.recent_erasures with (security_invoker=true) as

@@ -537,6 +537,28 @@ $function$;
 comment on function private.on_legal_hold(p_client_id uuid, p_contact_id uuid) is 'Whether a legal hold covers the client''s whole data (no contact given) or the contact.';
 grant execute on function private.on_legal_hold(p_client_id uuid, p_contact_id uuid) to authenticated, privacy_staff, service_role;
 
+-- function private.plugin_privacy_requests_follow() -----------------------------------------------
+
+CREATE OR REPLACE FUNCTION private.plugin_privacy_requests_follow()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  update public.plugin_privacy_requests r
+     set status = case when new.status = 'completed' then 'completed' else 'rejected' end,
+         handled_at = now(),
+         handled_by = 'privacy workflow',
+         note = left('privacy request ' || new.reference_prefix || ' ' || new.status
+           || coalesce(': ' || new.rejection_reason, ''), 2000)
+   where r.privacy_request_id = new.id and r.status in ('received', 'in_progress');
+  return null;
+end
+$function$;
+comment on function private.plugin_privacy_requests_follow() is 'Marks the plugin records of a data-subject request handled when the workflow completes, rejects or expires it.';
+-- no role but the owner may execute it
+
 -- function private.privacy_audit(p_client_id uuid, p_actor text, p_action text, p_request_id uuid, p_details jsonb) ---
 
 CREATE OR REPLACE FUNCTION private.privacy_audit(p_client_id uuid, p_actor text, p_action text, p_request_id uuid, p_details jsonb DEFAULT '{}'::jsonb)

@@ -785,6 +785,7 @@ create table public.plugin_privacy_requests (
   handled_at timestamp with time zone,
   handled_by text,
   note text,
+  privacy_request_id uuid,
   constraint plugin_privacy_requests_pkey PRIMARY KEY (id),
   constraint plugin_privacy_requests_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE,
   constraint plugin_privacy_requests_client_id_plugin_id_reference_key UNIQUE (client_id, plugin_id, reference),
@@ -793,15 +794,19 @@ create table public.plugin_privacy_requests (
   constraint plugin_privacy_requests_kind_check CHECK (kind = ANY (ARRAY['access'::text, 'erasure'::text, 'erase_all'::text])),
   constraint plugin_privacy_requests_note_check CHECK (char_length(note) <= 2000),
   constraint plugin_privacy_requests_plugin_id_check CHECK (plugin_id ~ '^[a-z][a-z0-9-]{1,62}$'::text),
+  constraint plugin_privacy_requests_privacy_request_id_fkey FOREIGN KEY (privacy_request_id) REFERENCES public.privacy_requests(id) ON DELETE SET NULL,
   constraint plugin_privacy_requests_reference_check CHECK (char_length(reference) >= 1 AND char_length(reference) <= 200),
   constraint plugin_privacy_requests_status_check CHECK (status = ANY (ARRAY['received'::text, 'in_progress'::text, 'completed'::text, 'rejected'::text])),
   constraint plugin_privacy_requests_subject_ref_check CHECK (subject_ref ~ '^[0-9]{6,20}$'::text)
 );
 CREATE INDEX plugin_privacy_requests_open_idx ON public.plugin_privacy_requests USING btree (received_at) WHERE (status = ANY (ARRAY['received'::text, 'in_progress'::text]));
+CREATE INDEX plugin_privacy_requests_request_idx ON public.plugin_privacy_requests USING btree (privacy_request_id) WHERE (privacy_request_id IS NOT NULL);
 alter table public.plugin_privacy_requests enable row level security;
 
 create policy plugin_privacy_requests_insert_own on public.plugin_privacy_requests for insert to authenticated
-  with check (client_id = (( SELECT private.current_client_id() AS current_client_id)));
+  with check (client_id = (( SELECT private.current_client_id() AS current_client_id)) AND (privacy_request_id IS NULL OR (EXISTS ( SELECT 1
+   FROM public.privacy_requests q
+  WHERE q.id = plugin_privacy_requests.privacy_request_id AND q.filing_client_id = plugin_privacy_requests.client_id))));
 create policy plugin_privacy_requests_select_own on public.plugin_privacy_requests for select to authenticated
   using (client_id = (( SELECT private.current_client_id() AS current_client_id)));
 create policy plugin_privacy_requests_select_privacy_staff on public.plugin_privacy_requests for select to privacy_staff
@@ -828,6 +833,7 @@ comment on column public.plugin_privacy_requests.received_at is 'When it was rec
 comment on column public.plugin_privacy_requests.handled_at is 'When the privacy workflow finished it.';
 comment on column public.plugin_privacy_requests.handled_by is 'Who finished it.';
 comment on column public.plugin_privacy_requests.note is 'What was done, or why not.';
+comment on column public.plugin_privacy_requests.privacy_request_id is 'The data-subject request the privacy workflow filed for it (privacy.open_requests); null when it could not be filed (staff file it by hand: docs/privacy-runbook.md) or the request has been purged after its retention.';
 comment on constraint plugin_privacy_requests_pkey on public.plugin_privacy_requests is 'Our id of the request.';
 comment on constraint plugin_privacy_requests_client_id_fkey on public.plugin_privacy_requests is 'Deleting a client deletes the requests its installations received.';
 comment on constraint plugin_privacy_requests_client_id_plugin_id_reference_key on public.plugin_privacy_requests is 'One row per upstream request: a redelivered webhook records nothing twice.';
@@ -840,6 +846,7 @@ comment on constraint plugin_privacy_requests_reference_check on public.plugin_p
 comment on constraint plugin_privacy_requests_status_check on public.plugin_privacy_requests is 'The states of a request in the privacy workflow.';
 comment on constraint plugin_privacy_requests_subject_ref_check on public.plugin_privacy_requests is 'A number as digits only, like contacts.wa_id.';
 comment on index public.plugin_privacy_requests_open_idx is 'The requests still to be handled, oldest first.';
+comment on index public.plugin_privacy_requests_request_idx is 'Finds the plugin records of a request when the workflow finishes it.';
 
 -- table public.plugin_state -----------------------------------------------------------------------
 
@@ -1049,6 +1056,7 @@ grant all on table public.privacy_requests to service_role;
 grant select (id, reference_prefix, filing_client_id, type, channel, status, external_id, subject_kind, verification_method, verified_at, attested_by, attested_at, filed_by, received_at, due_at, extended_due_at, extension_reason, approved_at, rejected_at, rejection_reason, fulfilment_requested_at, completed_at, updated_at) on table public.privacy_requests to authenticated;
 grant select (id, reference_prefix, filing_client_id, type, channel, status, external_id, subject_kind, verification_method, verified_at, attested_by, attested_at, filed_by, received_at, due_at, extended_due_at, extension_reason, extended_by, approved_by, approved_at, rejected_by, rejected_at, rejection_reason, fulfilment_requested_by, fulfilment_requested_at, completed_at, updated_at) on table public.privacy_requests to privacy_staff;
 
+CREATE TRIGGER privacy_requests_settle_plugin_records AFTER UPDATE OF status ON public.privacy_requests FOR EACH ROW WHEN ((new.status = ANY (ARRAY['completed'::text, 'rejected'::text, 'expired'::text])) AND old.status IS DISTINCT FROM new.status) EXECUTE FUNCTION private.plugin_privacy_requests_follow();
 CREATE TRIGGER privacy_requests_status_moves BEFORE UPDATE OF status ON public.privacy_requests FOR EACH ROW EXECUTE FUNCTION private.privacy_request_moves();
 CREATE TRIGGER privacy_requests_touch BEFORE UPDATE ON public.privacy_requests FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
 

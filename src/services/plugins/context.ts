@@ -30,6 +30,10 @@ import type {
 import type { ContactRecord } from "../../ports/contacts.ts";
 import type { TemplateRecord } from "../../ports/templates.ts";
 import type { JournalRecord } from "../../ports/plugins.ts";
+import type {
+  ShopifyComplianceIntake,
+  ShopifyComplianceTopic,
+} from "../../ports/privacy_intake.ts";
 import { recordConsent } from "../contacts.ts";
 import type { ServiceDeps } from "../deps.ts";
 import type { SubscriptionCache } from "../subscriptions.ts";
@@ -61,6 +65,11 @@ export type ContextDeps =
     fetch?: typeof fetch;
     /** where a config a plugin saves must be forgotten (the event filters read it) */
     subscriptions?: Pick<SubscriptionCache, "forget">;
+    /**
+     * The privacy workflow's intake of compliance requests (composed after the plugin host, so
+     * read when a request arrives); absent, plugin requests are only recorded
+     */
+    privacyIntake?: () => ShopifyComplianceIntake | undefined;
   };
 
 const REFUSALS: ReadonlySet<string> = new Set<SendRefusal>([
@@ -82,6 +91,11 @@ const JOURNAL_KIND = /^[a-z][a-z0-9_.:/-]{0,63}$/;
 const JOURNAL_REASON = /^[a-z][a-z0-9_]{0,63}$/;
 const MAX_JOURNAL_DATA = 4096;
 const MAX_PRIVACY_DETAILS = 32_768;
+const COMPLIANCE_TOPICS: ReadonlySet<string> = new Set<ShopifyComplianceTopic>([
+  "customers/data_request",
+  "customers/redact",
+  "shop/redact",
+]);
 const MAX_ABOUT = 10_000;
 
 /** The signing key of each installation, opened once per isolate. */
@@ -584,6 +598,35 @@ export function pluginContext<Config>(
 
     privacyRequests: {
       async record(request) {
+        /**
+         * Files the upstream's request with the privacy workflow first (idempotent per webhook
+         * id, so a retry after a failed record files nothing new), answering its id; a body the
+         * workflow cannot read (not as the provider documents it) is recorded unfiled for staff.
+         */
+        const fileUpstream = async (upstream: typeof request.upstream) => {
+          const intake = deps.privacyIntake?.();
+          if (!upstream || !intake) return null;
+          if (upstream.provider !== "shopify" || !COMPLIANCE_TOPICS.has(upstream.topic)) {
+            throw new Error("A plugin files only Shopify's three compliance topics");
+          }
+          try {
+            const filed = await intake.fileShopifyCompliance({
+              clientId,
+              topic: upstream.topic as ShopifyComplianceTopic,
+              payload: upstream.payload,
+              webhookId: String(upstream.webhookId).slice(0, 200),
+            });
+            return filed.requestId;
+          } catch (error) {
+            if (!(error instanceof AppError) || error.status >= 500) throw error;
+            deps.logger.warn("plugin_privacy_request_not_filed", {
+              plugin: plugin.id,
+              client_id: clientId,
+              code: error.code,
+            });
+            return null;
+          }
+        };
         if (!["access", "erasure", "erase_all"].includes(request.kind)) {
           throw new Error("A privacy request is access, erasure or erase_all");
         }
@@ -596,8 +639,10 @@ export function pluginContext<Config>(
         if (details.length > MAX_PRIVACY_DETAILS) {
           throw new Error(`Privacy request details are at most ${MAX_PRIVACY_DETAILS} characters`);
         }
+        const filed = await fileUpstream(request.upstream);
         const id = crypto.randomUUID();
         return await deps.pluginPrivacyRequests.record(clientId, plugin.id, {
+          ...(filed ? { privacy_request_id: filed } : {}),
           id,
           kind: request.kind,
           reference: request.reference,

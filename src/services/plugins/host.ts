@@ -1,3 +1,4 @@
+import type { ShopifyComplianceIntake } from "../../ports/privacy_intake.ts";
 import type { Plugin } from "../../plugin_api/define.ts";
 import type { ServiceDeps } from "../deps.ts";
 import type { InboxProcessor } from "../inbox.ts";
@@ -24,6 +25,8 @@ export function pluginHost(
     fanout: PluginFanout;
     fetch?: typeof fetch;
     retryDelaysMs?: readonly number[];
+    /** the privacy workflow's intake, composed after the host */
+    privacyIntake?: () => ShopifyComplianceIntake | undefined;
   },
 ): PluginHost {
   const hostDeps = {
@@ -32,6 +35,7 @@ export function pluginHost(
     subscriptions: options.subscriptions,
     fetch: options.fetch,
     retryDelaysMs: options.retryDelaysMs,
+    privacyIntake: options.privacyIntake,
   };
   return {
     deps: hostDeps,

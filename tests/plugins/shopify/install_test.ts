@@ -315,3 +315,78 @@ Deno.test("the privacy workflows' export lists every notification about a contac
     await s.close();
   }
 });
+
+Deno.test("customers/redact is filed as a verified request of the shop's client, shown to privacy staff, and fulfilled through the workflow: the customer's WhatsApp contact is erased and the plugin's record settles", async () => {
+  const { asPrivacyStaff, runDuePrivacyWork } = await import("../../_support/privacy.ts");
+  const s = await shopifyChannel();
+  try {
+    await s.control("/orders", {
+      shop: s.shop,
+      phone: "098470 12345",
+      country: "IN",
+      opt_in: true,
+    });
+    await s.settled();
+    const contact = () =>
+      sql<{ id: string }>("select id from contacts where client_id = $1 and wa_id = $2", [
+        s.ch.clientId,
+        "919847012345",
+      ]);
+    assert.equal((await contact()).length, 1, "the order's notification made a contact");
+
+    await s.control("/compliance", {
+      shop: s.shop,
+      topic: "customers/redact",
+      customer: { id: 7, email: "asha@example.com", phone: "+919847012345" },
+    });
+    await s.settled();
+    const [record] = await sql<{ id: string; privacy_request_id: string | null }>(
+      "select id, privacy_request_id from plugin_privacy_requests where client_id = $1",
+      [s.ch.clientId],
+    );
+    assert.ok(record.privacy_request_id, "filed with the privacy workflow");
+    const [request] = await sql<Record<string, unknown>>(
+      "select type, channel, status, verification_method, filing_client_id from privacy_requests where id = $1",
+      [record.privacy_request_id],
+    );
+    assert.deepEqual(request, {
+      type: "deletion",
+      channel: "shopify",
+      status: "verified",
+      verification_method: "shopify_signature",
+      filing_client_id: s.ch.clientId,
+    });
+
+    // privacy staff see it in Studio's views, beside the workflow's own
+    const shown = await asPrivacyStaff<Record<string, unknown>>([[
+      "select kind, status, request_status, needs_filing from privacy.plugin_requests where id = $1",
+      [record.id],
+    ]]);
+    assert.deepEqual(shown, [{
+      kind: "erasure",
+      status: "received",
+      request_status: "verified",
+      needs_filing: false,
+    }]);
+    const open = await asPrivacyStaff([[
+      "select channel from privacy.open_requests where id = $1",
+      [record.privacy_request_id],
+    ]]);
+    assert.deepEqual(open, [{ channel: "shopify" }]);
+
+    // staff approve and fulfil it; the part erases the customer's contact with the merchant
+    await asPrivacyStaff([
+      ["select privacy.approve_request($1)", [record.privacy_request_id]],
+      ["select privacy.run_fulfilment($1)", [record.privacy_request_id]],
+    ]);
+    await runDuePrivacyWork(s.ch.app);
+    assert.deepEqual(await contact(), [], "the WhatsApp contact is erased");
+    const [settled] = await sql<{ status: string; handled_by: string }>(
+      "select status, handled_by from plugin_privacy_requests where id = $1",
+      [record.id],
+    );
+    assert.deepEqual(settled, { status: "completed", handled_by: "privacy workflow" });
+  } finally {
+    await s.close();
+  }
+});
