@@ -309,7 +309,9 @@ create index plugin_privacy_requests_open_idx on public.plugin_privacy_requests 
 
 grant select, insert on public.plugin_privacy_requests to authenticated;
 grant all on public.plugin_privacy_requests to service_role;
-grant select on public.plugin_privacy_requests to privacy_staff;
+-- privacy staff: never what the upstream said about the subject (details_ciphertext)
+grant select (id, client_id, plugin_id, kind, reference, subject_ref, status, received_at,
+  handled_at, handled_by, note) on public.plugin_privacy_requests to privacy_staff;
 grant update (status, handled_at, handled_by, note) on public.plugin_privacy_requests
   to privacy_staff;
 

@@ -22,6 +22,10 @@ comment on column public.plugin_privacy_requests.privacy_request_id is
   'The data-subject request the privacy workflow filed for it (privacy.open_requests); null when '
   'it could not be filed (staff file it by hand: docs/privacy-runbook.md) or the request has '
   'been purged after its retention.';
+comment on constraint plugin_privacy_requests_privacy_request_id_fkey
+  on public.plugin_privacy_requests is
+  'The request filed for it; purging the request (retention of request proofs) unlinks the record.';
+grant select (privacy_request_id) on public.plugin_privacy_requests to privacy_staff;
 comment on index public.plugin_privacy_requests_request_idx is
   'Finds the plugin records of a request when the workflow finishes it.';
 

@@ -816,8 +816,8 @@ create policy plugin_privacy_requests_update_privacy_staff on public.plugin_priv
   with check (true);
 
 grant insert, select on table public.plugin_privacy_requests to authenticated;
-grant select on table public.plugin_privacy_requests to privacy_staff;
 grant all on table public.plugin_privacy_requests to service_role;
+grant select (id, client_id, plugin_id, kind, reference, subject_ref, status, received_at, handled_at, handled_by, note, privacy_request_id) on table public.plugin_privacy_requests to privacy_staff;
 grant update (status, handled_at, handled_by, note) on table public.plugin_privacy_requests to privacy_staff;
 
 comment on table public.plugin_privacy_requests is 'Privacy requests an upstream sent through a plugin (Shopify''s customers/data_request, customers/redact and shop/redact), recorded once per upstream reference before the delivery is acknowledged. The hand-off: the privacy workflow takes rows in status received, carries out the access or erasure (docs/plugins.md, plugins/shopify/README.md) within the upstream''s deadline (Shopify: 30 days) and sets status, handled_at and handled_by.';
@@ -842,6 +842,7 @@ comment on constraint plugin_privacy_requests_handled_by_check on public.plugin_
 comment on constraint plugin_privacy_requests_kind_check on public.plugin_privacy_requests is 'The kinds of request the privacy workflow carries out.';
 comment on constraint plugin_privacy_requests_note_check on public.plugin_privacy_requests is 'A note of at most 2000 characters.';
 comment on constraint plugin_privacy_requests_plugin_id_check on public.plugin_privacy_requests is 'A plugin id as the registry writes it (kebab-case).';
+comment on constraint plugin_privacy_requests_privacy_request_id_fkey on public.plugin_privacy_requests is 'The request filed for it; purging the request (retention of request proofs) unlinks the record.';
 comment on constraint plugin_privacy_requests_reference_check on public.plugin_privacy_requests is 'A reference of 1 to 200 characters.';
 comment on constraint plugin_privacy_requests_status_check on public.plugin_privacy_requests is 'The states of a request in the privacy workflow.';
 comment on constraint plugin_privacy_requests_subject_ref_check on public.plugin_privacy_requests is 'A number as digits only, like contacts.wa_id.';
