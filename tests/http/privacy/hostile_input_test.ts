@@ -85,7 +85,11 @@ Deno.test("the public privacy routes answer any path, form or signed_request wit
           body,
           headers: type ? { "content-type": type } : {},
         });
-        assert.ok(status < 500, `${method} ${path} (${type}) → ${status}`);
+        // This app has no privacy sender (PRIVACY_SENDER_CLIENT_ID): a request form the fuzzer
+        // happens to fill in validly gets the page's documented 503 (codes cannot be sent from
+        // this deployment), the deployment's state and not a failure on the input
+        const unsendable = route === "POST /privacy/requests" && status === 503;
+        assert.ok(status < 500 || unsendable, `${method} ${path} (${type}) → ${status}`);
       },
     ),
     { numRuns: 1000 },
