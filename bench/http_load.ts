@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { createHmac } from "node:crypto";
 import { createClient } from "@supabase/supabase-js";
 import { createApiKey } from "../src/adapters/supabase/api_keys_store.ts";
 import { importPepper } from "../src/core/auth/api_keys.ts";
@@ -7,26 +8,48 @@ import { withAdmin } from "../tools/stack/database.ts";
 import { startAppProcess } from "../tools/stack/app_process.ts";
 import type { ChildHandle } from "../tools/stack/postgrest.ts";
 import { freePort, freePorts, ROOT, startStack } from "../tools/stack/mod.ts";
+import { buildStatus } from "../tests/_support/meta_payloads.ts";
 import { type LoadResult, runLoad } from "./load.ts";
-import { loadAverage } from "./stats.ts";
+import { startQueueBroker } from "./queue_broker.ts";
+import { loadAverage, treeCpuSeconds } from "./stats.ts";
 import { buildWorkerBundle, startWorkerd, writeWorkerdConfig } from "./workerd.ts";
+import { hasWrk, replayScript, runWrk } from "./wrk.ts";
 
 const RUNTIMES = ["deno", "workerd", "wrangler"] as const;
 type Runtime = (typeof RUNTIMES)[number];
+const ENDPOINTS = ["healthz", "me", "handshake", "webhook"] as const;
+type Endpoint = (typeof ENDPOINTS)[number];
 
 const HELP = `deno task bench:http [options]
 
-Requests/s and p50/p99 latency of GET /healthz, an authenticated GET /v1/me and the Meta webhook
-verify handshake (no database query: the runtime and framework alone), with the app on each runtime against a throwaway local stack (embedded PostgreSQL, PostgREST, the Supabase-style
-gateway) on free ports. Prints a markdown table. Traffic goes to 127.0.0.1 only.
+Requests/s, p50/p99 latency and the app's own CPU per request, with the app on each runtime
+against a throwaway local stack (embedded PostgreSQL, PostgREST, the Supabase-style gateway) on
+free ports. Prints a markdown table. Traffic goes to 127.0.0.1 only.
+
+Requests (--endpoints):
+  healthz    GET /healthz: one database round trip
+  me         GET /v1/me with an API key: the key (cached 10 s) and one read of the client
+  handshake  GET /webhooks/whatsapp, Meta's verify handshake: no database at all, the runtime and
+             the framework alone
+  webhook    POST /webhooks/whatsapp: a signed Meta delivery (one status event, ~700 B), each one
+             different, verified, recorded in the inbox and enqueued: what Meta's traffic costs
+             before the answer. The deliveries name a phone number nobody owns, so the work after
+             the answer is small: on Deno it runs in the same process (and is in its row); on
+             workerd the queue is a sink in this process; wrangler dev runs its local consumer.
+             Needs wrk (the deliveries are prepared and signed before the clock starts).
 
 Runtimes:
   deno      src/entry/deno.ts (deno run -A)
   workerd   the deploy bundle (wrangler deploy --dry-run) in workerd itself, no wrangler in front
   wrangler  wrangler dev: workerd behind wrangler's local proxy, as in \`deno task dev:workers\`
 
+"app CPU" is the CPU time of the app's processes (workerd, or Deno, or wrangler with its workerd)
+during the measured seconds, per request answered: what the runtime spent, whatever waited on the
+database. It is read from /proc (Linux).
+
 Options:
   --runtimes LIST     comma-separated (default deno,workerd,wrangler)
+  --endpoints LIST    comma-separated (default healthz,me,handshake,webhook)
   --duration S        seconds of measured load per endpoint (default 10, at most 60)
   --warmup S          seconds of unmeasured load first (default 3)
   --connections N     concurrent connections (default 16)
@@ -37,6 +60,7 @@ const { values } = parseArgs({
   args: Deno.args,
   options: {
     runtimes: { type: "string", default: RUNTIMES.join(",") },
+    endpoints: { type: "string", default: ENDPOINTS.join(",") },
     duration: { type: "string", default: "10" },
     warmup: { type: "string", default: "3" },
     connections: { type: "string", default: "16" },
@@ -52,6 +76,10 @@ const runtimes = values.runtimes.split(",") as Runtime[];
 for (const r of runtimes) {
   if (!RUNTIMES.includes(r)) throw new Error(`Unknown runtime ${r}: use ${RUNTIMES.join(", ")}`);
 }
+const endpoints = values.endpoints.split(",") as Endpoint[];
+for (const e of endpoints) {
+  if (!ENDPOINTS.includes(e)) throw new Error(`Unknown endpoint ${e}: use ${ENDPOINTS.join(", ")}`);
+}
 const duration = Number(values.duration);
 const warmup = Number(values.warmup);
 const connections = Number(values.connections);
@@ -60,56 +88,61 @@ if (!(duration > 0 && duration <= 60) || !(warmup >= 0 && warmup <= 30)) {
 }
 if (!(connections >= 1 && connections <= 256)) throw new Error("--connections must be 1..256");
 
-const hasWrk = await new Deno.Command("wrk", {
-  args: ["--version"],
-  stdout: "null",
-  stderr: "null",
-})
-  .output().then(() => true, () => false);
-const tool = values.tool ?? (hasWrk ? "wrk" : "deno");
-if (tool === "wrk" && !hasWrk) throw new Error("wrk is not installed (apt-get install wrk)");
-
-const MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
-const ms = (text: string) => {
-  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text);
-  if (!m) throw new Error(`Cannot read the wrk duration ${text}`);
-  return Number(m[1]) * MS[m[2]];
-};
-
-async function wrk(url: string, key: string | null, seconds: number): Promise<LoadResult> {
-  const out = await new Deno.Command("wrk", {
-    args: [
-      "-t1",
-      `-c${connections}`,
-      `-d${seconds}s`,
-      "--latency",
-      "-s",
-      join(ROOT, "bench/wrk_auth.lua"),
-      url,
-    ],
-    env: key ? { GLOOFT_BENCH_KEY: key } : {},
-    stdin: "null",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  if (!out.success) throw new Error(`wrk failed: ${new TextDecoder().decode(out.stderr)}`);
-  const requests = Number(/(\d+) requests in/.exec(text)?.[1]);
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0);
-  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/
-    .exec(text)?.slice(1).reduce((a, b) => a + Number(b), 0) ?? 0;
-  return {
-    requests,
-    errors: non2xx + socketErrors,
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]),
-    p50Ms: ms(/ 50%\s+(\S+)/.exec(text)?.[1] ?? ""),
-    p99Ms: ms(/ 99%\s+(\S+)/.exec(text)?.[1] ?? ""),
-  };
+const wrkInstalled = await hasWrk();
+const tool = values.tool ?? (wrkInstalled ? "wrk" : "deno");
+if (tool === "wrk" && !wrkInstalled) throw new Error("wrk is not installed (apt-get install wrk)");
+if (endpoints.includes("webhook") && tool !== "wrk") {
+  throw new Error("The webhook row needs wrk (apt-get install wrk), or leave it out (--endpoints)");
 }
 
-function load(url: string, key: string | null, seconds: number): Promise<LoadResult> {
-  if (tool === "wrk") return wrk(url, key, seconds);
+/** the most signed webhooks per second this machine could take: deliveries are made for that */
+const WEBHOOK_RATE_CEILING = 6000;
+const UNOWNED_NUMBER = "106540352240000";
+
+/** Unique signed deliveries of one status event each, for a number nobody owns. */
+function* deliveries(secret: string, tag: string, count: number) {
+  for (let i = 0; i < count; i++) {
+    const body = JSON.stringify({
+      object: "whatsapp_business_account",
+      entry: [{
+        id: "102290129340000",
+        changes: [{
+          field: "messages",
+          value: {
+            messaging_product: "whatsapp",
+            metadata: { display_phone_number: "15550009999", phone_number_id: UNOWNED_NUMBER },
+            statuses: [
+              buildStatus({
+                id: `wamid.HTTP${tag}${i}`,
+                status: "delivered",
+                recipientId: "447700900000",
+              }),
+            ],
+          },
+        }],
+      }],
+    });
+    yield { signature: `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`, body };
+  }
+}
+
+function load(
+  url: string,
+  how: { key?: string; script?: string },
+  seconds: number,
+): Promise<LoadResult & { wrapped?: boolean }> {
+  if (tool === "wrk") {
+    return runWrk({
+      url,
+      connections,
+      seconds,
+      script: how.script ?? join(ROOT, "bench/wrk_auth.lua"),
+      env: how.key ? { GLOOFT_BENCH_KEY: how.key } : {},
+    });
+  }
   return runLoad({
     url,
-    headers: key ? { authorization: `Bearer ${key}` } : {},
+    headers: how.key ? { authorization: `Bearer ${how.key}` } : {},
     connections,
     durationMs: seconds * 1000,
   });
@@ -140,57 +173,105 @@ try {
   // per-request log lines off on every runtime alike: this measures the app, not a console
   const env = { ...stack.appEnv, LOG_LEVEL: "warn" };
 
-  for (const runtime of runtimes) {
-    const port = await freePort();
-    let app: ChildHandle;
-    if (runtime === "workerd") {
-      const { module } = await buildWorkerBundle(join(dir, "bundle"));
-      const config = await writeWorkerdConfig({
-        dir: join(dir, "bundle"),
-        modules: [module],
-        port,
-        bindings: env,
-      });
-      app = await startWorkerd(config, port);
-    } else {
-      app = await startAppProcess({
-        runtime: runtime === "wrangler" ? "workerd" : "deno",
-        env,
-        port,
-        dir: join(dir, runtime),
-        log: (line) => {
-          if (/error|warn/i.test(line) && !line.includes("Request.cf")) log(`${runtime}: ${line}`);
-        },
-      });
-    }
-    try {
-      // the handshake answers without a database query: the runtime and the framework alone
-      const handshake = `/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=${
+  const measure = async (runtime: Runtime, endpoint: Endpoint, base: string, pid: number) => {
+    let url = `${base}/healthz`;
+    let shown = "GET /healthz";
+    let how: { key?: string; script?: string } = {};
+    let check: RequestInit = {};
+    if (endpoint === "me") {
+      url = `${base}/v1/me`;
+      shown = "GET /v1/me";
+      how = { key };
+      check = { headers: { authorization: `Bearer ${key}` } };
+    } else if (endpoint === "handshake") {
+      url = `${base}/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=${
         encodeURIComponent(stack.secrets.meta_verify_token)
       }&hub.challenge=1`;
-      const endpoints = [["/healthz", null], ["/v1/me", key], [handshake, null]] as const;
-      for (const [endpoint, credential] of endpoints) {
-        const url = `http://127.0.0.1:${port}${endpoint}`;
-        const check = await fetch(url, {
-          headers: credential ? { authorization: `Bearer ${credential}` } : {},
-        });
-        await check.body?.cancel();
-        if (check.status !== 200) {
-          throw new Error(`${runtime} ${endpoint} answered ${check.status}`);
-        }
-        log(`${runtime} GET ${endpoint}: ${warmup} s warm-up, ${duration} s measured`);
-        if (warmup) await load(url, credential, warmup);
-        const r = await load(url, credential, duration);
-        const shown = endpoint.replace(/hub\.verify_token=[^&]+/, "hub.verify_token=…");
-        rows.push(
-          `| ${runtime} | GET ${shown} | ${r.rps.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${
-            r.p99Ms.toFixed(2)
-          } | ${r.requests} | ${r.errors} |`,
-        );
-      }
-    } finally {
-      await app.stop();
+      shown = "GET /webhooks/whatsapp (handshake)";
+    } else if (endpoint === "webhook") {
+      url = `${base}/webhooks/whatsapp`;
+      shown = "POST /webhooks/whatsapp (signed)";
+      const replayDir = join(dir, `replay-${runtime}`);
+      await Deno.mkdir(replayDir, { recursive: true });
+      const count = WEBHOOK_RATE_CEILING * (warmup + duration) + 1;
+      const made = [...deliveries(stack.secrets.meta_app_secret, runtime, count)];
+      // the first one checks the route; wrk replays the rest
+      const first = made.shift()!;
+      check = {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-hub-signature-256": first.signature },
+        body: first.body,
+      };
+      how = { script: (await replayScript(replayDir, "x-hub-signature-256", made)).script };
     }
+    const res = await fetch(url, check);
+    await res.body?.cancel();
+    if (res.status !== 200) throw new Error(`${runtime} ${shown} answered ${res.status}`);
+    log(`${runtime} ${shown}: ${warmup} s warm-up, ${duration} s measured`);
+    // the measured run starts past the deliveries the warm-up sent: a repeat is a duplicate,
+    // which costs less and would flatter the row
+    if (warmup) {
+      if (endpoint === "webhook") await dropFirst(how.script!, warmup);
+      else await load(url, how, warmup);
+    }
+    const cpuBefore = treeCpuSeconds(pid);
+    const r = await load(url, how, duration);
+    const cpu = treeCpuSeconds(pid) - cpuBefore;
+    if (r.wrapped) log(`${runtime} ${shown}: wrk ran out of deliveries and repeated some`);
+    const cpuUs = r.requests ? (cpu / r.requests) * 1e6 : NaN;
+    return `| ${runtime} | ${shown} | ${r.rps.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${
+      r.p99Ms.toFixed(2)
+    } | ${Number.isFinite(cpuUs) ? cpuUs.toFixed(0) : "?"} | ${r.requests} | ${r.errors} |`;
+
+    /** runs the warm-up over the script's deliveries, then drops the ones it sent */
+    async function dropFirst(script: string, seconds: number) {
+      const r = await load(url, { script }, seconds);
+      const file = join(dirname(script), "replay.txt");
+      const lines = (await Deno.readTextFile(file)).split("\n");
+      await Deno.writeTextFile(file, lines.slice(r.requests + connections).join("\n"));
+    }
+  };
+
+  // the queue of the workerd row: a sink in this process, so that it costs the Worker nothing
+  const sink = startQueueBroker();
+  let bundle: string | undefined;
+  try {
+    for (const runtime of runtimes) {
+      const port = await freePort();
+      let app: ChildHandle;
+      if (runtime === "workerd") {
+        bundle ??= (await buildWorkerBundle(join(dir, "bundle"))).module;
+        const config = await writeWorkerdConfig({
+          dir: join(dir, "bundle"),
+          modules: [bundle],
+          port,
+          bindings: env,
+          queue: sink.address,
+        });
+        app = await startWorkerd(config, port);
+      } else {
+        app = await startAppProcess({
+          runtime: runtime === "wrangler" ? "workerd" : "deno",
+          env,
+          port,
+          dir: join(dir, runtime),
+          log: (line) => {
+            if (/error|warn/i.test(line) && !line.includes("Request.cf")) {
+              log(`${runtime}: ${line}`);
+            }
+          },
+        });
+      }
+      try {
+        for (const endpoint of endpoints) {
+          rows.push(await measure(runtime, endpoint, `http://127.0.0.1:${port}`, app.pid));
+        }
+      } finally {
+        await app.stop();
+      }
+    }
+  } finally {
+    await sink.close();
   }
 } finally {
   await stack.stop();
@@ -202,6 +283,8 @@ console.log(
     `per row after ${warmup} s warm-up; ${new Date().toISOString()}; ${Deno.build.target}; ` +
     `1-min load average ${loadBefore} before, ${loadAverage()} after\n`,
 );
-console.log("| runtime | request | req/s | p50 ms | p99 ms | requests | errors |");
-console.log("|---|---|---:|---:|---:|---:|---:|");
+console.log(
+  "| runtime | request | req/s | p50 ms | p99 ms | app CPU µs/request | requests | errors |",
+);
+console.log("|---|---|---:|---:|---:|---:|---:|---:|");
 for (const row of rows) console.log(row);

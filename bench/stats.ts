@@ -71,3 +71,42 @@ export function cpuPerUnit(
   return [...used].map(([name, s]) => `${name} ${us(s)} µs`).join(", ") +
     `; all ${us(total)} µs`;
 }
+
+/**
+ * CPU seconds (user + system) used so far by `pid` and every process below it (Linux /proc; 0
+ * elsewhere): an app with its helpers, e.g. wrangler dev with its workerd.
+ */
+export function treeCpuSeconds(pid: number): number {
+  const parents = new Map<number, number>();
+  const cpu = new Map<number, number>();
+  let entries: Iterable<Deno.DirEntry>;
+  try {
+    entries = Deno.readDirSync("/proc");
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      parents.set(Number(e.name), Number(fields[1]));
+      cpu.set(Number(e.name), (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  const tree = new Set([pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [child, parent] of parents) {
+      if (tree.has(parent) && !tree.has(child)) {
+        tree.add(child);
+        grew = true;
+      }
+    }
+  }
+  let total = 0;
+  for (const p of tree) total += cpu.get(p) ?? 0;
+  return total;
+}

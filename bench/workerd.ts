@@ -45,32 +45,82 @@ export async function compatibility(): Promise<{ date: string; flags: string[] }
 
 const capnpString = (value: string) => JSON.stringify(value);
 
+/** A queue that accepts every message and drops it: what workerd's producer calls expect back. */
+const SINK = `export default {
+  async fetch(request) {
+    await request.arrayBuffer();
+    return Response.json({ metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } } });
+  },
+};`;
+
+/** Takes a batch from bench/queue_broker.ts and runs the app's queue() handler on it. */
+const DISPATCHER = `const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+export default {
+  async fetch(request, env) {
+    const messages = (await request.json()).map((m) => {
+      const base = { id: m.id, timestamp: new Date(m.timestamp), attempts: m.attempts };
+      if (m.contentType === "v8") return { ...base, serializedBody: bytes(m.body) };
+      const text = new TextDecoder().decode(bytes(m.body));
+      return { ...base, body: m.contentType === "json" ? JSON.parse(text) : text };
+    });
+    return Response.json(await env.APP.queue(env.QUEUE, messages));
+  },
+};`;
+
 /**
  * A workerd config (Cap'n Proto text) serving `modules` (the first is the main one; each is named
  * by its file name; all must live in `dir`, as Cap'n Proto reads a leading "/" in embed paths as
- * its own import root) on 127.0.0.1:`port` with `bindings` as text
- * bindings, a JOBS queue binding whose messages go to a sink (the benchmarks never enqueue), and
- * outbound fetch allowed to loopback so the Worker reaches the local Supabase gateway. This is
+ * its own import root) on 127.0.0.1:`port` with `bindings` as text bindings, a JOBS queue binding,
+ * and outbound fetch allowed to loopback so the Worker reaches the local Supabase gateway. This is
  * workerd without wrangler dev's proxy layers in front: the runtime, not the tooling.
+ *
+ * JOBS goes to `queue`, the address of a broker (bench/queue_broker.ts), or else to a sink that
+ * accepts and drops every message. With `dispatchPort`, a second socket there takes a batch from
+ * the broker and hands it to the Worker's queue() handler, as Cloudflare invokes a consumer
+ * (workerd's Fetcher.queue(), which needs the service_binding_extra_handlers flag).
  */
 export async function writeWorkerdConfig(options: {
   dir: string;
   modules: string[];
   port: number;
   bindings: Record<string, string>;
+  queue?: string;
+  dispatchPort?: number;
+  /** the queue's name, as the consumer sees it in batch.queue */
+  queueName?: string;
 }): Promise<string> {
   const { date, flags } = await compatibility();
   const bindings = Object.entries(options.bindings)
     .map(([name, value]) => `(name = ${capnpString(name)}, text = ${capnpString(value)})`)
-    .concat(`(name = "JOBS", queue = "jobs-sink")`);
+    .concat(`(name = "JOBS", queue = "jobs")`);
+  const jobs = options.queue
+    ? `(name = "jobs", external = (address = ${capnpString(options.queue)}, http = ()))`
+    : `(name = "jobs", worker = .sink)`;
+  const dispatch = options.dispatchPort
+    ? {
+      service: `(name = "dispatch", worker = .dispatch),`,
+      socket: `, (name = "dispatch", address = "127.0.0.1:${options.dispatchPort}", http = (), ` +
+        `service = "dispatch")`,
+      worker: `const dispatch :Workerd.Worker = (
+  modules = [(name = "dispatch.js", esModule = ${capnpString(DISPATCHER)})],
+  compatibilityDate = ${capnpString(date)},
+  compatibilityFlags = ["service_binding_extra_handlers"],
+  bindings = [(name = "APP", service = "main"), (name = "QUEUE", text = ${
+        capnpString(options.queueName ?? "glooft-edge-jobs")
+      })],
+);
+`,
+    }
+    : { service: "", socket: "", worker: "" };
   const config = `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [
     (name = "main", worker = .app),
-    (name = "jobs-sink", worker = .sink),
+    ${jobs},
+    ${dispatch.service}
     (name = "internet", network = (allow = ["public", "private", "local"])),
   ],
-  sockets = [(name = "http", address = "127.0.0.1:${options.port}", http = (), service = "main")],
+  sockets = [(name = "http", address = "127.0.0.1:${options.port}", http = (), service = "main")${dispatch.socket}],
 );
 const app :Workerd.Worker = (
   modules = [${
@@ -86,18 +136,28 @@ const app :Workerd.Worker = (
   bindings = [${bindings.join(",\n    ")}],
 );
 const sink :Workerd.Worker = (
-  modules = [(name = "sink.js", esModule = "export default { async queue() {} };")],
+  modules = [(name = "sink.js", esModule = ${capnpString(SINK)})],
   compatibilityDate = ${capnpString(date)},
 );
-`;
+${dispatch.worker}`;
   const path = join(options.dir, `workerd-${options.port}.capnp`);
   await Deno.writeTextFile(path, config, { mode: 0o600 });
   return path;
 }
 
-/** Starts workerd on a config written by writeWorkerdConfig; resolves once it accepts TCP. */
-export async function startWorkerd(config: string, port: number): Promise<ChildHandle> {
-  const child = spawnChild("workerd", WORKERD, ["serve", config], {
+/**
+ * Starts workerd on a config written by writeWorkerdConfig; resolves once it accepts TCP. A config
+ * with a `dispatchPort` needs `experimental` (its dispatcher's flag; the app's are wrangler.toml's).
+ */
+export async function startWorkerd(
+  config: string,
+  port: number,
+  options: { experimental?: boolean; inspectorPort?: number } = {},
+): Promise<ChildHandle> {
+  const args = ["serve", config];
+  if (options.experimental) args.push("--experimental");
+  if (options.inspectorPort) args.push(`--inspector-addr=127.0.0.1:${options.inspectorPort}`);
+  const child = spawnChild("workerd", WORKERD, args, {
     env: {},
     log: (line) => {
       // the flag is still in wrangler.toml for older deploy targets; the notice is noise here
