@@ -12,6 +12,7 @@ import { buildStatus } from "../tests/_support/meta_payloads.ts";
 import { type LoadResult, runLoad } from "./load.ts";
 import { startQueueBroker } from "./queue_broker.ts";
 import { loadAverage, treeCpuSeconds } from "./stats.ts";
+import { type CpuProfile, profileWorker, summarizeProfile } from "./cpu_profile.ts";
 import { buildWorkerBundle, startWorkerd, writeWorkerdConfig } from "./workerd.ts";
 import { hasWrk, replayScript, runWrk } from "./wrk.ts";
 
@@ -54,6 +55,10 @@ Options:
   --warmup S          seconds of unmeasured load first (default 3)
   --connections N     concurrent connections (default 16)
   --tool wrk|deno     wrk (default when on PATH; apt-get install wrk) or bench/load.ts
+  --profile DIR       workerd only: sample the Worker's CPU through workerd's inspector during
+                      each measured run, print where it went (by package and function, through
+                      the bundle's source map) and keep each profile in DIR as
+                      <endpoint>.cpuprofile (Chrome DevTools opens it). Sampling slows the rows.
   -h, --help          show this help`;
 
 const { values } = parseArgs({
@@ -65,6 +70,7 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "3" },
     connections: { type: "string", default: "16" },
     tool: { type: "string" },
+    profile: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -153,6 +159,7 @@ const dir = join(ROOT, ".dev", `bench-${Date.now()}-${Deno.pid}`);
 const log = (line: string) => console.error(`[bench] ${line}`);
 const stack = await startStack({ dir, ports: await freePorts(), seed: false, log });
 const rows: string[] = [];
+const profiles: string[] = [];
 try {
   const clientId = await withAdmin(stack.adminDbUrl, async (c) => {
     const { rows } = await c.query(
@@ -173,7 +180,14 @@ try {
   // per-request log lines off on every runtime alike: this measures the app, not a console
   const env = { ...stack.appEnv, LOG_LEVEL: "warn" };
 
-  const measure = async (runtime: Runtime, endpoint: Endpoint, base: string, pid: number) => {
+  let bundle: string | undefined;
+  const measure = async (
+    runtime: Runtime,
+    endpoint: Endpoint,
+    base: string,
+    pid: number,
+    inspectorPort?: number,
+  ) => {
     let url = `${base}/healthz`;
     let shown = "GET /healthz";
     let how: { key?: string; script?: string } = {};
@@ -214,9 +228,12 @@ try {
       if (endpoint === "webhook") await dropFirst(how.script!, warmup);
       else await load(url, how, warmup);
     }
+    const profiler = inspectorPort ? await profileWorker(inspectorPort) : null;
+    await profiler?.start();
     const cpuBefore = treeCpuSeconds(pid);
     const r = await load(url, how, duration);
     const cpu = treeCpuSeconds(pid) - cpuBefore;
+    if (profiler) await keepProfile(endpoint, shown, await profiler.stop());
     if (r.wrapped) log(`${runtime} ${shown}: wrk ran out of deliveries and repeated some`);
     const cpuUs = r.requests ? (cpu / r.requests) * 1e6 : NaN;
     return `| ${runtime} | ${shown} | ${r.rps.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${
@@ -232,13 +249,20 @@ try {
     }
   };
 
+  const keepProfile = async (endpoint: Endpoint, shown: string, profile: CpuProfile) => {
+    await Deno.mkdir(values.profile!, { recursive: true });
+    const file = join(values.profile!, `${endpoint}.cpuprofile`);
+    await Deno.writeTextFile(file, JSON.stringify(profile));
+    profiles.push(`### workerd ${shown} (${file})\n\n${await summarizeProfile(profile, bundle!)}`);
+  };
+
   // the queue of the workerd row: a sink in this process, so that it costs the Worker nothing
   const sink = startQueueBroker();
-  let bundle: string | undefined;
   try {
     for (const runtime of runtimes) {
       const port = await freePort();
       let app: ChildHandle;
+      let inspectorPort: number | undefined;
       if (runtime === "workerd") {
         bundle ??= (await buildWorkerBundle(join(dir, "bundle"))).module;
         const config = await writeWorkerdConfig({
@@ -248,7 +272,8 @@ try {
           bindings: env,
           queue: sink.address,
         });
-        app = await startWorkerd(config, port);
+        inspectorPort = values.profile ? await freePort() : undefined;
+        app = await startWorkerd(config, port, { inspectorPort });
       } else {
         app = await startAppProcess({
           runtime: runtime === "wrangler" ? "workerd" : "deno",
@@ -264,7 +289,9 @@ try {
       }
       try {
         for (const endpoint of endpoints) {
-          rows.push(await measure(runtime, endpoint, `http://127.0.0.1:${port}`, app.pid));
+          rows.push(
+            await measure(runtime, endpoint, `http://127.0.0.1:${port}`, app.pid, inspectorPort),
+          );
         }
       } finally {
         await app.stop();
@@ -288,3 +315,4 @@ console.log(
 );
 console.log("|---|---|---:|---:|---:|---:|---:|---:|");
 for (const row of rows) console.log(row);
+for (const profile of profiles) console.log(`\n${profile}`);
