@@ -6,14 +6,32 @@ import { encryptField, parseKeyring } from "../src/core/crypto/envelope.ts";
 import { createClient } from "@supabase/supabase-js";
 import { withAdmin } from "../tools/stack/database.ts";
 import { freePort, freePorts, ROOT, startStack } from "../tools/stack/mod.ts";
-import { type AppProcess, type AppRuntime, startAppProcess } from "../tools/stack/app_process.ts";
+import { type AppProcess, startAppProcess } from "../tools/stack/app_process.ts";
+import { waitForHttp } from "../tools/stack/postgrest.ts";
+import { startWorkerApp } from "./workerd.ts";
+
+/**
+ * deno: src/entry/deno.ts; workerd: the deploy bundle in workerd alone, its queue consumer driven
+ * as Cloudflare drives it (bench/workerd.ts); wrangler: wrangler dev (workerd behind wrangler's
+ * proxy, its local queue).
+ */
+export type BenchRuntime = "deno" | "workerd" | "wrangler";
 
 /**
  * For load runs: a throwaway local stack, one client with a WhatsApp number (its access token
  * encrypted as in production) and an API key, and the app as its own process on `runtime`.
  */
 export async function benchChannel(options: {
-  runtime: AppRuntime;
+  runtime: BenchRuntime;
+  /**
+   * deno and workerd: jobs wait until releaseJobs(), so that acknowledging and processing can be
+   * timed apart (Deno runs bench/deno_held_jobs.ts; workerd's queue holds its consumer)
+   */
+  holdJobs?: boolean;
+  /** workerd: consumer batches running at once (default 4) */
+  consumerConcurrency?: number;
+  /** workerd: open its inspector (inspectorPort()), to profile the Worker */
+  inspect?: boolean;
   /** load pg_stat_statements, so `topStatements()` can say where the database's time went */
   pgStats?: boolean;
   env?: Record<string, string>;
@@ -92,19 +110,44 @@ export async function benchChannel(options: {
       appSecret: stack.secrets.meta_app_secret,
     })
     : null;
-  const startApp = () =>
-    startAppProcess({
-      runtime: options.runtime,
-      env: {
-        ...stack.appEnv,
-        LOG_LEVEL: "error",
-        ...(graph ? { GRAPH_API_BASE_URL: graph.url } : {}),
-        ...options.env,
-      },
+  const env = {
+    ...stack.appEnv,
+    LOG_LEVEL: "error",
+    ...(graph ? { GRAPH_API_BASE_URL: graph.url } : {}),
+    ...options.env,
+  };
+  let worker: Awaited<ReturnType<typeof startWorkerApp>> | null = null;
+  const inspectorPort = options.inspect && options.runtime === "workerd"
+    ? await freePort()
+    : undefined;
+  const startApp = async (): Promise<AppProcess> => {
+    if (options.runtime === "workerd") {
+      if (worker) await worker.restart();
+      else {
+        worker = await startWorkerApp({
+          env,
+          port,
+          dir: join(dir, "app"),
+          held: options.holdJobs,
+          concurrency: options.consumerConcurrency,
+          inspectorPort,
+        });
+      }
+      await waitForHttp(`${appUrl}/healthz`, "The Worker");
+      const w = worker;
+      return { name: "workerd", pid: w.pid, runtime: "workerd", url: appUrl, stop: w.stopWorker };
+    }
+    return await startAppProcess({
+      runtime: options.runtime === "wrangler" ? "workerd" : "deno",
+      entry: options.runtime === "deno" && options.holdJobs
+        ? join(ROOT, "bench/deno_held_jobs.ts")
+        : undefined,
+      env,
       port,
       dir: join(dir, "app"),
       log: options.log,
     });
+  };
   let app: AppProcess | null = await startApp();
   return {
     stack,
@@ -116,6 +159,17 @@ export async function benchChannel(options: {
     wabaId,
     /** the app's process now (null while it is down) */
     app: () => app,
+    /** with holdJobs: the jobs held so far run, and the next ones as they come */
+    releaseJobs() {
+      if (worker) worker.broker.release();
+      else if (app) Deno.kill(app.pid, "SIGUSR2");
+    },
+    /** workerd: messages in its queue, waiting or being consumed (0 elsewhere) */
+    queued: () => worker?.broker.pending() ?? 0,
+    /** workerd with `inspect`: where its inspector listens */
+    inspectorPort: () => inspectorPort ?? null,
+    /** workerd: the bundle it runs (its source map beside it) */
+    bundle: () => worker?.bundle ?? null,
     /** the app dies at once (SIGKILL): no graceful stop, no last flush */
     async killApp() {
       if (!app) return;
@@ -197,6 +251,7 @@ export async function benchChannel(options: {
     },
     async close() {
       await app?.stop();
+      await worker?.stop();
       await graph?.close();
       await stack.stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -3,8 +3,8 @@ import { startGraphEmulator } from "../tools/emulators/graph_api.ts";
 import { benchChannel } from "./channel_stack.ts";
 import { loadAverage, percentile } from "./stats.ts";
 
-const HELP =
-  `deno run -A bench/whatsapp_send.ts [--messages N] [--connections C] [--runtime deno|workerd]
+const HELP = `deno run -A bench/whatsapp_send.ts [--messages N] [--connections C]
+  [--runtime deno|workerd|wrangler]
 
 Send pipeline throughput on the local stack: C clients post N template messages (distinct
 recipients) to POST /v1/messages; the app's pipeline claims, paces, sends them to the Graph API
@@ -17,6 +17,8 @@ per-number throughput). --numbers N gives the client N numbers and spreads the m
 to see what the pipeline does above one number's cap. 127.0.0.1 only.
 Before the run the client is given a history, as a live client has: 20,000 earlier messages to
 other contacts, and the tables analysed (a live database has statistics).
+--runtime workerd runs the deploy bundle in workerd alone, its queue consumer driven as Cloudflare
+drives it (batches of wrangler.toml's max_batch_size); wrangler runs wrangler dev.
 --pg-stats loads pg_stat_statements and prints the statements that took the most database time.`;
 
 const { values } = parseArgs({
@@ -36,7 +38,8 @@ if (values.help) {
 }
 const total = Math.min(20_000, Number(values.messages));
 const connections = Math.min(256, Number(values.connections));
-const runtime = values.runtime === "workerd" ? "workerd" : "deno";
+const runtime = (["deno", "workerd", "wrangler"] as const).find((r) => r === values.runtime);
+if (!runtime) throw new Error("--runtime must be deno, workerd or wrangler");
 
 let emulator: Awaited<ReturnType<typeof startGraphEmulator>> | undefined;
 const ch = await benchChannel({

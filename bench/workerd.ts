@@ -1,6 +1,7 @@
 import { basename, join, relative } from "node:path";
 import { type ChildHandle, spawnChild } from "../tools/stack/postgrest.ts";
-import { ROOT } from "../tools/stack/mod.ts";
+import { freePort, ROOT } from "../tools/stack/mod.ts";
+import { startQueueBroker } from "./queue_broker.ts";
 
 export const WRANGLER = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
 export const WORKERD = join(ROOT, "node_modules/@cloudflare/workerd-linux-64/bin/workerd");
@@ -175,4 +176,87 @@ export async function startWorkerd(
   }
   await child.stop();
   throw new Error(`workerd did not listen on ${port} within 10 s`);
+}
+
+/** The queue consumer's settings in wrangler.toml (what Cloudflare batches by). */
+export async function consumerSettings(): Promise<
+  { batchSize: number; batchTimeoutMs: number; maxAttempts: number }
+> {
+  const toml = await Deno.readTextFile(join(ROOT, "wrangler.toml"));
+  const block = /\[\[queues\.consumers\]\]([^[]*)/.exec(toml)?.[1] ?? "";
+  const read = (key: string, fallback: number) =>
+    Number(new RegExp(`^${key}\\s*=\\s*(\\d+)`, "m").exec(block)?.[1] ?? fallback);
+  return {
+    // Cloudflare's defaults where wrangler.toml says nothing
+    batchSize: read("max_batch_size", 10),
+    batchTimeoutMs: read("max_batch_timeout", 5) * 1000,
+    maxAttempts: read("max_retries", 3) + 1,
+  };
+}
+
+/**
+ * The deploy bundle served by workerd alone on 127.0.0.1:`port`, its JOBS queue a broker in this
+ * process (bench/queue_broker.ts) that drives the Worker's queue() handler as Cloudflare does:
+ * batches of wrangler.toml's max_batch_size, after its max_batch_timeout, `concurrency` batches
+ * at a time. The broker outlives the Worker: `restart()` starts workerd again on the same port,
+ * its queue's backlog still there.
+ */
+export async function startWorkerApp(options: {
+  env: Record<string, string>;
+  port: number;
+  dir: string;
+  concurrency?: number;
+  /** start with the consumer held (release it with `broker.release()`) */
+  held?: boolean;
+  inspectorPort?: number;
+}) {
+  const bundleDir = join(options.dir, "bundle");
+  const { module } = await buildWorkerBundle(bundleDir);
+  const dispatchPort = await freePort();
+  const settings = await consumerSettings();
+  const broker = startQueueBroker({
+    held: options.held,
+    consumer: {
+      ...settings,
+      concurrency: options.concurrency ?? 4,
+      async dispatch(messages) {
+        const res = await fetch(`http://127.0.0.1:${dispatchPort}/`, {
+          method: "POST",
+          body: JSON.stringify(messages),
+        });
+        if (!res.ok) throw new Error(`The dispatcher answered ${res.status}: ${await res.text()}`);
+        return await res.json();
+      },
+    },
+  });
+  const config = await writeWorkerdConfig({
+    dir: bundleDir,
+    modules: [module],
+    port: options.port,
+    bindings: options.env,
+    queue: broker.address,
+    dispatchPort,
+  });
+  const start = () =>
+    startWorkerd(config, options.port, {
+      experimental: true,
+      inspectorPort: options.inspectorPort,
+    });
+  let child = await start();
+  return {
+    broker,
+    bundle: module,
+    get pid() {
+      return child.pid;
+    },
+    async restart() {
+      await child.stop();
+      child = await start();
+    },
+    stopWorker: () => child.stop(),
+    async stop() {
+      await child.stop();
+      await broker.close();
+    },
+  };
 }

@@ -8,12 +8,15 @@ import { pinnedWebhookEgress } from "../adapters/deno/pinned_webhook_egress.ts";
 import { staticFiles } from "../adapters/deno/static_files.ts";
 import { jsonLogger } from "../adapters/logging/json_logger.ts";
 import { PluginRegistryError } from "../services/plugins/registry.ts";
+import type { Doorbell } from "../ports/jobs.ts";
 
 /**
  * Deno composition root: the same app as on Workers, served with Deno.serve; jobs run in-process
  * (the doorbell) and the sweeper runs on a timer, as the Cron Trigger does on Workers.
+ * `doorbell` wraps the in-process one: the ingest benchmark holds jobs back with it, to time
+ * acknowledging and processing apart (bench/deno_held_jobs.ts).
  */
-if (import.meta.main) {
+export async function serveDeno(options: { doorbell?: (local: Doorbell) => Doorbell } = {}) {
   // before any key is imported: AES-GCM and HMAC without Deno's per-call async op cost
   installSyncCrypto(nodeCrypto as unknown as SyncCryptoEngine);
   let env;
@@ -31,8 +34,10 @@ if (import.meta.main) {
     // small host more concurrent batches only shrink each one and contend in the database. Two of
     // 100 cost less CPU per webhook than four of 25, and than two of 200 once a client endpoint
     // listens (the ingest benchmark of docs/benchmarks.md; the runs: docs/benchmarks-log.md)
-    doorbell: (handle) =>
-      bell = localDoorbell({ handle, logger: jobLogger, concurrency: 2, batchSize: 100 }),
+    doorbell: (handle) => {
+      bell = localDoorbell({ handle, logger: jobLogger, concurrency: 2, batchSize: 100 });
+      return options.doorbell?.(bell) ?? bell;
+    },
     // nothing in front of a Deno host keeps a client's webhook URL out of our own network
     webhookEgress: pinnedWebhookEgress(),
     pluginEnv: Deno.env.toObject(),
@@ -85,3 +90,5 @@ if (import.meta.main) {
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
 }
+
+if (import.meta.main) await serveDeno();

@@ -37,6 +37,8 @@ export async function startAppProcess(options: {
   readyTimeoutMs?: number;
   /** gives up waiting (and stops the process) when aborted, e.g. by Ctrl-C during start-up */
   signal?: AbortSignal;
+  /** on Deno, a module to run instead of src/entry/deno.ts (a benchmark's wrapper of it) */
+  entry?: string;
 }): Promise<AppProcess> {
   const { runtime, env, port, dir } = options;
   const url = `http://127.0.0.1:${port}`;
@@ -85,7 +87,8 @@ export async function startAppProcess(options: {
       log,
     });
   } else {
-    child = spawnChild("deno", Deno.execPath(), ["run", "-A", join(ROOT, "src/entry/deno.ts")], {
+    const entry = options.entry ?? join(ROOT, "src/entry/deno.ts");
+    child = spawnChild("deno", Deno.execPath(), ["run", "-A", entry], {
       env: { ...inherited, ...env, PORT: String(port) },
       cwd: ROOT,
       log,
