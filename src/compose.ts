@@ -13,9 +13,9 @@ import { clientStore } from "./adapters/supabase/clients_store.ts";
 import { contactStore } from "./adapters/supabase/contacts_store.ts";
 import { inboxStore } from "./adapters/supabase/inbox_store.ts";
 import { messageStore } from "./adapters/supabase/messages_store.ts";
-import { supabaseRequestLogSink } from "./adapters/supabase/request_log_sink.ts";
-import { templateStore } from "./adapters/supabase/templates_store.ts";
+import { batchedRequestLog, requestLogStore } from "./adapters/supabase/request_log_store.ts";
 import { retentionStore } from "./adapters/supabase/retention_store.ts";
+import { templateStore } from "./adapters/supabase/templates_store.ts";
 import { webhookEndpointStore } from "./adapters/supabase/webhook_endpoints_store.ts";
 import {
   pluginDeliveryStore,
@@ -82,8 +82,10 @@ export interface ComposeOptions {
   now?: () => number;
   /** how often the runtime calls sweep() (default SWEEP_INTERVAL_SECONDS; Workers: the Cron) */
   sweepIntervalSeconds?: number;
-  /** where the API request log goes (default: the database); a tool that only reads the app's
-   * OpenAPI document passes one that drops rows */
+  /**
+   * where the API request log goes (default: the database, in batches); Workers hands in its
+   * queue, and a tool that only reads the app's OpenAPI document one that drops rows
+   */
   requestLog?: RequestLogSink & { flush(): Promise<void> };
   /** the plugins to run (default: plugins/mod.ts, the registry) */
   plugins?: readonly Plugin[];
@@ -239,10 +241,8 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     client_offboarding: eachJob(leaving.run),
   }, logger);
 
-  const requestLog = options.requestLog ?? supabaseRequestLogSink(
-    db.service,
-    options.shareWrites === false ? { maxBatch: 1 } : {},
-  );
+  const requestLogRows = requestLogStore(db.service);
+  const requestLog = options.requestLog ?? batchedRequestLog(requestLogRows);
   const pepper = await importPepper(env.API_KEY_PEPPER);
   const app = createApp({
     env,
@@ -283,6 +283,8 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     app,
     deps: { env, logger, requestLog, services: deps, plugins, templates, privacy, offboarding },
     handleJobs: (jobs: Job[]) => handle(jobs),
+    /** writes request log entries a queue carried (Workers), many in one insert */
+    writeRequestLog: requestLogRows.insert,
     sweep: async () => (await Promise.all([sweep(deps, { extra: dueWork }), reportKeys()]))[0],
     /** on a clean stop: this instance's report no longer stands */
     withdrawKeyReport: () => reports.withdraw(instance),

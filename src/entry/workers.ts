@@ -4,6 +4,12 @@ import { composeApp } from "../compose.ts";
 import { PluginRegistryError } from "../services/plugins/registry.ts";
 import { cloudflareClientAddress } from "../http/client_address.ts";
 import { type QueueBinding, queueDoorbell } from "../adapters/workers/queue_doorbell.ts";
+import {
+  isRequestLogMessage,
+  queueRequestLog,
+  type QueueSend,
+  type RequestLogMessage,
+} from "../adapters/workers/queue_request_log.ts";
 import type { Job } from "../ports/jobs.ts";
 
 type Composed = Awaited<ReturnType<typeof composeApp>>;
@@ -12,11 +18,14 @@ let composed: Promise<Composed> | undefined;
 interface ExecutionContext {
   waitUntil(promise: Promise<unknown>): void;
 }
-interface QueueMessage {
-  body: Job;
+interface QueueMessage<B = Job | RequestLogMessage> {
+  body: B;
   ack(): void;
   retry(options?: { delaySeconds?: number }): void;
 }
+
+/** a failed batch comes back after this long (the sweeper is the backstop for jobs) */
+const RETRY_DELAY_SECONDS = 10;
 
 /** Parsed once per isolate; a configuration error is logged and answered with a 503. */
 function boot(bindings: Record<string, unknown>): Promise<Composed> {
@@ -24,10 +33,12 @@ function boot(bindings: Record<string, unknown>): Promise<Composed> {
     const strings = Object.fromEntries(
       Object.entries(bindings).filter(([, v]) => typeof v === "string"),
     ) as Record<string, string>;
-    const queue = bindings.JOBS as QueueBinding | undefined;
+    const queue = bindings.JOBS as (QueueBinding & QueueSend) | undefined;
     if (!queue) throw new ConfigError(["JOBS queue binding is missing (see wrangler.toml)"]);
     return await composeApp(parseEnv(strings), {
       doorbell: () => queueDoorbell(queue),
+      // the consumer below writes a batch's entries together
+      requestLog: queueRequestLog(queue),
       shareWrites: false,
       // Cloudflare's edge sets CF-Connecting-IP on every request, overwriting a client's own
       clientAddress: cloudflareClientAddress,
@@ -71,20 +82,43 @@ export default {
 
   /**
    * Cloudflare Queue consumer: a batch of jobs is handled together (inbox items share their
-   * database round trips). A failed batch comes back later; the work is idempotent.
+   * database round trips), and the request log entries in it are written in one insert. Each part
+   * is acknowledged on its own, so a failed job does not write the log entries twice; what failed
+   * comes back later, and the work is idempotent.
    */
   async queue(batch: { messages: QueueMessage[] }, bindings: Record<string, unknown>) {
-    const { handleJobs, deps } = await boot(bindings);
-    try {
-      await handleJobs(batch.messages.map((m) => m.body));
-      for (const m of batch.messages) m.ack();
-    } catch (error) {
-      deps.logger.error("job_batch_failed", {
-        size: batch.messages.length,
-        message: (error as Error).message,
-      });
-      for (const m of batch.messages) m.retry({ delaySeconds: 10 });
+    const { handleJobs, writeRequestLog, deps } = await boot(bindings);
+    const logs: QueueMessage<RequestLogMessage>[] = [];
+    const jobs: QueueMessage<Job>[] = [];
+    for (const m of batch.messages) {
+      if (isRequestLogMessage(m.body)) logs.push(m as QueueMessage<RequestLogMessage>);
+      else jobs.push(m as QueueMessage<Job>);
     }
+    const settle = async (
+      messages: QueueMessage[],
+      event: string,
+      work: () => Promise<unknown>,
+    ) => {
+      if (!messages.length) return;
+      try {
+        await work();
+        for (const m of messages) m.ack();
+      } catch (error) {
+        deps.logger.error(event, {
+          size: messages.length,
+          message: (error as Error).message,
+        });
+        for (const m of messages) m.retry({ delaySeconds: RETRY_DELAY_SECONDS });
+      }
+    };
+    await Promise.all([
+      settle(
+        logs,
+        "request_log_batch_failed",
+        () => writeRequestLog(logs.map((m) => m.body.entry)),
+      ),
+      settle(jobs, "job_batch_failed", () => handleJobs(jobs.map((m) => m.body))),
+    ]);
   },
 
   /** Cron Trigger: the sweeper re-rings recorded work that is not finished. */

@@ -26,9 +26,10 @@ export interface AppEnv {
     clientIp: string | null;
     principal: Principal;
     /**
-     * Set by a route whose request is already recorded durably elsewhere, so the API request log
-     * would only hold a second copy: an accepted webhook delivery is in webhook_inbox.
+     * Set by a route whose requests the API request log does not keep: an accepted webhook
+     * delivery is recorded in webhook_inbox already, and a health check or Meta's verify
+     * handshake reads no client's data (a row for each would make every probe a database write).
      */
-    recordedElsewhere: boolean;
+    unlogged: boolean;
   };
 }

@@ -10,14 +10,15 @@ const INCOMING_ID = /^[A-Za-z0-9._-]{8,64}$/;
  * Gives each request an id (a well-formed incoming X-Request-Id is kept, so traces join up), a
  * logger tagged with it, the client's address as the runtime's policy finds it (once, so the
  * throttle and the log agree), and after the response one log line and, unless the route recorded
- * the request elsewhere, one API request log entry. Only technical metadata is recorded: never
- * bodies, query strings or credentials.
+ * the request elsewhere or needs no record (AppEnv's `unlogged`), one API request log entry. Only
+ * technical metadata is recorded: never bodies, query strings or credentials.
  */
 export function requestContext(
   options: { logger: Logger; sink: RequestLogSink; clientAddress: ClientAddress },
 ) {
   return async function requestContext(c, next) {
     const started = performance.now();
+    const at = Date.now();
     const incoming = c.req.header("x-request-id");
     const requestId = incoming && INCOMING_ID.test(incoming) ? incoming : crypto.randomUUID();
     c.set("requestId", requestId);
@@ -31,8 +32,17 @@ export function requestContext(
     const principal = c.get("principal");
     // the matched pattern, not the path: paths can carry ids that are personal data
     const route = c.req.routePath === "/*" ? "(unmatched)" : c.req.routePath;
+    const clientId = principal?.clientId ?? null;
+    c.get("logger").info("http_request", {
+      method: c.req.method,
+      route,
+      status: c.res.status,
+      latency_ms: latency,
+      client_id: clientId,
+    });
+    if (c.get("unlogged")) return;
     const entry = {
-      client_id: principal?.clientId ?? null,
+      client_id: clientId,
       request_id: requestId,
       method: c.req.method,
       route,
@@ -40,16 +50,9 @@ export function requestContext(
       latency_ms: latency,
       ip: c.get("clientIp"),
       user_agent: c.req.header("user-agent")?.slice(0, 512) ?? null,
+      // when the request came, not when its row is written (a queue may carry it first)
+      created_at: new Date(at).toISOString(),
     };
-    c.get("logger").info("http_request", {
-      method: entry.method,
-      route,
-      status: entry.status,
-      latency_ms: latency,
-      client_id: entry.client_id,
-    });
-    // health checks are noise; a request recorded elsewhere (see recordedElsewhere) needs no copy
-    if (route === "/healthz" || c.get("recordedElsewhere")) return;
     const pending = options.sink.record(entry).catch((error) =>
       options.logger.error("request_log_failed", { message: String(error?.message ?? error) })
     );

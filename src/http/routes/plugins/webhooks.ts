@@ -20,7 +20,7 @@ export function pluginWebhookRoutes(host: PluginHost, maxBodyBytes: number) {
         headers: c.req.raw.headers,
       });
       // its inbox row is the record of a routed delivery; a dropped one is kept in the request log
-      if (routed) c.set("recordedElsewhere", true);
+      if (routed) c.set("unlogged", true);
       return c.json(routed ? { received: true, duplicate } : { received: true, routed }, 200);
     });
   }

@@ -25,6 +25,8 @@ export function whatsappWebhookRoutes(
   const appSecretKey = importHmacKey(deps.env.META_APP_SECRET, ["sign"]);
   return new Hono<AppEnv>()
     .get("/webhooks/whatsapp", (c) => {
+      // Meta calls it once per subscription; a refusal exposes nothing (see AppEnv's unlogged)
+      c.set("unlogged", true);
       const mode = c.req.query("hub.mode");
       const token = c.req.query("hub.verify_token") ?? "";
       const challenge = c.req.query("hub.challenge") ?? "";
@@ -65,7 +67,7 @@ export function whatsappWebhookRoutes(
         );
         // the inbox row is this delivery's record (a duplicate's is its first copy's); refused
         // deliveries, which are recorded nowhere else, stay in the API request log
-        c.set("recordedElsewhere", true);
+        c.set("unlogged", true);
         return c.json({ received: true, duplicate }, 200);
       },
     );

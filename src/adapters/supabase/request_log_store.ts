@@ -1,5 +1,17 @@
 import type { SupabaseClient } from "@supabase/supabase-js";
-import type { RequestLogEntry, RequestLogSink } from "../../ports/request_log.ts";
+import type { RequestLogEntry, RequestLogSink, RequestLogStore } from "../../ports/request_log.ts";
+
+/** public.api_request_log in PostgREST, with the service role: one insert per call. */
+export function requestLogStore(service: SupabaseClient): RequestLogStore {
+  return {
+    async insert(rows) {
+      const { error } = await service.from("api_request_log").insert(rows);
+      if (error) {
+        throw new Error(`Could not write ${rows.length} request log rows: ${error.message}`);
+      }
+    },
+  };
+}
 
 interface Batch {
   rows: RequestLogEntry[];
@@ -10,10 +22,12 @@ interface Batch {
 /**
  * Batches request log rows into one insert per `windowMs` (or per `maxBatch` rows), so logging
  * costs a fraction of a database call per request. Each `record()` resolves when its batch is
- * written, which lets Workers keep the isolate alive for it with waitUntil.
+ * written. For a process that serves many requests at once (Deno): an isolate on Workers must not
+ * await a write another request started, so there the entries go through the queue instead
+ * (adapters/workers/queue_request_log.ts).
  */
-export function supabaseRequestLogSink(
-  service: SupabaseClient,
+export function batchedRequestLog(
+  store: RequestLogStore,
   options: { windowMs?: number; maxBatch?: number } = {},
 ): RequestLogSink & { flush(): Promise<void> } {
   const windowMs = options.windowMs ?? 50;
@@ -31,12 +45,9 @@ export function supabaseRequestLogSink(
     let start = () => {};
     const started = new Promise<void>((resolve) => (start = resolve));
     const timer = setTimeout(() => close(batch), windowMs);
-    const written = started.then(async () => {
+    const written = started.then(() => {
       clearTimeout(timer);
-      const { error } = await service.from("api_request_log").insert(rows);
-      if (error) {
-        throw new Error(`Could not write ${rows.length} request log rows: ${error.message}`);
-      }
+      return store.insert(rows);
     });
     const batch: Batch = { rows, written, start };
     return batch;
