@@ -1,4 +1,4 @@
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { Db } from "./database.ts";
 import {
   generateApiKey,
   hashApiKey,
@@ -23,7 +23,7 @@ const PUBLIC_COLUMNS =
  * refused expiry is a 400 AppError.
  */
 export async function createApiKey(
-  db: SupabaseClient,
+  db: Db,
   pepper: CryptoKey,
   input: {
     clientId: string;
@@ -59,7 +59,7 @@ export async function createApiKey(
   return { key, record };
 }
 
-export async function listApiKeys(db: SupabaseClient, clientId: string): Promise<ApiKeyRecord[]> {
+export async function listApiKeys(db: Db, clientId: string): Promise<ApiKeyRecord[]> {
   return check(
     await db.from("api_keys").select(PUBLIC_COLUMNS).eq("client_id", clientId).order("created_at"),
     "Could not list API keys",
@@ -68,7 +68,7 @@ export async function listApiKeys(db: SupabaseClient, clientId: string): Promise
 
 /** Revokes a key; returns the record, or null when no such live key exists for the client. */
 export async function revokeApiKey(
-  db: SupabaseClient,
+  db: Db,
   clientId: string,
   keyId: string,
 ): Promise<ApiKeyRecord | null> {
@@ -82,7 +82,7 @@ export async function revokeApiKey(
 
 /** Key lookup by hash: a cross-tenant read, so it needs the service client. */
 export async function findApiKeyByHash(
-  service: SupabaseClient,
+  service: Db,
   keyHash: string,
 ): Promise<StoredKey | null> {
   const rows = check(

@@ -1,11 +1,11 @@
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { Db } from "./database.ts";
 import type { AuditEntry, AuditLog } from "../../ports/audit.ts";
 import type { DatabaseAccess } from "./database.ts";
 
 export type { AuditEntry };
 
 /** Appends one audit record. The table grants no UPDATE or DELETE to any API role. */
-export async function audit(db: SupabaseClient, entry: AuditEntry): Promise<void> {
+export async function audit(db: Db, entry: AuditEntry): Promise<void> {
   const { error } = await db.from("audit_log").insert({
     client_id: entry.clientId,
     actor: entry.actor,

@@ -1,4 +1,4 @@
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { Db } from "./database.ts";
 import {
   createDataKey,
   type Keyring,
@@ -14,7 +14,7 @@ import type { DataKeys } from "../../ports/data_keys.ts";
  */
 export function dataKeys(options: {
   keyring: Keyring;
-  service: SupabaseClient;
+  service: Db;
 }): DataKeys & { rewrapAll(): Promise<{ rewrapped: number; total: number; failed: string[] }> } {
   const cache = new Map<string, Promise<CryptoKey>>();
 

@@ -1,4 +1,4 @@
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { Db } from "./database.ts";
 import { groupByKey } from "../group_calls.ts";
 
 /**
@@ -10,7 +10,7 @@ import { groupByKey } from "../group_calls.ts";
  * process dies, the sweeper takes the row once the lease runs out.
  */
 export function inboxWriter(
-  service: SupabaseClient,
+  service: Db,
   options: {
     windowMs?: number;
     maxBatch?: number;

@@ -1,4 +1,4 @@
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { Db } from "./database.ts";
 
 /** What one running app instance holds (supabase/migrations/20261202000710_master_key_reports.sql). */
 export interface MasterKeyReport {
@@ -11,7 +11,7 @@ export interface MasterKeyReport {
 }
 
 /** The app's reports of the master keys it holds, read by `deno task keys rotate`. Service role. */
-export function masterKeyReports(service: SupabaseClient) {
+export function masterKeyReports(service: Db) {
   return {
     async report(
       instance: string,

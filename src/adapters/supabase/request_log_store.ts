@@ -1,8 +1,8 @@
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { Db } from "./database.ts";
 import type { RequestLogEntry, RequestLogSink, RequestLogStore } from "../../ports/request_log.ts";
 
 /** public.api_request_log in PostgREST, with the service role: one insert per call. */
-export function requestLogStore(service: SupabaseClient): RequestLogStore {
+export function requestLogStore(service: Db): RequestLogStore {
   return {
     async insert(rows) {
       const { error } = await service.from("api_request_log").insert(rows);

@@ -1,8 +1,8 @@
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { Db } from "./database.ts";
 import type { RetentionStore } from "../../ports/retention.ts";
 
 /** Retention through public.run_retention, with the service role. */
-export function retentionStore(service: SupabaseClient): RetentionStore {
+export function retentionStore(service: Db): RetentionStore {
   return {
     async runPass(options = {}) {
       const { data, error } = await service.rpc("run_retention", {

@@ -1,4 +1,4 @@
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { Db } from "./database.ts";
 import type {
   ClaimedDelivery,
   DeliveryEndpoint,
@@ -33,7 +33,7 @@ const DELIVERY_COLUMNS =
  * trigger refuses the insert with SQLSTATE GL409).
  */
 export async function createWebhookEndpoint(
-  db: SupabaseClient,
+  db: Db,
   input: {
     id: string;
     clientId: string;
@@ -55,7 +55,7 @@ export async function createWebhookEndpoint(
   return check(result, "Could not create the webhook endpoint");
 }
 
-export async function listWebhookEndpoints(db: SupabaseClient): Promise<WebhookEndpointRecord[]> {
+export async function listWebhookEndpoints(db: Db): Promise<WebhookEndpointRecord[]> {
   return check(
     await db.from("webhook_endpoints").select(ENDPOINT_COLUMNS).order("created_at"),
     "Could not list webhook endpoints",
@@ -63,7 +63,7 @@ export async function listWebhookEndpoints(db: SupabaseClient): Promise<WebhookE
 }
 
 export async function getWebhookEndpoint(
-  db: SupabaseClient,
+  db: Db,
   id: string,
 ): Promise<WebhookEndpointRecord | null> {
   return check(
@@ -77,7 +77,7 @@ export async function getWebhookEndpoint(
  * records who did. Null when there is no such endpoint for this client.
  */
 export async function updateWebhookEndpoint(
-  db: SupabaseClient,
+  db: Db,
   id: string,
   changes: EndpointChanges & { secret_ciphertext?: string },
   now = new Date(),
@@ -100,7 +100,7 @@ export async function updateWebhookEndpoint(
 }
 
 /** Deletes the endpoint and (by cascade) its deliveries; false when there was none. */
-export async function deleteWebhookEndpoint(db: SupabaseClient, id: string): Promise<boolean> {
+export async function deleteWebhookEndpoint(db: Db, id: string): Promise<boolean> {
   const rows = check(
     await db.from("webhook_endpoints").delete().eq("id", id).select("id"),
     "Could not delete the webhook endpoint",
@@ -109,7 +109,7 @@ export async function deleteWebhookEndpoint(db: SupabaseClient, id: string): Pro
 }
 
 export async function listWebhookDeliveries(
-  db: SupabaseClient,
+  db: Db,
   endpointId: string,
   limit: number,
 ): Promise<WebhookDeliveryRecord[]> {
@@ -125,7 +125,7 @@ export async function listWebhookDeliveries(
  * now, oldest first, at most `max`; returns their ids (see public.recover_webhook_deliveries).
  */
 export async function recoverWebhookDeliveries(
-  db: SupabaseClient,
+  db: Db,
   endpointId: string,
   since: Date,
   max: number,
@@ -145,7 +145,7 @@ export async function recoverWebhookDeliveries(
  * or a disabled endpoint counts from the next attempt). Endpoints that are gone are left out.
  */
 export async function webhookEndpointsForDelivery(
-  db: SupabaseClient,
+  db: Db,
   ids: string[],
 ): Promise<Array<{ id: string } & DeliveryEndpoint>> {
   return check(
@@ -160,7 +160,7 @@ export async function webhookEndpointsForDelivery(
  * public.record_webhook_deliveries).
  */
 export async function insertWebhookDeliveries(
-  db: SupabaseClient,
+  db: Db,
   rows: NewWebhookDelivery[],
 ): Promise<Set<string>> {
   return new Set(
@@ -177,7 +177,7 @@ export async function insertWebhookDeliveries(
  * attempt.
  */
 export async function claimWebhookDeliveries(
-  db: SupabaseClient,
+  db: Db,
   deliveryIds: string[],
   leaseSeconds = 60,
 ): Promise<Array<ClaimedDelivery | null>> {
@@ -190,7 +190,7 @@ export async function claimWebhookDeliveries(
   );
 }
 
-export async function cancelWebhookDelivery(db: SupabaseClient, deliveryId: string) {
+export async function cancelWebhookDelivery(db: Db, deliveryId: string) {
   check(
     await db.from("webhook_deliveries").update({ status: "cancelled", locked_until: null })
       .eq("id", deliveryId).eq("status", "pending"),
@@ -203,7 +203,7 @@ export async function cancelWebhookDelivery(db: SupabaseClient, deliveryId: stri
  * in the client webhooks migration): whether this attempt disabled the endpoint, and why.
  */
 export async function finishWebhookAttempts(
-  db: SupabaseClient,
+  db: Db,
   attempts: WebhookAttempt[],
 ): Promise<Array<{ disabled: boolean; reason?: string } | null>> {
   return check(
@@ -229,7 +229,7 @@ export async function finishWebhookAttempts(
  * client, oldest first within one (see public.due_webhook_deliveries).
  */
 export async function dueWebhookDeliveries(
-  service: SupabaseClient,
+  service: Db,
   limit: number,
 ): Promise<Array<{ id: string; client_id: string }>> {
   return check(
