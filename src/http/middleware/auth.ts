@@ -94,7 +94,14 @@ export function createAuthenticator(options: AuthOptions) {
   const keyCache = new Map<string, { key: StoredKey | null; until: number }>();
   const clientCache = new Map<string, { active: boolean; until: number }>();
   const lastUsedWritten = new Map<string, number>();
-  const secret = new TextEncoder().encode(options.jwtSecret);
+  // imported once per isolate: jose imports a raw secret again for every token it verifies
+  const secret = crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(options.jwtSecret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["verify"],
+  );
   const jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : null;
 
   async function lookupKey(hash: string): Promise<StoredKey | null> {
@@ -150,7 +157,7 @@ export function createAuthenticator(options: AuthOptions) {
     try {
       payload = jwks
         ? (await jwtVerify(token, jwks, claims)).payload
-        : (await jwtVerify(token, secret, { ...claims, algorithms: ["HS256"] })).payload;
+        : (await jwtVerify(token, await secret, { ...claims, algorithms: ["HS256"] })).payload;
     } catch {
       return "The access token is invalid or expired";
     }
