@@ -12,7 +12,10 @@ let local: Doorbell | undefined;
 
 Deno.addSignalListener("SIGUSR2", () => {
   holding = false;
-  for (const [jobs, options] of held.splice(0)) void local!.ring(jobs, options);
+  // the backlog in one ring, so that it fills batches as a queue's backlog does
+  const now = held.splice(0);
+  void local!.ring(now.filter(([, o]) => !o?.delayMs).flatMap(([jobs]) => jobs));
+  for (const [jobs, options] of now) if (options?.delayMs) void local!.ring(jobs, options);
 });
 
 await serveDeno({

@@ -24,6 +24,9 @@ interface QueueMessage<B = Job | RequestLogMessage> {
   retry(options?: { delaySeconds?: number }): void;
 }
 
+const isClaimedDelivery = (body: unknown) =>
+  (body as Job).kind === "inbox" && (body as Extract<Job, { kind: "inbox" }>).claimed !== undefined;
+
 /** a failed batch comes back after this long (the sweeper is the backstop for jobs) */
 const RETRY_DELAY_SECONDS = 10;
 
@@ -108,7 +111,12 @@ export default {
           size: messages.length,
           message: (error as Error).message,
         });
-        for (const m of messages) m.retry({ delaySeconds: RETRY_DELAY_SECONDS });
+        for (const m of messages) {
+          // a delivery written claimed is in the inbox, released with its backoff or leased
+          // until the sweeper takes it: a retry would carry its claim past both
+          if (isClaimedDelivery(m.body)) m.ack();
+          else m.retry({ delaySeconds: RETRY_DELAY_SECONDS });
+        }
       }
     };
     await Promise.all([

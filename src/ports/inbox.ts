@@ -19,6 +19,8 @@ export interface InboxStore {
   readonly claims: boolean;
   /** claims unprocessed, unleased rows; the rows it got, with their provider */
   claim(ids: number[], leaseSeconds: number): Promise<ClaimedInboxRow[]>;
+  /** the payloads of unprocessed rows, by id (rows this process wrote claimed, say) */
+  payloads(ids: number[]): Promise<Map<number, string>>;
   /** marks the rows processed and drops their payloads (the rows stay for dedupe) */
   finish(ids: number[], at: number): Promise<void>;
   /** a failed row waits until `nextAttemptAt`; with `giveUp` it is set aside (processed) */

@@ -32,6 +32,11 @@ export type Job =
 export interface Doorbell {
   /** `delayMs` asks for the jobs no earlier than that; the sweeper is the backstop either way */
   ring(jobs: Job[], options?: { delayMs?: number }): Promise<void>;
+  /**
+   * Set where jobs travel through a queue as messages (Workers), serialised: the most of a row's
+   * content one may carry. Unset where jobs run in this process and are handed over as they are.
+   */
+  readonly carries?: number;
 }
 
 /** The sending number as a claim returns it. */
@@ -53,12 +58,14 @@ export interface ClaimedSend {
 }
 
 /**
- * A webhook delivery written to the inbox already claimed, handed with its verified body (as
- * JSON.parse gave it, its envelope checked) to the job that walks its events. Only an in-process
- * doorbell carries one; a job without it claims the row, decrypts and parses the body itself.
+ * A webhook delivery written to the inbox already claimed (leased), handed to the job that walks
+ * its events: in this process with its verified body (as JSON.parse gave it, its envelope
+ * checked); through a queue with the row's payload as stored (encrypted), when it fits in a
+ * message, else with neither (the job reads the payload). A job without it claims the row.
  */
 export interface ClaimedInboxItem {
-  body: unknown;
+  body?: unknown;
+  ciphertext?: string;
 }
 
 /**

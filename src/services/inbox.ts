@@ -38,6 +38,27 @@ export type InboxProcessor = (items: InboxItem[], failures: Map<number, Failure>
 type InboxJob = Extract<Job, { kind: "inbox" }>;
 
 /**
+ * The job for a delivery just recorded in the inbox. A row written claimed (inbox.claims) goes
+ * with what spares the consumer its claim: in this process the body as parsed (no decryption, no
+ * parse), through a queue the payload as stored, if it fits in a message (no database call
+ * before the walk, as in this process).
+ */
+export function recordedJob(
+  deps: Pick<ServiceDeps, "inbox" | "doorbell">,
+  row: { id: number; provider: string; route: string | null; body: unknown; ciphertext: string },
+): InboxJob {
+  const job: InboxJob = { kind: "inbox", id: row.id, route: row.route };
+  if (!deps.inbox.claims) return job;
+  const carries = deps.doorbell.carries;
+  const claimed: ClaimedInboxItem = carries === undefined
+    ? { body: row.body }
+    : row.ciphertext.length <= carries
+    ? { ciphertext: row.ciphertext }
+    : {};
+  return { ...job, provider: row.provider, claimed };
+}
+
+/**
  * Step 3 of the event flow, for every provider: claims the rung deliveries (one round trip for the
  * batch; one written claimed for this process comes with its body instead), hands each provider's
  * share to its processor (`processors`, by provider: Meta's and plugins'), then finishes them:
@@ -53,27 +74,42 @@ export function inboxConsumer(
     const items: InboxItem[] = [];
     const seen = new Set<number>();
     const toClaim: number[] = [];
+    // claimed at their write, their payloads too large for the job: read in one call
+    const toRead: Array<{ id: number; provider: string }> = [];
+    const opened = (id: number, provider: string, attempts: number, ciphertext: string) => ({
+      id,
+      provider,
+      attempts,
+      body: async () => JSON.parse(await decryptSystem(deps.keyring, ciphertext)),
+    });
     for (const job of jobs) {
       if (seen.has(job.id)) continue;
       seen.add(job.id);
       const claimed: ClaimedInboxItem | undefined = job.claimed;
-      if (claimed) {
+      const provider = job.provider ?? "meta";
+      if (!claimed) toClaim.push(job.id);
+      else if (claimed.ciphertext !== undefined) {
+        items.push(opened(job.id, provider, 1, claimed.ciphertext));
+      } else if ("body" in claimed) {
         items.push({
           id: job.id,
-          provider: job.provider ?? "meta",
+          provider,
           attempts: 1,
           body: () => Promise.resolve(claimed.body),
         });
-      } else toClaim.push(job.id);
+      } else toRead.push({ id: job.id, provider });
+    }
+    if (toRead.length) {
+      const payloads = await deps.inbox.payloads(toRead.map((r) => r.id));
+      for (const { id, provider } of toRead) {
+        const ciphertext = payloads.get(id);
+        // finished meanwhile (a sweep's copy of the job ran first): nothing left to do
+        if (ciphertext) items.push(opened(id, provider, 1, ciphertext));
+      }
     }
     if (toClaim.length) {
       for (const row of await deps.inbox.claim(toClaim, INBOX_LEASE_SECONDS)) {
-        items.push({
-          id: row.id,
-          provider: row.provider,
-          attempts: row.attempts,
-          body: async () => JSON.parse(await decryptSystem(deps.keyring, row.payload_ciphertext)),
-        });
+        items.push(opened(row.id, row.provider, row.attempts, row.payload_ciphertext));
       }
     }
     const skipped = seen.size - items.length;

@@ -16,7 +16,7 @@ import type { NewPluginDelivery } from "../ports/plugins.ts";
 import { StoreRefused } from "../ports/store_errors.ts";
 import type { ClientEventData } from "../core/webhooks/client_events.ts";
 import type { ServiceDeps } from "./deps.ts";
-import type { Failure, InboxProcessor } from "./inbox.ts";
+import { type Failure, type InboxProcessor, recordedJob } from "./inbox.ts";
 import type { PluginFanout } from "./plugins/fanout.ts";
 import type { WebhookRouter } from "./routing.ts";
 import type { TemplateService } from "./templates.ts";
@@ -41,13 +41,9 @@ export async function recordMetaWebhook(
   const route = metaRouteKey(delivery.body);
   const id = await deps.inbox.write("meta", dedupeKey, payload, route);
   if (id !== null) {
-    // a row written claimed goes to the job with its body: no claim, no decryption, no parse
-    await deps.doorbell.ring([{
-      kind: "inbox",
-      id,
-      route,
-      ...(deps.inbox.claims && { provider: "meta", claimed: { body: delivery.body } }),
-    }]);
+    await deps.doorbell.ring([
+      recordedJob(deps, { id, provider: "meta", route, body: delivery.body, ciphertext: payload }),
+    ]);
   }
   return { id, duplicate: id === null };
 }

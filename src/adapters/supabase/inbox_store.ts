@@ -30,6 +30,16 @@ export function inboxStore(
         provider: row.provider ?? "meta",
       }));
     },
+    async payloads(ids) {
+      const { data, error } = await service.from("webhook_inbox")
+        .select("id, payload_ciphertext").in("id", ids).is("processed_at", null);
+      if (error) throw new Error(`Could not read inbox payloads: ${error.message}`);
+      return new Map(
+        (data as Array<{ id: number; payload_ciphertext: string | null }>)
+          .filter((r) => r.payload_ciphertext !== null)
+          .map((r) => [r.id, r.payload_ciphertext!]),
+      );
+    },
     async finish(ids, at) {
       // every event is stored by now: the raw payload goes (the row stays, for dedupe of retries)
       const { error } = await service.from("webhook_inbox").update({

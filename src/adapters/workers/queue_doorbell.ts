@@ -9,9 +9,12 @@ export interface QueueBinding {
 
 const MAX_BATCH = 100; // Cloudflare Queues accept at most 100 messages per sendBatch
 const MAX_DELAY_S = 43_200; // and delays of at most 12 hours
+// a message holds at most 128 KB: what a job carries of a row stays below, with room for the rest
+const MAX_CARRIED = 100_000;
 
 export function queueDoorbell(queue: QueueBinding): Doorbell {
   return {
+    carries: MAX_CARRIED,
     async ring(jobs, options) {
       const delaySeconds = Math.min(MAX_DELAY_S, Math.ceil((options?.delayMs ?? 0) / 1000));
       for (let i = 0; i < jobs.length; i += MAX_BATCH) {

@@ -5,7 +5,7 @@ import { AppError } from "../../core/errors.ts";
 import { MAX_KEY_LENGTH } from "../../core/storable.ts";
 import type { Plugin } from "../../plugin_api/define.ts";
 import type { ServiceDeps } from "../deps.ts";
-import type { InboxProcessor } from "../inbox.ts";
+import { type InboxProcessor, recordedJob } from "../inbox.ts";
 import { pluginContext } from "./context.ts";
 import type { PluginRegistry } from "./registry.ts";
 import { DEFAULT_TIMEOUT_MS, type HostDeps, installationFor, withDeadline } from "./runner.ts";
@@ -84,19 +84,12 @@ export async function recordPluginWebhook(
     ? verdict.dedupeKey
     : toHex(await sha256(new TextEncoder().encode(verdict.dedupeKey)));
   const route = verdict.routingKey.slice(0, MAX_ROUTE_KEY);
-  const id = await deps.inbox.write(
-    plugin.id,
-    dedupeKey,
-    await encryptSystem(deps.keyring, "inbox", JSON.stringify(delivery)),
-    route,
-  );
+  const ciphertext = await encryptSystem(deps.keyring, "inbox", JSON.stringify(delivery));
+  const id = await deps.inbox.write(plugin.id, dedupeKey, ciphertext, route);
   if (id !== null) {
-    await deps.doorbell.ring([{
-      kind: "inbox",
-      id,
-      route,
-      ...(deps.inbox.claims && { provider: plugin.id, claimed: { body: delivery } }),
-    }]);
+    await deps.doorbell.ring([
+      recordedJob(deps, { id, provider: plugin.id, route, body: delivery, ciphertext }),
+    ]);
   }
   return { duplicate: id === null, routed: true };
 }
