@@ -50,9 +50,9 @@ export async function profileWorker(inspectorPort: number, service = "main") {
     start: () => call("Profiler.start"),
     async stop(): Promise<CpuProfile> {
       const { profile } = await call("Profiler.stop") as { profile: CpuProfile };
-      ws.close();
       return profile;
     },
+    close: () => ws.close(),
   };
 }
 

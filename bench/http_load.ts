@@ -233,7 +233,10 @@ try {
     const cpuBefore = treeCpuSeconds(pid);
     const r = await load(url, how, duration);
     const cpu = treeCpuSeconds(pid) - cpuBefore;
-    if (profiler) await keepProfile(endpoint, shown, await profiler.stop());
+    if (profiler) {
+      await keepProfile(endpoint, shown, await profiler.stop());
+      profiler.close();
+    }
     if (r.wrapped) log(`${runtime} ${shown}: wrk ran out of deliveries and repeated some`);
     const cpuUs = r.requests ? (cpu / r.requests) * 1e6 : NaN;
     return `| ${runtime} | ${shown} | ${r.rps.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${

@@ -362,6 +362,7 @@ async function benchmark(runtime: BenchRuntime) {
     const cpuAfter = processCpu();
     if (profiler) {
       await keepProfile(values.phases ? "consumer" : "fetch and consumer", await profiler.stop());
+      profiler.close();
     }
     const [inbound] = await ch.sql<{ n: string }>(
       "select count(*) as n from messages where direction = 'inbound'",
