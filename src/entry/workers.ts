@@ -14,6 +14,8 @@ import type { Job } from "../ports/jobs.ts";
 
 type Composed = Awaited<ReturnType<typeof composeApp>>;
 let composed: Promise<Composed> | undefined;
+/** the composed app once boot() has finished: requests after the first go straight to it */
+let ready: Composed | undefined;
 
 interface ExecutionContext {
   waitUntil(promise: Promise<unknown>): void;
@@ -50,7 +52,7 @@ function boot(bindings: Record<string, unknown>): Promise<Composed> {
       pluginEnv: strings,
     });
   })();
-  composed.catch(() => (composed = undefined));
+  composed.then((c) => (ready = c), () => (composed = undefined));
   return composed;
 }
 
@@ -72,15 +74,26 @@ function bootFailure(error: unknown): Response {
   );
 }
 
+async function bootAndFetch(
+  request: Request,
+  bindings: Record<string, unknown>,
+  ctx: ExecutionContext,
+): Promise<Response> {
+  let app: Composed["app"];
+  try {
+    ({ app } = await boot(bindings));
+  } catch (error) {
+    return bootFailure(error);
+  }
+  return app.fetch(request, ctx, ctx as never);
+}
+
 export default {
-  async fetch(request: Request, bindings: Record<string, unknown>, ctx: ExecutionContext) {
-    let app: Composed["app"];
-    try {
-      ({ app } = await boot(bindings));
-    } catch (error) {
-      return bootFailure(error);
-    }
-    return app.fetch(request, { waitUntil: (p) => ctx.waitUntil(p) }, ctx as never);
+  // the context is the app's runtime bindings as it is: it has waitUntil, and no socket peer
+  fetch(request: Request, bindings: Record<string, unknown>, ctx: ExecutionContext) {
+    return ready
+      ? ready.app.fetch(request, ctx, ctx as never)
+      : bootAndFetch(request, bindings, ctx);
   },
 
   /**

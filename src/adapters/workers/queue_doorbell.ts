@@ -2,6 +2,7 @@ import type { Doorbell, Job } from "../../ports/jobs.ts";
 
 /** The part of a Cloudflare Queue binding we use. */
 export interface QueueBinding {
+  send(body: Job, options?: { delaySeconds?: number }): Promise<unknown>;
   sendBatch(
     messages: Array<{ body: Job; delaySeconds?: number }>,
   ): Promise<unknown>;
@@ -17,6 +18,12 @@ export function queueDoorbell(queue: QueueBinding): Doorbell {
     carries: MAX_CARRIED,
     async ring(jobs, options) {
       const delaySeconds = Math.min(MAX_DELAY_S, Math.ceil((options?.delayMs ?? 0) / 1000));
+      // a webhook rings one job: send() carries it as it is, where workerd's sendBatch() wraps
+      // every message in base64 inside a JSON document
+      if (jobs.length === 1) {
+        await queue.send(jobs[0], delaySeconds > 0 ? { delaySeconds } : undefined);
+        return;
+      }
       for (let i = 0; i < jobs.length; i += MAX_BATCH) {
         await queue.sendBatch(
           jobs.slice(i, i + MAX_BATCH).map((body) => ({
