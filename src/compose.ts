@@ -41,7 +41,7 @@ import type { WebhookEgress } from "./ports/webhook_egress.ts";
 import type { RequestLogSink } from "./ports/request_log.ts";
 import { clientWebhooks } from "./services/client_webhooks.ts";
 import { eachJob, jobConsumer } from "./services/consumer.ts";
-import { INBOX_LEASE_SECONDS, inboxConsumer } from "./services/inbox.ts";
+import { deliveryConsumer, INBOX_LEASE_SECONDS, inboxConsumer } from "./services/inbox.ts";
 import type { ServiceDeps } from "./services/deps.ts";
 import { webhookRouter } from "./services/routing.ts";
 import { metaInbox } from "./services/whatsapp_inbox.ts";
@@ -231,8 +231,10 @@ export async function composeApp(env: Env, options: ComposeOptions) {
     ["meta", metaInbox({ ...deps, router, fanout, templateWebhooks: templates })],
     ...plugins.inboxProcessors,
   ]);
+  const processInbox = inboxConsumer(deps, inboxProcessors);
   handle = jobConsumer({
-    inbox: inboxConsumer(deps, inboxProcessors),
+    delivery: deliveryConsumer(deps, processInbox),
+    inbox: processInbox,
     send: eachJob((job) => sendQueuedMessage(deps, job)),
     webhook_delivery: eachJob(webhooks.deliver),
     plugin_event: eachJob(plugins.runner.run),

@@ -22,6 +22,7 @@ interface ExecutionContext {
 }
 interface QueueMessage<B = Job | RequestLogMessage> {
   body: B;
+  attempts: number;
   ack(): void;
   retry(options?: { delaySeconds?: number }): void;
 }
@@ -29,8 +30,34 @@ interface QueueMessage<B = Job | RequestLogMessage> {
 const isClaimedDelivery = (body: unknown) =>
   (body as Job).kind === "inbox" && (body as Extract<Job, { kind: "inbox" }>).claimed !== undefined;
 
-/** a failed batch comes back after this long (the sweeper is the backstop for jobs) */
+/** a failed job comes back after this long (the sweeper is the backstop for jobs) */
 const RETRY_DELAY_SECONDS = 10;
+/** what a message that is its own only record waits at most between attempts */
+const MAX_RETRY_DELAY_SECONDS = 300;
+/**
+ * Below wrangler.toml's max_retries (10), after which Cloudflare drops a message: a message that
+ * is its own only record is sent again as a new one by then, so no outage outlasts it.
+ */
+const RESEND_AFTER_ATTEMPTS = 6;
+
+/**
+ * A failed message that is the only record of what it carries (a delivery not yet in the inbox,
+ * a request log entry) comes back later, waiting longer each time, and is sent again as a new
+ * message before Cloudflare's retries run out: a database outage, however long, loses none.
+ */
+async function retryRecord(queue: QueueSend & QueueBinding, m: QueueMessage) {
+  const delaySeconds = Math.min(
+    MAX_RETRY_DELAY_SECONDS,
+    RETRY_DELAY_SECONDS * 2 ** (m.attempts - 1),
+  );
+  if (m.attempts < RESEND_AFTER_ATTEMPTS) return m.retry({ delaySeconds });
+  try {
+    await queue.send(m.body as Job, { delaySeconds });
+    m.ack();
+  } catch {
+    m.retry({ delaySeconds });
+  }
+}
 
 /** Parsed once per isolate; a configuration error is logged and answered with a 503. */
 function boot(bindings: Record<string, unknown>): Promise<Composed> {
@@ -97,39 +124,37 @@ export default {
   },
 
   /**
-   * Cloudflare Queue consumer: a batch of jobs is handled together (inbox items share their
-   * database round trips), and the request log entries in it are written in one insert. Each part
-   * is acknowledged on its own, so a failed job does not write the log entries twice; what failed
-   * comes back later, and the work is idempotent.
+   * Cloudflare Queue consumer. A batch holds three kinds of message, each settled on its own so
+   * that one's failure does not run the others twice: request log entries (written in one
+   * insert), deliveries not yet recorded (recorded in one insert per provider, then processed),
+   * and jobs for recorded rows (handled together: inbox items share their round trips). The
+   * first two are the only record of what they carry until written, so they come back until they
+   * are (retryRecord); the jobs' rows are in the database, and the sweeper is their backstop.
    */
   async queue(batch: { messages: QueueMessage[] }, bindings: Record<string, unknown>) {
     const { handleJobs, writeRequestLog, deps } = await boot(bindings);
+    const queue = bindings.JOBS as QueueSend & QueueBinding;
     const logs: QueueMessage<RequestLogMessage>[] = [];
+    const deliveries: QueueMessage<Job>[] = [];
     const jobs: QueueMessage<Job>[] = [];
     for (const m of batch.messages) {
       if (isRequestLogMessage(m.body)) logs.push(m as QueueMessage<RequestLogMessage>);
+      else if ((m.body as Job).kind === "delivery") deliveries.push(m as QueueMessage<Job>);
       else jobs.push(m as QueueMessage<Job>);
     }
     const settle = async (
       messages: QueueMessage[],
       event: string,
       work: () => Promise<unknown>,
+      onFailure: (m: QueueMessage) => unknown,
     ) => {
       if (!messages.length) return;
       try {
         await work();
         for (const m of messages) m.ack();
       } catch (error) {
-        deps.logger.error(event, {
-          size: messages.length,
-          message: (error as Error).message,
-        });
-        for (const m of messages) {
-          // a delivery written claimed is in the inbox, released with its backoff or leased
-          // until the sweeper takes it: a retry would carry its claim past both
-          if (isClaimedDelivery(m.body)) m.ack();
-          else m.retry({ delaySeconds: RETRY_DELAY_SECONDS });
-        }
+        deps.logger.error(event, { size: messages.length, message: (error as Error).message });
+        await Promise.all(messages.map(onFailure));
       }
     };
     await Promise.all([
@@ -137,8 +162,20 @@ export default {
         logs,
         "request_log_batch_failed",
         () => writeRequestLog(logs.map((m) => m.body.entry)),
+        (m) => retryRecord(queue, m),
       ),
-      settle(jobs, "job_batch_failed", () => handleJobs(jobs.map((m) => m.body))),
+      settle(
+        deliveries,
+        "delivery_batch_failed",
+        () => handleJobs(deliveries.map((m) => m.body)),
+        (m) => retryRecord(queue, m),
+      ),
+      settle(jobs, "job_batch_failed", () => handleJobs(jobs.map((m) => m.body)), (m) => {
+        // a delivery written claimed is in the inbox, released with its backoff or leased
+        // until the sweeper takes it: a retry would carry its claim past both
+        if (isClaimedDelivery(m.body)) m.ack();
+        else m.retry({ delaySeconds: RETRY_DELAY_SECONDS });
+      }),
     ]);
   },
 

@@ -15,6 +15,14 @@ export interface InboxStore {
     payloadCiphertext: string,
     routeKey: string | null,
   ): Promise<number | null>;
+  /**
+   * Records many deliveries of one provider in one INSERT, as write() would each: per item, the
+   * new row's id or null for a duplicate (of an earlier row, or of an item before it)
+   */
+  writeMany(
+    provider: string,
+    items: Array<{ dedupeKey: string; payloadCiphertext: string; routeKey: string | null }>,
+  ): Promise<Array<number | null>>;
   /** whether written rows are already claimed (leased) for this process */
   readonly claims: boolean;
   /** claims unprocessed, unleased rows; the rows it got, with their provider */

@@ -1,8 +1,22 @@
 /**
  * Work the edge does after answering: each job names a durable row, so a lost job only delays
- * work (the sweeper finds the row again), and running a job twice is harmless.
+ * work (the sweeper finds the row again), and running a job twice is harmless. The exception is
+ * `delivery`, rung only through a durable doorbell: it is the verified delivery itself, whose
+ * message the queue keeps until the consumer has written the row.
  */
 export type Job =
+  /**
+   * A verified provider delivery not recorded yet: the consumer writes a batch's in one insert
+   * into the inbox (deduplicated by `dedupeKey`) and processes the new ones
+   */
+  | {
+    kind: "delivery";
+    provider: string;
+    dedupeKey: string;
+    route: string | null;
+    /** the payload as the inbox row keeps it (encryptSystem) */
+    ciphertext: string;
+  }
   | {
     kind: "inbox";
     id: number;
@@ -37,6 +51,11 @@ export interface Doorbell {
    * content one may carry. Unset where jobs run in this process and are handed over as they are.
    */
   readonly carries?: number;
+  /**
+   * Whether a rung job survives a crash once ring() resolves (a Cloudflare Queue keeps it until
+   * the consumer acknowledges it); an in-process doorbell's jobs die with the process.
+   */
+  readonly durable?: boolean;
 }
 
 /** The sending number as a claim returns it. */

@@ -85,8 +85,11 @@ function jobName(job: object): string {
     partId?: unknown;
     id?: unknown;
     clientId?: unknown;
+    dedupeKey?: unknown;
   };
-  return `${j.kind} ${j.deliveryId ?? j.messageId ?? j.partId ?? j.id ?? j.clientId}`;
+  return `${j.kind} ${
+    j.deliveryId ?? j.messageId ?? j.partId ?? j.id ?? j.clientId ?? j.dedupeKey
+  }`;
 }
 
 /**

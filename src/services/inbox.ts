@@ -36,6 +36,94 @@ export interface Failure {
 export type InboxProcessor = (items: InboxItem[], failures: Map<number, Failure>) => Promise<Job[]>;
 
 type InboxJob = Extract<Job, { kind: "inbox" }>;
+type DeliveryJob = Extract<Job, { kind: "delivery" }>;
+
+/**
+ * Accepts a verified provider delivery before it is acknowledged: once this resolves, it survives
+ * a crash. Through a durable doorbell (a Cloudflare Queue) the delivery itself is the job, its
+ * payload encrypted as the inbox keeps it, and the consumer records a batch of them in one write
+ * (deliveryConsumer): an isolate on Workers cannot share a write between requests, and a
+ * PostgREST call per webhook cost the Worker more than the rest of the request together. Else
+ * (in-process jobs, or a payload too large for a message) its inbox row is written first and its
+ * job rung. `duplicate` is null where the delivery is not recorded yet: the record dedupes it.
+ */
+export async function acceptDelivery(
+  deps: Pick<ServiceDeps, "inbox" | "doorbell">,
+  delivery: {
+    provider: string;
+    dedupeKey: string;
+    route: string | null;
+    /** as JSON.parse gave it */
+    body: unknown;
+    ciphertext: string;
+  },
+): Promise<{ duplicate: boolean | null }> {
+  const { provider, dedupeKey, route, ciphertext } = delivery;
+  const carries = deps.doorbell.carries;
+  if (deps.doorbell.durable && carries !== undefined && ciphertext.length <= carries) {
+    await deps.doorbell.ring([{ kind: "delivery", provider, dedupeKey, route, ciphertext }]);
+    return { duplicate: null };
+  }
+  const id = await deps.inbox.write(provider, dedupeKey, ciphertext, route);
+  if (id !== null) {
+    await deps.doorbell.ring([
+      recordedJob(deps, { id, provider, route, body: delivery.body, ciphertext }),
+    ]);
+  }
+  return { duplicate: id === null };
+}
+
+/**
+ * The consumer of deliveries a durable queue carried (acceptDelivery): a batch's are recorded in
+ * the inbox in one write per provider, already claimed, and the new ones processed at once, as
+ * claimed rows are (`processInbox`); duplicates (of a recorded delivery, or within the batch) are
+ * left to their first copy. It throws only when recording failed: then the queue must bring the
+ * deliveries back. Once they are recorded, a failure of their processing is the inbox's to retry
+ * (released with backoff, or leased until the sweeper takes them), and is only logged.
+ */
+export function deliveryConsumer(
+  deps: Pick<ServiceDeps, "inbox" | "logger">,
+  processInbox: (jobs: InboxJob[]) => Promise<unknown>,
+) {
+  return async function recordDeliveries(jobs: DeliveryJob[]): Promise<void> {
+    const byProvider = new Map<string, DeliveryJob[]>();
+    for (const job of jobs) {
+      let list = byProvider.get(job.provider);
+      if (!list) byProvider.set(job.provider, list = []);
+      list.push(job);
+    }
+    const recorded: InboxJob[] = [];
+    for (const [provider, list] of byProvider) {
+      const ids = await deps.inbox.writeMany(
+        provider,
+        list.map((j) => ({
+          dedupeKey: j.dedupeKey,
+          payloadCiphertext: j.ciphertext,
+          routeKey: j.route,
+        })),
+      );
+      ids.forEach((id, i) => {
+        if (id === null) return;
+        recorded.push({
+          kind: "inbox",
+          id,
+          route: list[i].route,
+          provider,
+          claimed: { ciphertext: list[i].ciphertext },
+        });
+      });
+    }
+    if (!recorded.length) return;
+    try {
+      await processInbox(recorded);
+    } catch (error) {
+      deps.logger.error("recorded_deliveries_failed", {
+        count: recorded.length,
+        message: (error as Error).message,
+      });
+    }
+  };
+}
 
 /**
  * The job for a delivery just recorded in the inbox. A row written claimed (inbox.claims) goes

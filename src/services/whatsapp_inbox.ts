@@ -16,7 +16,7 @@ import type { NewPluginDelivery } from "../ports/plugins.ts";
 import { StoreRefused } from "../ports/store_errors.ts";
 import type { ClientEventData } from "../core/webhooks/client_events.ts";
 import type { ServiceDeps } from "./deps.ts";
-import { type Failure, type InboxProcessor, recordedJob } from "./inbox.ts";
+import { acceptDelivery, type Failure, type InboxProcessor } from "./inbox.ts";
 import type { PluginFanout } from "./plugins/fanout.ts";
 import type { WebhookRouter } from "./routing.ts";
 import type { TemplateService } from "./templates.ts";
@@ -24,28 +24,27 @@ import type { TemplateService } from "./templates.ts";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * Step 2 of the event flow: the verified delivery is recorded (encrypted, idempotently: Meta
- * retries repeat the exact body) before we answer, then the consumer is rung. A duplicate is
- * acknowledged without a second record. The dedupe key is the verified `X-Hub-Signature-256`
- * digest: an HMAC of the exact bytes, so equal bodies share it, and it is already computed (on
- * Deno every Web Crypto call costs ~20 µs or more, see docs/benchmarks.md §5.2).
+ * Step 2 of the event flow: the verified delivery is accepted (encrypted, idempotently: Meta
+ * retries repeat the exact body) before we answer: its inbox row written and its job rung, or on
+ * Workers the delivery itself queued for the consumer to record (acceptDelivery). A duplicate
+ * found here is acknowledged without a second record. The dedupe key is the verified
+ * `X-Hub-Signature-256` digest: an HMAC of the exact bytes, so equal bodies share it, and it is
+ * already computed (on Deno every Web Crypto call costs ~20 µs or more, see docs/benchmarks.md
+ * §5.2).
  */
 export async function recordMetaWebhook(
   deps: Pick<ServiceDeps, "keyring" | "doorbell" | "inbox">,
   /** the verified body as text, and as JSON.parse gave it (its envelope checked) */
   delivery: { text: string; body: unknown },
   signatureHex: string,
-): Promise<{ id: number | null; duplicate: boolean }> {
-  const dedupeKey = signatureHex.toLowerCase();
-  const payload = await encryptSystem(deps.keyring, "inbox", delivery.text);
-  const route = metaRouteKey(delivery.body);
-  const id = await deps.inbox.write("meta", dedupeKey, payload, route);
-  if (id !== null) {
-    await deps.doorbell.ring([
-      recordedJob(deps, { id, provider: "meta", route, body: delivery.body, ciphertext: payload }),
-    ]);
-  }
-  return { id, duplicate: id === null };
+): Promise<{ duplicate: boolean | null }> {
+  return await acceptDelivery(deps, {
+    provider: "meta",
+    dedupeKey: signatureHex.toLowerCase(),
+    route: metaRouteKey(delivery.body),
+    body: delivery.body,
+    ciphertext: await encryptSystem(deps.keyring, "inbox", delivery.text),
+  });
 }
 
 /** One delivery's events for one client: what a refused store is split into. */

@@ -9,6 +9,7 @@ Deno.test("jobConsumer() hands each kind's jobs of a batch to that kind's handle
   const take = (kind: string) => (jobs: Job[]) => (got[kind] = jobs, Promise.resolve());
   const handle = jobConsumer(
     {
+      delivery: () => Promise.resolve(),
       inbox: take("inbox"),
       send: take("send"),
       webhook_delivery: take("webhook_delivery"),
@@ -45,6 +46,7 @@ Deno.test("a job of a kind nobody handles is logged and dropped; the rest of its
   let sent = 0;
   const handle = jobConsumer(
     {
+      delivery: () => Promise.resolve(),
       inbox: () => Promise.resolve(),
       send: (jobs) => (sent += jobs.length, Promise.resolve()),
       webhook_delivery: () => Promise.resolve(),
@@ -72,6 +74,7 @@ Deno.test("a job that throws does not cut its batch short: every other job runs 
   const finished = new Set<string>();
   const handle = jobConsumer(
     {
+      delivery: () => Promise.resolve(),
       // a kind's handler that fails as a whole, late
       inbox: () => slow(finished, "inbox", 30).then(() => Promise.reject(new Error("inbox down"))),
       send: eachJob((job: { messageId: string }) => {
@@ -112,6 +115,7 @@ Deno.test("a batch with failures is logged once by Deno's doorbell, after its la
   const logger = jsonLogger({ level: "error", write: (line) => seen.push(line) });
   const handle = jobConsumer(
     {
+      delivery: () => Promise.resolve(),
       inbox: () => Promise.resolve(),
       send: eachJob((job: { messageId: string }) =>
         job.messageId === "bad"

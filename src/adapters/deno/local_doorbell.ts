@@ -6,7 +6,9 @@ import type { Logger } from "../../ports/logger.ts";
  * is walked) its route key's, as the sweeper's due-work functions share work out.
  */
 function turnOf(job: Job): string {
-  return job.kind === "inbox" ? `route:${job.route ?? ""}` : `client:${job.clientId}`;
+  return job.kind === "inbox" || job.kind === "delivery"
+    ? `route:${job.route ?? ""}`
+    : `client:${job.clientId}`;
 }
 
 /** A first-in first-out list that takes from its head without moving what follows. */

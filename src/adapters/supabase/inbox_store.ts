@@ -17,6 +17,7 @@ export function inboxStore(
   const writes = inboxWriter(service, writer);
   return {
     write: writes.write,
+    writeMany: writes.writeMany,
     claims: writes.claims,
     async claim(ids, leaseSeconds) {
       const { data, error } = await service.rpc("claim_inbox_items", {

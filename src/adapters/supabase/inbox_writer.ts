@@ -19,36 +19,35 @@ export function inboxWriter(
   } = {},
 ) {
   const now = options.now ?? Date.now;
-  const write = groupByKey<
-    { dedupeKey: string; payload: string; routeKey: string | null },
-    number | null
-  >(
-    async (provider, items) => {
-      const lease = options.claimLeaseSeconds
-        ? {
-          attempts: 1,
-          locked_until: new Date(now() + options.claimLeaseSeconds * 1000).toISOString(),
-        }
-        : {};
-      const rows = [...new Map(items.map((i) => [i.dedupeKey, i])).values()].map((i) => ({
-        provider,
-        dedupe_key: i.dedupeKey,
-        payload_ciphertext: i.payload,
-        route_key: i.routeKey,
-        ...lease,
-      }));
-      const { data, error } = await service.from("webhook_inbox")
-        .upsert(rows, { onConflict: "provider,dedupe_key", ignoreDuplicates: true })
-        .select("id, dedupe_key");
-      if (error) throw new Error(`Could not record ${rows.length} webhook(s): ${error.message}`);
-      const ids = new Map((data ?? []).map((r) => [r.dedupe_key as string, r.id as number]));
-      return items.map((i) => {
-        // the first caller with a key gets the new row; a repeat in the same batch is a duplicate
-        const id = ids.get(i.dedupeKey) ?? null;
-        ids.delete(i.dedupeKey);
-        return id;
-      });
-    },
+  type Item = { dedupeKey: string; payload: string; routeKey: string | null };
+  const insert = async (provider: string, items: Item[]): Promise<Array<number | null>> => {
+    const lease = options.claimLeaseSeconds
+      ? {
+        attempts: 1,
+        locked_until: new Date(now() + options.claimLeaseSeconds * 1000).toISOString(),
+      }
+      : {};
+    const rows = [...new Map(items.map((i) => [i.dedupeKey, i])).values()].map((i) => ({
+      provider,
+      dedupe_key: i.dedupeKey,
+      payload_ciphertext: i.payload,
+      route_key: i.routeKey,
+      ...lease,
+    }));
+    const { data, error } = await service.from("webhook_inbox")
+      .upsert(rows, { onConflict: "provider,dedupe_key", ignoreDuplicates: true })
+      .select("id, dedupe_key");
+    if (error) throw new Error(`Could not record ${rows.length} webhook(s): ${error.message}`);
+    const ids = new Map((data ?? []).map((r) => [r.dedupe_key as string, r.id as number]));
+    return items.map((i) => {
+      // the first caller with a key gets the new row; a repeat in the same batch is a duplicate
+      const id = ids.get(i.dedupeKey) ?? null;
+      ids.delete(i.dedupeKey);
+      return id;
+    });
+  };
+  const write = groupByKey<Item, number | null>(
+    insert,
     // 5 ms: under load, fewer and larger inserts cost less CPU per webhook than 2 ms windows,
     // and 10 ms was worse than 5 (paired runs of the ingest benchmark, docs/benchmarks-log.md);
     // the price is that an idle delivery waits up to the window for its answer
@@ -65,6 +64,19 @@ export function inboxWriter(
       payload: string,
       routeKey: string | null,
     ): Promise<number | null> => write(provider, { dedupeKey, payload, routeKey }),
+    /** many at once, in one INSERT (a queue consumer's batch) */
+    writeMany: (
+      provider: string,
+      items: Array<{ dedupeKey: string; payloadCiphertext: string; routeKey: string | null }>,
+    ) =>
+      insert(
+        provider,
+        items.map((i) => ({
+          dedupeKey: i.dedupeKey,
+          payload: i.payloadCiphertext,
+          routeKey: i.routeKey,
+        })),
+      ),
     /** whether written rows are already claimed for this process (see claimLeaseSeconds) */
     claims: Boolean(options.claimLeaseSeconds),
   };

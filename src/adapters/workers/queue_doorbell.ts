@@ -16,6 +16,8 @@ const MAX_CARRIED = 100_000;
 export function queueDoorbell(queue: QueueBinding): Doorbell {
   return {
     carries: MAX_CARRIED,
+    // Cloudflare keeps a message from the moment send() resolves until the consumer acks it
+    durable: true,
     async ring(jobs, options) {
       const delaySeconds = Math.min(MAX_DELAY_S, Math.ceil((options?.delayMs ?? 0) / 1000));
       // a webhook rings one job: send() carries it as it is, where workerd's sendBatch() wraps

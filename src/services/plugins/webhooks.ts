@@ -5,7 +5,7 @@ import { AppError } from "../../core/errors.ts";
 import { MAX_KEY_LENGTH } from "../../core/storable.ts";
 import type { Plugin } from "../../plugin_api/define.ts";
 import type { ServiceDeps } from "../deps.ts";
-import { type InboxProcessor, recordedJob } from "../inbox.ts";
+import { acceptDelivery, type InboxProcessor } from "../inbox.ts";
 import { pluginContext } from "./context.ts";
 import type { PluginRegistry } from "./registry.ts";
 import { DEFAULT_TIMEOUT_MS, type HostDeps, installationFor, withDeadline } from "./runner.ts";
@@ -47,8 +47,9 @@ async function routingKeyHeld(
 
 /**
  * A plugin's upstream delivered a webhook (`POST /webhooks/<plugin id>`): the plugin verifies the
- * raw bytes, then the delivery is recorded in the inbox under the plugin's provider name, once
- * per dedupe key, before it is acknowledged; the consumer hands it to pluginInbox(). A verified
+ * raw bytes, then the delivery is accepted as Meta's are (acceptDelivery: recorded in the inbox
+ * under the plugin's provider name before it is acknowledged, or on Workers held by the queue and
+ * recorded by its consumer), once per dedupe key either way; then pluginInbox() handles it. A verified
  * delivery whose routing key no installation holds (a shop nobody linked) is acknowledged and
  * dropped: nobody here may read it, and refusing it would only make the upstream retry.
  */
@@ -58,7 +59,7 @@ export async function recordPluginWebhook(
   },
   plugin: Plugin,
   request: { body: Uint8Array<ArrayBuffer>; headers: Headers },
-): Promise<{ duplicate: boolean; routed: boolean }> {
+): Promise<{ duplicate: boolean | null; routed: boolean }> {
   const webhooks = plugin.webhooks!;
   const verdict = await webhooks.verify(request, deps.registry.env(plugin.id));
   if (!verdict.valid) {
@@ -84,14 +85,14 @@ export async function recordPluginWebhook(
     ? verdict.dedupeKey
     : toHex(await sha256(new TextEncoder().encode(verdict.dedupeKey)));
   const route = verdict.routingKey.slice(0, MAX_ROUTE_KEY);
-  const ciphertext = await encryptSystem(deps.keyring, "inbox", JSON.stringify(delivery));
-  const id = await deps.inbox.write(plugin.id, dedupeKey, ciphertext, route);
-  if (id !== null) {
-    await deps.doorbell.ring([
-      recordedJob(deps, { id, provider: plugin.id, route, body: delivery, ciphertext }),
-    ]);
-  }
-  return { duplicate: id === null, routed: true };
+  const { duplicate } = await acceptDelivery(deps, {
+    provider: plugin.id,
+    dedupeKey,
+    route,
+    body: delivery,
+    ciphertext: await encryptSystem(deps.keyring, "inbox", JSON.stringify(delivery)),
+  });
+  return { duplicate, routed: true };
 }
 
 /**

@@ -19,9 +19,12 @@ export function pluginWebhookRoutes(host: PluginHost, maxBodyBytes: number) {
         body,
         headers: c.req.raw.headers,
       });
-      // its inbox row is the record of a routed delivery; a dropped one is kept in the request log
-      if (routed) c.set("unlogged", true);
-      return c.json(routed ? { received: true, duplicate } : { received: true, routed }, 200);
+      // its inbox row (or, on Workers, its queued message: the consumer records it) is the record
+      // of a routed delivery; a dropped one is kept in the request log
+      if (!routed) return c.json({ received: true, routed }, 200);
+      c.set("unlogged", true);
+      // queued on Workers, recorded after this answer: whether it repeats one is not known yet
+      return c.json(duplicate === null ? { received: true } : { received: true, duplicate }, 200);
     });
   }
   return app;

@@ -70,7 +70,8 @@ export function whatsappWebhookRoutes(
         // the inbox row is this delivery's record (a duplicate's is its first copy's); refused
         // deliveries, which are recorded nowhere else, stay in the API request log
         c.set("unlogged", true);
-        return c.json({ received: true, duplicate }, 200);
+        // queued on Workers, recorded after this answer: whether it repeats one is not known yet
+        return c.json(duplicate === null ? { received: true } : { received: true, duplicate }, 200);
       },
     );
 }
