@@ -33,11 +33,12 @@ Requests (--endpoints):
   handshake  GET /webhooks/whatsapp, Meta's verify handshake: no database at all, the runtime and
              the framework alone
   webhook    POST /webhooks/whatsapp: a signed Meta delivery (one status event, ~700 B), each one
-             different, verified, recorded in the inbox and enqueued: what Meta's traffic costs
-             before the answer. The deliveries name a phone number nobody owns, so the work after
-             the answer is small: on Deno it runs in the same process (and is in its row); on
-             workerd the queue is a sink in this process; wrangler dev runs its local consumer.
-             Needs wrk (the deliveries are prepared and signed before the clock starts).
+             different, verified and kept before the answer: what Meta's traffic costs. Deno
+             records it in the inbox and rings its in-process job; workerd queues it, and its
+             consumer records it (here the queue is a sink in this process, so nothing is
+             recorded); wrangler dev runs its local consumer. The deliveries name a phone number
+             nobody owns, so the work after the answer is small; on Deno it runs in the same
+             process and is in its row. Needs wrk (deliveries are prepared and signed first).
 
 Runtimes:
   deno      src/entry/deno.ts (deno run -A)
