@@ -1,9 +1,9 @@
-import type { SupabaseClient } from "@supabase/supabase-js";
 import { checked as check } from "./checked.ts";
 import { LegalHoldError, type OffboardingStore } from "../../ports/offboarding.ts";
+import type { Db } from "./database.ts";
 
 /** Offboarding over PostgREST, as the service role (it is cross-tenant system work). */
-export function offboardingStore(service: SupabaseClient): OffboardingStore {
+export function offboardingStore(service: Db): OffboardingStore {
   return {
     async start(clientId, requestedBy) {
       const result = await service.rpc("start_client_offboarding", {

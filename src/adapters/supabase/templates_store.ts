@@ -1,4 +1,3 @@
-import type { SupabaseClient } from "@supabase/supabase-js";
 import { isUuid } from "../../core/ids.ts";
 import { STORED_LANGUAGE, TEMPLATE_NAME, type TemplateRow } from "../../core/whatsapp/templates.ts";
 import type {
@@ -9,7 +8,7 @@ import type {
   TemplateStore,
 } from "../../ports/templates.ts";
 import { checked as check } from "./checked.ts";
-import type { DatabaseAccess } from "./database.ts";
+import type { DatabaseAccess, Db } from "./database.ts";
 
 const COLUMNS =
   "id, meta_template_id, name, language, category, status, quality_score, parameter_format, components, rejected_reason, created_at, updated_at";
@@ -24,7 +23,7 @@ const record = ({ whatsapp_business_accounts: account, ...row }: Row): TemplateR
 
 /** Message templates in Supabase: the template tables and their functions (see the migration). */
 export function templateStore(db: DatabaseAccess): TemplateStore {
-  const as = (clientId: string): SupabaseClient => db.forClient(clientId);
+  const as = (clientId: string): Db => db.forClient(clientId);
   return {
     async list(clientId, f) {
       let q = as(clientId).from("message_templates").select(WITH_WABA);
