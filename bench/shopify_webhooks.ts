@@ -3,6 +3,7 @@ import { createHmac } from "node:crypto";
 import { startGraphEmulator } from "../tools/emulators/graph_api.ts";
 import { sessionToken, startShopifyEmulator } from "../tools/emulators/shopify.ts";
 import { LOCAL_SHOPIFY_API_KEY } from "../tools/stack/mod.ts";
+import { APPROVED_PROPOSALS } from "../plugins/shopify/templates.ts";
 import { benchChannel } from "./channel_stack.ts";
 import { cpuPerUnit, loadAverage, percentile, processCpu } from "./stats.ts";
 
@@ -79,6 +80,9 @@ const ch = await benchChannel({
       webhookUrl: appWebhookUrl,
       tokens: { [ids.phoneNumberId]: ids.token },
       wabaIdFor: () => ids.wabaId,
+      // the account holds the plugin's templates, approved: the app's store learns them from the
+      // one sync its first checked send makes (sends of templates it does not hold are refused)
+      templates: { [ids.wabaId]: APPROVED_PROPOSALS },
       // statuses would only add load this bench does not measure
       statusDelaysMs: { sent: 0, delivered: 0, read: null },
       quiet: true,
