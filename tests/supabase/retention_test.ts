@@ -464,6 +464,38 @@ Deno.test("a purge skips rows another transaction holds instead of waiting for t
   assert.deepEqual(await existing("messages", [locked]), []);
 });
 
+Deno.test("a batch of the messages purge takes expired rows in the table's order across clients, not one client's rows at a time", async () => {
+  await drain();
+  const clients = await Promise.all(
+    ["Order A", "Order B", "Order C"].map((name) => createClientWithPhone(name)),
+  );
+  // four rounds of the three clients, oldest first, as a busy database receives them
+  const rows = await sql<{ id: string; client_id: string }>(
+    `insert into messages (client_id, phone_number_id, direction, type, status, wamid, created_at)
+     select c.client_id, c.phone_id, 'inbound', 'text', 'received', 'wamid.' || gen_random_uuid(),
+       now() - interval '300 days' + make_interval(mins => g * 3 + c.k::int)
+       from generate_series(0, 3) g
+       cross join unnest($1::uuid[], $2::uuid[]) with ordinality as c(client_id, phone_id, k)
+      order by g, c.k
+     returning id::text, client_id::text`,
+    [clients.map((c) => c.clientId), clients.map((c) => c.phoneId)],
+  );
+  const inOrder = await sql<{ id: string; client_id: string }>(
+    "select id::text, client_id::text from messages where id::text = any($1::text[]) order by ctid",
+    [rows.map((r) => r.id)],
+  );
+  const [{ deleted }] = await sql<{ deleted: string }>(
+    "select coalesce(sum(deleted), 0)::text as deleted from private.purge_messages(6)",
+  );
+  assert.equal(deleted, "6");
+  // the first six rows of the table are gone, whichever clients they belong to
+  assert.deepEqual(
+    await existing("messages", rows.map((r) => r.id)),
+    inOrder.slice(6).map((r) => r.id).sort(),
+  );
+  assert.ok(new Set(inOrder.slice(0, 6).map((r) => r.client_id)).size > 2);
+});
+
 Deno.test("a pass started while another holds the lock runs nothing", async () => {
   const holder = await session();
   try {

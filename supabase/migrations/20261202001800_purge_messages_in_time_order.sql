@@ -1,0 +1,71 @@
+-- Retention of messages in the table's own order, across clients.
+--
+-- purge_messages (20261202001500_legal_holds_for_requests.sql) took one client's oldest rows per
+-- batch through messages_client_created_idx. A database that receives many clients' messages over
+-- months interleaves them on every page, so a batch of one client's rows touched one row on each of
+-- thousands of pages, and the purge wrote a page image per page per client after each checkpoint:
+-- about 4.5 KB of WAL per message at a million rows (docs/benchmarks.md, Retention), which the
+-- app's inserts then waited behind at commit. Messages arrive in time order, so the oldest rows of
+-- every client share the table's first pages: a batch now takes expired rows in the table's
+-- physical order, through a BRIN index on created_at, and clears whole pages at once.
+
+create index messages_created_brin on public.messages
+  using brin (created_at) with (autosummarize = on);
+comment on index public.messages_created_brin is
+  'Retention''s scan: messages by creation time in the table''s order (block ranges), so a purge '
+  'clears whole pages. Costs inserts almost nothing.';
+
+/*
+ * One bounded batch: at most max_rows messages created before their client's cutoff, in the
+ * table's order. The clients' cutoffs and held subjects are looked up by client id in one jsonb
+ * object each, not joined, so that the planner cannot read the rows client by client through
+ * messages_client_created_idx. The scan starts at the oldest message of the clients retention
+ * applies to (one index probe per client), so each batch skips the ranges earlier batches emptied
+ * instead of reading their dead rows again. As before: never a message still queued or being
+ * sent, nor one of a data subject under a legal hold (by the recipient's number or the contact's
+ * number or user id), and a row another transaction holds is left for the next batch.
+ */
+create or replace function private.purge_messages(max_rows integer)
+returns table (client_id uuid, deleted bigint)
+language sql
+set search_path = ''
+as $$
+  with targets as materialized (
+    select * from private.retention_targets('messages')
+  ), bounds as (
+    select jsonb_object_agg(t.client_id, t.cutoff) as cutoffs,
+        coalesce(jsonb_object_agg(t.client_id, to_jsonb(t.held_subjects))
+          filter (where t.held_subjects is not null), '{}') as held,
+        max(t.cutoff) as latest,
+        min(o.created_at) as oldest
+      from targets t
+      left join lateral (
+        select m.created_at from public.messages m
+         where m.client_id = t.client_id
+         order by m.created_at
+         limit 1
+      ) o on true
+  ), doomed as (
+    select m.id
+      from bounds b
+      join public.messages m on m.created_at >= b.oldest and m.created_at < b.latest
+     where m.created_at < (b.cutoffs ->> m.client_id::text)::timestamptz
+       and m.status not in ('queued', 'sending')
+       and (not b.held ? m.client_id::text or not (
+         coalesce((b.held -> m.client_id::text) ? m.recipient, false)
+         or exists (select 1 from public.contacts c
+                     where c.client_id = m.client_id and c.id = m.contact_id
+                       and ((b.held -> m.client_id::text) ? c.wa_id
+                         or (b.held -> m.client_id::text) ? c.user_id))))
+     limit max_rows
+     for update of m skip locked
+  ), gone as (
+    delete from public.messages m using doomed d where m.id = d.id returning m.client_id
+  )
+  select g.client_id, count(*) from gone g group by g.client_id
+$$;
+comment on function private.purge_messages(integer) is
+  'Retention of messages: deletes at most max_rows messages created before their client''s cutoff, '
+  'in the table''s order (whole pages of the oldest rows at once), with their status events; never '
+  'a message still queued or being sent, nor one of a data subject under a legal hold.';
+revoke all on function private.purge_messages(integer) from public;
