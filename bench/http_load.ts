@@ -14,11 +14,12 @@ import { startQueueBroker } from "./queue_broker.ts";
 import { loadAverage, treeCpuSeconds } from "./stats.ts";
 import { type CpuProfile, profileWorker, summarizeProfile } from "./cpu_profile.ts";
 import { buildWorkerBundle, startWorkerd, writeWorkerdConfig } from "./workerd.ts";
+import { spawnChild } from "../tools/stack/postgrest.ts";
 import { hasWrk, replayScript, runWrk } from "./wrk.ts";
 
 const RUNTIMES = ["deno", "workerd", "wrangler"] as const;
 type Runtime = (typeof RUNTIMES)[number];
-const ENDPOINTS = ["healthz", "me", "handshake", "webhook"] as const;
+const ENDPOINTS = ["healthz", "me", "handshake", "webhook", "floor"] as const;
 type Endpoint = (typeof ENDPOINTS)[number];
 
 const HELP = `deno task bench:http [options]
@@ -39,6 +40,9 @@ Requests (--endpoints):
              recorded); wrangler dev runs its local consumer. The deliveries name a phone number
              nobody owns, so the work after the answer is small; on Deno it runs in the same
              process and is in its row. Needs wrk (deliveries are prepared and signed first).
+  floor      the handshake's answer from a one-line handler on the same runtime, without the
+             app (Deno.serve; a one-module Worker in workerd): the most requests/s the runtime
+             itself serves here, the ceiling of the handshake row. Not for wrangler
 
 Runtimes:
   deno      src/entry/deno.ts (deno run -A)
@@ -51,7 +55,7 @@ database. It is read from /proc (Linux).
 
 Options:
   --runtimes LIST     comma-separated (default deno,workerd,wrangler)
-  --endpoints LIST    comma-separated (default healthz,me,handshake,webhook)
+  --endpoints LIST    comma-separated (default healthz,me,handshake,webhook,floor)
   --duration S        seconds of measured load per endpoint (default 10, at most 60)
   --warmup S          seconds of unmeasured load first (default 3)
   --connections N     concurrent connections (default 16)
@@ -155,6 +159,47 @@ function load(
   });
 }
 
+/** What the handshake answers, without the app: one module both runtimes serve as it is. */
+const FLOOR = `export default {
+  fetch(request) {
+    return new Response(new URL(request.url).searchParams.get("hub.challenge") ?? "");
+  },
+};
+`;
+
+/** The one-line handler on `runtime` at 127.0.0.1:`port` (deno serve, or workerd alone). */
+async function startFloor(runtime: "deno" | "workerd", dir: string, port: number, queue: string) {
+  await Deno.mkdir(dir, { recursive: true });
+  const module = join(dir, "floor.js");
+  await Deno.writeTextFile(module, FLOOR);
+  if (runtime === "workerd") {
+    const config = await writeWorkerdConfig({ dir, modules: [module], port, bindings: {}, queue });
+    return await startWorkerd(config, port);
+  }
+  const child = spawnChild("deno-floor", Deno.execPath(), [
+    "serve",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    module,
+  ], {
+    env: { HOME: Deno.env.get("HOME") ?? "/tmp" },
+    log: (line) => /error/i.test(line) && log(`floor: ${line}`),
+  });
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return child;
+    } catch {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+  await child.stop();
+  throw new Error(`deno serve did not listen on ${port} within 10 s`);
+}
+
 const loadBefore = loadAverage();
 const dir = join(ROOT, ".dev", `bench-${Date.now()}-${Deno.pid}`);
 const log = (line: string) => console.error(`[bench] ${line}`);
@@ -203,6 +248,9 @@ try {
         encodeURIComponent(stack.secrets.meta_verify_token)
       }&hub.challenge=1`;
       shown = "GET /webhooks/whatsapp (handshake)";
+    } else if (endpoint === "floor") {
+      url = `${base}/webhooks/whatsapp?hub.challenge=1`;
+      shown = "one-line handler (the runtime's floor)";
     } else if (endpoint === "webhook") {
       url = `${base}/webhooks/whatsapp`;
       shown = "POST /webhooks/whatsapp (signed)";
@@ -217,7 +265,12 @@ try {
         headers: { "content-type": "application/json", "x-hub-signature-256": first.signature },
         body: first.body,
       };
-      how = { script: (await replayScript(replayDir, "x-hub-signature-256", made)).script };
+      const replay = await replayScript(
+        replayDir,
+        ["x-hub-signature-256"],
+        made.map((e) => ({ values: [e.signature], body: e.body })),
+      );
+      how = { script: replay.script };
     }
     const res = await fetch(url, check);
     await res.body?.cancel();
@@ -293,12 +346,22 @@ try {
       }
       try {
         for (const endpoint of endpoints) {
+          if (endpoint === "floor") continue;
           rows.push(
             await measure(runtime, endpoint, `http://127.0.0.1:${port}`, app.pid, inspectorPort),
           );
         }
       } finally {
         await app.stop();
+      }
+      if (endpoints.includes("floor") && runtime !== "wrangler") {
+        const floorPort = await freePort();
+        const floor = await startFloor(runtime, join(dir, "floor"), floorPort, sink.address);
+        try {
+          rows.push(await measure(runtime, "floor", `http://127.0.0.1:${floorPort}`, floor.pid));
+        } finally {
+          await floor.stop();
+        }
       }
     }
   } finally {

@@ -52,43 +52,60 @@ export async function runWrk(options: {
 }
 
 /**
- * A wrk script that POSTs prepared requests, each once, in order: `entries` are written to a file
- * in `dir` (one per line: the signature header's value, a space, the body) and read by the script
- * at start, so wrk replays them without computing anything. Past the last one it starts again and
- * says so (`REPLAY WRAPPED`): a repeated webhook is a duplicate, which costs less.
+ * A wrk script that POSTs prepared requests, each once, in order: each entry's `values` are the
+ * headers named by `headers` (a signature, a delivery id...), `fixed` the headers every request
+ * carries. The entries are written to a file in `dir` (one per line: the values, each followed by
+ * a blank, then the body) and read by the script at start, so wrk replays them without computing
+ * anything. Past the last one it starts again and says so (`REPLAY WRAPPED`): a repeated webhook
+ * is a duplicate, which costs less.
  */
 export async function replayScript(
   dir: string,
-  header: string,
-  entries: Iterable<{ signature: string; body: string }>,
+  headers: string[],
+  entries: Iterable<{ values: string[]; body: string }>,
+  fixed: Record<string, string> = {},
 ): Promise<{ script: string; count: number; bytes: number }> {
   let count = 0;
   let bytes = 0;
   const lines: string[] = [];
   for (const e of entries) {
-    if (/[\s]/.test(e.signature) || e.body.includes("\n")) {
-      throw new Error("A replayed signature has no blank and a body no newline");
+    if (e.values.length !== headers.length || e.values.some((v) => !v || /\s/.test(v))) {
+      throw new Error("A replayed request has one value per header, each without blanks");
     }
-    lines.push(`${e.signature} ${e.body}`);
+    if (e.body.includes("\n")) throw new Error("A replayed body has no newline");
+    lines.push(`${e.values.join(" ")} ${e.body}`);
     count++;
     bytes += e.body.length;
   }
   const file = join(dir, "replay.txt");
   await Deno.writeTextFile(file, lines.join("\n") + "\n");
   const script = join(dir, "replay.lua");
+  const base = { "content-type": "application/json", ...fixed };
   await Deno.writeTextFile(
     script,
-    `local entries, n, wrapped = {}, 0, false
+    `local names = { ${headers.map((h) => JSON.stringify(h)).join(", ")} }
+local base = { ${
+      Object.entries(base).map(([k, v]) => `[${JSON.stringify(k)}] = ${JSON.stringify(v)}`).join(
+        ", ",
+      )
+    } }
+local entries, n, wrapped = {}, 0, false
 for line in io.lines(${JSON.stringify(file)}) do
-  local sig, body = line:match("^(%S+) (.*)$")
-  entries[#entries + 1] = { sig = sig, body = body }
+  local values, rest = {}, line
+  for i = 1, #names do
+    local value, tail = rest:match("^(%S+) (.*)$")
+    values[i], rest = value, tail
+  end
+  entries[#entries + 1] = { values = values, body = rest }
 end
 function request()
   n = n + 1
   if n > #entries then n = 1; wrapped = true end
   local e = entries[n]
-  return wrk.format("POST", nil,
-    { ["content-type"] = "application/json", [${JSON.stringify(header)}] = e.sig }, e.body)
+  local h = {}
+  for k, v in pairs(base) do h[k] = v end
+  for i, name in ipairs(names) do h[name] = e.values[i] end
+  return wrk.format("POST", nil, h, e.body)
 end
 function done(summary, latency, requests)
   if wrapped then io.write("REPLAY WRAPPED\\n") end
