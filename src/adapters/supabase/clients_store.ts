@@ -18,10 +18,6 @@ export function clientStore(db: DatabaseAccess): ClientStore {
       if (error) throw new Error(`Could not look up the client: ${error.message}`);
       return data?.status === "active";
     },
-    async ping(timeoutMs) {
-      const { error } = await db.service.from("clients").select("id").limit(1)
-        .abortSignal(AbortSignal.timeout(timeoutMs));
-      if (error) throw new Error(error.message);
-    },
+    ping: (timeoutMs) => db.probe(timeoutMs),
   };
 }

@@ -14,6 +14,12 @@ export interface DatabaseAccess {
   readonly service: Db;
   /** A client whose every call runs under `clientId`'s row-level security */
   forClient(clientId: string): Db;
+  /**
+   * One round trip that reads a row through the gateway and PostgREST (the health check): a bare
+   * fetch, as what it reads is never used and postgrest-js's builder cost more than the rest
+   * on Workers. Throws when the database does not answer within `timeoutMs`.
+   */
+  probe(timeoutMs: number): Promise<void>;
 }
 
 const TOKEN_TTL_S = 300;
@@ -76,8 +82,24 @@ export function createDatabaseAccess(options: {
     };
   };
 
+  const bareFetch = options.fetch ?? fetch;
+  const probeUrl = `${rest}/clients?select=id&limit=1`;
+  const probeHeaders = {
+    apikey: options.serviceRoleKey,
+    Authorization: `Bearer ${options.serviceRoleKey}`,
+  };
+
   return {
     service,
+    async probe(timeoutMs) {
+      const response = await bareFetch(probeUrl, {
+        headers: probeHeaders,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      // read to the end, so that the connection is kept for the next call
+      await response.arrayBuffer();
+      if (!response.ok) throw new Error(`The database answered ${response.status}`);
+    },
     forClient(clientId) {
       let client = clients.get(clientId);
       if (!client) {
