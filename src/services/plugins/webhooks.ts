@@ -113,13 +113,30 @@ const CONCURRENT_DELIVERIES = 8;
 export function pluginInbox(deps: HostDeps, plugin: Plugin): InboxProcessor {
   const webhooks = plugin.webhooks!;
   return async function processPluginWebhooks(items, failures) {
+    // a batch's deliveries mostly come from one upstream account (a shop's orders): its
+    // installation and running config are read once per batch, not once per delivery
+    const installations = new Map<string, ReturnType<typeof deps.plugins.byRoutingKey>>();
+    const runnings = new Map<string, ReturnType<typeof installationFor>>();
+    const once = <T>(memo: Map<string, Promise<T>>, key: string, read: () => Promise<T>) => {
+      let found = memo.get(key);
+      if (!found) memo.set(key, found = read());
+      return found;
+    };
     const one = async (item: (typeof items)[number]) => {
       try {
         const delivery = await item.body() as PluginDelivery;
         if (typeof delivery?.routing_key !== "string") throw new Error("Unusable payload");
-        const installation = await deps.plugins.byRoutingKey(plugin.id, delivery.routing_key);
+        const installation = await once(
+          installations,
+          delivery.routing_key,
+          () => deps.plugins.byRoutingKey(plugin.id, delivery.routing_key),
+        );
         if (!installation) throw new Error("No installation holds this routing key");
-        const running = await installationFor(deps, plugin, installation.client_id);
+        const running = await once(
+          runnings,
+          installation.client_id,
+          () => installationFor(deps, plugin, installation.client_id),
+        );
         // turned off: the upstream's news is not for anyone
         if (!running) return;
         await withDeadline(plugin.timeoutMs ?? DEFAULT_TIMEOUT_MS, (signal) =>
