@@ -6,6 +6,7 @@ import { LOCAL_SHOPIFY_API_KEY } from "../tools/stack/mod.ts";
 import { APPROVED_PROPOSALS } from "../plugins/shopify/templates.ts";
 import { benchChannel } from "./channel_stack.ts";
 import { cpuPerUnit, loadAverage, percentile, processCpu } from "./stats.ts";
+import { hasWrk, replayScript, runWrk } from "./wrk.ts";
 
 const HELP =
   `deno run -A bench/shopify_webhooks.ts [--connections N] [--seconds S] [--runtime deno|workerd]
@@ -29,6 +30,15 @@ Options:
   --duplicates P    share of the deliveries that are a second delivery id of an earlier order
                     (default 0), as a second subscription or Shopify's own duplicates make them:
                     acknowledged, stored, and sent nothing
+  --phases          hold the handling back while the load runs, then let it go: the
+                    acknowledgement (the fetch) and the handling (the consumer) timed apart, as
+                    on Workers, where they run in separate invocations. Without it both share
+                    this machine's cores, as on a single Deno process
+  --loadgen L       wrk (default when installed: apt-get install wrk) replays deliveries
+                    prepared and signed before the clock starts, from its own process; deno
+                    posts them from this process, which also runs the gateway and emulators
+  --pg-stats        load pg_stat_statements and print the statements that took the most
+                    database time
   -h, --help        show this help
 
 The goal (issue 14): at least 1,000 webhooks acknowledged per second with p99 at most 100 ms on
@@ -42,6 +52,9 @@ const { values } = parseArgs({
     runtime: { type: "string", default: "deno" },
     cod: { type: "string", default: "0" },
     duplicates: { type: "string", default: "0" },
+    phases: { type: "boolean", default: false },
+    loadgen: { type: "string" },
+    "pg-stats": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -54,6 +67,12 @@ const seconds = Math.min(120, Math.max(1, Number(values.seconds) || 15));
 const runtime = values.runtime === "workerd" ? "workerd" : "deno";
 const codShare = Math.min(100, Math.max(0, Number(values.cod) || 0)) / 100;
 const duplicateShare = Math.min(100, Math.max(0, Number(values.duplicates) || 0)) / 100;
+const phases = values.phases;
+const loadgen = values.loadgen ?? (await hasWrk() ? "wrk" : "deno");
+if (loadgen !== "wrk" && loadgen !== "deno") throw new Error("--loadgen is wrk or deno");
+if (loadgen === "wrk" && !await hasWrk()) {
+  throw new Error("wrk is not installed (apt-get install wrk)");
+}
 
 const shop = "bench-shop.myshopify.com";
 let graph: Awaited<ReturnType<typeof startGraphEmulator>> | undefined;
@@ -68,6 +87,8 @@ const shopify = startShopifyEmulator({
 });
 const ch = await benchChannel({
   runtime,
+  holdJobs: phases,
+  pgStats: values["pg-stats"],
   env: {
     SHOPIFY_API_BASE_URL: shopify.url,
     // every order has its own customer; no pair pacing is involved, nor waited for
@@ -182,33 +203,27 @@ const url = `${ch.appUrl}/webhooks/shopify`;
 /** Shopify's signature, with node:crypto (cheaper per call for the load generator) */
 const sign = (body: string) => createHmac("sha256", apiSecret).update(body).digest("base64");
 
-try {
-  await install();
+/** the most webhooks per second this machine could acknowledge: deliveries are made for that */
+const RATE_CEILING = 2500;
+
+type LoadOutcome = { accepted: number; errors: number; elapsed: number; p50: number; p99: number };
+
+/** A closed loop of `connections` fetches from this process. */
+async function denoLoad(): Promise<LoadOutcome> {
   const client = Deno.createHttpClient({ poolMaxIdlePerHost: connections });
   const latencies: number[] = [];
   let errors = 0;
-  let bytes = 0;
-  const cpuAtStart = processCpu();
   const started = performance.now();
   const end = started + seconds * 1000;
   try {
     await Promise.all(Array.from({ length: connections }, async () => {
       while (performance.now() < end) {
         const d = delivery();
-        bytes += d.body.length;
         const t = performance.now();
         try {
           const res = await fetch(url, {
             method: "POST",
-            headers: {
-              "content-type": "application/json",
-              "x-shopify-topic": d.topic,
-              "x-shopify-hmac-sha256": sign(d.body),
-              "x-shopify-shop-domain": shop,
-              "x-shopify-api-version": "2026-07",
-              "x-shopify-webhook-id": d.id,
-              "x-shopify-triggered-at": d.at,
-            },
+            headers: { ...FIXED_HEADERS, ...headersOf(d) },
             body: d.body,
             client,
           });
@@ -223,54 +238,138 @@ try {
   } finally {
     client.close();
   }
-  const elapsed = (performance.now() - started) / 1000;
-  const accepted = latencies.length - errors;
+  return {
+    accepted: latencies.length - errors,
+    errors,
+    elapsed: (performance.now() - started) / 1000,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+  };
+}
 
-  // every acknowledged webhook handled, then every notification at the Graph API emulator
+/** wrk from its own process, replaying deliveries prepared and signed before the clock starts. */
+async function wrkLoad(): Promise<LoadOutcome> {
+  const dir = await Deno.makeTempDir({ prefix: "shopify-wrk-" });
+  try {
+    const made = Array.from({ length: RATE_CEILING * seconds }, () => delivery());
+    const names = Object.keys(headersOf(made[0]));
+    const { script } = await replayScript(
+      dir,
+      names,
+      made.map((d) => ({ values: Object.values(headersOf(d)), body: d.body })),
+      FIXED_HEADERS,
+    );
+    const r = await runWrk({ url, connections, seconds, script, timeoutSeconds: 10 });
+    if (r.wrapped) console.warn("wrk ran out of prepared deliveries and repeated some");
+    return {
+      accepted: r.requests - r.errors,
+      errors: r.errors,
+      elapsed: seconds,
+      p50: r.p50Ms,
+      p99: r.p99Ms,
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const FIXED_HEADERS = {
+  "content-type": "application/json",
+  "x-shopify-topic": "orders/create",
+  "x-shopify-shop-domain": shop,
+  "x-shopify-api-version": "2026-07",
+};
+const headersOf = (d: ReturnType<typeof delivery>) => ({
+  "x-shopify-hmac-sha256": sign(d.body),
+  "x-shopify-webhook-id": d.id,
+  "x-shopify-triggered-at": d.at,
+});
+
+try {
+  await install();
+  const cpuAtStart = processCpu();
+  const started = performance.now();
+  const load = loadgen === "wrk" ? await wrkLoad() : await denoLoad();
+  const { accepted, errors, elapsed } = load;
+  const cpuAfterLoad = processCpu();
+  const releasedAt = performance.now();
+  if (phases) ch.releaseJobs();
+
+  // every acknowledged webhook handled, then every notification at the Graph API emulator: as
+  // many as the orders the journal holds (wrk may have sent a few more than it counted)
   const { pending } = await ch.inboxDrained();
-  const orders = seq;
-  const deadline = performance.now() + 300_000;
+  const ordersHandled = async () =>
+    Number(
+      (await ch.sql<{ n: string }>(
+        "select count(*) as n from plugin_journal where key like 'order:%'",
+      ))[0].n,
+    );
+  const deadline = performance.now() + 600_000;
   let delivered = 0;
+  let orders = await ordersHandled();
   let doneAt = performance.now();
   while (performance.now() < deadline) {
     delivered = graph!.messages().filter((m) => m.type === "template").length;
     doneAt = performance.now();
     if (delivered >= orders) break;
     await new Promise((r) => setTimeout(r, 250));
+    orders = await ordersHandled();
   }
-  const cpu = cpuPerUnit(cpuAtStart, processCpu(), [
-    ["app", (_pid, cmd) => cmd.includes("src/entry/deno.ts") || cmd.includes("workerd")],
+  const roles: Parameters<typeof cpuPerUnit>[2] = [
+    ["app", (_pid, cmd) =>
+      cmd.includes("src/entry/deno.ts") || cmd.includes("deno_held_jobs") ||
+      cmd.includes("workerd")],
     ["PostgREST", (_pid, cmd) => cmd.includes("postgrest")],
     ["PostgreSQL", (_pid, cmd) => cmd.includes("postgres")],
     ["this process (gateway, emulators, load)", (pid) => pid === Deno.pid],
-  ], accepted);
+  ];
+  const cpuEnd = processCpu();
   const [journal] = await ch.sql<{ sent: string; suppressed: string }>(
     `select count(*) filter (where outcome = 'sent') as sent,
             count(*) filter (where outcome = 'suppressed') as suppressed
        from plugin_journal where kind <> 'version'`,
   );
   const total = (doneAt - started) / 1000;
+  const handling = (doneAt - releasedAt) / 1000;
   console.log(
-    `| runtime | connections | webhooks acknowledged/s | p50 | p99 | errors | orders | notifications sent | end-to-end/s |
-|---|---|---|---|---|---|---|---|---|
-| ${runtime} | ${connections} | ${(accepted / elapsed).toFixed(0)} | ${
-      percentile(latencies, 50).toFixed(1)
-    } ms | ${
-      percentile(latencies, 99).toFixed(1)
+    `| runtime | load | connections | webhooks acknowledged/s | p50 | p99 | errors | orders | notifications sent | ${
+      phases ? "handled after the load, notifications/s" : "end-to-end/s"
+    } |
+|---|---|---|---|---|---|---|---|---|---|
+| ${runtime} | ${loadgen}${phases ? ", phases" : ""} | ${connections} | ${
+      (accepted / elapsed).toFixed(0)
+    } | ${load.p50.toFixed(1)} ms | ${
+      load.p99.toFixed(1)
     } ms | ${errors} | ${orders} | ${delivered} of ${orders}${
       delivered === orders ? "" : " (NOT ALL)"
-    } | ${(delivered / total).toFixed(0)} |`,
+    } | ${(delivered / (phases ? handling : total)).toFixed(0)} |`,
   );
   console.log(
-    `\n${accepted} webhooks of ~${Math.round(bytes / Math.max(1, latencies.length))} B in ${
+    `\n${accepted} webhooks in ${
       elapsed.toFixed(1)
-    } s (${orders} orders, ${
-      accepted - orders
-    } duplicate deliveries); ${pending} left in the inbox; journal: ${journal.sent} sent, ${journal.suppressed} suppressed; every notification at the Graph API emulator after ${
+    } s (${orders} orders); ${pending} left in the inbox; journal: ${journal.sent} sent, ${journal.suppressed} suppressed; every notification at the Graph API emulator after ${
       total.toFixed(1)
-    } s. Load average ${loadAverage()}.`,
+    } s${
+      phases ? ` (${handling.toFixed(1)} s after the handling was let go)` : ""
+    }. Load average ${loadAverage()}.`,
   );
-  console.log(`\nCPU per webhook, load and processing: ${cpu}`);
+  if (phases) {
+    console.log(
+      `\nCPU per webhook acknowledged, during the load: ${
+        cpuPerUnit(cpuAtStart, cpuAfterLoad, roles, accepted)
+      }`,
+    );
+    console.log(
+      `CPU per order handled and sent, after it: ${
+        cpuPerUnit(cpuAfterLoad, cpuEnd, roles, delivered)
+      }`,
+    );
+  } else {
+    console.log(
+      `\nCPU per webhook, load and processing: ${cpuPerUnit(cpuAtStart, cpuEnd, roles, accepted)}`,
+    );
+  }
+  if (values["pg-stats"]) console.log(`\n${await ch.topStatements(15)}`);
   if (delivered !== orders || errors > 0) Deno.exitCode = 1;
 } finally {
   await ch.close();
