@@ -303,7 +303,8 @@ function renderReport(r: {
   const section = (name: string) => r.lines.filter((l) => l.section === name);
   const failed = r.tests.filter((t) => !t.passed);
   const faultTests = r.tests.filter((t) => /faults_test|poison_test/.test(t.file));
-  const inputs = sum(section("hostile input"), "inputs");
+  // the figure's name as tests/_support/fuzz.ts records it, over both sections that try inputs
+  const inputs = sum([...section("hostile input"), ...section("security")], "inputs tried");
   const lost = sum(r.lines, "lost");
   const duplicated = sum(r.lines, "duplicated");
   const minutes = Math.floor(r.seconds / 60);
