@@ -18,7 +18,8 @@ current ones, each with one status event, spread over C clients; VACUUM ANALYZE;
      counted from when the insert was due, so a stall is not hidden by the inserts it delays;
   2. purge: the same inserts while \`call private.run_retention('manual', B, …, force => true)\`
      (what pg_cron runs) deletes every expired row in batches of B, committing after each and
-     pausing P ms before the next (default 0); inserts go on until the purge ends.
+     pausing P ms before the next (default: the pg_cron job's, 2,000 rows 100 ms apart); inserts
+     go on until the purge ends.
 
 Prints the purge's rate (message rows per second of wall time; status events go with their
 message or by their own class, as the recorded runs show) and each phase's insert p50/p99; the
@@ -32,8 +33,9 @@ const { values } = parseArgs({
     rate: { type: "string", default: "200" },
     writers: { type: "string", default: "4" },
     seconds: { type: "string", default: "30" },
-    batch: { type: "string", default: "5000" },
-    "pause-ms": { type: "string", default: "0" },
+    // the pg_cron job's settings (20261202001810_gentle_retention_job.sql)
+    batch: { type: "string", default: "2000" },
+    "pause-ms": { type: "string", default: "100" },
     "content-bytes": { type: "string", default: "200" },
     help: { type: "boolean", short: "h", default: false },
   },

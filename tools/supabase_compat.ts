@@ -47,7 +47,8 @@ const ACCEPTED_DOC = "docs/supabase.md";
 const RETENTION_JOB = {
   name: "glooft-retention",
   schedule: "*/10 * * * *",
-  command: "call private.run_retention('pg_cron')",
+  command:
+    "call private.run_retention('pg_cron', batch_rows => 2000, pause => interval '100 milliseconds')",
 };
 const decoder = new TextDecoder();
 const step = (text: string) => console.log(`\n==> ${text}`);
