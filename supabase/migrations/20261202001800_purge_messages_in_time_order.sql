@@ -24,11 +24,18 @@ comment on index public.messages_created_brin is
  * instead of reading their dead rows again. As before: never a message still queued or being
  * sent, nor one of a data subject under a legal hold (by the recipient's number or the contact's
  * number or user id), and a row another transaction holds is left for the next batch.
+ *
+ * Plain index scans are off for the batch, so that the rows come from a bitmap scan (the BRIN
+ * index's, or any index's: a bitmap reads the table in its order) or a sequential one: otherwise
+ * the planner may walk another index that holds created_at (PostgreSQL 18 skips through
+ * messages_contact_idx's leading column) and return the rows in that index's order. The per-client
+ * probes for the oldest row are index-only scans, which stay on.
  */
 create or replace function private.purge_messages(max_rows integer)
 returns table (client_id uuid, deleted bigint)
 language sql
 set search_path = ''
+set enable_indexscan = off
 as $$
   with targets as materialized (
     select * from private.retention_targets('messages')
@@ -51,7 +58,7 @@ as $$
       join public.messages m on m.created_at >= b.oldest and m.created_at < b.latest
      where m.created_at < (b.cutoffs ->> m.client_id::text)::timestamptz
        and m.status not in ('queued', 'sending')
-       and (not b.held ? m.client_id::text or not (
+       and (not (b.held ? m.client_id::text) or not (
          coalesce((b.held -> m.client_id::text) ? m.recipient, false)
          or exists (select 1 from public.contacts c
                      where c.client_id = m.client_id and c.id = m.contact_id

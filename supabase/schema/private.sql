@@ -772,29 +772,43 @@ CREATE OR REPLACE FUNCTION private.purge_messages(max_rows integer)
  RETURNS TABLE(client_id uuid, deleted bigint)
  LANGUAGE sql
  SET search_path TO ''
+ SET enable_indexscan TO 'off'
 AS $function$
-  with doomed as (
-    select m.id
-      from private.retention_targets('messages') t
-      cross join lateral (
-        select m.id from public.messages m
-         where m.client_id = t.client_id and m.created_at < t.cutoff
-           and m.status not in ('queued', 'sending')
-           and (t.held_subjects is null or not (coalesce(m.recipient = any (t.held_subjects), false)
-             or exists (select 1 from public.contacts c
-                         where c.client_id = m.client_id and c.id = m.contact_id
-                           and (c.wa_id = any (t.held_subjects) or c.user_id = any (t.held_subjects)))))
+  with targets as materialized (
+    select * from private.retention_targets('messages')
+  ), bounds as (
+    select jsonb_object_agg(t.client_id, t.cutoff) as cutoffs,
+        coalesce(jsonb_object_agg(t.client_id, to_jsonb(t.held_subjects))
+          filter (where t.held_subjects is not null), '{}') as held,
+        max(t.cutoff) as latest,
+        min(o.created_at) as oldest
+      from targets t
+      left join lateral (
+        select m.created_at from public.messages m
+         where m.client_id = t.client_id
          order by m.created_at
-         limit max_rows
-         for update skip locked
-      ) m
+         limit 1
+      ) o on true
+  ), doomed as (
+    select m.id
+      from bounds b
+      join public.messages m on m.created_at >= b.oldest and m.created_at < b.latest
+     where m.created_at < (b.cutoffs ->> m.client_id::text)::timestamptz
+       and m.status not in ('queued', 'sending')
+       and (not (b.held ? m.client_id::text) or not (
+         coalesce((b.held -> m.client_id::text) ? m.recipient, false)
+         or exists (select 1 from public.contacts c
+                     where c.client_id = m.client_id and c.id = m.contact_id
+                       and ((b.held -> m.client_id::text) ? c.wa_id
+                         or (b.held -> m.client_id::text) ? c.user_id))))
      limit max_rows
+     for update of m skip locked
   ), gone as (
     delete from public.messages m using doomed d where m.id = d.id returning m.client_id
   )
   select g.client_id, count(*) from gone g group by g.client_id
 $function$;
-comment on function private.purge_messages(max_rows integer) is 'Retention of messages: deletes at most max_rows messages created before their client''s cutoff, oldest first, with their status events; never a message still queued or being sent, nor one of a data subject under a legal hold.';
+comment on function private.purge_messages(max_rows integer) is 'Retention of messages: deletes at most max_rows messages created before their client''s cutoff, in the table''s order (whole pages of the oldest rows at once), with their status events; never a message still queued or being sent, nor one of a data subject under a legal hold.';
 -- no role but the owner may execute it
 
 -- function private.purge_plugin_deliveries(max_rows integer) --------------------------------------
@@ -1397,11 +1411,11 @@ begin
     return 'pg_cron is not installed: the app''s sweeper applies retention';
   end if;
   execute $sql$select cron.schedule('glooft-retention', '*/10 * * * *',
-    $job$call private.run_retention('pg_cron')$job$)$sql$;
-  return 'scheduled glooft-retention every 10 minutes';
+    $job$call private.run_retention('pg_cron', batch_rows => 2000, pause => interval '100 milliseconds')$job$)$sql$;
+  return 'scheduled glooft-retention every 10 minutes (batches of 2,000 rows, 100 ms apart)';
 end
 $function$;
-comment on function private.schedule_retention() is 'Registers the pg_cron job glooft-retention (every 10 minutes: call private.run_retention) when pg_cron is installed; says so and does nothing otherwise.';
+comment on function private.schedule_retention() is 'Registers the pg_cron job glooft-retention (every 10 minutes: call private.run_retention in batches of 2,000 rows 100 ms apart) when pg_cron is installed; says so and does nothing otherwise.';
 -- no role but the owner may execute it
 
 -- function private.send_refusal(c public.contacts, free_form boolean, window_hours integer) -------

@@ -498,6 +498,7 @@ create table public.messages (
 CREATE INDEX messages_client_created_idx ON public.messages USING btree (client_id, created_at DESC, id DESC);
 CREATE UNIQUE INDEX messages_client_id_id_key ON public.messages USING btree (client_id, id);
 CREATE INDEX messages_contact_idx ON public.messages USING btree (contact_id, created_at DESC);
+CREATE INDEX messages_created_brin ON public.messages USING brin (created_at) WITH (autosummarize='on');
 CREATE INDEX messages_due_idx ON public.messages USING btree (next_attempt_at) WHERE (next_attempt_at IS NOT NULL);
 CREATE INDEX messages_phone_number_id_idx ON public.messages USING btree (phone_number_id);
 CREATE UNIQUE INDEX messages_retry_of_key ON public.messages USING btree (retry_of) WHERE (retry_of IS NOT NULL);
@@ -548,6 +549,7 @@ comment on column public.messages.failed_at is 'When it failed.';
 comment on column public.messages.dead_lettered_at is 'When its retries ran out (it can be re-driven through the API).';
 comment on column public.messages.created_at is 'When the message was received or queued.';
 comment on column public.messages.retry_of is 'The dead-lettered message this one sends again (POST /v1/messages/{id}/retry); that one stays failed.';
+comment on index public.messages_created_brin is 'Retention''s scan: messages by creation time in the table''s order (block ranges), so a purge clears whole pages. Costs inserts almost nothing.';
 
 -- table public.phone_numbers ----------------------------------------------------------------------
 
