@@ -19,24 +19,27 @@ comment on index public.messages_created_brin is
  * One bounded batch: at most max_rows messages created before their client's cutoff, in the
  * table's order. The clients' cutoffs and held subjects are looked up by client id in one jsonb
  * object each, not joined, so that the planner cannot read the rows client by client through
- * messages_client_created_idx. The scan starts at the oldest message of the clients retention
- * applies to (one index probe per client), so each batch skips the ranges earlier batches emptied
- * instead of reading their dead rows again. As before: never a message still queued or being
- * sent, nor one of a data subject under a legal hold (by the recipient's number or the contact's
- * number or user id), and a row another transaction holds is left for the next batch.
- *
- * Plain index scans are off for the batch, so that the rows come from a bitmap scan (the BRIN
- * index's, or any index's: a bitmap reads the table in its order) or a sequential one: otherwise
- * the planner may walk another index that holds created_at (PostgreSQL 18 skips through
- * messages_contact_idx's leading column) and return the rows in that index's order. The per-client
- * probes for the oldest row are index-only scans, which stay on.
+ * messages_client_created_idx; and the rows are chosen with plain index scans off, so that they
+ * come from a bitmap scan (the BRIN index's, or any index's: a bitmap reads the table in its
+ * order) or a sequential one, not from another index that holds created_at (PostgreSQL 18 skips
+ * through messages_contact_idx's leading column, newest first). The setting is put back before
+ * the delete, whose cascades look rows up by their indexes. The scan starts at the oldest message
+ * of the clients retention applies to (one index probe per client), so each batch skips the
+ * ranges earlier batches emptied instead of reading their dead rows again. As before: never a
+ * message still queued or being sent, nor one of a data subject under a legal hold (by the
+ * recipient's number or the contact's number or user id), and a row another transaction holds is
+ * left for the next batch.
  */
 create or replace function private.purge_messages(max_rows integer)
 returns table (client_id uuid, deleted bigint)
-language sql
+language plpgsql
 set search_path = ''
-set enable_indexscan = off
 as $$
+declare
+  index_scans text := current_setting('enable_indexscan');
+  doomed uuid[];
+begin
+  perform set_config('enable_indexscan', 'off', true);
   with targets as materialized (
     select * from private.retention_targets('messages')
   ), bounds as (
@@ -52,7 +55,7 @@ as $$
          order by m.created_at
          limit 1
       ) o on true
-  ), doomed as (
+  ), chosen as (
     select m.id
       from bounds b
       join public.messages m on m.created_at >= b.oldest and m.created_at < b.latest
@@ -66,10 +69,15 @@ as $$
                          or (b.held -> m.client_id::text) ? c.user_id))))
      limit max_rows
      for update of m skip locked
-  ), gone as (
-    delete from public.messages m using doomed d where m.id = d.id returning m.client_id
   )
-  select g.client_id, count(*) from gone g group by g.client_id
+  select array_agg(chosen.id) into doomed from chosen;
+  perform set_config('enable_indexscan', index_scans, true);
+  return query
+    with gone as (
+      delete from public.messages m where m.id = any(doomed) returning m.client_id
+    )
+    select g.client_id, count(*) from gone g group by g.client_id;
+end
 $$;
 comment on function private.purge_messages(integer) is
   'Retention of messages: deletes at most max_rows messages created before their client''s cutoff, '

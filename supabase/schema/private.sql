@@ -770,10 +770,14 @@ comment on function private.purge_exports(max_rows integer) is 'Retention of acc
 
 CREATE OR REPLACE FUNCTION private.purge_messages(max_rows integer)
  RETURNS TABLE(client_id uuid, deleted bigint)
- LANGUAGE sql
+ LANGUAGE plpgsql
  SET search_path TO ''
- SET enable_indexscan TO 'off'
 AS $function$
+declare
+  index_scans text := current_setting('enable_indexscan');
+  doomed uuid[];
+begin
+  perform set_config('enable_indexscan', 'off', true);
   with targets as materialized (
     select * from private.retention_targets('messages')
   ), bounds as (
@@ -789,7 +793,7 @@ AS $function$
          order by m.created_at
          limit 1
       ) o on true
-  ), doomed as (
+  ), chosen as (
     select m.id
       from bounds b
       join public.messages m on m.created_at >= b.oldest and m.created_at < b.latest
@@ -803,10 +807,15 @@ AS $function$
                          or (b.held -> m.client_id::text) ? c.user_id))))
      limit max_rows
      for update of m skip locked
-  ), gone as (
-    delete from public.messages m using doomed d where m.id = d.id returning m.client_id
   )
-  select g.client_id, count(*) from gone g group by g.client_id
+  select array_agg(chosen.id) into doomed from chosen;
+  perform set_config('enable_indexscan', index_scans, true);
+  return query
+    with gone as (
+      delete from public.messages m where m.id = any(doomed) returning m.client_id
+    )
+    select g.client_id, count(*) from gone g group by g.client_id;
+end
 $function$;
 comment on function private.purge_messages(max_rows integer) is 'Retention of messages: deletes at most max_rows messages created before their client''s cutoff, in the table''s order (whole pages of the oldest rows at once), with their status events; never a message still queued or being sent, nor one of a data subject under a legal hold.';
 -- no role but the owner may execute it
