@@ -18,7 +18,7 @@ current ones, each with one status event, spread over C clients; VACUUM ANALYZE;
      counted from when the insert was due, so a stall is not hidden by the inserts it delays;
   2. purge: the same inserts while \`call private.run_retention('manual', B, …, force => true)\`
      (what pg_cron runs) deletes every expired row in batches of B, committing after each and
-     pausing P ms before the next (default: the pg_cron job's, 2,000 rows 100 ms apart); inserts
+     pausing P ms before the next (default: the pg_cron job's, 1,000 rows 250 ms apart); inserts
      go on until the purge ends.
 
 Prints the purge's rate (message rows per second of wall time; status events go with their
@@ -34,8 +34,8 @@ const { values } = parseArgs({
     writers: { type: "string", default: "4" },
     seconds: { type: "string", default: "30" },
     // the pg_cron job's settings (20261202001810_gentle_retention_job.sql)
-    batch: { type: "string", default: "2000" },
-    "pause-ms": { type: "string", default: "100" },
+    batch: { type: "string", default: "1000" },
+    "pause-ms": { type: "string", default: "250" },
     "content-bytes": { type: "string", default: "200" },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -237,6 +237,17 @@ try {
        from privacy.retention_runs where id > $1 and row_count > 0 order by data_class`,
       [before],
     );
+    const { rows: failed } = await admin.query(
+      "select data_class, error from privacy.retention_runs where id > $1 and error is not null",
+      [before],
+    );
+    if (failed.length > 0) {
+      throw new Error(
+        `the purge failed: ${
+          failed.map((r) => `${r.data_class}: ${r.error}`).join("; ")
+        } (privacy.retention_runs)`,
+      );
+    }
     const { rows: [left] } = await admin.query(
       `select count(*) filter (where created_at < now() - interval '90 days')::int as expired,
          count(*)::int as total from messages`,

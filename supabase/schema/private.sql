@@ -775,40 +775,46 @@ CREATE OR REPLACE FUNCTION private.purge_messages(max_rows integer)
 AS $function$
 declare
   index_scans text := current_setting('enable_indexscan');
+  cutoffs jsonb;
+  held jsonb;
+  latest timestamptz;
+  oldest timestamptz;
   doomed uuid[];
 begin
+  select jsonb_object_agg(t.client_id, t.cutoff),
+      coalesce(jsonb_object_agg(t.client_id, to_jsonb(t.held_subjects))
+        filter (where t.held_subjects is not null), '{}'),
+      max(t.cutoff),
+      min(o.created_at)
+    into cutoffs, held, latest, oldest
+    from private.retention_targets('messages') t
+    left join lateral (
+      select m.created_at from public.messages m
+       where m.client_id = t.client_id
+       order by m.created_at
+       limit 1
+    ) o on true;
+  if oldest is null then
+    return;
+  end if;
   perform set_config('enable_indexscan', 'off', true);
-  with targets as materialized (
-    select * from private.retention_targets('messages')
-  ), bounds as (
-    select jsonb_object_agg(t.client_id, t.cutoff) as cutoffs,
-        coalesce(jsonb_object_agg(t.client_id, to_jsonb(t.held_subjects))
-          filter (where t.held_subjects is not null), '{}') as held,
-        max(t.cutoff) as latest,
-        min(o.created_at) as oldest
-      from targets t
-      left join lateral (
-        select m.created_at from public.messages m
-         where m.client_id = t.client_id
-         order by m.created_at
-         limit 1
-      ) o on true
-  ), chosen as (
-    select m.id
-      from bounds b
-      join public.messages m on m.created_at >= b.oldest and m.created_at < b.latest
-     where m.created_at < (b.cutoffs ->> m.client_id::text)::timestamptz
-       and m.status not in ('queued', 'sending')
-       and (not (b.held ? m.client_id::text) or not (
-         coalesce((b.held -> m.client_id::text) ? m.recipient, false)
-         or exists (select 1 from public.contacts c
-                     where c.client_id = m.client_id and c.id = m.contact_id
-                       and ((b.held -> m.client_id::text) ? c.wa_id
-                         or (b.held -> m.client_id::text) ? c.user_id))))
-     limit max_rows
-     for update of m skip locked
-  )
-  select array_agg(chosen.id) into doomed from chosen;
+  execute $chosen$
+    select array_agg(chosen.id) from (
+      select m.id
+        from public.messages m
+       where m.created_at >= $1 and m.created_at < $2
+         and m.created_at < ($3 ->> m.client_id::text)::timestamptz
+         and m.status not in ('queued', 'sending')
+         and (not ($4 ? m.client_id::text) or not (
+           coalesce(($4 -> m.client_id::text) ? m.recipient, false)
+           or exists (select 1 from public.contacts c
+                       where c.client_id = m.client_id and c.id = m.contact_id
+                         and (($4 -> m.client_id::text) ? c.wa_id
+                           or ($4 -> m.client_id::text) ? c.user_id))))
+       limit $5
+       for update of m skip locked
+    ) chosen
+  $chosen$ into doomed using oldest, latest, cutoffs, held, max_rows;
   perform set_config('enable_indexscan', index_scans, true);
   return query
     with gone as (
@@ -1420,11 +1426,11 @@ begin
     return 'pg_cron is not installed: the app''s sweeper applies retention';
   end if;
   execute $sql$select cron.schedule('glooft-retention', '*/10 * * * *',
-    $job$call private.run_retention('pg_cron', batch_rows => 2000, pause => interval '100 milliseconds')$job$)$sql$;
-  return 'scheduled glooft-retention every 10 minutes (batches of 2,000 rows, 100 ms apart)';
+    $job$call private.run_retention('pg_cron', batch_rows => 1000, pause => interval '250 milliseconds')$job$)$sql$;
+  return 'scheduled glooft-retention every 10 minutes (batches of 1,000 rows, 250 ms apart)';
 end
 $function$;
-comment on function private.schedule_retention() is 'Registers the pg_cron job glooft-retention (every 10 minutes: call private.run_retention in batches of 2,000 rows 100 ms apart) when pg_cron is installed; says so and does nothing otherwise.';
+comment on function private.schedule_retention() is 'Registers the pg_cron job glooft-retention (every 10 minutes: call private.run_retention in batches of 1,000 rows 250 ms apart) when pg_cron is installed; says so and does nothing otherwise.';
 -- no role but the owner may execute it
 
 -- function private.send_refusal(c public.contacts, free_form boolean, window_hours integer) -------
