@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runTool } from "../_support/cli.ts";
 import { appUnderTest, bearer } from "../_support/app.ts";
-import { testStack } from "../_support/stack.ts";
+import { testApp, testStack } from "../_support/stack.ts";
 
 const CLI = "tools/client_cli.ts";
 
@@ -63,11 +63,20 @@ Deno.test("the operator CLIs work on the stack running from --dir, at the URL it
     const me = await call("/v1/me", { headers: bearer(JSON.parse(created.stdout).key) });
     assert.equal(me.status, 200, "the key was hashed with the stack's own pepper");
 
-    const rotated = await runTool("tools/keys_cli.ts", ["rotate", "--dir", dir], {}, {
-      operatorEnv: false,
-    });
-    assert.equal(rotated.code, 0, rotated.stderr);
-    assert.match(rotated.stderr, new RegExp(`^keys: using the local stack in ${dir} `));
+    // rotate goes ahead only once a running app has reported the stack's master key: this
+    // instance's sweep reports it, whichever tests ran before
+    const running = await testApp();
+    try {
+      await running.sweep();
+      const rotated = await runTool("tools/keys_cli.ts", ["rotate", "--dir", dir], {}, {
+        operatorEnv: false,
+      });
+      assert.equal(rotated.code, 0, rotated.stderr);
+      assert.match(rotated.stderr, new RegExp(`^keys: using the local stack in ${dir} `));
+    } finally {
+      await running.withdrawKeyReport();
+      running.bell?.close();
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
