@@ -2,8 +2,8 @@
 --
 -- Measured (docs/benchmarks.md, Retention: a million expired messages purged while the app inserts
 -- 200 messages/s): back to back, the inserts' commits wait behind the purge's WAL and the
--- checkpoint that writes back the pages it emptied; 2,000 rows 100 ms apart took their p99 7.9 to
--- 16 times the baseline's, 1,000 rows 250 ms apart 4.2 times. At about 3,300 rows/s the job still
+-- checkpoint that writes back the pages it emptied; 2,000 rows 100 ms apart took their p99 8 to 10
+-- times the baseline's, 1,000 rows 250 ms apart about 4 times. At about 3,300 rows/s the job still
 -- removes a million rows in one 5-minute run, every 10 minutes. A purge started by hand keeps
 -- run_retention's own defaults (5,000 rows, no pause), for when nothing else is running.
 
