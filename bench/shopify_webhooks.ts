@@ -287,13 +287,6 @@ const headersOf = (d: ReturnType<typeof delivery>) => ({
   "x-shopify-triggered-at": d.at,
 });
 
-/**
- * A merchant that has been running a while, as a live database holds it: past orders' messages,
- * contacts and journal entries, then ANALYZE. On empty tables without statistics the planner
- * reads a journal entry or an Idempotency-Key through the client's whole index instead of the
- * unique one, and each order costs more than the one before: the first minutes of a new
- * deployment, until autovacuum's ANALYZE, not a working shop.
- */
 /** orders the journal has a version of: the history's and those handled since */
 const ordersInJournal = async () =>
   Number(
@@ -302,6 +295,13 @@ const ordersInJournal = async () =>
     ))[0].n,
   );
 
+/**
+ * A merchant that has been running a while, as a live database holds it: past orders' messages,
+ * contacts and journal entries, then ANALYZE. On empty tables without statistics the planner
+ * reads a journal entry or an Idempotency-Key through the client's whole index instead of the
+ * unique one, and each order costs more than the one before: the first minutes of a new
+ * deployment, until autovacuum's ANALYZE, not a working shop.
+ */
 async function seedHistory(orders: number) {
   await ch.seedHistory(orders, "9198");
   await ch.sql(
