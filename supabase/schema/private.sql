@@ -1275,6 +1275,7 @@ CREATE OR REPLACE FUNCTION private.retention_pass(source text, max_rows integer,
  RETURNS jsonb
  LANGUAGE plpgsql
  SET search_path TO ''
+ SET backend_flush_after TO '256kB'
 AS $function$
 declare
   began timestamptz := clock_timestamp();
@@ -1354,7 +1355,7 @@ begin
   return report;
 end
 $function$;
-comment on function private.retention_pass(source text, max_rows integer, time_budget interval, force boolean) is 'One retention pass: one batch of at most max_rows rows for each data class whose run is open or due (every class when force), each recorded in privacy.retention_runs. Returns what each class removed and whether it is drained.';
+comment on function private.retention_pass(source text, max_rows integer, time_budget interval, force boolean) is 'One retention pass: one batch of at most max_rows rows for each data class whose run is open or due (every class when force), each recorded in privacy.retention_runs. Returns what each class removed and whether it is drained. Runs with backend_flush_after = 256kB, so that the pages it empties reach the disk as it goes instead of at the next checkpoint.';
 -- no role but the owner may execute it
 
 -- function private.retention_targets(p_class text) ------------------------------------------------
@@ -1426,11 +1427,11 @@ begin
     return 'pg_cron is not installed: the app''s sweeper applies retention';
   end if;
   execute $sql$select cron.schedule('glooft-retention', '*/10 * * * *',
-    $job$call private.run_retention('pg_cron', batch_rows => 1000, pause => interval '250 milliseconds')$job$)$sql$;
-  return 'scheduled glooft-retention every 10 minutes (batches of 1,000 rows, 250 ms apart)';
+    $job$call private.run_retention('pg_cron', batch_rows => 500, pause => interval '500 milliseconds')$job$)$sql$;
+  return 'scheduled glooft-retention every 10 minutes (batches of 500 rows, 500 ms apart)';
 end
 $function$;
-comment on function private.schedule_retention() is 'Registers the pg_cron job glooft-retention (every 10 minutes: call private.run_retention in batches of 1,000 rows 250 ms apart) when pg_cron is installed; says so and does nothing otherwise.';
+comment on function private.schedule_retention() is 'Registers the pg_cron job glooft-retention (every 10 minutes: call private.run_retention in batches of 500 rows 500 ms apart) when pg_cron is installed; says so and does nothing otherwise.';
 -- no role but the owner may execute it
 
 -- function private.send_refusal(c public.contacts, free_form boolean, window_hours integer) -------

@@ -542,6 +542,38 @@ Deno.test("a class whose purge fails is recorded with its error on its run, and 
   }
 });
 
+Deno.test("a pass runs its purges with backend_flush_after = 256kB, so that what they empty reaches the disk as they go, and leaves the session's own setting alone", async () => {
+  // a purge of its own that notes the setting it runs under
+  await sql(
+    `create table private.flush_seen_test (setting text);
+     create function private.flush_probe_test(max_rows integer)
+       returns table (client_id uuid, deleted bigint) language sql as $$
+         insert into private.flush_seen_test values (current_setting('backend_flush_after'));
+         select null::uuid, 0::bigint where false
+       $$;
+     insert into privacy.retention_classes (data_class, description, default_keep, minimum_keep,
+       maximum_keep, per_client, subject_hold, run_every, purge_function, basis)
+     values ('flush_test', 'test', '1 day', '1 day', '1 day', false, 'none', '1 hour',
+       'private.flush_probe_test(integer)', 'test')`,
+  );
+  const s = await session();
+  try {
+    await s.query("set backend_flush_after = 0");
+    await s.query("call private.run_retention('manual', 5000, interval '1 minute', true)");
+    const seen = await s.query("select setting from private.flush_seen_test");
+    assert.deepEqual(seen.rows, [{ setting: "256kB" }]);
+    const after = await s.query("show backend_flush_after");
+    assert.deepEqual(after.rows, [{ backend_flush_after: "0" }]);
+  } finally {
+    await s.end();
+    await sql("delete from privacy.retention_runs where data_class = 'flush_test'");
+    await sql("delete from privacy.retention_classes where data_class = 'flush_test'");
+    await sql(
+      "drop function private.flush_probe_test(integer); drop table private.flush_seen_test",
+    );
+  }
+});
+
 Deno.test("privacy_staff reads retention and sets policies, audited under its role, but cannot purge or rewrite the record of runs", async () => {
   const clientId = await createTestClient("Staff");
   const staff = await session();
