@@ -14,11 +14,13 @@ real migrations. Seeds N expired messages (100 to 400 days old, past the 90-day 
 current ones, each with one status event, spread over C clients; VACUUM ANALYZE; then:
 
   1. baseline: W connections insert messages (each with its status event, one statement, the
-     rows ingest writes) at R inserts/s in total for S seconds, on a fixed schedule: a latency is
-     counted from when the insert was due, so a stall is not hidden by the inserts it delays;
+     rows ingest writes) at R inserts/s in total for S seconds (default 330: longer than
+     checkpoint_timeout, so that it holds a timed checkpoint, as the purge's minutes do), on a
+     fixed schedule: a latency is counted from when the insert was due, so a stall is not hidden
+     by the inserts it delays;
   2. purge: the same inserts while \`call private.run_retention('manual', B, …, force => true)\`
      (what pg_cron runs) deletes every expired row in batches of B, committing after each and
-     pausing P ms before the next (default: the pg_cron job's, 1,000 rows 250 ms apart); inserts
+     pausing P ms before the next (default: the pg_cron job's, 500 rows 500 ms apart); inserts
      go on until the purge ends.
 
 Prints the purge's rate (message rows per second of wall time; status events go with their
@@ -32,10 +34,12 @@ const { values } = parseArgs({
     clients: { type: "string", default: "20" },
     rate: { type: "string", default: "200" },
     writers: { type: "string", default: "4" },
-    seconds: { type: "string", default: "30" },
-    // the pg_cron job's settings (20261202001810_gentle_retention_job.sql)
-    batch: { type: "string", default: "1000" },
-    "pause-ms": { type: "string", default: "250" },
+    // longer than checkpoint_timeout (5 min), as the purge is: a window without a checkpoint is
+    // not a baseline for one that holds several
+    seconds: { type: "string", default: "330" },
+    // the pg_cron job's settings (20261202001830_retention_job_yields.sql)
+    batch: { type: "string", default: "500" },
+    "pause-ms": { type: "string", default: "500" },
     "content-bytes": { type: "string", default: "200" },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -198,8 +202,16 @@ try {
 
     console.log(`load average ${loadAverage()} before the baseline`);
     const baselineEnd = performance.now() + seconds * 1000;
+    await admin.query("select pg_stat_reset_shared('wal')");
     const baseline = await insertLoad(() => performance.now() >= baselineEnd);
-    console.log(`baseline (${seconds} s, no purge): ${describe(baseline)}`);
+    const { rows: [baseWal] } = await admin.query(
+      "select wal_bytes::float8 as bytes, wal_fpi::float8 as fpi from pg_stat_wal",
+    );
+    console.log(
+      `baseline (${seconds} s, no purge): ${describe(baseline)}; ${
+        fmt(baseWal.bytes / 2 ** 20)
+      } MiB of WAL, ${fmt(baseWal.fpi)} full-page images`,
+    );
 
     console.log(`load average ${loadAverage()} before the purge`);
     const before = Number(
@@ -208,6 +220,7 @@ try {
       )).rows[0].id,
     );
     const walBefore = (await admin.query("select pg_current_wal_lsn() as l")).rows[0].l;
+    await admin.query("select pg_stat_reset_shared('io'), pg_stat_reset_shared('wal')");
     let purging = true;
     const purgeStart = performance.now();
     const purge = (async () => {
@@ -228,8 +241,18 @@ try {
     const wall = (performance.now() - purgeStart) / 1000;
     // the purge's WAL is what the inserts' commits wait behind: see the writers' wait events
     const { rows: [wal] } = await admin.query(
-      "select pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::float8 as bytes",
+      `select pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::float8 as bytes, s.wal_records::float8 as records,
+         s.wal_fpi::float8 as fpi
+       from pg_stat_wal s`,
       [walBefore],
+    );
+    // who wrote the purge's pages out, and whether they were flushed as written or left for the
+    // checkpoint's fsync
+    const { rows: io } = await admin.query(
+      `select backend_type, sum(writes)::bigint as writes, sum(writebacks)::bigint as writebacks,
+         sum(fsyncs)::bigint as fsyncs
+       from pg_stat_io where object = 'relation' group by backend_type
+       having sum(writes) > 0 or sum(fsyncs) > 0 order by 2 desc`,
     );
     const { rows: runs } = await admin.query(
       `select data_class, row_count::bigint as n, batches,
@@ -261,7 +284,9 @@ try {
         fmt(left.expired)
       } expired left, ${fmt(left.total)} messages kept; ${
         fmt(wal.bytes / 2 ** 20)
-      } MiB of WAL during it (the inserts' included)`,
+      } MiB of WAL during it (the inserts' included: ${fmt(wal.records)} records, ${
+        fmt(wal.fpi)
+      } full-page images)`,
     );
     for (const r of runs) {
       console.log(
@@ -269,6 +294,15 @@ try {
           `${fmt(r.busy, 1)} s deleting`,
       );
     }
+    console.log(
+      `pages written during the purge (8 KiB; flushed as written; fsyncs): ${
+        io.map((r) =>
+          `${r.backend_type} ${fmt(Number(r.writes))}; ${fmt(Number(r.writebacks))}; ${
+            fmt(Number(r.fsyncs))
+          }`
+        ).join(", ")
+      }`,
+    );
     console.log(`during the purge: ${describe(during)}`);
     console.log(
       `insert p99 during the purge / baseline: ${fmt(during.p99 / baseline.p99, 2)}× ` +
