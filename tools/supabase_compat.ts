@@ -48,7 +48,7 @@ const RETENTION_JOB = {
   name: "glooft-retention",
   schedule: "*/10 * * * *",
   command:
-    "call private.run_retention('pg_cron', batch_rows => 1000, pause => interval '250 milliseconds')",
+    "call private.run_retention('pg_cron', batch_rows => 500, pause => interval '500 milliseconds')",
 };
 const decoder = new TextDecoder();
 const step = (text: string) => console.log(`\n==> ${text}`);
