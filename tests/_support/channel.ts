@@ -42,25 +42,37 @@ export async function startChannel(options: {
   const phoneNumberId = uniqueDigits("8");
   const accessToken = `EMU-${crypto.randomUUID()}`;
 
-  const appPort = { value: 0 };
-  const appWebhookUrl = `http://127.0.0.1:${reservePort(appPort)}/webhooks/whatsapp`;
-  const templates = withMetaIds(options.templates ?? [ORDER_UPDATE]);
-  const graph = options.graph
-    ? await options.graph({ appWebhookUrl, phoneNumberId, accessToken, wabaId, templates })
-    : { url: "http://127.0.0.1:9", close: () => Promise.resolve() };
-  const composed = await testApp({
-    GRAPH_API_BASE_URL: graph.url,
-    RECIPIENT_MIN_INTERVAL_MS: "0",
-    SEND_AMBIGUOUS_WAIT_MS: "1500",
-    GRAPH_API_TIMEOUT_MS: "1000",
-    ...(typeof options.env === "function" ? options.env({ clientId }) : options.env),
-  }, { doorbell: options.doorbell, ...options.plugins });
+  // the app listens first (port 0, so no other socket can take its port between a choice and the
+  // bind) and answers once composed: the emulator needs its webhook URL, and the app the emulator's
+  let app: Deno.ServeHandler<Deno.NetAddr> | undefined;
   const server = Deno.serve(
-    { hostname: "127.0.0.1", port: appPort.value, onListen: () => {} },
-    (req, info) =>
-      composed.app.fetch(req, { remoteAddr: (info.remoteAddr as Deno.NetAddr).hostname }),
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (req, info) => app ? app(req, info) : new Response("starting", { status: 503 }),
   );
-  const appUrl = `http://127.0.0.1:${appPort.value}`;
+  const appUrl = `http://127.0.0.1:${server.addr.port}`;
+  const appWebhookUrl = `${appUrl}/webhooks/whatsapp`;
+  const templates = withMetaIds(options.templates ?? [ORDER_UPDATE]);
+  const compose = async () => {
+    const graph = options.graph
+      ? await options.graph({ appWebhookUrl, phoneNumberId, accessToken, wabaId, templates })
+      : { url: "http://127.0.0.1:9", close: () => Promise.resolve() };
+    const composed = await testApp({
+      GRAPH_API_BASE_URL: graph.url,
+      RECIPIENT_MIN_INTERVAL_MS: "0",
+      SEND_AMBIGUOUS_WAIT_MS: "1500",
+      GRAPH_API_TIMEOUT_MS: "1000",
+      ...(typeof options.env === "function" ? options.env({ clientId }) : options.env),
+    }, { doorbell: options.doorbell, ...options.plugins }).catch(async (error) => {
+      await graph.close();
+      throw error;
+    });
+    return { graph, composed };
+  };
+  const { graph, composed } = await compose().catch(async (error) => {
+    await server.shutdown();
+    throw error;
+  });
+  app = (req, info) => composed.app.fetch(req, { remoteAddr: info.remoteAddr.hostname });
 
   const dek = await composed.deps.services.dataKeys.forClient(clientId);
   const [waba] = await sql<{ id: string }>(
@@ -125,13 +137,6 @@ export async function startChannel(options: {
       await composed.deps.requestLog.flush().catch(() => {});
     },
   };
-}
-
-function reservePort(out: { value: number }): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  out.value = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return out.value;
 }
 
 /** Polls `check` until it returns a truthy value or the time runs out (condition, not timing). */
