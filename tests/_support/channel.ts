@@ -44,10 +44,10 @@ export async function startChannel(options: {
 
   // the app listens first (port 0, so no other socket can take its port between a choice and the
   // bind) and answers once composed: the emulator needs its webhook URL, and the app the emulator's
-  let app: Deno.ServeHandler<Deno.NetAddr> | undefined;
+  const ready: { app?: Deno.ServeHandler<Deno.NetAddr> } = {};
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    (req, info) => app ? app(req, info) : new Response("starting", { status: 503 }),
+    (req, info) => ready.app ? ready.app(req, info) : new Response("starting", { status: 503 }),
   );
   const appUrl = `http://127.0.0.1:${server.addr.port}`;
   const appWebhookUrl = `${appUrl}/webhooks/whatsapp`;
@@ -72,7 +72,7 @@ export async function startChannel(options: {
     await server.shutdown();
     throw error;
   });
-  app = (req, info) => composed.app.fetch(req, { remoteAddr: info.remoteAddr.hostname });
+  ready.app = (req, info) => composed.app.fetch(req, { remoteAddr: info.remoteAddr.hostname });
 
   const dek = await composed.deps.services.dataKeys.forClient(clientId);
   const [waba] = await sql<{ id: string }>(
