@@ -52,26 +52,24 @@ export async function startChannel(options: {
   const appUrl = `http://127.0.0.1:${server.addr.port}`;
   const appWebhookUrl = `${appUrl}/webhooks/whatsapp`;
   const templates = withMetaIds(options.templates ?? [ORDER_UPDATE]);
-  const compose = async () => {
-    const graph = options.graph
+  let graph: { url: string; close(): Promise<void> } | undefined;
+  let composed: Awaited<ReturnType<typeof testApp>>;
+  try {
+    graph = options.graph
       ? await options.graph({ appWebhookUrl, phoneNumberId, accessToken, wabaId, templates })
       : { url: "http://127.0.0.1:9", close: () => Promise.resolve() };
-    const composed = await testApp({
+    composed = await testApp({
       GRAPH_API_BASE_URL: graph.url,
       RECIPIENT_MIN_INTERVAL_MS: "0",
       SEND_AMBIGUOUS_WAIT_MS: "1500",
       GRAPH_API_TIMEOUT_MS: "1000",
       ...(typeof options.env === "function" ? options.env({ clientId }) : options.env),
-    }, { doorbell: options.doorbell, ...options.plugins }).catch(async (error) => {
-      await graph.close();
-      throw error;
-    });
-    return { graph, composed };
-  };
-  const { graph, composed } = await compose().catch(async (error) => {
+    }, { doorbell: options.doorbell, ...options.plugins });
+  } catch (error) {
+    await graph?.close();
     await server.shutdown();
     throw error;
-  });
+  }
   ready.app = (req, info) => composed.app.fetch(req, { remoteAddr: info.remoteAddr.hostname });
 
   const dek = await composed.deps.services.dataKeys.forClient(clientId);
